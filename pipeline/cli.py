@@ -1,0 +1,87 @@
+"""Command line: `python -m pipeline <command>`.
+
+Every `PipelineError` becomes one line on stderr (`error: ...`) and exit code 2 (3 for a
+retrain that finds the lock taken). Other exceptions are bugs and keep their traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pipeline.errors import PipelineError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pipeline",
+                                description="Synthetic fraud augmentation pipeline (stages run by `dvc repro`).")
+    p.add_argument("--root", default=".", help="project root holding params.yaml (default: current folder)")
+    p.add_argument("--params", default=None, help="params file (default: <root>/params.yaml)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="command")
+    sub.add_parser("prepare", help="load, featurize and split the data")
+    for name, text in (("fit", "fit generator G on the seed set"), ("sample", "sample G's synthetic pool and gate it")):
+        sp = sub.add_parser(name, help=text)
+        sp.add_argument("generator", help="generator name as configured under `generators:` in params.yaml")
+    sub.add_parser("train", help="train XGBoost detectors for every generator x share x seed and the baselines")
+    sub.add_parser("evaluate", help="score every detector on the real test rows; metrics, CIs, verdicts, plots")
+    sub.add_parser("publish", help="log the reports to MLflow and register the best detector")
+    rt = sub.add_parser("retrain", help="scheduled retraining: rerun on new data, promote only a better detector")
+    rt.add_argument("--no-advance", action="store_true",
+                    help="simulated source: do not move the simulated window forward")
+    return p
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from pipeline.config import Paths, load_params
+
+    paths = Paths.at(Path(args.root).resolve())
+    if args.command == "retrain":
+        from pipeline import retrain
+
+        return retrain.run(paths, params_file=args.params, advance=not args.no_advance)
+    params = load_params(args.params or paths.params)
+    if args.command == "prepare":
+        from pipeline.stages import prepare as stage
+
+        stage.run(params, paths)
+    elif args.command == "fit":
+        from pipeline.stages import fit as stage
+
+        stage.run(params, paths, args.generator)
+    elif args.command == "sample":
+        from pipeline.stages import sample as stage
+
+        stage.run(params, paths, args.generator)
+    elif args.command == "train":
+        from pipeline.stages import train as stage
+
+        stage.run(params, paths)
+    elif args.command == "evaluate":
+        from pipeline.stages import evaluate as stage
+
+        stage.run(params, paths)
+    elif args.command == "publish":
+        from pipeline.stages import publish as stage
+
+        stage.run(params, paths)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    try:
+        return run(argv)
+    except PipelineError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""The comparison: every configuration against the real-only baseline, the reweight baseline
+and the best oversampler, with paired bootstrap CIs and a verdict.
+
+Input: per detector (config, seed) its validation and test scores. Output: one row per
+configuration (`comparison.csv`), the DVC metrics dict and the plain-language summary.
+Verdicts follow the DESIGN definitions: `helps` if the 95% CI of the paired difference
+(equivalently of the lift) lies above 0, `hurts` if below, else `no clear effect`. A
+Bonferroni-adjusted verdict over all augmented configurations is reported beside it, because
+with many configurations one will look good by chance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.grid import AUGMENTED, BASELINE, REWEIGHT
+from pipeline.metrics import (VERDICT_HELPS, VERDICT_HURTS, detector_metrics, metric_names, paired_bootstrap,
+                              pct_label, seed_mean_std)
+
+
+@dataclass
+class DetectorScores:
+    config: str
+    label: str
+    kind: str
+    generator: str | None
+    share: float
+    seed: int
+    family: str | None
+    n_real_fraud: int
+    n_synthetic: int
+    valid: np.ndarray
+    test: np.ndarray
+
+
+def headline_name(eval_params: dict[str, Any]) -> str:
+    return f"recall_at_fpr_{pct_label(eval_params['fpr_budgets'][0])}"
+
+
+def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.ndarray,
+            eval_params: dict[str, Any], quality: dict[str, dict] | None = None) -> pd.DataFrame:
+    """One row per configuration with mean/std metrics over seeds, CIs, lifts and verdicts."""
+    ev = eval_params
+    names = metric_names(ev["fpr_budgets"], ev["precision_floors"], ev["top_k"])
+    headline = headline_name(ev)
+    thr_name = headline.replace("recall_at_fpr_", "threshold_at_fpr_")
+    fraud = np.asarray(y_test) == 1
+
+    by_config: dict[str, list[DetectorScores]] = {}
+    for d in detectors:
+        by_config.setdefault(d.config, []).append(d)
+    rows, hits = [], {}
+    for cid, ds in by_config.items():
+        ds = sorted(ds, key=lambda d: d.seed)
+        per_seed = [detector_metrics(y_valid, d.valid, y_test, d.test, ev["fpr_budgets"], ev["precision_floors"],
+                                     ev["top_k"]) for d in ds]
+        hits[cid] = np.vstack([d.test[fraud] >= m[thr_name] for d, m in zip(ds, per_seed)])
+        first = ds[0]
+        row: dict[str, Any] = {
+            "config": cid, "label": first.label, "kind": first.kind, "generator": first.generator,
+            "family": first.family, "share": first.share, "n_seeds": len(ds), "seeds": " ".join(str(d.seed) for d in ds),
+            "n_real_fraud": first.n_real_fraud, "n_synthetic": first.n_synthetic,
+        }
+        for n in names:
+            mean, std = seed_mean_std([m[n] for m in per_seed])
+            row[f"{n}_mean"], row[f"{n}_std"] = mean, std
+        for n in names:
+            row[f"{n}_per_seed"] = " ".join(f"{m[n]:.6g}" for m in per_seed)
+        if quality and first.generator in quality:
+            q = quality[first.generator]
+            row["quality_passed"] = q.get("passed")
+            row["quality_score"] = q.get("quality_score")
+            row["exact_copy_share"] = q.get("exact_copy_share")
+            row["dcr_ratio"] = (q.get("dcr") or {}).get("ratio", q.get("dcr_ratio"))
+            row["detection_auc"] = q.get("detection_auc")
+        rows.append(row)
+    table = pd.DataFrame(rows)
+
+    seeds_of = {cid: [d.seed for d in sorted(ds, key=lambda d: d.seed)] for cid, ds in by_config.items()}
+    base = _find(table, BASELINE)
+    rew = _find(table, REWEIGHT)
+    aug = table.index[table["kind"] == AUGMENTED].tolist()
+    m = max(len(aug), 1)
+    adj_ci = 1.0 - (1.0 - ev["ci"]) / m
+
+    def paired(cid: str, ref: str, ci: float) -> dict:
+        if seeds_of[cid] != seeds_of[ref]:
+            raise ValueError(f"{cid} and {ref} were trained with different seeds; cannot pair them")
+        return paired_bootstrap(hits[cid], hits[ref], n_boot=ev["n_boot"], seed=ev["seed"], ci=ci)
+
+    out_cols: dict[str, list] = {}
+
+    def put(i: int, key: str, value: Any) -> None:
+        out_cols.setdefault(key, [np.nan] * len(table))[i] = value
+
+    best_over = _best_oversampler(table)
+    for i, row in table.iterrows():
+        cid = row["config"]
+        b = paired(cid, base, ev["ci"])
+        put(i, "recall", b["recall"])
+        put(i, "recall_lo", b["recall_lo"])
+        put(i, "recall_hi", b["recall_hi"])
+        put(i, "baseline_recall", b["ref_recall"])
+        for k in ("diff", "diff_lo", "diff_hi", "lift", "lift_lo", "lift_hi"):
+            put(i, k, b[k])
+        if row["kind"] == BASELINE:
+            put(i, "verdict", "reference")
+            put(i, "verdict_adjusted", "reference")
+        else:
+            put(i, "verdict", b["verdict"])
+            adj = paired(cid, base, adj_ci) if row["kind"] == AUGMENTED else b
+            put(i, "verdict_adjusted", adj["verdict"])
+        if rew is not None and row["kind"] == AUGMENTED:
+            r = paired(cid, rew, ev["ci"])
+            put(i, "lift_vs_reweight", r["lift"])
+            put(i, "lift_vs_reweight_lo", r["lift_lo"])
+            put(i, "lift_vs_reweight_hi", r["lift_hi"])
+            put(i, "verdict_vs_reweight", r["verdict"])
+        if best_over is not None and row["kind"] == AUGMENTED and row["family"] != "oversampler":
+            o = paired(cid, best_over, ev["ci"])
+            put(i, "best_oversampler", best_over)
+            put(i, "lift_vs_best_oversampler", o["lift"])
+            put(i, "lift_vs_best_oversampler_lo", o["lift_lo"])
+            put(i, "lift_vs_best_oversampler_hi", o["lift_hi"])
+            put(i, "verdict_vs_best_oversampler", o["verdict"])
+    for k, v in out_cols.items():
+        table[k] = v
+    table.insert(0, "headline_metric", headline)
+    order = {BASELINE: 0, REWEIGHT: 1, AUGMENTED: 2}
+    table = table.sort_values(by=["kind", "generator", "share"], key=lambda s: s.map(order) if s.name == "kind" else s,
+                              na_position="first").reset_index(drop=True)
+    return table
+
+
+def _find(table: pd.DataFrame, kind: str) -> str | None:
+    hit = table.loc[table["kind"] == kind, "config"]
+    return None if hit.empty else str(hit.iloc[0])
+
+
+def _best_oversampler(table: pd.DataFrame) -> str | None:
+    over = table[(table["kind"] == AUGMENTED) & (table["family"] == "oversampler")]
+    if over.empty:
+        return None
+    headline = [c for c in table.columns if c.startswith("recall_at_fpr_") and c.endswith("_mean")][0]
+    return str(over.sort_values([headline, "config"], ascending=[False, True]).iloc[0]["config"])
+
+
+def best_config(table: pd.DataFrame, kinds: tuple[str, ...] = (BASELINE, REWEIGHT, AUGMENTED)) -> pd.Series:
+    """Highest mean headline recall; ties go to the simpler configuration (baseline first)."""
+    cand = table[table["kind"].isin(kinds)].copy()
+    order = {BASELINE: 0, REWEIGHT: 1, AUGMENTED: 2}
+    cand["_o"] = cand["kind"].map(order)
+    cand = cand.sort_values(["recall", "_o", "share"], ascending=[False, True, True])
+    return cand.iloc[0]
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x * 100:+.0f}%"
+
+
+def summary_sentence(table: pd.DataFrame, headline_text: str) -> str:
+    base = table[table["kind"] == BASELINE].iloc[0]
+    aug = table[table["kind"] == AUGMENTED]
+    if aug.empty:
+        return f"No augmented configuration was trained; the real-only baseline reached {headline_text} {base['recall']:.2f}."
+    helps = aug[aug["verdict"] == VERDICT_HELPS]
+    if not helps.empty:
+        b = helps.sort_values(["diff_lo", "recall"], ascending=False).iloc[0]
+        s = (f"On this data, {b['generator']} at {b['share'] * 100:g}% synthetic share raised {headline_text} from "
+             f"{b['baseline_recall']:.2f} to {b['recall']:.2f} ({_pct(b['lift'])}, CI {_pct(b['lift_lo'])}.."
+             f"{_pct(b['lift_hi'])}): helps.")
+        if b["verdict_adjusted"] != VERDICT_HELPS:
+            s += (f" With {len(aug)} configurations compared, this does not survive a multiple-comparison "
+                  "(Bonferroni) correction: treat it as a lead to confirm, not a result.")
+        return s
+    b = aug.sort_values("recall", ascending=False).iloc[0]
+    n_hurt = int((aug["verdict"] == VERDICT_HURTS).sum())
+    s = (f"No generator beat the real-only baseline beyond noise: the best, {b['generator']} at "
+         f"{b['share'] * 100:g}% synthetic share, reached {headline_text} {b['recall']:.2f} against the baseline's "
+         f"{b['baseline_recall']:.2f} ({_pct(b['lift'])}, CI {_pct(b['lift_lo'])}..{_pct(b['lift_hi'])}).")
+    if n_hurt:
+        s += f" {n_hurt} of {len(aug)} configurations hurt."
+    return s
+
+
+def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | None = None,
+                     quality: dict[str, dict] | None = None, excluded: dict[str, str] | None = None) -> str:
+    lines = ["# Does synthetic fraud help the detector?", "", summary_sentence(table, headline_text), ""]
+    rew = table[table["kind"] == REWEIGHT]
+    if not rew.empty:
+        r = rew.iloc[0]
+        lines += [f"Reweight baseline (real rows, `scale_pos_weight`): {headline_text} {r['recall']:.3f} "
+                  f"({_pct(r['lift'])} vs real-only, CI {_pct(r['lift_lo'])}..{_pct(r['lift_hi'])}: {r['verdict']}).", ""]
+    if profile:
+        lines += [f"Data: {profile.get('source', '')}; {profile.get('split', '')} split; test rows "
+                  f"{profile.get('test', {}).get('rows')} with {profile.get('test', {}).get('frauds')} frauds.", ""]
+    lines += [f"Headline metric: {headline_text}, threshold chosen on the real validation rows, mean over detector "
+              "seeds; CI: 95% paired bootstrap over test fraud rows and seeds.", "",
+              "| configuration | synthetic rows | recall | 95% CI | lift vs real-only | lift CI | verdict | "
+              "Bonferroni verdict | vs reweight | PR-AUC | quality gate |",
+              "|---|---:|---:|---|---:|---|---|---|---|---:|---|"]
+    for _, r in table.iterrows():
+        q = "" if pd.isna(r.get("quality_passed", np.nan)) else ("pass" if r["quality_passed"] else "FLAGGED")
+        vr = r.get("verdict_vs_reweight", "")
+        vr = "" if isinstance(vr, float) else vr
+        lines.append(
+            f"| {r['label']} | {int(r['n_synthetic'])} | {r['recall']:.3f} | {r['recall_lo']:.3f}..{r['recall_hi']:.3f} | "
+            f"{'' if r['kind'] == BASELINE else _pct(r['lift'])} | "
+            f"{'' if r['kind'] == BASELINE else _pct(r['lift_lo']) + '..' + _pct(r['lift_hi'])} | {r['verdict']} | "
+            f"{r['verdict_adjusted']} | {vr} | {r['pr_auc_mean']:.3f} | {q} |")
+    if quality:
+        lines += ["", "Quality and privacy gate per synthetic pool:", "",
+                  "| generator | quality score | exact copies | DCR ratio (pool/holdout) | detection AUC | passed |",
+                  "|---|---:|---:|---:|---:|---|"]
+        for g, q in quality.items():
+            def f(v):
+                return "n/a" if v is None else f"{v:.3f}"
+            lines.append(f"| {g} | {f(q.get('quality_score'))} | {f(q.get('exact_copy_share'))} | "
+                         f"{f(q.get('dcr_ratio'))} | {f(q.get('detection_auc'))} | {q.get('passed')} |")
+    if excluded:
+        lines += ["", "Excluded from training by the quality gate: "
+                  + "; ".join(f"{g} ({why})" for g, why in excluded.items())]
+    return "\n".join(lines) + "\n"
+
+
+def metrics_dict(table: pd.DataFrame) -> dict[str, Any]:
+    """DVC metrics: numbers keyed so `dvc metrics diff` reads naturally."""
+    headline = table["headline_metric"].iloc[0]
+    base = table[table["kind"] == BASELINE].iloc[0]
+    out: dict[str, Any] = {"headline_metric": headline, "test": {}}
+    out["test"]["baseline"] = {"recall": base["recall"], "recall_lo": base["recall_lo"],
+                               "recall_hi": base["recall_hi"], "pr_auc": base["pr_auc_mean"]}
+    rew = table[table["kind"] == REWEIGHT]
+    if not rew.empty:
+        r = rew.iloc[0]
+        out["test"]["reweight"] = {"recall": r["recall"], "lift": r["lift"], "lift_lo": r["lift_lo"],
+                                   "lift_hi": r["lift_hi"], "pr_auc": r["pr_auc_mean"]}
+    aug = table[table["kind"] == AUGMENTED]
+    if not aug.empty:
+        b = best_config(table, (AUGMENTED,))
+        out["test"]["best_augmented"] = {
+            "config": b["config"], "recall": b["recall"], "recall_lo": b["recall_lo"], "recall_hi": b["recall_hi"],
+            "lift": b["lift"], "lift_lo": b["lift_lo"], "lift_hi": b["lift_hi"], "verdict": b["verdict"],
+            "pr_auc": b["pr_auc_mean"]}
+        out["verdicts"] = {v: int((aug["verdict"] == v).sum()) for v in ("helps", "no clear effect", "hurts")}
+    best = best_config(table)
+    out["best_config"] = best["config"]
+    out["test"]["best"] = {"recall": best["recall"], "lift": 0.0 if best["kind"] == BASELINE else best["lift"]}
+    return _clean(out)
+
+
+def _clean(o: Any) -> Any:
+    if isinstance(o, dict):
+        return {k: _clean(v) for k, v in o.items()}
+    if isinstance(o, (float, np.floating)):
+        return None if not np.isfinite(o) else round(float(o), 6)
+    if isinstance(o, np.integer):
+        return int(o)
+    return o

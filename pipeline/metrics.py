@@ -1,0 +1,283 @@
+"""Detector metrics at an alert budget, and paired bootstrap CIs for recall lift.
+
+Conventions (used across the pipeline):
+
+* scores: higher = more suspicious; a row is alerted when `score >= threshold`.
+* alert budget: the share of legitimate rows the fraud team may flag (a false-positive rate).
+* The threshold for a budget is chosen on the REAL VALIDATION legit rows; every metric is then
+  computed on the REAL TEST rows with that fixed threshold.
+* Headline metric: recall at the first FPR budget (`recall_at_fpr_{pct}` of `fpr_budgets[0]`).
+* Lift of a config: `(recall_config - recall_ref) / recall_ref`, paired by detector seed.
+  Verdict: `helps` if the 95% CI of the recall difference is above 0, `hurts` if below,
+  else `no clear effect` (the lift CI has the same sign whenever the ref recall is > 0).
+
+Metric names are MLflow/DVC-safe: letters, digits, `_` and `.` only (see `pct_label`).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
+
+from pipeline.errors import ConfigError, DataError
+
+VERDICT_HELPS = "helps"
+VERDICT_HURTS = "hurts"
+VERDICT_NONE = "no clear effect"
+
+
+# ---------------------------------------------------------------------------- input checks
+
+
+def _scores(scores, what: str = "scores") -> np.ndarray:
+    s = np.asarray(scores, dtype=float).ravel()
+    if not np.all(np.isfinite(s)):
+        raise DataError(f"{what} contain NaN or infinite values; the detector must score every row")
+    return s
+
+
+def _labels_scores(y, scores) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y).ravel()
+    s = _scores(scores)
+    if y.shape[0] != s.shape[0]:
+        raise DataError(f"labels and scores differ in length ({y.shape[0]} vs {s.shape[0]})")
+    if y.size and not np.isin(y, (0, 1)).all():
+        raise DataError("labels must be 0 (legit) or 1 (fraud)")
+    return y.astype(np.int8), s
+
+
+def _fraction(x, what: str, *, allow_one: bool = False) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} must be a number in (0, 1), got {x!r}") from None
+    hi_ok = v <= 1.0 if allow_one else v < 1.0
+    if not (v > 0.0 and hi_ok):
+        rng = "(0, 1]" if allow_one else "(0, 1)"
+        raise ConfigError(f"{what} must be in {rng}, got {x!r}")
+    return v
+
+
+# ---------------------------------------------------------------------------- single metrics
+
+
+def threshold_at_fpr(legit_scores, budget: float) -> float:
+    """The smallest legit score t with share(legit_scores >= t) <= budget.
+
+    Ties are handled so the budget is never exceeded on `legit_scores`: a tied block is either
+    wholly alerted or not at all. If even the max score would exceed the budget (e.g. many rows
+    tied at the max), returns `np.nextafter(max, inf)`, which alerts no legit row.
+    """
+    budget = _fraction(budget, "FPR budget")
+    s = np.sort(_scores(legit_scores, "legit scores"))
+    n = s.size
+    if n == 0:
+        raise DataError("no legit rows to set the alert threshold on; the validation split needs legit rows")
+    uniq = np.unique(s)  # ascending
+    share = (n - np.searchsorted(s, uniq, side="left")) / n  # share >= each value, decreasing
+    ok = np.flatnonzero(share <= budget)
+    if ok.size == 0:
+        return float(np.nextafter(s[-1], np.inf))
+    return float(uniq[ok[0]])
+
+
+def recall_at_threshold(y, scores, t: float) -> float:
+    """Share of fraud rows (y == 1) with score >= t; NaN if there are no fraud rows."""
+    y, s = _labels_scores(y, scores)
+    pos = s[y == 1]
+    return float(np.mean(pos >= t)) if pos.size else float("nan")
+
+
+def fpr_at_threshold(y, scores, t: float) -> float:
+    """Share of legit rows (y == 0) with score >= t; NaN if there are no legit rows."""
+    y, s = _labels_scores(y, scores)
+    neg = s[y == 0]
+    return float(np.mean(neg >= t)) if neg.size else float("nan")
+
+
+def recall_at_precision(y, scores, floor: float) -> float:
+    """Largest recall on the PR curve among points with precision >= floor (0.0 if none)."""
+    floor = _fraction(floor, "precision floor", allow_one=True)
+    y, s = _labels_scores(y, scores)
+    if not (y == 1).any():
+        return float("nan")
+    precision, recall, _ = precision_recall_curve(y, s)
+    ok = precision >= floor
+    return float(recall[ok].max()) if ok.any() else 0.0
+
+
+def precision_at_k(y, scores, k: int) -> float:
+    """Precision among the k highest-scored rows (k > n uses n; ties keep input order)."""
+    if isinstance(k, bool) or int(k) != k or k < 1:
+        raise ConfigError(f"top_k values must be positive integers, got {k!r}")
+    y, s = _labels_scores(y, scores)
+    if y.size == 0:
+        return float("nan")
+    order = np.argsort(-s, kind="stable")
+    return float(y[order[: min(int(k), y.size)]].mean())
+
+
+# ---------------------------------------------------------------------------- names + bundle
+
+
+def pct_label(x: float) -> str:
+    """A fraction as a percent label: 0.001 -> '0.1pct', 0.01 -> '1pct', 0.5 -> '50pct'."""
+    v = round(float(x) * 100.0, 10)
+    txt = np.format_float_positional(v, trim="-")
+    return f"{txt}pct"
+
+
+def metric_names(
+    fpr_budgets: Sequence[float], precision_floors: Sequence[float], top_k: Sequence[int]
+) -> list[str]:
+    """Names of the metrics `detector_metrics` returns, in its order."""
+    names: list[str] = []
+    for b in fpr_budgets:
+        _fraction(b, "FPR budget")
+        p = pct_label(b)
+        names += [f"recall_at_fpr_{p}", f"test_fpr_at_fpr_{p}", f"threshold_at_fpr_{p}"]
+    for f in precision_floors:
+        _fraction(f, "precision floor", allow_one=True)
+        names.append(f"recall_at_precision_{pct_label(f)}")
+    for k in top_k:
+        if isinstance(k, bool) or int(k) != k or k < 1:
+            raise ConfigError(f"top_k values must be positive integers, got {k!r}")
+        names.append(f"precision_at_top_{int(k)}")
+    names += ["pr_auc", "roc_auc"]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"metric names collide ({', '.join(dup)}); remove duplicate budgets, floors or top_k")
+    return names
+
+
+def detector_metrics(
+    y_valid,
+    s_valid,
+    y_test,
+    s_test,
+    fpr_budgets: Sequence[float],
+    precision_floors: Sequence[float],
+    top_k: Sequence[int],
+) -> dict[str, float]:
+    """All metrics of one detector: thresholds from validation legit rows, metrics on test rows."""
+    names = metric_names(fpr_budgets, precision_floors, top_k)  # validates the config
+    y_valid, s_valid = _labels_scores(y_valid, s_valid)
+    y_test, s_test = _labels_scores(y_test, s_test)
+    n_pos, n_neg = int((y_test == 1).sum()), int((y_test == 0).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise DataError(
+            f"the test split needs both classes (has {n_pos} fraud, {n_neg} legit rows); use a longer test window"
+        )
+    legit_valid = s_valid[y_valid == 0]
+    pos_test, neg_test = s_test[y_test == 1], s_test[y_test == 0]
+
+    out: dict[str, float] = {}
+    for b in fpr_budgets:
+        p = pct_label(b)
+        t = threshold_at_fpr(legit_valid, b)
+        out[f"recall_at_fpr_{p}"] = float(np.mean(pos_test >= t))
+        out[f"test_fpr_at_fpr_{p}"] = float(np.mean(neg_test >= t))
+        out[f"threshold_at_fpr_{p}"] = float(t)
+    for f in precision_floors:
+        out[f"recall_at_precision_{pct_label(f)}"] = recall_at_precision(y_test, s_test, f)
+    for k in top_k:
+        out[f"precision_at_top_{int(k)}"] = precision_at_k(y_test, s_test, int(k))
+    # clip: average_precision_score can return 1.0000000000000002 from float summation
+    out["pr_auc"] = float(np.clip(average_precision_score(y_test, s_test), 0.0, 1.0))
+    out["roc_auc"] = float(roc_auc_score(y_test, s_test))
+    return {n: out[n] for n in names}
+
+
+# ---------------------------------------------------------------------------- bootstrap
+
+
+def _hits(h, what: str) -> np.ndarray:
+    a = np.asarray(h)
+    if a.ndim == 1:
+        a = a[None, :]  # a single seed
+    if a.ndim != 2:
+        raise ValueError(f"{what} must have shape (n_seeds, n_test_frauds), got {a.shape}")
+    if a.dtype != bool:
+        if not np.isin(a, (0, 1)).all():
+            raise ValueError(f"{what} must hold booleans (or 0/1)")
+        a = a.astype(bool)
+    return a
+
+
+def paired_bootstrap(hits_config, hits_ref, n_boot: int = 1000, seed: int = 0, ci: float = 0.95) -> dict:
+    """Paired two-level bootstrap of test recall: config vs reference.
+
+    `hits_*[k, i]` says whether test fraud row i is alerted by the detector trained with seed k
+    (thresholds fixed from validation, so only fraud rows matter for recall). Each replicate
+    draws test fraud rows with replacement and seed indices with replacement, the same draws for
+    config and ref; recall = mean over drawn seeds of mean over drawn rows.
+    Returns recall (+ _lo/_hi), ref_recall, diff (+ _lo/_hi), lift (+ _lo/_hi), verdict, n_boot.
+    """
+    hc, hr = _hits(hits_config, "hits_config"), _hits(hits_ref, "hits_ref")
+    if hc.shape != hr.shape:
+        raise ValueError(
+            f"hits_config {hc.shape} and hits_ref {hr.shape} must have the same shape "
+            "(n_seeds, n_test_frauds), paired by seed index and fraud row"
+        )
+    n_seeds, n_rows = hc.shape
+    if n_seeds == 0 or n_rows == 0:
+        raise DataError(f"paired bootstrap needs at least one seed and one test fraud row, got shape {hc.shape}")
+    if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 1:
+        raise ConfigError(f"n_boot must be a positive integer, got {n_boot!r}")
+    n_boot = int(n_boot)
+    ci = _fraction(ci, "bootstrap ci")
+
+    rng = np.random.default_rng(seed)
+    row_counts = rng.multinomial(n_rows, np.full(n_rows, 1.0 / n_rows), size=n_boot).astype(float)
+    seed_counts = rng.multinomial(n_seeds, np.full(n_seeds, 1.0 / n_seeds), size=n_boot).astype(float)
+
+    def replicate_recall(h: np.ndarray) -> np.ndarray:
+        per_seed = row_counts @ h.T.astype(float) / n_rows  # (B, n_seeds)
+        return (per_seed * seed_counts).sum(axis=1) / n_seeds  # (B,)
+
+    rc, rr = replicate_recall(hc), replicate_recall(hr)
+    diff_b = rc - rr
+    q = [50.0 * (1.0 - ci), 100.0 - 50.0 * (1.0 - ci)]
+
+    recall, ref_recall = float(hc.mean()), float(hr.mean())
+    diff = recall - ref_recall
+    lift = diff / ref_recall if ref_recall > 0 else float("nan")
+    pos = rr > 0
+    if pos.any():
+        lift_lo, lift_hi = (float(v) for v in np.percentile(diff_b[pos] / rr[pos], q))
+    else:
+        lift_lo = lift_hi = float("nan")
+    r_lo, r_hi = (float(v) for v in np.percentile(rc, q))
+    d_lo, d_hi = (float(v) for v in np.percentile(diff_b, q))
+    if d_lo > 0:
+        verdict = VERDICT_HELPS
+    elif d_hi < 0:
+        verdict = VERDICT_HURTS
+    else:
+        verdict = VERDICT_NONE
+    return {
+        "recall": recall,
+        "recall_lo": r_lo,
+        "recall_hi": r_hi,
+        "ref_recall": ref_recall,
+        "diff": diff,
+        "diff_lo": d_lo,
+        "diff_hi": d_hi,
+        "lift": float(lift),
+        "lift_lo": lift_lo,
+        "lift_hi": lift_hi,
+        "verdict": verdict,
+        "n_boot": n_boot,
+    }
+
+
+def seed_mean_std(values) -> tuple[float, float]:
+    """Mean and sample std (ddof=1) over seeds; std 0.0 for one value, (NaN, NaN) for none."""
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size == 0:
+        return float("nan"), float("nan")
+    if v.size == 1:
+        return float(v[0]), 0.0
+    return float(v.mean()), float(v.std(ddof=1))

@@ -1,0 +1,174 @@
+"""Report plots: headline recall vs synthetic share, PR curves, and PR points for DVC plots.
+
+matplotlib runs headless (Agg backend). Every PNG is rendered into memory and written through
+`pipeline.io.atomic_path`, so a failed plot never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import PercentFormatter  # noqa: E402
+from sklearn.metrics import average_precision_score, precision_recall_curve  # noqa: E402
+
+from pipeline.errors import ConfigError, DataError  # noqa: E402
+from pipeline.io import atomic_path  # noqa: E402
+
+FIGSIZE = (9.0, 5.5)
+DPI = 120
+COMPARISON_COLUMNS = ("kind", "generator", "share", "recall", "recall_lo", "recall_hi")
+
+
+def headline_label(headline: str) -> str:
+    """Human axis label for a metric name: 'recall_at_fpr_0.1pct' -> 'recall at 0.1% FPR (test)'.
+
+    Names it does not know are returned with underscores as spaces.
+    """
+    m = re.fullmatch(r"recall_at_fpr_([0-9.]+)pct", headline)
+    if m:
+        return f"recall at {m.group(1)}% FPR (test)"
+    m = re.fullmatch(r"recall_at_precision_([0-9.]+)pct", headline)
+    if m:
+        return f"recall at {m.group(1)}% precision (test)"
+    m = re.fullmatch(r"precision_at_top_([0-9]+)", headline)
+    if m:
+        return f"precision in top {m.group(1)} (test)"
+    if "_" in headline and " " not in headline:
+        return headline.replace("_", " ")
+    return headline
+
+
+def _save(fig, out_png: str | os.PathLike) -> None:
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    with atomic_path(out_png) as tmp:
+        tmp.write_bytes(buf.getvalue())
+
+
+def _num(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def plot_recall_vs_share(comparison: pd.DataFrame, headline: str, out_png: str | os.PathLike) -> None:
+    """Headline recall vs synthetic share: one line + CI band per generator, baselines as lines.
+
+    `comparison` has one row per config with columns kind ('baseline' | 'reweight' |
+    'augmented'), generator, share, recall, recall_lo, recall_hi. Each generator's line starts
+    at the real-only baseline (share 0). NaN CI values leave gaps in the bands.
+    """
+    missing = [c for c in COMPARISON_COLUMNS if c not in comparison.columns]
+    if missing:
+        raise DataError(f"comparison table lacks columns {missing}; rebuild it with the compare stage")
+    if comparison.empty:
+        raise DataError("comparison table is empty; nothing to plot")
+    label = headline_label(headline)
+    df = comparison.copy()
+    for c in ("share", "recall", "recall_lo", "recall_hi"):
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    base = df[df["kind"] == "baseline"].head(1)
+    rew = df[df["kind"] == "reweight"].head(1)
+    base_pt = None
+    if not base.empty:
+        b = base.iloc[0]
+        base_pt = (0.0, _num(b["recall"]), _num(b["recall_lo"]), _num(b["recall_hi"]))
+
+    aug = df[df["kind"] == "augmented"]
+    colors = plt.get_cmap("tab10").colors
+    gens = sorted(aug["generator"].dropna().astype(str).unique())
+    for i, gen in enumerate(gens):
+        g = aug[aug["generator"].astype(str) == gen].sort_values("share")
+        x, y = g["share"].to_numpy(float), g["recall"].to_numpy(float)
+        lo, hi = g["recall_lo"].to_numpy(float), g["recall_hi"].to_numpy(float)
+        if base_pt is not None and not (x.size and x[0] == 0.0):
+            x, y, lo, hi = (np.r_[p, a] for p, a in zip(base_pt, (x, y, lo, hi)))
+        color = colors[i % len(colors)]
+        ax.plot(x, y, marker="o", color=color, lw=2, label=gen)
+        ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
+
+    for row, name, color in ((base, "real only (baseline)", "black"), (rew, "reweight (no synthetic)", "tab:gray")):
+        if row.empty:
+            continue
+        r = row.iloc[0]
+        y, lo, hi = _num(r["recall"]), _num(r["recall_lo"]), _num(r["recall_hi"])
+        if np.isfinite(y):
+            ax.axhline(y, color=color, ls="--", lw=1.5, label=f"{name}: {y:.3f}")
+        if np.isfinite(lo) and np.isfinite(hi):
+            ax.axhspan(lo, hi, color=color, alpha=0.08, lw=0)
+
+    ax.set_xlabel("synthetic share of fraud rows")
+    ax.set_ylabel(label)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_title(f"Does synthetic fraud help? {label} vs synthetic share (bands: 95% CI)")
+    ax.grid(True, alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
+    _save(fig, out_png)
+
+
+def plot_pr_curves(
+    curves: dict[str, tuple[np.ndarray, np.ndarray]], out_png: str | os.PathLike, title: str
+) -> None:
+    """Precision-recall curves on the test rows, one per label, with AP in the legend."""
+    if not curves:
+        raise DataError("no PR curves to plot")
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    for label, (y, scores) in curves.items():
+        y = np.asarray(y).ravel()
+        s = np.asarray(scores, dtype=float).ravel()
+        if not (y == 1).any():
+            continue
+        precision, recall, _ = precision_recall_curve(y, s)
+        ap = average_precision_score(y, s)
+        ax.plot(recall, precision, drawstyle="steps-post", lw=1.6, label=f"{label} (AP {ap:.3f})")
+    ax.set_xlabel("recall (test)")
+    ax.set_ylabel("precision (test)")
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best")
+    _save(fig, out_png)
+
+
+def pr_curve_points(y, scores, max_points: int = 200) -> pd.DataFrame:
+    """PR curve points (recall, precision, threshold) for DVC plot data, at most max_points rows.
+
+    Rows are ordered by increasing recall (decreasing threshold). Downsampling keeps points
+    evenly spread in recall (so the low-FPR end is not crowded out) and both curve ends.
+    """
+    if isinstance(max_points, bool) or int(max_points) != max_points or max_points < 2:
+        raise ConfigError(f"max_points must be an integer >= 2, got {max_points!r}")
+    y = np.asarray(y).ravel()
+    s = np.asarray(scores, dtype=float).ravel()
+    if not (y == 1).any():
+        return pd.DataFrame({"recall": [], "precision": [], "threshold": []}, dtype=float)
+    precision, recall, thresholds = precision_recall_curve(y, s)
+    # drop sklearn's final (recall 0, precision 1) sentinel, which has no threshold; reverse
+    p, r, t = precision[:-1][::-1], recall[:-1][::-1], thresholds[::-1]
+    m = t.size
+    if m > max_points:
+        grid = np.linspace(r[0], r[-1], int(max_points))
+        idx = np.searchsorted(r, grid, side="left").clip(0, m - 1)  # r is non-decreasing
+        idx = np.unique(np.r_[0, idx, m - 1])
+        if idx.size > max_points:
+            idx = idx[np.unique(np.linspace(0, idx.size - 1, int(max_points)).round().astype(int))]
+        p, r, t = p[idx], r[idx], t[idx]
+    return pd.DataFrame({"recall": r.astype(float), "precision": p.astype(float), "threshold": t.astype(float)})

@@ -1,0 +1,163 @@
+"""Column roles and types of the prepared data (`data/prepared/schema.json`).
+
+The schema is written by the prepare stage and read by every later stage: generators use it
+as SDV metadata, detectors use it to give categorical columns one fixed set of categories.
+
+Roles: `label` (0/1 fraud flag), `time` (ordering only, never a feature), `ids` (kept for
+grouping, never features), `meta` (kept for analysis, never features) and `features`.
+Feature types: `numerical` (int or float dtype) and `categorical` (strings, with the
+categories seen in the training split listed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import DataError
+from pipeline.io import read_json, write_json
+
+
+@dataclass
+class Feature:
+    name: str
+    type: str  # "numerical" | "categorical"
+    dtype: str  # pandas dtype name of the prepared column: int64, float64, object
+    categories: list[str] | None = None
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.type == "categorical"
+
+    @property
+    def is_integer(self) -> bool:
+        return self.type == "numerical" and self.dtype.startswith("int")
+
+
+@dataclass
+class Schema:
+    label: str
+    features: list[Feature]
+    time: str | None = None
+    ids: list[str] = field(default_factory=list)
+    meta: list[str] = field(default_factory=list)
+
+    # -- views -------------------------------------------------------------------------
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def categorical(self) -> list[str]:
+        return [f.name for f in self.features if f.is_categorical]
+
+    @property
+    def numerical(self) -> list[str]:
+        return [f.name for f in self.features if not f.is_categorical]
+
+    def feature(self, name: str) -> Feature:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    # -- conversions -------------------------------------------------------------------
+    def sdv_metadata_dict(self) -> dict[str, Any]:
+        """Single-table metadata in the SDV / SDMetrics dict format for the feature columns."""
+        columns = {}
+        for f in self.features:
+            columns[f.name] = {"sdtype": "categorical"} if f.is_categorical else {
+                "sdtype": "numerical",
+                "computer_representation": "Int64" if f.is_integer else "Float",
+            }
+        return {"columns": columns}
+
+    def conform(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Return the feature columns of `df` with the schema's dtypes (categoricals as str)."""
+        missing = [c for c in self.feature_names if c not in df.columns]
+        if missing:
+            raise DataError(f"table lacks feature columns {missing}; it must have the columns of schema.json")
+        out = pd.DataFrame(index=df.index)
+        for f in self.features:
+            col = df[f.name]
+            if f.is_categorical:
+                out[f.name] = col.astype(object).where(col.notna(), None)
+                out[f.name] = out[f.name].map(lambda v: v if v is None else str(v)).astype(object)
+            elif f.is_integer:
+                vals = pd.to_numeric(col, errors="coerce")
+                out[f.name] = np.rint(vals.fillna(0)).astype(f.dtype) if vals.notna().all() else vals.round().astype("Int64")
+            else:
+                out[f.name] = pd.to_numeric(col, errors="coerce").astype("float64")
+        return out
+
+    def to_model_frame(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Feature columns ready for XGBoost: categoricals as pandas Categorical with fixed categories.
+
+        Values never seen in training become missing (XGBoost routes them like NaN).
+        """
+        out = self.conform(df)
+        for f in self.features:
+            if f.is_categorical:
+                out[f.name] = pd.Categorical(out[f.name], categories=f.categories or [])
+            elif f.is_integer:
+                out[f.name] = out[f.name].astype("float64")
+        return out
+
+    # -- persistence -------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "time": self.time,
+            "ids": list(self.ids),
+            "meta": list(self.meta),
+            "features": [
+                {k: v for k, v in f.__dict__.items() if v is not None or k != "categories"}
+                for f in self.features
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Schema":
+        return cls(
+            label=d["label"],
+            time=d.get("time"),
+            ids=list(d.get("ids", [])),
+            meta=list(d.get("meta", [])),
+            features=[Feature(**f) for f in d["features"]],
+        )
+
+    def save(self, path: str | Path) -> None:
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Schema":
+        path = Path(path)
+        if not path.exists():
+            raise DataError(f"{path} not found; run the prepare stage first (dvc repro prepare)")
+        return cls.from_dict(read_json(path))
+
+
+def infer_schema(df: pd.DataFrame, label: str, time: str | None = None, ids: list[str] | None = None,
+                 meta: list[str] | None = None) -> Schema:
+    """Infer feature types from a (training) table: numbers and booleans are numerical, the rest categorical."""
+    ids, meta = list(ids or []), list(meta or [])
+    skip = {label, *ids, *meta} | ({time} if time else set())
+    features = []
+    for name in df.columns:
+        if name in skip:
+            continue
+        col = df[name]
+        if pd.api.types.is_bool_dtype(col):
+            features.append(Feature(name, "numerical", "int64"))
+        elif pd.api.types.is_integer_dtype(col) and not col.isna().any():
+            features.append(Feature(name, "numerical", "int64"))
+        elif pd.api.types.is_numeric_dtype(col):
+            features.append(Feature(name, "numerical", "float64"))
+        else:
+            cats = sorted({str(v) for v in col.dropna().unique()})
+            features.append(Feature(name, "categorical", "object", cats))
+    return Schema(label=label, time=time, ids=ids, meta=meta, features=features)

@@ -1,0 +1,90 @@
+"""Stage `evaluate`: every detector scored on the same untouched real TEST rows.
+
+Writes reports/comparison.csv, reports/metrics.json (DVC metrics), reports/summary.md,
+reports/plots/*.png and reports/plot_data/*.csv (DVC plots).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from pipeline.compare import DetectorScores, best_config, compare, headline_name, metrics_dict, summary_markdown
+from pipeline.config import Paths
+from pipeline.detector import load_detector, predict_scores
+from pipeline.generators.registry import GENERATORS
+from pipeline.grid import BASELINE
+from pipeline.io import read_json, write_csv, write_json, write_text
+from pipeline.plots import headline_label, plot_pr_curves, plot_recall_vs_share, pr_curve_points
+from pipeline.schema import Schema
+
+
+def load_quality(params: dict[str, Any], paths: Paths) -> dict[str, dict]:
+    out = {}
+    for name in params["generators"]:
+        p = paths.quality_report(name)
+        if p.exists():
+            out[name] = read_json(p)
+    return out
+
+
+def score_detectors(train_report: dict, paths: Paths, X_valid, X_test, params: dict) -> list[DetectorScores]:
+    out = []
+    for rec in train_report["detectors"]:
+        model = load_detector(paths.detectors / rec["model"])
+        family = None
+        if rec["generator"]:
+            kind = params["generators"].get(rec["generator"], {}).get("type", rec["generator"])
+            family = GENERATORS[kind].family if kind in GENERATORS else None
+        out.append(DetectorScores(
+            config=rec["config"], label=rec["label"], kind=rec["kind"], generator=rec["generator"],
+            share=rec["share"], seed=rec["seed"], family=family, n_real_fraud=rec["n_real_fraud"],
+            n_synthetic=rec["n_synthetic"], valid=predict_scores(model, X_valid), test=predict_scores(model, X_test)))
+    return out
+
+
+def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
+    schema = Schema.load(paths.schema)
+    valid = pd.read_parquet(paths.split("valid"))
+    test = pd.read_parquet(paths.split("test"))
+    train_report = read_json(paths.train_report)
+    y_valid, y_test = valid[schema.label].to_numpy(), test[schema.label].to_numpy()
+    scored = score_detectors(train_report, paths, schema.to_model_frame(valid), schema.to_model_frame(test), params)
+    quality = load_quality(params, paths)
+    ev = params["evaluate"]
+    table = compare(scored, y_valid, y_test, ev, quality)
+    headline = headline_name(ev)
+    text = headline_label(headline).replace(" (test)", "")
+    profile = read_json(paths.profile) if paths.profile.exists() else None
+
+    write_csv(paths.comparison, table)
+    metrics = metrics_dict(table)
+    write_json(paths.metrics, metrics)
+    summary = summary_markdown(table, text, profile, quality, train_report.get("excluded_generators"))
+    write_text(paths.summary, summary)
+
+    # plots: recall vs share, PR curves of the best config vs the baseline (first seed of each)
+    plot_recall_vs_share(table, headline, paths.plots / "recall_vs_share.png")
+    best = best_config(table)
+    first_seed = min(d.seed for d in scored)
+    pick = {d.config: d for d in scored if d.seed == first_seed}
+    curves = {f"real-only baseline (seed {first_seed})": (y_test, pick["baseline"].test)}
+    if best["kind"] != BASELINE:
+        curves[f"best: {best['label']} (seed {first_seed})"] = (y_test, pick[best["config"]].test)
+    if "reweight" in pick:
+        curves[f"reweight baseline (seed {first_seed})"] = (y_test, pick["reweight"].test)
+    plot_pr_curves(curves, paths.plots / "pr_curves.png", title="Precision-recall on the real test rows")
+
+    plot_dir = paths.reports / "plot_data"
+    rv = table[["config", "label", "kind", "generator", "share", "recall", "recall_lo", "recall_hi"]].copy()
+    write_csv(plot_dir / "recall_vs_share.csv", rv)
+    pr = []
+    for name, (y, s) in curves.items():
+        pts = pr_curve_points(y, s)
+        pts.insert(0, "model", name)
+        pr.append(pts)
+    write_csv(plot_dir / "pr_curves.csv", pd.concat(pr, ignore_index=True))
+    print(summary.splitlines()[2])
+    print(f"evaluate: {len(scored)} detectors on {len(test)} test rows; see {paths.summary.relative_to(paths.root)}")
+    return metrics

@@ -1,0 +1,21 @@
+"""Stage `prepare`: data/prepared/{train,valid,test}.parquet, schema.json, profile.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.config import Paths
+from pipeline.data.prepare import prepare_data
+from pipeline.io import write_json, write_parquet
+
+
+def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
+    prepared = prepare_data(params, paths.root)
+    for name, part in prepared.parts.items():
+        write_parquet(paths.split(name), part)
+    prepared.schema.save(paths.schema)
+    write_json(paths.profile, prepared.profile)
+    p = prepared.profile
+    print(f"prepare: {p['source']}; {p['split']} split; "
+          + "; ".join(f"{n} {p[n]['rows']} rows / {p[n]['frauds']} frauds" for n in ("train", "valid", "test")))
+    return p

@@ -1,0 +1,372 @@
+"""MLflow: the only module that imports mlflow.
+
+Tracking URI: `MLFLOW_TRACKING_URI` when set, else `sqlite:///<root>/mlflow/mlflow.db` with
+artifacts in `<root>/mlflow/artifacts/`. One parent run per pipeline execution; one child run
+per configuration (baselines included) so the MLflow compare view lines them up; the best
+detector and the real-only baseline logged as xgboost models; the best registered as a new
+version of the model (alias `challenger`, and `champion` for the very first version).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import TrackingError
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+
+import mlflow  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+PACKAGES = ("sdv", "ctgan", "torch", "xgboost-cpu", "xgboost", "scikit-learn", "pandas", "imbalanced-learn", "mlflow", "dvc")
+
+
+# ----------------------------------------------------------------------------------------
+# Store and connection
+# ----------------------------------------------------------------------------------------
+def tracking_uri(root: Path) -> str:
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    if uri:
+        return uri
+    (root / "mlflow").mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(root / 'mlflow' / 'mlflow.db').resolve()}"
+
+
+def default_artifact_location(root: Path, uri: str) -> str | None:
+    """Artifacts of a local SQLite store live in mlflow/artifacts/; a server decides for itself."""
+    if uri.startswith("sqlite:"):
+        art = (root / "mlflow" / "artifacts").resolve()
+        art.mkdir(parents=True, exist_ok=True)
+        return art.as_uri()
+    return None
+
+
+def _reachable(uri: str, timeout: float = 5.0) -> str | None:
+    """None if the store answers, else a short reason."""
+    if uri.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as r:
+                return None if r.status == 200 else f"HTTP {r.status}"
+        except urllib.error.HTTPError as e:
+            return f"HTTP {e.code}"
+        except (urllib.error.URLError, OSError) as e:
+            return str(getattr(e, "reason", e))
+    return None
+
+
+def connect(root: Path, retries: int = 3, wait_s: float = 2.0) -> tuple[MlflowClient, str]:
+    """A client for the tracking store, after a bounded retry; TrackingError if unreachable."""
+    uri = tracking_uri(root)
+    reason = None
+    for attempt in range(retries + 1):
+        reason = _reachable(uri)
+        if reason is None:
+            break
+        if attempt < retries:
+            time.sleep(wait_s)
+    if reason is not None:
+        raise TrackingError(f"MLflow tracking server {uri} unreachable after {retries + 1} tries ({reason}); start it, "
+                            "or set MLFLOW_TRACKING_URI to a running server (unset it to use the local mlflow/mlflow.db), "
+                            "then rerun `dvc repro`: nothing else is recomputed")
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(tracking_uri=uri)
+    try:
+        client.search_experiments(max_results=1)
+    except Exception as e:  # noqa: BLE001 - any store failure becomes one line
+        raise TrackingError(f"MLflow tracking store {uri} refused a request ({_short(e)}); check the URI and the "
+                            "server's logs") from None
+    return client, uri
+
+
+def _short(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:200]
+
+
+def ensure_experiment(client: MlflowClient, name: str, root: Path, uri: str) -> str:
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        if exp.lifecycle_stage == "deleted":
+            client.restore_experiment(exp.experiment_id)
+        return exp.experiment_id
+    return client.create_experiment(name, artifact_location=default_artifact_location(root, uri))
+
+
+# ----------------------------------------------------------------------------------------
+# Provenance
+# ----------------------------------------------------------------------------------------
+def git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        commit = out.stdout.strip() if out.returncode == 0 else "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return commit + ("-dirty" if dirty and commit != "unknown" else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def file_fingerprint(files: list[Path]) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode())
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for p in PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# Publishing
+# ----------------------------------------------------------------------------------------
+def _metric_value(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if np.isfinite(f) else None
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, float]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        elif not isinstance(v, (str, bool)) and _metric_value(v) is not None:
+            out[key] = _metric_value(v)
+    return out
+
+
+def _find_existing(client: MlflowClient, experiment_id: str, content_hash: str) -> Any | None:
+    runs = client.search_runs([experiment_id], filter_string=f"tags.content_hash = '{content_hash}' "
+                              "and attributes.status = 'FINISHED'", max_results=1)
+    return runs[0] if runs else None
+
+
+def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str, retries: int = 3,
+            wait_s: float = 2.0, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Log one pipeline execution. `bundle` is assembled by the publish stage from the reports:
+
+    comparison (DataFrame), metrics (dict), summary_path, plot_dir, files (list of report paths),
+    quality (name -> dict), fits (name -> dict), detector_params (dict), data_fingerprint, params_hash,
+    source, models: {"best": (config_row, model, X_example), "baseline": (...)}.
+    """
+    client, uri = connect(root, retries, wait_s)
+    exp_id = ensure_experiment(client, experiment, root, uri)
+    content_hash = hashlib.sha256(json.dumps(
+        [bundle["metrics"], bundle["data_fingerprint"], bundle["params_hash"]], sort_keys=True, default=str
+    ).encode()).hexdigest()[:16]
+    existing = _find_existing(client, exp_id, content_hash)
+    if existing is not None:
+        log(f"publish: run {existing.info.run_id} already holds these results; nothing new logged")
+        return json.loads(existing.data.tags.get("publish_record", "{}")) or {
+            "tracking_uri": uri, "experiment_id": exp_id, "parent_run_id": existing.info.run_id}
+
+    table: pd.DataFrame = bundle["comparison"]
+    metrics: dict = bundle["metrics"]
+    best_cfg = metrics.get("best_config", "baseline")
+    best_aug = metrics.get("test", {}).get("best_augmented", {})
+    date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    verdicts = metrics.get("verdicts", {})
+    verdict_text = "helps" if verdicts.get("helps") else ("no clear effect" if verdicts else "baselines only")
+    run_name = f"{date} | {bundle['source_short']} | best: {best_cfg} | {verdict_text}"
+    tags = {
+        "git_commit": git_commit(root),
+        "data_fingerprint": bundle["data_fingerprint"],
+        "params_hash": bundle["params_hash"],
+        "content_hash": content_hash,
+        "data_source": bundle["source"],
+        "headline_metric": metrics.get("headline_metric", ""),
+        "best_config": best_cfg,
+        "verdict": verdict_text,
+        "mlflow.note.content": bundle["summary_text"],
+        **{f"version.{k}": v for k, v in package_versions().items()},
+    }
+    try:
+        with mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=tags) as parent:
+            pid = parent.info.run_id
+            mlflow.log_metrics(_flatten(metrics.get("test", {}), "test."))
+            mlflow.log_params({"experiment.generators": ",".join(bundle["generators"]),
+                               "experiment.shares": ",".join(f"{s:g}" for s in bundle["shares"]),
+                               "experiment.seeds": ",".join(str(s) for s in bundle["seeds"]),
+                               **{f"detector.{k}": v for k, v in bundle["detector_params"].items()}})
+            for f in bundle["files"]:
+                mlflow.log_artifact(str(f))
+            if bundle.get("plot_dir") and Path(bundle["plot_dir"]).exists():
+                mlflow.log_artifacts(str(bundle["plot_dir"]), artifact_path="plots")
+            children = {}
+            for _, row in table.iterrows():
+                children[row["config"]] = _log_child(row, exp_id, pid, bundle)
+            mlflow.set_tag("best_run", children.get(best_cfg, ""))
+            models = {}
+            for role, (row, model, example) in bundle["models"].items():
+                models[role] = _log_model(model, example, role)
+            registered = _register(client, models["best"]["model_uri"], model_name, pid, best_cfg) if "best" in models else {}
+            record = {
+                "tracking_uri": uri, "experiment": experiment, "experiment_id": exp_id, "parent_run_id": pid,
+                "parent_run_name": run_name, "child_run_ids": children, "models": models,
+                "registered_model": registered, "best_config": best_cfg,
+                "best_augmented": best_aug.get("config"), "content_hash": content_hash,
+            }
+            if uri.startswith(("http://", "https://")):
+                record["ui_url"] = f"{uri.rstrip('/')}/#/experiments/{exp_id}/runs/{pid}"
+            mlflow.set_tag("publish_record", json.dumps(record)[:4900])
+    except TrackingError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a store failure mid-way is one line, not a trace
+        raise TrackingError(f"publishing to MLflow at {uri} failed ({_short(e)}); the pipeline's reports are intact, "
+                            "rerun `dvc repro` once the tracking store works") from None
+    return record
+
+
+def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str:
+    cfg = row["config"]
+    tags = {"mlflow.parentRunId": parent_id, "kind": row["kind"], "verdict": str(row["verdict"]),
+            "verdict_adjusted": str(row.get("verdict_adjusted", "")), "config": cfg}
+    with mlflow.start_run(experiment_id=exp_id, run_name=row["label"], nested=True, tags=tags) as child:
+        params = {"kind": row["kind"], "generator": row["generator"] or "none", "share": row["share"],
+                  "n_real_fraud": int(row["n_real_fraud"]), "n_synthetic": int(row["n_synthetic"]),
+                  "seeds": row["seeds"]}
+        gen = row["generator"]
+        if isinstance(gen, str) and gen in bundle["fits"]:
+            fit = bundle["fits"][gen]
+            params["generator.type"] = fit.get("type", gen)
+            for k, v in (fit.get("parameters") or {}).items():
+                params[f"generator.{k}"] = str(v)[:500]
+            mlflow.log_metric("generator.fit_seconds", float(fit.get("fit_seconds") or 0.0))
+        mlflow.log_params(params)
+        numeric = {}
+        for col, v in row.items():
+            if col.endswith("_per_seed") or col in ("share", "n_seeds", "n_real_fraud", "n_synthetic"):
+                continue
+            val = _metric_value(v) if not isinstance(v, (str, bool)) else None
+            if val is not None:
+                numeric[col] = val
+        mlflow.log_metrics(numeric)
+        # per-seed values as metric history (step = detector seed)
+        for col, v in row.items():
+            if col.endswith("_per_seed") and isinstance(v, str) and v:
+                name = "seed." + col[: -len("_per_seed")]
+                for seed, val in zip(str(row["seeds"]).split(), v.split()):
+                    fv = _metric_value(val)
+                    if fv is not None:
+                        mlflow.log_metric(name, fv, step=int(seed))
+        if isinstance(gen, str) and gen in bundle["quality"]:
+            mlflow.log_dict(bundle["quality"][gen], "quality.json")
+            q = bundle["quality"][gen]
+            for k in ("quality_score", "exact_copy_share", "dcr_ratio", "detection_auc"):
+                fv = _metric_value(q.get(k))
+                if fv is not None:
+                    mlflow.log_metric(f"quality.{k}", fv)
+            mlflow.set_tag("quality_passed", str(q.get("passed")))
+        return child.info.run_id
+
+
+def _log_model(model: Any, example: pd.DataFrame, role: str) -> dict[str, Any]:
+    import mlflow.xgboost
+    from mlflow.models import infer_signature
+
+    sig = infer_signature(example, model.predict_proba(example)[:, 1])
+    reqs = [f"xgboost=={_version('xgboost-cpu') or _version('xgboost')}", f"pandas=={_version('pandas')}"]
+    info = mlflow.xgboost.log_model(model, name=f"detector-{role}", signature=sig,
+                                    input_example=example.head(5), pip_requirements=reqs, model_format="json")
+    return {"model_uri": info.model_uri, "model_id": getattr(info, "model_id", None)}
+
+
+def _version(pkg: str) -> str | None:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _register(client: MlflowClient, model_uri: str, name: str, run_id: str, config: str) -> dict[str, Any]:
+    try:
+        client.get_registered_model(name)
+    except Exception:  # noqa: BLE001 - not found
+        client.create_registered_model(name, description="XGBoost fraud detector from the augmentation pipeline")
+    mv = client.create_model_version(name, model_uri, run_id=run_id, tags={"config": config})
+    client.set_registered_model_alias(name, CHALLENGER, mv.version)
+    aliases = [CHALLENGER]
+    if not _alias_version(client, name, CHAMPION):
+        client.set_registered_model_alias(name, CHAMPION, mv.version)
+        aliases.append(CHAMPION)
+    return {"name": name, "version": str(mv.version), "aliases": aliases}
+
+
+def _alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except Exception:  # noqa: BLE001 - no such alias
+        return None
+
+
+# ----------------------------------------------------------------------------------------
+# Registry access for retraining
+# ----------------------------------------------------------------------------------------
+def alias_version(root: Path, name: str, alias: str, retries: int = 3, wait_s: float = 2.0) -> str | None:
+    client, _ = connect(root, retries, wait_s)
+    return _alias_version(client, name, alias)
+
+
+def load_registered(root: Path, name: str, alias: str) -> Any:
+    import mlflow.xgboost
+
+    connect(root, 0, 0)
+    try:
+        return mlflow.xgboost.load_model(f"models:/{name}@{alias}")
+    except Exception as e:  # noqa: BLE001
+        raise TrackingError(f"cannot load model {name}@{alias} from the registry ({_short(e)})") from None
+
+
+def promote(root: Path, name: str, version: str, retries: int = 3, wait_s: float = 2.0) -> None:
+    client, _ = connect(root, retries, wait_s)
+    client.set_registered_model_alias(name, CHAMPION, version)
+
+
+def log_retrain(root: Path, experiment: str, record: dict[str, Any], parent_run_id: str | None) -> None:
+    """Attach the retrain decision and drift figures to the pipeline's parent run (or a new run)."""
+    client, uri = connect(root, 0, 0)
+    exp_id = ensure_experiment(client, experiment, root, uri)
+    metrics = _flatten({k: v for k, v in record.items() if k in ("champion_score", "challenger_score", "drift")},
+                       "retrain.")
+    tags = {"retrain.decision": str(record.get("decision")), "retrain.time": str(record.get("time"))}
+    if parent_run_id:
+        for k, v in metrics.items():
+            client.log_metric(parent_run_id, k, v)
+        for k, v in tags.items():
+            client.set_tag(parent_run_id, k, v)
+        client.log_dict(parent_run_id, record, "retrain.json")
+    else:
+        run = client.create_run(exp_id, run_name=f"retrain {record.get('time')}: {record.get('decision')}", tags=tags)
+        for k, v in metrics.items():
+            client.log_metric(run.info.run_id, k, v)
+        client.log_dict(run.info.run_id, record, "retrain.json")
+        client.set_terminated(run.info.run_id)

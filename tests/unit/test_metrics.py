@@ -1,0 +1,279 @@
+"""Unit tests for pipeline.metrics: hand-computed cases, invariants, paired bootstrap."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from pipeline.errors import ConfigError, DataError
+from pipeline.metrics import (
+    detector_metrics,
+    fpr_at_threshold,
+    metric_names,
+    paired_bootstrap,
+    pct_label,
+    precision_at_k,
+    recall_at_precision,
+    recall_at_threshold,
+    seed_mean_std,
+    threshold_at_fpr,
+)
+
+# 10 legit / 4 fraud with known scores (no ties between classes).
+LEGIT = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+FRAUD = np.array([0.35, 0.75, 0.92, 0.99])
+Y = np.r_[np.zeros(10, int), np.ones(4, int)]
+S = np.r_[LEGIT, FRAUD]
+# Descending order: 0.99F 0.95L 0.92F 0.9L 0.8L 0.75F 0.7L 0.6L 0.5L 0.4L 0.35F 0.3L 0.2L 0.1L
+
+
+# ---------------------------------------------------------------------------- threshold
+
+
+@pytest.mark.parametrize(
+    "budget, expected",
+    [(0.1, 0.95), (0.2, 0.9), (0.35, 0.8), (0.3, 0.8), (0.99, 0.2), (0.5, 0.6)],
+)
+def test_threshold_at_fpr_hand_computed(budget, expected):
+    assert threshold_at_fpr(LEGIT, budget) == expected
+
+
+def test_threshold_above_max_when_budget_too_small():
+    t = threshold_at_fpr(LEGIT, 0.05)
+    assert t == np.nextafter(0.95, np.inf)
+    assert np.mean(LEGIT >= t) == 0.0
+
+
+def test_threshold_with_ties_never_exceeds_budget():
+    legit = np.r_[np.full(5, 0.5), np.full(5, 0.1)]
+    assert threshold_at_fpr(legit, 0.3) == np.nextafter(0.5, np.inf)
+    assert threshold_at_fpr(legit, 0.5) == 0.5
+    assert threshold_at_fpr(np.full(10, 0.7), 0.5) == np.nextafter(0.7, np.inf)
+
+
+def test_threshold_heavy_ties_property():
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        legit = rng.integers(0, 6, size=rng.integers(5, 200)).astype(float)
+        for budget in (0.001, 0.01, 0.05, 0.2, 0.5, 0.9):
+            t = threshold_at_fpr(legit, budget)
+            assert np.mean(legit >= t) <= budget
+            # minimal: the next lower legit value would exceed the budget
+            lower = legit[legit < t]
+            if lower.size:
+                assert np.mean(legit >= lower.max()) > budget
+
+
+@pytest.mark.parametrize("bad", [0, 1, -0.1, 1.5, "x"])
+def test_threshold_bad_budget(bad):
+    with pytest.raises(ConfigError):
+        threshold_at_fpr(LEGIT, bad)
+
+
+def test_threshold_no_legit_rows():
+    with pytest.raises(DataError):
+        threshold_at_fpr([], 0.1)
+
+
+# ---------------------------------------------------------------------------- simple metrics
+
+
+def test_recall_and_fpr_at_threshold():
+    assert recall_at_threshold(Y, S, 0.8) == 0.5
+    assert fpr_at_threshold(Y, S, 0.8) == 0.3
+    assert recall_at_threshold(Y, S, 0.35) == 1.0  # >= is inclusive
+    assert fpr_at_threshold(Y, S, 1.0) == 0.0
+    assert math.isnan(recall_at_threshold(np.zeros(3, int), [0.1, 0.2, 0.3], 0.2))
+
+
+@pytest.mark.parametrize("floor, expected", [(1.0, 0.25), (0.6, 0.5), (0.5, 0.75), (0.3, 1.0), (0.01, 1.0)])
+def test_recall_at_precision_hand_computed(floor, expected):
+    assert recall_at_precision(Y, S, floor) == pytest.approx(expected)
+
+
+def test_recall_at_precision_none_reaches_floor():
+    y = np.array([0, 0, 1])
+    s = np.array([0.9, 0.8, 0.1])  # fraud ranked last: best precision is 1/3 at recall 1
+    assert recall_at_precision(y, s, 0.5) == 0.0
+
+
+@pytest.mark.parametrize("k, expected", [(1, 1.0), (2, 0.5), (3, 2 / 3), (6, 0.5), (100, 4 / 14)])
+def test_precision_at_k_hand_computed(k, expected):
+    assert precision_at_k(Y, S, k) == pytest.approx(expected)
+
+
+def test_precision_at_k_ties_stable():
+    y = np.array([0, 1, 1, 0])
+    s = np.array([0.5, 0.5, 0.5, 0.1])
+    assert precision_at_k(y, s, 1) == 0.0  # first of the tied rows in input order
+    assert precision_at_k(y, s, 2) == 0.5
+    with pytest.raises(ConfigError):
+        precision_at_k(y, s, 0)
+
+
+@pytest.mark.parametrize(
+    "x, label",
+    [(0.001, "0.1pct"), (0.01, "1pct"), (0.005, "0.5pct"), (0.5, "50pct"), (0.0001, "0.01pct"), (0.9, "90pct")],
+)
+def test_pct_label(x, label):
+    assert pct_label(x) == label
+
+
+# ---------------------------------------------------------------------------- bundle
+
+
+BUDGETS, FLOORS, TOPK = [0.1, 0.35], [0.5], [3]
+
+
+def test_metric_names():
+    assert metric_names(BUDGETS, FLOORS, TOPK) == [
+        "recall_at_fpr_10pct",
+        "test_fpr_at_fpr_10pct",
+        "threshold_at_fpr_10pct",
+        "recall_at_fpr_35pct",
+        "test_fpr_at_fpr_35pct",
+        "threshold_at_fpr_35pct",
+        "recall_at_precision_50pct",
+        "precision_at_top_3",
+        "pr_auc",
+        "roc_auc",
+    ]
+    with pytest.raises(ConfigError):
+        metric_names([0.01, 0.01], [], [])
+
+
+def test_detector_metrics_hand_computed():
+    # validation legit rows set the thresholds; test = the hand-computed set above
+    y_valid = np.r_[np.zeros(10, int), [1]]
+    s_valid = np.r_[LEGIT, [0.0]]  # the validation fraud row must not affect the threshold
+    m = detector_metrics(y_valid, s_valid, Y, S, BUDGETS, FLOORS, TOPK)
+    assert list(m) == metric_names(BUDGETS, FLOORS, TOPK)
+    assert m["threshold_at_fpr_10pct"] == 0.95
+    assert m["recall_at_fpr_10pct"] == 0.25  # only the 0.99 fraud is >= 0.95
+    assert m["test_fpr_at_fpr_10pct"] == 0.1
+    assert m["threshold_at_fpr_35pct"] == 0.8
+    assert m["recall_at_fpr_35pct"] == 0.5
+    assert m["test_fpr_at_fpr_35pct"] == 0.3
+    assert m["recall_at_precision_50pct"] == pytest.approx(0.75)
+    assert m["precision_at_top_3"] == pytest.approx(2 / 3)
+    assert m["pr_auc"] == pytest.approx(0.25 * (1 + 2 / 3 + 0.5 + 4 / 11))
+    assert m["roc_auc"] == pytest.approx(29 / 40)
+
+
+def test_detector_metrics_threshold_from_validation_not_test():
+    y_valid = np.r_[np.zeros(10, int), [1]]
+    s_valid = np.r_[LEGIT / 10, [0.5]]  # validation legit scores are all low
+    m = detector_metrics(y_valid, s_valid, Y, S, [0.1], [], [])
+    assert m["threshold_at_fpr_10pct"] == 0.095
+    assert m["recall_at_fpr_10pct"] == 1.0
+    assert m["test_fpr_at_fpr_10pct"] == 1.0  # realised test FPR far above the budget
+
+
+def test_detector_metrics_invariants_and_monotone():
+    rng = np.random.default_rng(7)
+    n = 2000
+    y_v, y_t = (rng.random(n) < 0.05).astype(int), (rng.random(n) < 0.05).astype(int)
+    s_v, s_t = rng.normal(size=n) + 1.5 * y_v, rng.normal(size=n) + 1.5 * y_t
+    budgets = [0.001, 0.005, 0.01, 0.05, 0.2]
+    m = detector_metrics(y_v, s_v, y_t, s_t, budgets, [0.5, 0.9], [10, 100])
+    for name, v in m.items():
+        if not name.startswith("threshold"):
+            assert 0.0 <= v <= 1.0, name
+    recalls = [m[f"recall_at_fpr_{pct_label(b)}"] for b in budgets]
+    assert recalls == sorted(recalls)
+
+
+def test_detector_metrics_perfect_scores():
+    rng = np.random.default_rng(3)
+    y = (rng.random(500) < 0.1).astype(int)
+    s = y + rng.random(500) * 0.5
+    m = detector_metrics(y, s, y, s, [0.001, 0.01, 0.1], [0.99], [int(y.sum())])
+    for b in ("0.1pct", "1pct", "10pct"):
+        assert m[f"recall_at_fpr_{b}"] == 1.0
+        assert m[f"test_fpr_at_fpr_{b}"] <= float(b[:-3]) / 100
+    assert m["pr_auc"] == 1.0 and m["roc_auc"] == 1.0
+    assert m["recall_at_precision_99pct"] == 1.0
+    assert m[f"precision_at_top_{int(y.sum())}"] == 1.0
+
+
+def test_detector_metrics_needs_both_classes_on_test():
+    with pytest.raises(DataError):
+        detector_metrics(Y, S, np.zeros(5, int), np.arange(5.0), [0.1], [], [])
+
+
+# ---------------------------------------------------------------------------- bootstrap
+
+
+def _hits(p, shape, seed):
+    return np.random.default_rng(seed).random(shape) < p
+
+
+def test_bootstrap_identical_hits_no_effect():
+    h = _hits(0.4, (5, 60), 0)
+    r = paired_bootstrap(h, h.copy(), n_boot=300, seed=1)
+    assert r["diff"] == 0 and r["diff_lo"] == 0 and r["diff_hi"] == 0
+    assert r["lift"] == 0 and r["lift_lo"] == 0 and r["lift_hi"] == 0
+    assert r["verdict"] == "no clear effect"
+    assert r["recall"] == pytest.approx(h.mean()) and r["ref_recall"] == pytest.approx(h.mean())
+    assert r["recall_lo"] <= r["recall"] <= r["recall_hi"]
+    assert r["n_boot"] == 300
+
+
+def test_bootstrap_helps_and_hurts():
+    ref = _hits(0.3, (5, 200), 0)
+    cfg = ref | _hits(0.5, (5, 200), 1)  # config alerts everything ref alerts, plus more
+    up = paired_bootstrap(cfg, ref, n_boot=500, seed=0)
+    assert up["verdict"] == "helps"
+    assert up["diff_lo"] > 0 and up["lift_lo"] > 0 and up["lift"] > 0
+    assert up["diff"] == pytest.approx(cfg.mean() - ref.mean())
+    assert up["lift"] == pytest.approx((cfg.mean() - ref.mean()) / ref.mean())
+    down = paired_bootstrap(ref, cfg, n_boot=500, seed=0)
+    assert down["verdict"] == "hurts"
+    assert down["diff_hi"] < 0 and down["lift_hi"] < 0
+
+
+def test_bootstrap_noise_is_no_clear_effect():
+    a, b = _hits(0.5, (3, 40), 0), _hits(0.5, (3, 40), 1)
+    r = paired_bootstrap(a, b, n_boot=500, seed=0)
+    assert r["diff_lo"] <= r["diff"] <= r["diff_hi"]
+    if r["diff_lo"] <= 0 <= r["diff_hi"]:
+        assert r["verdict"] == "no clear effect"
+
+
+def test_bootstrap_deterministic():
+    a, b = _hits(0.5, (4, 80), 0), _hits(0.4, (4, 80), 1)
+    r1 = paired_bootstrap(a, b, n_boot=200, seed=5)
+    r2 = paired_bootstrap(a, b, n_boot=200, seed=5)
+    assert r1 == r2
+    r3 = paired_bootstrap(a, b, n_boot=200, seed=6)
+    assert r3["diff_lo"] != r1["diff_lo"] or r3["diff_hi"] != r1["diff_hi"]
+
+
+def test_bootstrap_ref_all_zero():
+    ref = np.zeros((3, 50), bool)
+    cfg = _hits(0.5, (3, 50), 2)
+    r = paired_bootstrap(cfg, ref, n_boot=200, seed=0)
+    assert r["ref_recall"] == 0.0
+    assert math.isnan(r["lift"]) and math.isnan(r["lift_lo"]) and math.isnan(r["lift_hi"])
+    assert r["verdict"] == "helps"
+
+
+def test_bootstrap_single_seed_and_int_input():
+    h = _hits(0.5, (1, 30), 0)
+    r = paired_bootstrap(h.astype(int), h[0], n_boot=100)
+    assert r["diff"] == 0
+
+
+def test_bootstrap_shape_mismatch():
+    with pytest.raises(ValueError, match="same shape"):
+        paired_bootstrap(np.ones((3, 10), bool), np.ones((3, 11), bool))
+    with pytest.raises(ValueError, match="same shape"):
+        paired_bootstrap(np.ones((2, 10), bool), np.ones((3, 10), bool))
+
+
+def test_seed_mean_std():
+    assert seed_mean_std([0.5]) == (0.5, 0.0)
+    m, s = seed_mean_std([1.0, 2.0, 3.0])
+    assert m == 2.0 and s == pytest.approx(1.0)
