@@ -65,7 +65,7 @@ def read_table(path: Path, kind: str) -> pd.DataFrame:
                 raise DataError(f"{path} is empty; provide a CSV with a header row and data rows")
             df = pd.read_csv(path, low_memory=False)
             # pandas renames duplicate headers to X.1; detect them from the raw header line
-            header = pd.read_csv(path, nrows=0, header=None).iloc[0].astype(str).tolist() if len(df.columns) else []
+            header = pd.read_csv(path, nrows=1, header=None, dtype=str).iloc[0].tolist() if len(df.columns) else []
             dupes = sorted({c for c in header if header.count(c) > 1})
             if dupes:
                 raise DataError(f"{path} has duplicate column names {dupes}; rename them so each column is unique")

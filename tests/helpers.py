@@ -1,0 +1,49 @@
+"""Helpers shared by tests: small tables and params for a temporary project root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def base_params(**sections) -> dict:
+    """A small, fast params dict (tiny generators, one detector seed) for tests."""
+    p = yaml.safe_load((ROOT / "params.yaml").read_text())
+    p["data"]["simulate"].update({"n_customers": 300, "n_terminals": 600, "n_days": 60, "day_offset": 60})
+    p["split"]["min_frauds"] = 5
+    p["generators"] = {"gaussian_copula": {}, "smote": {"k_neighbors": 5}}
+    p["augment"]["shares"] = [0.0, 0.5]
+    p["detector"].update({"seeds": [0, 1], "n_estimators": 60, "early_stopping_rounds": 10})
+    p["evaluate"]["n_boot"] = 200
+    for k, v in sections.items():
+        p[k].update(v) if isinstance(v, dict) and isinstance(p.get(k), dict) else p.__setitem__(k, v)
+    return p
+
+
+def write_params(root: Path, params: dict) -> Path:
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+def tabular_frame(n: int = 3000, fraud_rate: float = 0.05, seed: int = 0, with_time: bool = True) -> pd.DataFrame:
+    """A generic labelled table with numeric and categorical columns (ULB/claims-like)."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < fraud_rate).astype(int)
+    df = pd.DataFrame({
+        "amount": np.round(rng.lognormal(3, 1, n) * (1 + 2 * y), 2),
+        "v1": rng.normal(0, 1, n) + 1.5 * y,
+        "count": rng.poisson(3, n) + 2 * y,
+        "channel": rng.choice(["web", "pos", "atm", "phone"], n),
+        "Class": y,
+    })
+    if with_time:
+        df.insert(0, "Time", np.sort(rng.uniform(0, 172800, n)).round(0))
+    return df
+
+

@@ -1,0 +1,41 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.data.split import split_table
+from pipeline.errors import DataError
+from tests.helpers import tabular_frame
+
+
+def test_time_split_order_gap_and_sizes():
+    df = tabular_frame(10000, fraud_rate=0.05)
+    parts = split_table(df, "Class", "Time", 0.6, 0.1, 0.1, 0.2, min_frauds=10)
+    n = {k: len(v) for k, v in parts.items()}
+    assert abs(n["train"] - 6000) < 30 and abs(n["valid"] - 1000) < 30 and abs(n["test"] - 2000) < 30
+    assert parts["train"]["Time"].max() < parts["valid"]["Time"].min()
+    assert parts["valid"]["Time"].max() < parts["test"]["Time"].min()
+    assert sum(n.values()) < len(df)  # the gap is dropped
+
+
+def test_equal_timestamps_stay_together():
+    df = tabular_frame(2000, fraud_rate=0.2).assign(Time=lambda d: (d.index // 100).astype(float))
+    parts = split_table(df, "Class", "Time", 0.55, 0.0, 0.2, 0.25, min_frauds=5)
+    assert not set(parts["train"]["Time"]) & set(parts["valid"]["Time"])
+    assert not set(parts["valid"]["Time"]) & set(parts["test"]["Time"])
+
+
+def test_stratified_split_keeps_fraud_rate_and_is_seeded():
+    df = tabular_frame(5000, fraud_rate=0.04, with_time=False)
+    a = split_table(df, "Class", None, 0.6, 0.0, 0.2, 0.2, min_frauds=10, seed=3)
+    b = split_table(df, "Class", None, 0.6, 0.0, 0.2, 0.2, min_frauds=10, seed=3)
+    rate = df["Class"].mean()
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name])
+        assert abs(a[name]["Class"].mean() - rate) < 0.005
+    assert sum(len(p) for p in a.values()) == len(df)
+
+
+def test_min_frauds_message_says_count_and_fix():
+    df = tabular_frame(3000, fraud_rate=0.01)
+    with pytest.raises(DataError, match=r"holds \d+ fraud\(s\).*split.min_frauds=500.*lower split.min_frauds"):
+        split_table(df, "Class", "Time", 0.6, 0.0, 0.2, 0.2, min_frauds=500)
