@@ -186,8 +186,12 @@ def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str
     existing = _find_existing(client, exp_id, content_hash)
     if existing is not None:
         log(f"publish: run {existing.info.run_id} already holds these results; nothing new logged")
-        return json.loads(existing.data.tags.get("publish_record", "{}")) or {
-            "tracking_uri": uri, "experiment_id": exp_id, "parent_run_id": existing.info.run_id}
+        try:
+            record = json.loads(existing.data.tags.get("publish_record", "{}"))
+        except json.JSONDecodeError:
+            record = {}
+        return record or {"tracking_uri": uri, "experiment_id": exp_id, "parent_run_id": existing.info.run_id,
+                          "content_hash": content_hash}
 
     table: pd.DataFrame = bundle["comparison"]
     metrics: dict = bundle["metrics"]
@@ -237,7 +241,12 @@ def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str
             }
             if uri.startswith(("http://", "https://")):
                 record["ui_url"] = f"{uri.rstrip('/')}/#/experiments/{exp_id}/runs/{pid}"
-            mlflow.set_tag("publish_record", json.dumps(record)[:4900])
+            mlflow.log_dict(record, "publish_record.json")
+            text = json.dumps(record)
+            if len(text) > 4900:  # tag values are capped; keep the essentials
+                text = json.dumps({k: record[k] for k in ("tracking_uri", "experiment_id", "parent_run_id",
+                                                          "registered_model", "best_config", "content_hash")})
+            mlflow.set_tag("publish_record", text)
     except TrackingError:
         raise
     except Exception as e:  # noqa: BLE001 - a store failure mid-way is one line, not a trace
@@ -312,7 +321,7 @@ def _register(client: MlflowClient, model_uri: str, name: str, run_id: str, conf
         client.get_registered_model(name)
     except Exception:  # noqa: BLE001 - not found
         client.create_registered_model(name, description="XGBoost fraud detector from the augmentation pipeline")
-    mv = client.create_model_version(name, model_uri, run_id=run_id, tags={"config": config})
+    mv = mlflow.register_model(model_uri, name, tags={"config": config, "run_id": run_id})
     client.set_registered_model_alias(name, CHALLENGER, mv.version)
     aliases = [CHALLENGER]
     if not _alias_version(client, name, CHAMPION):

@@ -1,0 +1,87 @@
+"""Fixtures for integration tests: a tiny pipeline run in-process, and a real MLflow server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Paths, validate
+from tests.integration.project import env, small_params
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_stages(root: Path, params: dict) -> Paths:
+    """prepare -> fit -> sample -> train -> evaluate, in-process (no MLflow)."""
+    from pipeline.stages import evaluate, fit, prepare, sample, train
+
+    params = validate(params)
+    paths = Paths.at(root)
+    (root / "data" / "raw").mkdir(parents=True, exist_ok=True)
+    prepare.run(params, paths)
+    for g in params["generators"]:
+        fit.run(params, paths, g)
+        sample.run(params, paths, g)
+    train.run(params, paths)
+    evaluate.run(params, paths)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def small_reports(tmp_path_factory):
+    """A project root holding real reports from a tiny pipeline run, plus its params."""
+    root = tmp_path_factory.mktemp("reports")
+    params = validate(small_params())
+    import yaml
+
+    (root / "params.yaml").write_text(yaml.safe_dump(small_params(), sort_keys=False))
+    run_stages(root, params)
+    return root, params
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real `mlflow server` on 127.0.0.1 (free port, SQLite, temporary artifacts); stopped by PID in teardown."""
+    d = tmp_path_factory.mktemp("mlflow_server")
+    port = free_port()
+    e = env()
+    e["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    log = open(d / "server.log", "w")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{d / 'mlflow.db'}",
+         "--artifacts-destination", str(d / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, env=e, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mlflow server exited: {(d / 'server.log').read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(uri + "/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise RuntimeError("mlflow server did not start within 90 s")
+    yield uri
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+    log.close()

@@ -1,0 +1,64 @@
+"""Build a small throw-away copy of the project in a temporary git repo for real `dvc repro` runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.helpers import ROOT, base_params
+
+BIN = Path(sys.executable).parent
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PATH"] = f"{BIN}{os.pathsep}{e.get('PATH', '')}"
+    e.update({"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
+              "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+              "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com"})
+    e.pop("MLFLOW_TRACKING_URI", None)
+    e.pop("PYTHONDONTWRITEBYTECODE", None)
+    return e
+
+
+def sh(cwd: Path, *cmd: str, check: bool = True, extra_env: dict | None = None,
+       timeout: float = 900) -> subprocess.CompletedProcess:
+    e = env()
+    if extra_env:
+        e.update(extra_env)
+    proc = subprocess.run(list(cmd), cwd=cwd, env=e, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def small_params() -> dict:
+    p = base_params()
+    p["generators"] = {"gaussian_copula": {}, "smote": {"k_neighbors": 5}}
+    p["augment"]["shares"] = [0.0, 0.5]
+    p["detector"]["seeds"] = [0, 1]
+    return p
+
+
+def make_project(dest: Path, params: dict | None = None) -> Path:
+    """Copy the code, dvc.yaml and .dvc config into `dest`, write params, git init + commit."""
+    dest.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "pipeline", dest / "pipeline", ignore=ignore)
+    for f in ("dvc.yaml", ".dvcignore", ".gitignore"):
+        shutil.copy(ROOT / f, dest / f)
+    (dest / ".dvc").mkdir()
+    shutil.copy(ROOT / ".dvc" / "config", dest / ".dvc" / "config")
+    shutil.copy(ROOT / ".dvc" / ".gitignore", dest / ".dvc" / ".gitignore")
+    (dest / "data" / "raw").mkdir(parents=True)
+    (dest / "data" / "raw" / "README.md").write_text("raw data\n")
+    (dest / "params.yaml").write_text(yaml.safe_dump(params or small_params(), sort_keys=False))
+    sh(dest, "git", "init", "-q")
+    sh(dest, "git", "add", "-A")
+    sh(dest, "git", "commit", "-qm", "init")
+    return dest
