@@ -46,7 +46,7 @@ def _client(root):
 
 
 def _alias(root, alias):
-    return _client(root).get_model_version_by_alias("fraud-detector", alias).version
+    return str(_client(root).get_model_version_by_alias("fraud-detector", alias).version)
 
 
 def _offset(root):

@@ -1,0 +1,12 @@
+"""Synthetic fraud generators: SDV synthesizers and imbalanced-learn oversamplers.
+
+    gen = make_generator("ctgan", {"epochs": 300})
+    gen.fit(seed_set, schema, train=train_split, seed=0)
+    rows = gen.sample(1000, seed=0)      # new synthetic fraud rows, schema feature columns
+    gen.save(path); Generator.load(path)
+"""
+
+from pipeline.generators.base import Generator
+from pipeline.generators.registry import GENERATORS, generator_names, load_generator, make_generator
+
+__all__ = ["GENERATORS", "Generator", "generator_names", "load_generator", "make_generator"]

@@ -1,0 +1,365 @@
+"""Base class of every synthetic-fraud generator (template-method design, like SDV).
+
+The public methods (`fit`, `sample`, `save`, `load`, `get_parameters`) validate their input and
+manage state once, here; subclasses only implement `_fit` and `_sample` on a clean table:
+
+* `_fit(data, train, seed)` gets the seed set conformed to the schema, restricted to the
+  *modelled* columns (constant and all-NaN columns removed), with a fresh RangeIndex. It may
+  return a dict that is merged into `fit_info` (epochs, final_loss, loss_curve, notes...).
+* `_sample(n, seed)` returns `n` rows (n >= 1) of the modelled columns.
+
+Everything a generator returns is post-processed here: constant columns get back their value
+and all-NaN columns NaN/None, categorical values outside the set seen in the seed set are
+replaced by the seed set's most frequent value (a safety net: no generator should produce
+them), and `Schema.conform` gives the schema dtypes (integers rounded).
+
+Randomness: numpy's global RNG, `random` and torch (when the generator uses it) are seeded
+with `seed` around `_fit` and `_sample`, and their previous states are restored afterwards, so
+the same seed gives the same rows and callers' RNG streams are left alone.
+
+Errors: anything raised deep inside SDV / torch / imbalanced-learn is re-raised as a one-line
+`GeneratorError` naming the generator, the number of seed rows and a short reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import random
+import sys
+import time
+import warnings
+from abc import ABC, abstractmethod
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any, ClassVar, Iterator
+
+import cloudpickle
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import ConfigError, GeneratorError, PipelineError
+from pipeline.io import atomic_path
+from pipeline.schema import Schema
+
+#: Hyperparameters every generator accepts.
+COMMON_DEFAULTS: dict[str, Any] = {"max_categories": 50}
+
+#: Placeholder for a missing categorical value inside generators that cannot take None.
+NAN_TOKEN = "__nan__"
+
+_MAX_WARNINGS_KEPT = 10
+
+
+def short_reason(error: BaseException, limit: int = 200) -> str:
+    """`TypeName: first line of the message`, shortened to `limit` characters."""
+    text = " ".join(str(error).split())
+    text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@contextlib.contextmanager
+def seeded(seed: int, use_torch: bool = False) -> Iterator[None]:
+    """Seed `random`, numpy's global RNG and (if used or already imported) torch; restore after."""
+    torch = sys.modules.get("torch")
+    if torch is None and use_torch:
+        import torch  # noqa: F811  (imported lazily: only the SDV generators need it)
+    py_state = random.getstate()
+    np_state = np.random.get_state()
+    torch_state = torch.get_rng_state() if torch is not None else None
+    random.seed(seed)
+    np.random.seed(seed)
+    if torch is not None:
+        torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        if torch is not None and torch_state is not None:
+            torch.set_rng_state(torch_state)
+
+
+def _check_seed(seed: Any, where: str) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= int(seed) < 2**32:
+        raise ConfigError(f"{where}: seed must be an integer in [0, 2**32), got {seed!r}; fix the seed in params.yaml")
+    return int(seed)
+
+
+class Generator(ABC):
+    """Fits on the seed set (fraud rows of the training split) and samples new synthetic fraud rows.
+
+    Subclasses declare `name`, `family`, `min_rows` and `defaults` (their hyperparameters with
+    default values; `max_categories` is added for all) and implement `_fit` / `_sample`.
+    """
+
+    name: ClassVar[str]
+    family: ClassVar[str]
+    min_rows: ClassVar[int]
+    #: hyperparameters of this generator and their defaults (without the common ones)
+    defaults: ClassVar[dict[str, Any]] = {}
+    #: allowed values of string hyperparameters
+    choices: ClassVar[dict[str, tuple]] = {}
+    #: whether torch's RNG must be seeded around fit/sample
+    uses_torch: ClassVar[bool] = False
+
+    # -- construction ------------------------------------------------------------------
+    def __init__(self, **hyperparameters: Any):
+        valid = self.hyperparameter_defaults()
+        unknown = sorted(k for k in hyperparameters if k not in valid)
+        if unknown:
+            raise ConfigError(
+                f"unknown hyperparameter '{unknown[0]}' for generator '{self.name}'; "
+                f"valid ones: {', '.join(sorted(valid))}"
+            )
+        params = {**valid, **copy.deepcopy(hyperparameters)}
+        for key, value in params.items():
+            self._check_hyperparameter(key, value, valid[key])
+        self._hyperparameter_names = list(params)
+        for key, value in params.items():
+            setattr(self, key, value)
+        self.fit_info: dict[str, Any] = {}
+        self._fitted = False
+
+    @classmethod
+    def hyperparameter_defaults(cls) -> dict[str, Any]:
+        """Every hyperparameter this generator accepts, with its default value."""
+        return copy.deepcopy({**cls.defaults, **COMMON_DEFAULTS})
+
+    def _check_hyperparameter(self, key: str, value: Any, default: Any) -> None:
+        def bad(what: str) -> ConfigError:
+            return ConfigError(
+                f"hyperparameter '{key}' of generator '{self.name}' must be {what}, got {value!r}; "
+                "fix it in params.yaml"
+            )
+
+        if key in self.choices:
+            if value not in self.choices[key]:
+                raise bad("one of " + ", ".join(repr(c) for c in self.choices[key]))
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise bad("true or false")
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+                raise bad("a positive integer")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value) or value < 0:
+                raise bad("a non-negative number")
+        elif isinstance(default, tuple):
+            if not isinstance(value, (list, tuple)) or not value or any(
+                isinstance(v, bool) or not isinstance(v, Integral) or v < 1 for v in value
+            ):
+                raise bad("a non-empty list of positive integers")
+
+    def get_parameters(self) -> dict[str, Any]:
+        """The hyperparameters of this generator (passed values plus defaults), for logging."""
+        return {k: copy.deepcopy(getattr(self, k)) for k in self._hyperparameter_names}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_parameters().items())
+        return f"{type(self).__name__}({params})"
+
+    @property
+    def is_fitted(self) -> bool:
+        return self._fitted
+
+    # -- fit -----------------------------------------------------------------------------
+    def fit(self, seed_set: pd.DataFrame, schema: Schema, train: pd.DataFrame | None = None,
+            seed: int = 0) -> "Generator":
+        """Fit on the seed set (fraud rows of the training split; extra columns are ignored).
+
+        `train` is the whole training split (features and `schema.label`); only oversamplers use
+        it, to see the legitimate rows. Constant and all-NaN columns are removed before fitting
+        and restored by `sample`.
+        """
+        seed = _check_seed(seed, f"{self.name}.fit")
+        if not isinstance(schema, Schema):
+            raise GeneratorError(
+                f"{self.name}.fit needs a pipeline.schema.Schema, got {type(schema).__name__}; pass Schema.load(...)"
+            )
+        if not isinstance(seed_set, pd.DataFrame):
+            raise GeneratorError(
+                f"{self.name}.fit needs the seed set as a pandas DataFrame, got {type(seed_set).__name__}; "
+                "pass a DataFrame"
+            )
+        if train is not None and not isinstance(train, pd.DataFrame):
+            raise GeneratorError(
+                f"{self.name}.fit needs train as a pandas DataFrame or None, got {type(train).__name__}; "
+                "pass the training split"
+            )
+        self._fitted = False
+        self.fit_info = {}
+        data = schema.conform(seed_set).reset_index(drop=True)
+        n_rows = len(data)
+        if n_rows < self.min_rows:
+            raise GeneratorError(
+                f"{self.name} needs at least {self.min_rows} seed rows but the seed set has {n_rows}; "
+                "add fraud rows (e.g. a longer training window) or use a generator with a lower minimum "
+                "such as random_oversample"
+            )
+        for col in schema.categorical:
+            count = int(data[col].nunique(dropna=True))
+            if count > self.max_categories:
+                raise GeneratorError(
+                    f"categorical column '{col}' has {count} distinct values in the seed set, more than "
+                    f"max_categories={self.max_categories}; raise max_categories for {self.name} or group "
+                    f"the rare values of '{col}' in the prepare stage"
+                )
+
+        constant: dict[str, Any] = {}
+        all_nan: list[str] = []
+        for col in schema.feature_names:
+            values = data[col]
+            if values.isna().all():
+                all_nan.append(col)
+            elif values.notna().all() and values.nunique() == 1:
+                constant[col] = values.iloc[0]
+        model_columns = [c for c in schema.feature_names if c not in constant and c not in all_nan]
+
+        self._schema = schema
+        self._columns = list(schema.feature_names)
+        self._model_columns = model_columns
+        self._constant_values = {k: (v.item() if hasattr(v, "item") else v) for k, v in constant.items()}
+        self._all_nan_columns = all_nan
+        self._seen_categories = {}
+        self._category_mode = {}
+        for col in schema.categorical:
+            values = data[col]
+            self._seen_categories[col] = set(values.dropna().unique()) | ({None} if values.isna().any() else set())
+            if values.notna().any():
+                self._category_mode[col] = values.mode(dropna=True).sort_values().iloc[0]
+
+        info: dict[str, Any] = {}
+        caught: list[warnings.WarningMessage] = []
+        start = time.perf_counter()
+        if model_columns:
+            try:
+                with seeded(seed, self.uses_torch), warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    info = self._fit(data[model_columns].copy(), train, seed) or {}
+            except PipelineError:
+                raise
+            except Exception as error:  # deep library errors become one line
+                raise GeneratorError(
+                    f"{self.name} failed to fit on {n_rows} seed rows: {short_reason(error)}; "
+                    f"check the seed set, change the hyperparameters of {self.name} or choose another generator"
+                ) from error
+        seconds = time.perf_counter() - start
+
+        messages: list[str] = []
+        for w in caught:
+            text = " ".join(str(w.message).split())[:200]
+            if text not in messages:
+                messages.append(text)
+        self.fit_info = {
+            "fit_seconds": round(seconds, 4),
+            "rows": n_rows,
+            "columns": len(self._columns),
+            "modelled_columns": len(model_columns),
+            "epochs": None,
+            "final_loss": None,
+            "loss_curve": [],
+            "dropped_constant_columns": sorted(constant),
+            "dropped_all_nan_columns": sorted(all_nan),
+            "seed": seed,
+            "notes": [],
+            "warnings": messages[:_MAX_WARNINGS_KEPT],
+        }
+        notes = info.pop("notes", [])
+        self.fit_info.update(info)
+        self.fit_info["notes"] = list(notes)
+        if constant or all_nan:
+            self.fit_info["notes"].append(
+                f"removed {len(constant)} constant and {len(all_nan)} all-NaN column(s) before fitting; "
+                "sample() restores them"
+            )
+        self._fitted = True
+        return self
+
+    # -- sample --------------------------------------------------------------------------
+    def sample(self, n: int, seed: int = 0) -> pd.DataFrame:
+        """`n` new synthetic fraud rows with the schema's feature columns and dtypes."""
+        if not getattr(self, "_fitted", False):
+            raise GeneratorError(f"{self.name} generator is not fitted; call fit(seed_set, schema) before sample()")
+        if isinstance(n, bool) or not isinstance(n, Integral):
+            raise GeneratorError(f"{self.name}.sample needs a whole number of rows, got {n!r}; pass an integer >= 0")
+        n = int(n)
+        if n < 0:
+            raise GeneratorError(f"{self.name}.sample cannot give {n} rows; pass n >= 0")
+        seed = _check_seed(seed, f"{self.name}.sample")
+        if n == 0:
+            return self._schema.conform(pd.DataFrame({c: pd.Series([], dtype=object) for c in self._columns}))
+
+        if self._model_columns:
+            try:
+                with seeded(seed, self.uses_torch), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    raw = self._sample(n, seed)
+            except PipelineError:
+                raise
+            except Exception as error:
+                raise GeneratorError(
+                    f"{self.name} failed to sample {n} rows: {short_reason(error)}; "
+                    "refit it or choose another generator"
+                ) from error
+            if len(raw) != n:
+                raise GeneratorError(
+                    f"{self.name} returned {len(raw)} rows instead of {n}; refit it or choose another generator"
+                )
+            out = raw[self._model_columns].reset_index(drop=True)
+        else:
+            out = pd.DataFrame(index=pd.RangeIndex(n))
+        for col, value in self._constant_values.items():
+            out[col] = value
+        for col in self._all_nan_columns:
+            out[col] = None if self._schema.feature(col).is_categorical else np.nan
+        out = out[self._columns]
+        for col in self._schema.categorical:
+            if col in self._model_columns:
+                out[col] = self._keep_seen(col, out[col])
+        return self._schema.conform(out)
+
+    def _keep_seen(self, col: str, values: pd.Series) -> pd.Series:
+        seen = self._seen_categories[col]
+        as_str = values.astype(object).where(values.notna(), None).map(lambda v: v if v is None else str(v))
+        bad = as_str.map(lambda v: v not in seen)
+        if bad.any():
+            as_str = as_str.where(~bad, self._category_mode.get(col))
+        return as_str
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write the fitted generator with cloudpickle (atomically)."""
+        if not getattr(self, "_fitted", False):
+            raise GeneratorError(f"{self.name} generator is not fitted; call fit() before save()")
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as handle:
+                cloudpickle.dump(self, handle)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Generator":
+        """Read a generator written by `save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise GeneratorError(f"generator file {path} not found; run the generate stage to fit and save it first")
+        try:
+            with open(path, "rb") as handle:
+                obj = cloudpickle.load(handle)
+        except Exception as error:
+            raise GeneratorError(
+                f"generator file {path} cannot be read ({short_reason(error, 120)}); delete it and refit the generator"
+            ) from error
+        if not isinstance(obj, cls):
+            raise GeneratorError(
+                f"{path} holds a {type(obj).__name__}, not a {cls.__name__}; delete it and refit the generator"
+            )
+        return obj
+
+    # -- subclass hooks ------------------------------------------------------------------
+    @abstractmethod
+    def _fit(self, data: pd.DataFrame, train: pd.DataFrame | None, seed: int) -> dict[str, Any] | None:
+        """Fit on `data` (modelled seed-set columns). Return extra fit_info entries."""
+
+    @abstractmethod
+    def _sample(self, n: int, seed: int) -> pd.DataFrame:
+        """Return `n` rows of the modelled columns."""

@@ -1,0 +1,249 @@
+"""SDV single-table synthesizers (SDV 2.0 API) as generators: ctgan, tvae, gaussian_copula, copulagan.
+
+SDV 2.0 specifics handled here (checked against the installed sources):
+
+* metadata is a `sdv.metadata.Metadata` loaded from `{"tables": {name: {"columns": ...}}}`;
+  numerical columns no longer accept `computer_representation` (validation error), so it is
+  dropped and integer columns get `decimal_places: 0` instead;
+* `fit` takes `{table_name: DataFrame}` only (a bare DataFrame raises), and `sample(n)` returns
+  `{table_name: DataFrame}`;
+* `enable_gpu` replaces `cuda` (SDV's default is True; ours is False);
+* `torch_threads` (ours, default 1) sets torch's intra-op threads during fit and sample, and
+  restores them after: on the 2-core machine, with other work running, 2 threads made a
+  300-epoch CTGAN fit 2-7x slower (51-158 s against 22 s), and a fixed thread count keeps
+  float reductions, hence the rows for a given seed, the same on every machine;
+* sampling reproducibility: SDV seeds its model with a fixed seed on the first sample after
+  `fit`; we call `reset_sampling()` and seed the model with the caller's seed before each sample.
+
+The SDV / torch imports happen inside `_fit`, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any, ClassVar, Iterator
+
+import pandas as pd
+
+from pipeline.generators.base import Generator
+
+TABLE = "fraud"
+
+_ENFORCE = {"enforce_min_max_values": True, "enforce_rounding": True}
+
+_CTGAN_DEFAULTS: dict[str, Any] = {
+    "epochs": 300,
+    "batch_size": 500,
+    "embedding_dim": 128,
+    "generator_dim": (256, 256),
+    "discriminator_dim": (256, 256),
+    "generator_lr": 2e-4,
+    "generator_decay": 1e-6,
+    "discriminator_lr": 2e-4,
+    "discriminator_decay": 1e-6,
+    "discriminator_steps": 1,
+    "log_frequency": True,
+    "pac": 10,
+    "verbose": False,
+    "enable_gpu": False,
+    "torch_threads": 1,
+    **_ENFORCE,
+}
+
+_DISTRIBUTIONS = ("norm", "beta", "truncnorm", "uniform", "gamma", "gaussian_kde")
+
+
+class SDVGenerator(Generator):
+    """Common code of the SDV synthesizers: metadata, seeding, sampling and loss curves."""
+
+    family: ClassVar[str] = "sdv"
+    min_rows: ClassVar[int] = 10
+    uses_torch: ClassVar[bool] = True
+    synthesizer_class: ClassVar[str]  # class name in sdv.single_table
+
+    # -- helpers -------------------------------------------------------------------------
+    def _metadata(self, columns: list[str]):
+        from sdv.metadata import Metadata
+
+        schema_columns = self._schema.sdv_metadata_dict()["columns"]
+        table: dict[str, dict[str, Any]] = {}
+        for col in columns:
+            spec = {k: v for k, v in schema_columns[col].items() if k != "computer_representation"}
+            if spec.get("sdtype") == "numerical" and self._schema.feature(col).is_integer:
+                spec["decimal_places"] = 0
+            table[col] = spec
+        return Metadata.load_from_dict({"tables": {TABLE: {"columns": table}}})
+
+    def _frame(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Numerical columns as float64 (nullable Int64 is not safe in SDV), categoricals as object."""
+        out = data.copy()
+        for col in out.columns:
+            if self._schema.feature(col).is_categorical:
+                out[col] = out[col].astype(object)
+            else:
+                out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+        return out
+
+    @contextlib.contextmanager
+    def _threads(self) -> Iterator[None]:
+        threads = getattr(self, "torch_threads", None)
+        if threads is None:
+            yield
+            return
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(int(threads))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+    def _synthesizer_kwargs(self, data: pd.DataFrame, notes: list[str]) -> dict[str, Any]:
+        params = self.get_parameters()
+        params.pop("max_categories", None)
+        params.pop("torch_threads", None)
+        if params.get("numerical_distributions"):
+            # columns removed before fitting (constant / all-NaN) must not be named to SDV
+            params["numerical_distributions"] = {
+                k: v for k, v in params["numerical_distributions"].items() if k in data.columns
+            }
+        return params
+
+    # -- template hooks ------------------------------------------------------------------
+    def _fit(self, data: pd.DataFrame, train: pd.DataFrame | None, seed: int) -> dict[str, Any]:
+        import sdv.single_table
+
+        notes: list[str] = []
+        kwargs = self._synthesizer_kwargs(data, notes)
+        synth_class = getattr(sdv.single_table, self.synthesizer_class)
+        synthesizer = synth_class(self._metadata(list(data.columns)), **kwargs)
+        with self._threads():
+            synthesizer.fit({TABLE: self._frame(data)})
+        self._synthesizer = synthesizer
+        info: dict[str, Any] = {"notes": notes, "synthesizer": self.synthesizer_class}
+        if "batch_size" in kwargs:
+            info["batch_size_used"] = kwargs["batch_size"]
+        info.update(self._loss_info())
+        return info
+
+    def _loss_info(self) -> dict[str, Any]:
+        return {}
+
+    def _sample(self, n: int, seed: int) -> pd.DataFrame:
+        synthesizer = self._synthesizer
+        synthesizer.reset_sampling()
+        synthesizer._set_random_state(seed)  # SDV's own hook; otherwise a fixed seed is used
+        with self._threads():
+            out = synthesizer.sample(n)
+        if isinstance(out, dict):
+            out = out[TABLE]
+        return out.reset_index(drop=True)
+
+
+class _GANMixin:
+    """CTGAN-style models: batch_size must be a multiple of pac (and even)."""
+
+    def _synthesizer_kwargs(self, data: pd.DataFrame, notes: list[str]) -> dict[str, Any]:
+        kwargs = super()._synthesizer_kwargs(data, notes)  # type: ignore[misc]
+        n_rows = len(data)
+        pac = int(kwargs["pac"])
+        step = pac * 2 // math.gcd(pac, 2)  # CTGAN asserts batch_size % 2 == 0 and % pac == 0
+        requested = int(kwargs["batch_size"])
+        used = max(step, min(requested, n_rows) // step * step)
+        if used != requested:
+            notes.append(
+                f"batch_size lowered from {requested} to {used}: CTGAN needs a multiple of pac={pac} "
+                f"(and an even number) no larger than the {n_rows} seed rows"
+                if used < requested else
+                f"batch_size raised from {requested} to {used}: CTGAN needs a multiple of pac={pac} (and even)"
+            )
+        kwargs["batch_size"] = used
+        return kwargs
+
+    def _loss_info(self) -> dict[str, Any]:
+        losses = self._synthesizer.get_loss_values()  # type: ignore[attr-defined]
+        curve = [
+            {
+                "epoch": int(row["Epoch"]),
+                "generator_loss": float(row["Generator Loss"]),
+                "discriminator_loss": float(row["Discriminator Loss"]),
+            }
+            for _, row in losses.iterrows()
+        ]
+        return {
+            "epochs": self.epochs,  # type: ignore[attr-defined]
+            "loss_curve": curve,
+            "final_loss": curve[-1]["generator_loss"] if curve else None,
+            "final_discriminator_loss": curve[-1]["discriminator_loss"] if curve else None,
+        }
+
+
+class CTGANGenerator(_GANMixin, SDVGenerator):
+    """SDV CTGANSynthesizer. `final_loss` is the generator loss of the last epoch.
+
+    `batch_size` is lowered to the largest multiple of `pac` that fits in the seed set (CTGAN
+    requires divisibility by pac), so small seed sets work; fit_info records the value used.
+    """
+
+    name: ClassVar[str] = "ctgan"
+    synthesizer_class: ClassVar[str] = "CTGANSynthesizer"
+    defaults: ClassVar[dict[str, Any]] = dict(_CTGAN_DEFAULTS)
+
+
+class CopulaGANGenerator(_GANMixin, SDVGenerator):
+    """SDV CopulaGANSynthesizer (CTGAN on Gaussian-normalised numericals); batch_size as for ctgan."""
+
+    name: ClassVar[str] = "copulagan"
+    synthesizer_class: ClassVar[str] = "CopulaGANSynthesizer"
+    defaults: ClassVar[dict[str, Any]] = {
+        **_CTGAN_DEFAULTS,
+        "numerical_distributions": None,
+        "default_distribution": "beta",
+    }
+    choices: ClassVar[dict[str, tuple]] = {"default_distribution": _DISTRIBUTIONS}
+
+
+class TVAEGenerator(SDVGenerator):
+    """SDV TVAESynthesizer. `final_loss` is the mean batch loss of the last epoch."""
+
+    name: ClassVar[str] = "tvae"
+    synthesizer_class: ClassVar[str] = "TVAESynthesizer"
+    defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 300,
+        "batch_size": 500,
+        "embedding_dim": 128,
+        "compress_dims": (128, 128),
+        "decompress_dims": (128, 128),
+        "l2scale": 1e-5,
+        "loss_factor": 2,
+        "verbose": False,
+        "enable_gpu": False,
+        "torch_threads": 1,
+        **_ENFORCE,
+    }
+
+    def _loss_info(self) -> dict[str, Any]:
+        losses = self._synthesizer.get_loss_values()
+        per_epoch = losses.groupby("Epoch", sort=True)["Loss"].mean() if len(losses) else pd.Series(dtype=float)
+        curve = [{"epoch": int(epoch), "loss": float(loss)} for epoch, loss in per_epoch.items()]
+        return {
+            "epochs": self.epochs,
+            "loss_curve": curve,
+            "final_loss": curve[-1]["loss"] if curve else None,
+        }
+
+
+class GaussianCopulaGenerator(SDVGenerator):
+    """SDV GaussianCopulaSynthesizer (no epochs, no loss)."""
+
+    name: ClassVar[str] = "gaussian_copula"
+    synthesizer_class: ClassVar[str] = "GaussianCopulaSynthesizer"
+    uses_torch: ClassVar[bool] = False
+    defaults: ClassVar[dict[str, Any]] = {
+        "numerical_distributions": None,
+        "default_distribution": "beta",
+        **_ENFORCE,
+    }
+    choices: ClassVar[dict[str, tuple]] = {"default_distribution": _DISTRIBUTIONS}

@@ -1,0 +1,96 @@
+"""Quality and privacy gate of one synthetic pool."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.quality import DEFAULT_THRESHOLDS, assess_pool
+from pipeline.schema import Feature, Schema
+
+SCHEMA = Schema(
+    label="is_fraud",
+    features=[
+        Feature("amount", "numerical", "float64"),
+        Feature("score", "numerical", "float64"),
+        Feature("n_items", "numerical", "int64"),
+        Feature("channel", "categorical", "object", ["app", "atm", "pos", "web"]),
+    ],
+)
+
+
+def draw(rng, n, shift=0.0):
+    """Correlated mixed rows; `shift` moves the whole distribution far away."""
+    score = rng.normal(shift, 1, n)
+    return pd.DataFrame({
+        "amount": np.exp(3 + 0.8 * score + rng.normal(0, 0.5, n) + shift),
+        "score": score,
+        "n_items": rng.poisson(3 + 5 * shift, n),
+        "channel": rng.choice(["app", "atm", "pos", "web"], n,
+                              p=[0.7, 0.1, 0.1, 0.1] if shift else [0.4, 0.1, 0.2, 0.3]),
+    })
+
+
+@pytest.fixture(scope="module")
+def frames():
+    rng = np.random.default_rng(42)
+    return {"seed": draw(rng, 300), "holdout": draw(rng, 150), "same": draw(rng, 900), "far": draw(rng, 900, shift=4.0)}
+
+
+def test_copied_pool_fails(frames):
+    pool = pd.concat([frames["seed"]] * 2, ignore_index=True)
+    report = assess_pool(frames["seed"], pool, frames["holdout"], SCHEMA)
+    assert report["exact_copy_share"] == 1.0
+    assert report["checks"]["exact_copy_share"]["passed"] is False
+    assert report["dcr"]["pool"]["median"] == 0.0 and report["dcr_ratio"] == 0.0
+    assert report["checks"]["dcr_ratio"]["passed"] is False
+    assert report["passed"] is False
+    assert report["n_seed"] == 300 and report["n_pool"] == 600 and report["n_holdout"] == 150
+    json.dumps(report)
+
+
+def test_pool_from_same_distribution_passes(frames):
+    report = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA, seed=1)
+    assert report["exact_copy_share"] == 0.0
+    assert report["checks"]["exact_copy_share"]["passed"] is True
+    assert 0.7 < report["dcr_ratio"] < 1.4
+    assert report["checks"]["dcr_ratio"]["passed"] is True
+    assert abs(report["detection_auc"] - 0.5) < 0.1
+    assert report["quality_error"] is None and report["quality_score"] > 0.8
+    assert report["column_shapes"] is not None and report["column_pair_trends"] is not None
+    assert report["passed"] is True
+    assert set(report["checks"]) == {"quality_score", "exact_copy_share", "dcr_ratio", "detection_auc"}
+    for check in report["checks"].values():
+        assert set(check) == {"value", "threshold", "passed"}
+    json.dumps(report)
+
+
+def test_pool_from_different_distribution_is_detected(frames):
+    report = assess_pool(frames["seed"], frames["far"], frames["holdout"], SCHEMA)
+    assert report["detection_auc"] > 0.95
+    assert report["checks"]["detection_auc"]["passed"] is False
+    assert report["quality_score"] < DEFAULT_THRESHOLDS["min_quality_score"]
+    assert report["passed"] is False
+
+
+def test_pool_is_subsampled_to_max_rows(frames):
+    report = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA, max_rows=200)
+    assert report["n_pool"] == 900 and report["n_pool_evaluated"] == 200
+
+
+def test_empty_holdout_leaves_ratio_unevaluated(frames):
+    report = assess_pool(frames["seed"], frames["same"], frames["holdout"].iloc[:0], SCHEMA)
+    assert report["n_holdout"] == 0
+    assert report["dcr"]["holdout"] is None and report["dcr_ratio"] is None
+    assert report["checks"]["dcr_ratio"] == {"value": None, "threshold": 0.5, "passed": None}
+    assert report["passed"] is True
+
+
+def test_thresholds_override_and_unknown_key(frames):
+    report = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA,
+                         thresholds={"max_detection_auc": 0.1})
+    assert report["checks"]["detection_auc"]["threshold"] == 0.1 and report["passed"] is False
+    with pytest.raises(ConfigError, match="max_dcr_ratio"):
+        assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA, thresholds={"max_dcr_ratio": 1})
