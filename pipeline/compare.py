@@ -73,6 +73,8 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
         if quality and first.generator in quality:
             q = quality[first.generator]
             row["quality_passed"] = q.get("passed")
+            row["quality_failed_checks"] = " ".join(
+                k for k, c in (q.get("checks") or {}).items() if c.get("passed") is False)
             row["quality_score"] = q.get("quality_score")
             row["exact_copy_share"] = q.get("exact_copy_share")
             row["dcr_ratio"] = (q.get("dcr") or {}).get("ratio", q.get("dcr_ratio"))
@@ -204,7 +206,8 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
               "Bonferroni verdict | vs reweight | PR-AUC | quality gate |",
               "|---|---:|---:|---|---:|---|---|---|---|---:|---|"]
     for _, r in table.iterrows():
-        q = "" if pd.isna(r.get("quality_passed", np.nan)) else ("pass" if r["quality_passed"] else "FLAGGED")
+        q = "" if pd.isna(r.get("quality_passed", np.nan)) else (
+            "pass" if r["quality_passed"] else "flagged: " + str(r.get("quality_failed_checks", "")).replace(" ", ", "))
         vr = r.get("verdict_vs_reweight", "")
         vr = "" if isinstance(vr, float) else vr
         lines.append(
@@ -214,17 +217,27 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
             f"{r['verdict_adjusted']} | {vr} | {r['pr_auc_mean']:.3f} | {q} |")
     if quality:
         lines += ["", "Quality and privacy gate per synthetic pool:", "",
-                  "| generator | quality score | exact copies | DCR ratio (pool/holdout) | detection AUC | passed |",
+                  "| generator | quality score | exact copies | DCR ratio (pool/holdout) | detection AUC | gate |",
                   "|---|---:|---:|---:|---:|---|"]
         for g, q in quality.items():
             def f(v):
                 return "n/a" if v is None else f"{v:.3f}"
             lines.append(f"| {g} | {f(q.get('quality_score'))} | {f(q.get('exact_copy_share'))} | "
-                         f"{f(q.get('dcr_ratio'))} | {f(q.get('detection_auc'))} | {q.get('passed')} |")
+                         f"{f(q.get('dcr_ratio'))} | {f(q.get('detection_auc'))} | {_gate(q)} |")
+        lines += ["", "Gate: quality score >= min_quality_score (SDMetrics shapes and pair trends vs the seed set); "
+                  "exact copies <= max_exact_copy_share; DCR ratio (median distance of pool rows to their closest "
+                  "seed row / the same for real held-out frauds) >= min_dcr_ratio - lower means the pool hugs its "
+                  "seed rows (memorising); detection AUC <= max_detection_auc - near 1 means a classifier tells "
+                  "synthetic from real at once. A flagged pool is still trained on unless quality.exclude_failed."]
     if excluded:
         lines += ["", "Excluded from training by the quality gate: "
                   + "; ".join(f"{g} ({why})" for g, why in excluded.items())]
     return "\n".join(lines) + "\n"
+
+
+def _gate(q: dict) -> str:
+    failed = [k for k, c in (q.get("checks") or {}).items() if c.get("passed") is False]
+    return "pass" if not failed else "flagged: " + ", ".join(failed)
 
 
 def metrics_dict(table: pd.DataFrame) -> dict[str, Any]:

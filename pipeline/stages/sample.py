@@ -31,8 +31,13 @@ def run(params: dict[str, Any], paths: Paths, name: str) -> dict[str, Any]:
     report = {"generator": name, "pool_rows": len(pool), "max_share": max(params["augment"]["shares"]), **report}
     write_parquet(paths.pool(name), pool)
     write_json(paths.quality_report(name), report)
-    flag = "passed" if report.get("passed") else "FLAGGED"
-    print(f"sample@{name}: {len(pool)} synthetic fraud rows; quality gate {flag} "
-          f"(quality {report.get('quality_score')}, copies {report.get('exact_copy_share')}, "
-          f"detection AUC {report.get('detection_auc')})")
+    failed = [k for k, c in report.get("checks", {}).items() if c.get("passed") is False]
+    flag = "passed" if not failed else "flagged (" + ", ".join(failed) + ")"
+
+    def f(v):
+        return "n/a" if v is None else f"{v:.3f}"
+
+    print(f"sample@{name}: {len(pool)} synthetic fraud rows; quality gate {flag}: quality score "
+          f"{f(report.get('quality_score'))}, exact copies {f(report.get('exact_copy_share'))}, DCR ratio "
+          f"{f(report.get('dcr_ratio'))}, detection AUC {f(report.get('detection_auc'))}")
     return report

@@ -1,0 +1,99 @@
+"""Leakage guards: a canary planted only in the test rows never reaches a generator, a pool or a
+detector's training set; generators see only training frauds; validation/test hold no synthetic rows."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.config import Paths, validate
+from pipeline.generators.base import Generator
+from pipeline.stages import evaluate, fit, prepare, sample, train
+from tests.helpers import base_params, tabular_frame
+
+CANARY_NUM = 987654.321
+CANARY_CAT = "CANARY-ONLY-IN-TEST"
+
+
+def _has_canary(df: pd.DataFrame) -> bool:
+    num = df.select_dtypes("number")
+    near = np.isclose(num.to_numpy(dtype=float), CANARY_NUM, rtol=0, atol=1e-3).any() if not num.empty else False
+    cat = df.select_dtypes(exclude="number").astype(str).eq(CANARY_CAT).to_numpy().any()
+    return bool(near or cat)
+
+
+@pytest.fixture(scope="module")
+def leak_project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("leak")
+    (root / "data" / "raw").mkdir(parents=True)
+    df = tabular_frame(6000, fraud_rate=0.06, seed=5)
+    last = df["Time"] >= df["Time"].quantile(0.9)  # only the latest rows: they fall in the test split
+    df.loc[last, "amount"] = CANARY_NUM
+    df.loc[last & (df.index % 2 == 0), "channel"] = CANARY_CAT
+    df.to_csv(root / "data/raw/t.csv", index=False)
+    p = base_params()
+    p["data"].update({"source": "csv", "path": "data/raw/t.csv", "label": "Class", "time_column": "Time",
+                      "id_columns": [], "meta_columns": [], "drop_columns": []})
+    p["split"].update({"train": 0.6, "gap": 0.0, "valid": 0.2, "test": 0.2})
+    p["generators"] = {"gaussian_copula": {}, "smote": {}, "random_oversample": {},
+                       "ctgan": {"epochs": 2, "batch_size": 100, "verbose": False},
+                       "tvae": {"epochs": 2, "batch_size": 100, "verbose": False}}
+    p["augment"]["shares"] = [0.0, 0.5]
+    return root, validate(p)
+
+
+def test_canary_only_in_test_split(leak_project):
+    root, params = leak_project
+    paths = Paths.at(root)
+    prepare.run(params, paths)
+    assert _has_canary(pd.read_parquet(paths.split("test")))
+    assert not _has_canary(pd.read_parquet(paths.split("train")))
+    assert not _has_canary(pd.read_parquet(paths.split("valid")))
+
+
+def test_generators_see_only_training_frauds_and_pools_hold_no_canary(leak_project, monkeypatch):
+    root, params = leak_project
+    paths = Paths.at(root)
+    seen = {}
+    real_fit = Generator.fit
+
+    def spy(self, seed_set, schema, train=None, seed=0):
+        seen[self.name] = (seed_set.copy(), None if train is None else train.copy())
+        return real_fit(self, seed_set, schema, train=train, seed=seed)
+
+    monkeypatch.setattr(Generator, "fit", spy)
+    train_split = pd.read_parquet(paths.split("train"))
+    for g in params["generators"]:
+        fit.run(params, paths, g)
+        sample.run(params, paths, g)
+        seed_set, train_arg = seen[g]
+        frauds = train_split[train_split["Class"] == 1]
+        assert len(seed_set) == len(frauds)
+        pd.testing.assert_frame_equal(seed_set.reset_index(drop=True)[["amount", "v1"]],
+                                      frauds.reset_index(drop=True)[["amount", "v1"]])
+        assert len(train_arg) == len(train_split)
+        assert not _has_canary(seed_set) and not _has_canary(train_arg)
+        assert not _has_canary(pd.read_parquet(paths.pool(g)))
+
+
+def test_detectors_never_train_on_canary_and_eval_rows_are_real(leak_project, monkeypatch):
+    root, params = leak_project
+    paths = Paths.at(root)
+    calls = []
+    real = train.train_detector
+
+    def spy(X_train, y_train, X_valid, y_valid, *a, **k):
+        calls.append((X_train.copy(), X_valid.copy()))
+        return real(X_train, y_train, X_valid, y_valid, *a, **k)
+
+    monkeypatch.setattr(train, "train_detector", spy)
+    train.run(params, paths)
+    valid = pd.read_parquet(paths.split("valid"))
+    assert calls
+    for X_train, X_valid in calls:
+        assert not _has_canary(X_train)
+        assert len(X_valid) == len(valid)  # early stopping on the real validation rows only
+    for name in ("valid", "test"):
+        part = pd.read_parquet(paths.split(name))
+        assert "is_synthetic" not in part.columns
+    evaluate.run(params, paths)
+    assert paths.comparison.exists()
