@@ -19,7 +19,7 @@ import pandas as pd
 
 from pipeline.grid import AUGMENTED, BASELINE, REWEIGHT
 from pipeline.metrics import (VERDICT_HELPS, VERDICT_HURTS, detector_metrics, metric_names, paired_bootstrap,
-                              pct_label, seed_mean_std)
+                              pct_label, recall_at_threshold, seed_mean_std)
 
 
 @dataclass
@@ -59,11 +59,17 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
         per_seed = [detector_metrics(y_valid, d.valid, y_test, d.test, ev["fpr_budgets"], ev["precision_floors"],
                                      ev["top_k"]) for d in ds]
         hits[cid] = np.vstack([d.test[fraud] >= m[thr_name] for d, m in zip(ds, per_seed)])
+        # selection metrics on the VALIDATION rows: the best config is chosen here, never on test
+        valid_recall = [recall_at_threshold(y_valid, d.valid, m[thr_name]) for d, m in zip(ds, per_seed)]
+        from sklearn.metrics import average_precision_score
+
+        valid_ap = [float(average_precision_score(y_valid, d.valid)) for d in ds]
         first = ds[0]
         row: dict[str, Any] = {
             "config": cid, "label": first.label, "kind": first.kind, "generator": first.generator,
             "family": first.family, "share": first.share, "n_seeds": len(ds), "seeds": " ".join(str(d.seed) for d in ds),
             "n_real_fraud": first.n_real_fraud, "n_synthetic": first.n_synthetic,
+            "valid_recall_mean": float(np.mean(valid_recall)), "valid_pr_auc_mean": float(np.mean(valid_ap)),
         }
         for n in names:
             mean, std = seed_mean_std([m[n] for m in per_seed])
@@ -147,16 +153,19 @@ def _best_oversampler(table: pd.DataFrame) -> str | None:
     over = table[(table["kind"] == AUGMENTED) & (table["family"] == "oversampler")]
     if over.empty:
         return None
-    headline = [c for c in table.columns if c.startswith("recall_at_fpr_") and c.endswith("_mean")][0]
-    return str(over.sort_values([headline, "config"], ascending=[False, True]).iloc[0]["config"])
+    ranked = over.sort_values(["valid_recall_mean", "valid_pr_auc_mean", "config"], ascending=[False, False, True])
+    return str(ranked.iloc[0]["config"])
 
 
 def best_config(table: pd.DataFrame, kinds: tuple[str, ...] = (BASELINE, REWEIGHT, AUGMENTED)) -> pd.Series:
-    """Highest mean headline recall; ties go to the simpler configuration (baseline first)."""
+    """The configuration with the highest mean headline recall on the VALIDATION rows (then validation
+    PR-AUC); ties go to the simpler configuration (baseline first). Chosen without looking at test rows,
+    so its test figures are an unbiased estimate and retraining can compare it fairly."""
     cand = table[table["kind"].isin(kinds)].copy()
     order = {BASELINE: 0, REWEIGHT: 1, AUGMENTED: 2}
     cand["_o"] = cand["kind"].map(order)
-    cand = cand.sort_values(["recall", "_o", "share"], ascending=[False, True, True])
+    cand = cand.sort_values(["valid_recall_mean", "valid_pr_auc_mean", "_o", "share"],
+                            ascending=[False, False, True, True])
     return cand.iloc[0]
 
 
@@ -175,13 +184,14 @@ def summary_sentence(table: pd.DataFrame, headline_text: str) -> str:
         s = (f"On this data, {b['generator']} at {b['share'] * 100:g}% synthetic share raised {headline_text} from "
              f"{b['baseline_recall']:.2f} to {b['recall']:.2f} ({_pct(b['lift'])}, CI {_pct(b['lift_lo'])}.."
              f"{_pct(b['lift_hi'])}): helps.")
+        s += _gate_note(b)
         if b["verdict_adjusted"] != VERDICT_HELPS:
             s += (f" With {len(aug)} configurations compared, this does not survive a multiple-comparison "
                   "(Bonferroni) correction: treat it as a lead to confirm, not a result.")
         return s
-    b = aug.sort_values("recall", ascending=False).iloc[0]
+    b = best_config(table, (AUGMENTED,))
     n_hurt = int((aug["verdict"] == VERDICT_HURTS).sum())
-    s = (f"No generator beat the real-only baseline beyond noise: the best, {b['generator']} at "
+    s = (f"No generator beat the real-only baseline beyond noise: the best on validation, {b['generator']} at "
          f"{b['share'] * 100:g}% synthetic share, reached {headline_text} {b['recall']:.2f} against the baseline's "
          f"{b['baseline_recall']:.2f} ({_pct(b['lift'])}, CI {_pct(b['lift_lo'])}..{_pct(b['lift_hi'])}).")
     if n_hurt:
@@ -189,8 +199,17 @@ def summary_sentence(table: pd.DataFrame, headline_text: str) -> str:
     return s
 
 
+def _gate_note(row: pd.Series) -> str:
+    passed = row.get("quality_passed", np.nan)
+    if isinstance(passed, (bool, np.bool_)) and not passed:
+        checks = str(row.get("quality_failed_checks", "") or "").replace(" ", ", ")
+        return f" Its synthetic pool was flagged by the quality gate ({checks})."
+    return ""
+
+
 def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | None = None,
-                     quality: dict[str, dict] | None = None, excluded: dict[str, str] | None = None) -> str:
+                     quality: dict[str, dict] | None = None, excluded: dict[str, str] | None = None,
+                     ci: float = 0.95) -> str:
     lines = ["# Does synthetic fraud help the detector?", "", summary_sentence(table, headline_text), ""]
     rew = table[table["kind"] == REWEIGHT]
     if not rew.empty:
@@ -201,8 +220,9 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
         lines += [f"Data: {profile.get('source', '')}; {profile.get('split', '')} split; test rows "
                   f"{profile.get('test', {}).get('rows')} with {profile.get('test', {}).get('frauds')} frauds.", ""]
     lines += [f"Headline metric: {headline_text}, threshold chosen on the real validation rows, mean over detector "
-              "seeds; CI: 95% paired bootstrap over test fraud rows and seeds.", "",
-              "| configuration | synthetic rows | recall | 95% CI | lift vs real-only | lift CI | verdict | "
+              f"seeds; CI: {ci * 100:g}% paired bootstrap over test fraud rows and seeds. The best configuration "
+              "(registered as the challenger) is chosen on the validation rows.", "",
+              f"| configuration | synthetic rows | recall | {ci * 100:g}% CI | lift vs real-only | lift CI | verdict | "
               "Bonferroni verdict | vs reweight | PR-AUC | quality gate |",
               "|---|---:|---:|---|---:|---|---|---|---|---:|---|"]
     for _, r in table.iterrows():

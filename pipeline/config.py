@@ -327,14 +327,19 @@ def _cross_checks(p: dict[str, Any]) -> None:
     p["augment"]["shares"] = sorted(p["augment"]["shares"])
     if p["evaluate"]["top_k"] == []:
         pass
-    from pipeline.generators.registry import generator_names  # light import: no SDV
+    from pipeline.generators.registry import generator_names, make_generator  # light import: no SDV
 
     valid = generator_names()
     for name, hp in p["generators"].items():
-        kind = hp.get("type", name)
+        hp = dict(hp)
+        kind = hp.pop("type", name)
         if kind not in valid:
             _fail(f"generators.{name}", f"unknown generator {kind!r}; valid names: {', '.join(valid)} "
                   "(set `type:` to one of them to use a custom name)")
+        try:
+            make_generator(kind, hp)
+        except ConfigError as e:
+            _fail(f"generators.{name}", str(e))
 
 
 def load_params(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

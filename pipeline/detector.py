@@ -63,9 +63,12 @@ def predict_scores(model: Any, X: pd.DataFrame) -> np.ndarray:
 
 def save_detector(model: Any, path: str | Path) -> None:
     with atomic_path(path) as tmp:
-        json_tmp = tmp.with_suffix(".json")
-        model.save_model(json_tmp)
-        json_tmp.replace(tmp)
+        json_tmp = tmp.with_suffix(".json")  # XGBoost picks the format from the suffix
+        try:
+            model.save_model(json_tmp)
+            json_tmp.replace(tmp)
+        finally:
+            json_tmp.unlink(missing_ok=True)
 
 
 def load_detector(path: str | Path) -> Any:

@@ -101,10 +101,10 @@ def read_audit(path: Path) -> list[dict[str, Any]]:
 # Data window
 # ----------------------------------------------------------------------------------------
 def target_offset(params_path: Path, audit: list[dict], advance_days: int) -> int | None:
-    raw = yaml.safe_load(params_path.read_text())
-    if raw.get("data", {}).get("source", "simulated") != "simulated":
+    params = load_params(params_path)
+    if params["data"]["source"] != "simulated":
         return None
-    current = int(raw.get("data", {}).get("simulate", {}).get("day_offset", 0))
+    current = int(params["data"]["simulate"]["day_offset"])
     last = audit[-1] if audit else None
     if last and last.get("status") in ("failed", "started") and last.get("day_offset") is not None:
         return int(last["day_offset"])  # retry the same window the failed attempt aimed at
@@ -195,15 +195,30 @@ def drift(reference: dict[str, Any] | None, train: pd.DataFrame, schema) -> dict
 # The run
 # ----------------------------------------------------------------------------------------
 def _dvc(paths: Paths, args: list[str]) -> None:
-    exe = shutil.which("dvc") or str(Path(sys.executable).parent / "dvc")
+    """Run dvc in its own process group; on any interruption the whole group (dvc and its stage) is killed."""
+    venv_dvc = Path(sys.executable).parent / "dvc"
+    exe = str(venv_dvc) if venv_dvc.exists() else (shutil.which("dvc") or "dvc")
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("DVC_NO_ANALYTICS", "1")
-    proc = subprocess.run([exe, *args], cwd=paths.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True)
-    sys.stdout.write(proc.stdout)
+    proc = subprocess.Popen([exe, *args], cwd=paths.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    lines: list[str] = []
+    try:
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            lines.append(line)
+        proc.wait()
+    except BaseException:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        raise
+    output = "".join(lines)
     if proc.returncode != 0:
-        tail = [ln for ln in proc.stdout.strip().splitlines() if ln.strip()]
+        tail = [ln for ln in output.strip().splitlines() if ln.strip()]
         err = next((ln for ln in reversed(tail) if "error" in ln.lower()), tail[-1] if tail else "")
         raise PipelineError(f"`dvc {' '.join(args)}` failed (exit {proc.returncode}): {err.strip()[:300]}")
 

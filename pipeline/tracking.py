@@ -260,10 +260,10 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
     tags = {"mlflow.parentRunId": parent_id, "kind": row["kind"], "verdict": str(row["verdict"]),
             "verdict_adjusted": str(row.get("verdict_adjusted", "")), "config": cfg}
     with mlflow.start_run(experiment_id=exp_id, run_name=row["label"], nested=True, tags=tags) as child:
-        params = {"kind": row["kind"], "generator": row["generator"] or "none", "share": row["share"],
+        gen = row["generator"] if isinstance(row["generator"], str) else None
+        params = {"kind": row["kind"], "generator": gen or "none", "share": row["share"],
                   "n_real_fraud": int(row["n_real_fraud"]), "n_synthetic": int(row["n_synthetic"]),
                   "seeds": row["seeds"]}
-        gen = row["generator"]
         if isinstance(gen, str) and gen in bundle["fits"]:
             fit = bundle["fits"][gen]
             params["generator.type"] = fit.get("type", gen)

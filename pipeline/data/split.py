@@ -3,7 +3,8 @@
 With a time column: time-ordered `train -> gap -> valid -> test`. The gap drops the rows right
 after the training period, mimicking the delay before fraud labels are known. Rows that share
 a timestamp always land in the same part. Without a time column: a stratified random split
-(no gap: without time there is no label delay to mimic).
+(no gap: without time there is no label delay to mimic), assigned by a seeded hash of each
+row so that the assignment is stable when the table grows.
 """
 
 from __future__ import annotations
@@ -61,18 +62,27 @@ def _time_split(table: pd.DataFrame, time: str, train: float, gap: float, valid:
 
 def _stratified_split(table: pd.DataFrame, label: str, train: float, valid: float, test: float,
                       seed: int) -> dict[str, pd.DataFrame]:
-    rng = np.random.default_rng(seed)
+    """Within each class, rows are ordered by a seeded hash of their content and cut at the requested
+    fractions (exactly stratified).
+
+    Ordering by a content hash instead of a shuffle keeps the assignment nearly stable when the table
+    grows: a row keeps its part on a later retrain unless it sits right at a cut, so new test rows
+    hardly ever include rows an earlier model was trained on; identical rows land side by side.
+    """
     total = train + valid + test
-    fractions = np.array([train, valid, test]) / total
+    edges = np.cumsum([train, valid]) / total
+    key = f"{seed:016d}"[-16:]
+    h = pd.util.hash_pandas_object(table.drop(columns=[label]).astype(str), index=False, hash_key=key)
+    u = (h.to_numpy(dtype=np.uint64) >> np.uint64(11)).astype(np.float64) / float(2**53)
     assign = np.empty(len(table), dtype=np.int8)
     y = table[label].to_numpy()
     for cls in (0, 1):
         idx = np.flatnonzero(y == cls)
-        idx = idx[rng.permutation(len(idx))]
-        edges = np.round(np.cumsum(fractions) * len(idx)).astype(int)
-        assign[idx[: edges[0]]] = 0
-        assign[idx[edges[0]: edges[1]]] = 1
-        assign[idx[edges[1]:]] = 2
+        ranked = idx[np.argsort(u[idx], kind="stable")]
+        cut = np.round(edges * len(idx)).astype(int)
+        assign[ranked[: cut[0]]] = 0
+        assign[ranked[cut[0]: cut[1]]] = 1
+        assign[ranked[cut[1]:]] = 2
     return {name: table.loc[assign == i].reset_index(drop=True) for i, name in enumerate(PARTS)}
 
 

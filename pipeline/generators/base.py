@@ -341,7 +341,7 @@ class Generator(ABC):
         """Read a generator written by `save`."""
         path = Path(path)
         if not path.is_file():
-            raise GeneratorError(f"generator file {path} not found; run the generate stage to fit and save it first")
+            raise GeneratorError(f"generator file {path} not found; run the fit stage (dvc repro fit@<name>) first")
         try:
             with open(path, "rb") as handle:
                 obj = cloudpickle.load(handle)

@@ -61,7 +61,7 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     write_csv(paths.comparison, table)
     metrics = metrics_dict(table)
     write_json(paths.metrics, metrics)
-    summary = summary_markdown(table, text, profile, quality, train_report.get("excluded_generators"))
+    summary = summary_markdown(table, text, profile, quality, train_report.get("excluded_generators"), ev["ci"])
     write_text(paths.summary, summary)
 
     # plots: recall vs share, PR curves of the best config vs the baseline (first seed of each)

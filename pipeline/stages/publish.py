@@ -45,7 +45,9 @@ def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
         "detector_params": params["detector"], "generators": list(params["generators"]),
         "shares": params["augment"]["shares"], "seeds": params["detector"]["seeds"],
         "data_fingerprint": file_fingerprint([paths.split(n) for n in ("train", "valid", "test")]),
-        "params_hash": params_hash(params), "source": source, "source_short": source.split(":")[0],
+        # only the sections that shape the results: a change to tracking/retrain settings is not a new result
+        "params_hash": params_hash({k: params[k] for k in ("data", "split", "generators", "augment", "quality",
+                                                            "detector", "evaluate")}), "source": source, "source_short": source.split(":")[0],
         "models": models,
     }
 

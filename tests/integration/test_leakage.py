@@ -8,7 +8,10 @@ import pytest
 from pipeline.config import Paths, validate
 from pipeline.generators.base import Generator
 from pipeline.stages import evaluate, fit, prepare, sample, train
+from pipeline.schema import Schema
 from tests.helpers import base_params, tabular_frame
+
+pytestmark = pytest.mark.slow
 
 CANARY_NUM = 987654.321
 CANARY_CAT = "CANARY-ONLY-IN-TEST"
@@ -88,12 +91,27 @@ def test_detectors_never_train_on_canary_and_eval_rows_are_real(leak_project, mo
     monkeypatch.setattr(train, "train_detector", spy)
     train.run(params, paths)
     valid = pd.read_parquet(paths.split("valid"))
+    real_valid = Schema.load(paths.schema).to_model_frame(valid)
     assert calls
+    n_train_real = len(pd.read_parquet(paths.split("train")))
+    saw_synthetic = False
     for X_train, X_valid in calls:
         assert not _has_canary(X_train)
-        assert len(X_valid) == len(valid)  # early stopping on the real validation rows only
-    for name in ("valid", "test"):
-        part = pd.read_parquet(paths.split(name))
-        assert "is_synthetic" not in part.columns
+        saw_synthetic |= len(X_train) > n_train_real
+        # early stopping sees exactly the real validation rows: no synthetic row, no replaced row
+        pd.testing.assert_frame_equal(X_valid, real_valid)
+    assert saw_synthetic  # the spy did see blended training sets
+
+    scored = []
+    real_predict = evaluate.predict_scores
+
+    def spy_predict(model, X):
+        scored.append(X.copy())
+        return real_predict(model, X)
+
+    monkeypatch.setattr(evaluate, "predict_scores", spy_predict)
     evaluate.run(params, paths)
-    assert paths.comparison.exists()
+    test = Schema.load(paths.schema).to_model_frame(pd.read_parquet(paths.split("test")))
+    # every detector is scored on exactly the real validation rows and the untouched real test rows
+    assert all(x.equals(real_valid) or x.equals(test) for x in scored)
+    assert any(x.equals(test) for x in scored) and _has_canary(test)

@@ -86,8 +86,9 @@ def test_second_publish_adds_challenger_keeps_champion(small_reports, mlflow_ser
     root, params = small_reports
     root = _copy(root, tmp_path / "proj2")
     # a changed result (different params hash) is a new execution
-    text = (root / "params.yaml").read_text().replace("experiment: fraud-augmentation", "experiment: fraud-augmentation")
-    (root / "params.yaml").write_text(text.replace("retry_wait_s: 2.0", "retry_wait_s: 1.0"))
+    text = (root / "params.yaml").read_text()
+    assert "n_jobs: 2" in text
+    (root / "params.yaml").write_text(text.replace("n_jobs: 2", "n_jobs: 1"))
     tracking_env(mlflow_server)
     assert main(["--root", str(root), "publish"]) == 0
     from mlflow.tracking import MlflowClient

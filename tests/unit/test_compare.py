@@ -47,7 +47,8 @@ def test_verdicts_follow_the_ci():
     m = metrics_dict(table)
     assert m["best_config"] == "good@0.5" and m["test"]["best_augmented"]["verdict"] == "helps"
     assert "good at 50% synthetic share raised recall" in summary_sentence(table, "recall")
-    assert "| good @ 50% |" not in summary_markdown(table, "recall")  # labels come from the scores' label
+    md = summary_markdown(table, "recall", ci=0.9)
+    assert "| good@0.5 |" in md and "90% CI" in md and "chosen on the validation rows" in md
 
 
 def test_no_effect_sentence():

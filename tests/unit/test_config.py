@@ -67,3 +67,10 @@ def test_overrides_apply(tmp_path):
     f.write_text(yaml.safe_dump(base_params()))
     p = load_params(f, overrides={"detector.seeds": [5]})
     assert p["detector"]["seeds"] == [5]
+
+
+def test_generator_hyperparameters_checked_on_load():
+    p = base_params()
+    p["generators"] = {"ctgan": {"epochz": 3}}
+    with pytest.raises(ConfigError, match=r"generators.ctgan: .*epochz"):
+        validate(p)

@@ -39,3 +39,12 @@ def test_min_frauds_message_says_count_and_fix():
     df = tabular_frame(3000, fraud_rate=0.01)
     with pytest.raises(DataError, match=r"holds \d+ fraud\(s\).*split.min_frauds=500.*lower split.min_frauds"):
         split_table(df, "Class", "Time", 0.6, 0.0, 0.2, 0.2, min_frauds=500)
+
+
+def test_stratified_assignment_nearly_stable_when_table_grows():
+    df = tabular_frame(6000, fraud_rate=0.05, with_time=False)
+    small = split_table(df.iloc[:5000], "Class", None, 0.6, 0.0, 0.2, 0.2, min_frauds=10, seed=1)
+    big = split_table(df, "Class", None, 0.6, 0.0, 0.2, 0.2, min_frauds=10, seed=1)
+    key = lambda d: set(map(tuple, d.astype(str).to_numpy()))  # noqa: E731
+    moved_into_test = key(small["train"]) & key(big["test"])
+    assert len(moved_into_test) < 0.02 * len(small["train"])
