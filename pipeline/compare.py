@@ -237,18 +237,20 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
             f"{r['verdict_adjusted']} | {vr} | {r['pr_auc_mean']:.3f} | {q} |")
     if quality:
         lines += ["", "Quality and privacy gate per synthetic pool:", "",
-                  "| generator | quality score | exact copies | DCR ratio (pool/holdout) | detection AUC | gate |",
-                  "|---|---:|---:|---:|---:|---|"]
+                  "| generator | quality score | exact copies | DCR ratio (pool/holdout) | detection AUC | "
+                  "detection AUC, real held-out vs seed | gate |",
+                  "|---|---:|---:|---:|---:|---:|---|"]
         for g, q in quality.items():
             def f(v):
                 return "n/a" if v is None else f"{v:.3f}"
             lines.append(f"| {g} | {f(q.get('quality_score'))} | {f(q.get('exact_copy_share'))} | "
-                         f"{f(q.get('dcr_ratio'))} | {f(q.get('detection_auc'))} | {_gate(q)} |")
+                         f"{f(q.get('dcr_ratio'))} | {f(q.get('detection_auc'))} | "
+                         f"{f(q.get('detection_auc_real_reference'))} | {_gate(q)} |")
         lines += ["", "Gate: quality score >= min_quality_score (SDMetrics shapes and pair trends vs the seed set); "
                   "exact copies <= max_exact_copy_share; DCR ratio (median distance of pool rows to their closest "
                   "seed row / the same for real held-out frauds) >= min_dcr_ratio - lower means the pool hugs its "
                   "seed rows (memorising); detection AUC <= max_detection_auc - near 1 means a classifier tells "
-                  "synthetic from real at once. A flagged pool is still trained on unless quality.exclude_failed."]
+                  "synthetic from real at once (compare it with the same classifier on real held-out frauds vs the seed rows, which shows how far real frauds drift between periods). A flagged pool is still trained on unless quality.exclude_failed."]
     if excluded:
         lines += ["", "Excluded from training by the quality gate: "
                   + "; ".join(f"{g} ({why})" for g, why in excluded.items())]

@@ -106,6 +106,10 @@ def assess_pool(seed_set: pd.DataFrame, pool: pd.DataFrame, holdout: pd.DataFram
     result["dcr"] = dcr
     result["dcr_ratio"] = ratio
     result["detection_auc"] = _detection_auc(seed_df, pool_sub, schema, seed)
+    # the same classifier telling seed rows from REAL held-out frauds: how far apart real frauds of two
+    # periods already are (drift); a pool's AUC well above this is what the gate is about
+    result["detection_auc_real_reference"] = (_detection_auc(seed_df, hold_df, schema, seed)
+                                              if len(hold_df) >= 10 else None)
 
     checks = {}
     for name, (key, direction) in _CHECKS.items():
