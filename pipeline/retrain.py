@@ -195,14 +195,17 @@ def drift(reference: dict[str, Any] | None, train: pd.DataFrame, schema) -> dict
 # The run
 # ----------------------------------------------------------------------------------------
 def _dvc(paths: Paths, args: list[str]) -> None:
-    """Run dvc in its own process group; on any interruption the whole group (dvc and its stage) is killed."""
+    """Run dvc; if the retrain is interrupted (SIGTERM, Ctrl-C, any error), dvc and the stage it runs are killed.
+
+    dvc stays in the retrain's process group, so a signal to the whole group (Ctrl-C, systemd stop,
+    `kill -- -PGID`) reaches every process at once."""
     venv_dvc = Path(sys.executable).parent / "dvc"
     exe = str(venv_dvc) if venv_dvc.exists() else (shutil.which("dvc") or "dvc")
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("DVC_NO_ANALYTICS", "1")
     proc = subprocess.Popen([exe, *args], cwd=paths.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+                            text=True)
     lines: list[str] = []
     try:
         for line in proc.stdout:
@@ -210,10 +213,7 @@ def _dvc(paths: Paths, args: list[str]) -> None:
             lines.append(line)
         proc.wait()
     except BaseException:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill_tree(proc.pid)
         proc.wait()
         raise
     output = "".join(lines)
@@ -221,6 +221,22 @@ def _dvc(paths: Paths, args: list[str]) -> None:
         tail = [ln for ln in output.strip().splitlines() if ln.strip()]
         err = next((ln for ln in reversed(tail) if "error" in ln.lower()), tail[-1] if tail else "")
         raise PipelineError(f"`dvc {' '.join(args)}` failed (exit {proc.returncode}): {err.strip()[:300]}")
+
+
+def _kill_tree(pid: int) -> None:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = root.children(recursive=True) + [root]
+    except psutil.NoSuchProcess:
+        return
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(procs, timeout=10)
 
 
 def run(paths: Paths, params_file: str | None = None, advance: bool = True) -> int:

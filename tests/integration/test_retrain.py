@@ -137,6 +137,32 @@ def test_5_killed_mid_run_then_rerun_completes(proj):
     assert recs[-1]["status"] == "ok"
 
 
+def test_5b_sigterm_stops_dvc_and_its_stage_and_records_failure(proj):
+    import psutil
+
+    champ = _alias(proj, "champion")
+    n = len(_audit(proj))
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "retrain"], cwd=proj, env=env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 60
+    kids = []
+    while time.time() < deadline:
+        kids = psutil.Process(proc.pid).children(recursive=True)
+        if len(kids) >= 2:  # dvc and the stage it runs
+            break
+        time.sleep(0.2)
+    assert kids, "retrain never started dvc"
+    os.kill(proc.pid, signal.SIGTERM)  # the retrain process only, not its group
+    assert proc.wait(timeout=60) == 2
+    gone, alive = psutil.wait_procs(kids, timeout=15)
+    assert not alive, f"left running: {[p.cmdline() for p in alive]}"
+    last = _audit(proj)[-1]
+    assert len(_audit(proj)) > n and last["status"] == "failed" and "signal" in last["error"]
+    assert _alias(proj, "champion") == champ
+    with retrain.exclusive_lock(proj / "reports/retrain/retrain.lock"):
+        pass
+
+
 def test_6_tracking_server_down(proj):
     champ = _alias(proj, "champion")
     uri = f"http://127.0.0.1:{free_port()}"
