@@ -27,20 +27,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from pipeline.data.simulate import COLUMNS as SIM_COLUMNS
 from pipeline.errors import ConfigError, DataError
 
-REQUIRED = [
-    "tx_id",
-    "tx_datetime",
-    "customer_id",
-    "terminal_id",
-    "tx_amount",
-    "customer_x",
-    "customer_y",
-    "terminal_x",
-    "terminal_y",
-    "is_fraud",
-]
+REQUIRED = [c for c in SIM_COLUMNS if c != "fraud_scenario"]  # fraud_scenario is optional
 _DAY_NS = 86_400 * 10**9
 _HOUR_NS = 3_600 * 10**9
 
