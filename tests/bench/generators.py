@@ -31,9 +31,10 @@
    CTGAN's DataTransformer and the training loop.
 
 ``os.getloadavg()`` is recorded at the start and end of every measurement, and the CPU seconds
-other jobs used on the machine during it (``cpu_s.other_jobs``; this 2-core machine is shared). Run from the repository root: ``.venv/bin/python tests/bench/generators.py``
-(about 10-15 minutes). Results go to ``tests/bench/results/generators.json`` and a table to
-``tests/bench/results/generators.md``.
+other jobs used on the machine during it (``cpu_s.other_jobs``; this 2-core machine is shared).
+Run from the repository root: ``.venv/bin/python tests/bench/generators.py`` (about 10-15
+minutes). Results go to ``tests/bench/results/generators.json`` and a table to
+``tests/bench/results/generators.md`` (``--table-only`` rewrites the table from the JSON).
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ Measures, per size, in ONE fresh subprocess per size:
    kernel's high-water mark (VmHWM) after resetting it (``/proc/self/clear_refs`` = 5) once the
    frames of step 1 are freed, so step 1 does not pollute it; the RSS at the reset is reported.
 
-``os.getloadavg()`` is recorded at the start and end of each measurement (another job may be
-running on this 2-core machine). Run from the repository root:
+``os.getloadavg()`` is recorded at the start and end of each measurement, and the CPU seconds
+other jobs used on the machine meanwhile (``cpu_s``; another job may be running on this 2-core
+machine). Run from the repository root:
 ``.venv/bin/python tests/bench/simulate.py``. Results go to ``tests/bench/results/simulate.json``.
 """
 
@@ -50,6 +51,27 @@ def _env() -> dict[str, str]:
 
 def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def _cpu_marks() -> tuple[float, float, float] | None:
+    """(wall, machine-wide busy CPU s, this process's CPU s) for the other-jobs CPU figure."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    t = psutil.cpu_times()
+    me = psutil.Process().cpu_times()
+    return time.perf_counter(), sum(t) - t.idle - getattr(t, "iowait", 0.0), me.user + me.system
+
+
+def _cpu_since(mark) -> dict | None:
+    """CPU seconds of this process and of other jobs on the machine since `mark` (contention)."""
+    now = _cpu_marks()
+    if mark is None or now is None:
+        return None
+    own = now[2] - mark[2]
+    return {"this_step": round(own, 2), "other_jobs": round(max(now[1] - mark[1] - own, 0.0), 2),
+            "capacity": round((now[0] - mark[0]) * (os.cpu_count() or 1), 2)}
 
 
 def _peak_mib() -> float:
@@ -100,6 +122,7 @@ def _simulate_features(kwargs: dict) -> dict:
     from pipeline.data.simulate import simulate_transactions
 
     load_start = _load()
+    mark = _cpu_marks()
     t0 = time.perf_counter()
     tx = simulate_transactions(**kwargs)
     t1 = time.perf_counter()
@@ -121,6 +144,7 @@ def _simulate_features(kwargs: dict) -> dict:
             "features": round(feats.memory_usage(deep=True).sum() / 2**20, 1),
         },
         "loadavg": {"start": load_start, "end": _load()},
+        "cpu_s": _cpu_since(mark),
     }
     del tx, feats
     return res
@@ -147,6 +171,7 @@ def _prepare(kwargs: dict) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-prepare-") as tmp:
         paths = Paths.at(tmp)
         load_start = _load()
+        mark = _cpu_marks()
         t0 = time.perf_counter()
         prof = stage.run(params, paths)
         total = time.perf_counter() - t0
@@ -184,6 +209,7 @@ def _prepare(kwargs: dict) -> dict:
         "output_mib": files,
         "missing_outputs": missing,
         "loadavg": {"start": load_start, "end": load_end},
+        "cpu_s": _cpu_since(mark),
     }
 
 
@@ -226,7 +252,8 @@ def main() -> None:
             f"peak {res['peak_mib']['after_features']} MiB | prepare {p['rows_total']} rows: "
             f"{p['seconds']['total']} s (write {p['seconds']['write (3 parquet + 2 json)']} s), "
             f"peak {p['peak_mib']['peak_during_prepare']} MiB (from {p['peak_mib']['rss_at_start']} MiB); "
-            f"load {res['loadavg']['start']} -> {p['loadavg']['end']}"
+            f"load {res['loadavg']['start']} -> {p['loadavg']['end']}; other jobs' CPU "
+            f"{(res['cpu_s'] or {}).get('other_jobs')} / {(p['cpu_s'] or {}).get('other_jobs')} s"
         )
         results.append(res)
     sys.path.insert(0, str(ROOT))
@@ -248,6 +275,8 @@ def main() -> None:
                 "differ slightly from the simulate step (which uses simulate_transactions' defaults)"
             ),
             "loadavg_note": "os.getloadavg() (1, 5, 15 min) at the start and end of each measurement",
+            "cpu_s_note": "CPU seconds during each measurement: this_step (this process), other_jobs (machine-wide "
+                          "busy CPU minus this_step: other work on the shared 2 cores), capacity (wall x cores)",
             "results": results,
         },
     )
