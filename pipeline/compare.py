@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import average_precision_score
 
 from pipeline.grid import AUGMENTED, BASELINE, REWEIGHT
 from pipeline.metrics import (VERDICT_HELPS, VERDICT_HURTS, detector_metrics, metric_names, paired_bootstrap,
@@ -61,8 +62,6 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
         hits[cid] = np.vstack([d.test[fraud] >= m[thr_name] for d, m in zip(ds, per_seed)])
         # selection metrics on the VALIDATION rows: the best config is chosen here, never on test
         valid_recall = [recall_at_threshold(y_valid, d.valid, m[thr_name]) for d, m in zip(ds, per_seed)]
-        from sklearn.metrics import average_precision_score
-
         valid_ap = [float(average_precision_score(y_valid, d.valid)) for d in ds]
         first = ds[0]
         row: dict[str, Any] = {

@@ -325,8 +325,6 @@ def _cross_checks(p: dict[str, Any]) -> None:
     if 0.0 not in p["augment"]["shares"]:
         p["augment"]["shares"] = [0.0] + p["augment"]["shares"]
     p["augment"]["shares"] = sorted(p["augment"]["shares"])
-    if p["evaluate"]["top_k"] == []:
-        pass
     from pipeline.generators.registry import generator_names, make_generator  # light import: no SDV
 
     valid = generator_names()

@@ -55,6 +55,17 @@ def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> None:
         df.to_csv(tmp, index=False)
 
 
+def finite_or_none(x: Any) -> float | None:
+    """`x` as a float, or None when it is not a number or not finite (NaN, inf)."""
+    import math
+
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
 def _default(o: Any) -> Any:
     import numpy as np
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import ConfigError
+from pipeline.io import finite_or_none
 from pipeline.schema import Schema
 
 DEFAULT_THRESHOLDS: dict[str, float] = {
@@ -126,14 +127,6 @@ def assess_pool(seed_set: pd.DataFrame, pool: pd.DataFrame, holdout: pd.DataFram
 
 
 # -- metrics -----------------------------------------------------------------------------
-def _float_or_none(x: Any) -> float | None:
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return None
-    return x if np.isfinite(x) else None
-
-
 def _for_sdmetrics(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     out = df.copy()
     for f in schema.features:
@@ -161,11 +154,11 @@ def _quality_report(seed_df: pd.DataFrame, pool_df: pd.DataFrame, schema: Schema
                             metadata, verbose=False)
             props = report.get_properties().set_index("Property")["Score"]
             details = report.get_details("Column Shapes")
-        shapes = {str(r["Column"]): _float_or_none(r["Score"]) for _, r in details.iterrows()}
+        shapes = {str(r["Column"]): finite_or_none(r["Score"]) for _, r in details.iterrows()}
         return {
-            "quality_score": _float_or_none(report.get_score()),
-            "column_shapes": _float_or_none(props.get("Column Shapes")),
-            "column_pair_trends": _float_or_none(props.get("Column Pair Trends")),
+            "quality_score": finite_or_none(report.get_score()),
+            "column_shapes": finite_or_none(props.get("Column Shapes")),
+            "column_pair_trends": finite_or_none(props.get("Column Pair Trends")),
             "column_shape_scores": shapes,
             "quality_error": None,
         }

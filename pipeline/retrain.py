@@ -36,7 +36,6 @@ from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from pipeline.config import Paths, load_params
 from pipeline.errors import DataError, LockError, PipelineError

@@ -89,7 +89,7 @@ class Schema:
                 out[f.name] = out[f.name].map(lambda v: v if v is None else str(v)).astype(object)
             elif f.is_integer:
                 vals = pd.to_numeric(col, errors="coerce")
-                out[f.name] = np.rint(vals.fillna(0)).astype(f.dtype) if vals.notna().all() else vals.round().astype("Int64")
+                out[f.name] = np.rint(vals).astype(f.dtype) if vals.notna().all() else vals.round().astype("Int64")
             else:
                 out[f.name] = pd.to_numeric(col, errors="coerce").astype("float64")
         return out

@@ -21,10 +21,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import pandas as pd
 
 from pipeline.errors import TrackingError
+from pipeline.io import finite_or_none
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
@@ -145,22 +145,14 @@ def package_versions() -> dict[str, str]:
 # ----------------------------------------------------------------------------------------
 # Publishing
 # ----------------------------------------------------------------------------------------
-def _metric_value(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if np.isfinite(f) else None
-
-
 def _flatten(d: dict, prefix: str = "") -> dict[str, float]:
     out = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
             out.update(_flatten(v, key + "."))
-        elif not isinstance(v, (str, bool)) and _metric_value(v) is not None:
-            out[key] = _metric_value(v)
+        elif not isinstance(v, (str, bool)) and finite_or_none(v) is not None:
+            out[key] = finite_or_none(v)
     return out
 
 
@@ -275,7 +267,7 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
         for col, v in row.items():
             if col.endswith("_per_seed") or col in ("share", "n_seeds", "n_real_fraud", "n_synthetic"):
                 continue
-            val = _metric_value(v) if not isinstance(v, (str, bool)) else None
+            val = finite_or_none(v) if not isinstance(v, (str, bool)) else None
             if val is not None:
                 numeric[col] = val
         mlflow.log_metrics(numeric)
@@ -284,14 +276,14 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
             if col.endswith("_per_seed") and isinstance(v, str) and v:
                 name = "seed." + col[: -len("_per_seed")]
                 for seed, val in zip(str(row["seeds"]).split(), v.split()):
-                    fv = _metric_value(val)
+                    fv = finite_or_none(val)
                     if fv is not None:
                         mlflow.log_metric(name, fv, step=int(seed))
         if isinstance(gen, str) and gen in bundle["quality"]:
             mlflow.log_dict(bundle["quality"][gen], "quality.json")
             q = bundle["quality"][gen]
             for k in ("quality_score", "exact_copy_share", "dcr_ratio", "detection_auc"):
-                fv = _metric_value(q.get(k))
+                fv = finite_or_none(q.get(k))
                 if fv is not None:
                     mlflow.log_metric(f"quality.{k}", fv)
             mlflow.set_tag("quality_passed", str(q.get("passed")))

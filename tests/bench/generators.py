@@ -55,6 +55,8 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 else:
     sys.path.insert(0, str(ROOT))
 
+from tests.bench.benchlib import busy_cpu_s, child_env, loadavg, versions  # noqa: E402
+
 RESULTS = ROOT / "tests" / "bench" / "results" / "generators.json"
 TABLE = ROOT / "tests" / "bench" / "results" / "generators.md"
 
@@ -72,18 +74,6 @@ NEURAL = ("ctgan", "tvae", "copulagan")
 # ---------------------------------------------------------------------------------------------
 # helpers (parent and children)
 # ---------------------------------------------------------------------------------------------
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    env["DVC_NO_ANALYTICS"] = "1"
-    return env
-
-
-def _load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
 def _ru_maxrss_mib() -> float:
     import resource
 
@@ -108,14 +98,6 @@ def _peak_mib() -> float:
     return _ru_maxrss_mib()
 
 
-def _busy_cpu_s() -> float:
-    """Machine-wide busy CPU seconds so far (all cores; idle and iowait excluded)."""
-    import psutil
-
-    t = psutil.cpu_times()
-    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
-
-
 def _tree_cpu_s() -> float:
     """CPU seconds of this process, its reaped children and its live child processes (loky workers)."""
     import psutil
@@ -136,13 +118,13 @@ class _Contention:
     """CPU seconds other jobs used on the machine while a block ran (this process tree excluded)."""
 
     def __enter__(self) -> "_Contention":
-        self.t0, self.busy0, self.own0 = time.perf_counter(), _busy_cpu_s(), _tree_cpu_s()
+        self.t0, self.busy0, self.own0 = time.perf_counter(), busy_cpu_s(), _tree_cpu_s()
         return self
 
     def __exit__(self, *exc) -> None:
         wall = time.perf_counter() - self.t0
         own = _tree_cpu_s() - self.own0
-        busy = _busy_cpu_s() - self.busy0
+        busy = busy_cpu_s() - self.busy0
         self.result = {"this_fit": round(own, 2), "other_jobs": round(max(busy - own, 0.0), 2),
                        "capacity": round(wall * (os.cpu_count() or 1), 2)}
 
@@ -264,12 +246,12 @@ def child_fit(kind: str, n: int, datadir: Path, sequential: bool = False) -> dic
         backend = joblib.parallel_config(backend="sequential")
     else:
         backend = contextlib.nullcontext()
-    load_start = _load()
+    load_start = loadavg()
     with _TreePoller() as tree, backend, _Contention() as cpu:
         t0 = time.perf_counter()
         gen.fit(seed_set, schema, train=train, seed=0)
         wall = time.perf_counter() - t0
-    load_end = _load()
+    load_end = loadavg()
     peak = _peak_mib()
     info = gen.fit_info
     return {
@@ -371,20 +353,20 @@ def child_overhead(which: str, n: int, datadir: Path) -> dict:
     """Two fits in one fresh process: `cold` (first fit) and `warm` (the same fit again)."""
     fit = _overhead_setup(which, n, datadir)
     baseline = _peak_mib()
-    load_start = _load()
+    load_start = loadavg()
     with _Contention() as cpu_cold:
         t0 = time.perf_counter()
         extra = fit()
         cold = time.perf_counter() - t0
     peak = _peak_mib()
-    load_mid = _load()
+    load_mid = loadavg()
     with _Contention() as cpu_warm:
         t0 = time.perf_counter()
         fit()
         warm = time.perf_counter() - t0
     return {"which": which, "seed_rows": n, "fit_wall_s": round(cold, 3), "warm_fit_wall_s": round(warm, 3),
             **extra, "peak_mib": round(peak, 1), "baseline_mib": round(baseline, 1),
-            "loadavg": {"start": load_start, "after_cold": load_mid, "end": _load()},
+            "loadavg": {"start": load_start, "after_cold": load_mid, "end": loadavg()},
             "cpu_s": {"cold": cpu_cold.result, "warm": cpu_warm.result}}
 
 
@@ -506,7 +488,7 @@ def _run_child(args: list[str], timeout: float = FIT_TIMEOUT_S) -> dict:
     t0 = time.perf_counter()
     try:
         out = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], capture_output=True,
-                             text=True, cwd=ROOT, env=_env(), timeout=timeout)
+                             text=True, cwd=ROOT, env=child_env(), timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout} s"}
     proc_s = round(time.perf_counter() - t0, 2)
@@ -517,18 +499,6 @@ def _run_child(args: list[str], timeout: float = FIT_TIMEOUT_S) -> dict:
     res = json.loads(lines[-1])
     res["process_s"] = proc_s  # includes interpreter start, imports and data loading
     return res
-
-
-def _versions() -> dict:
-    from importlib import metadata
-
-    out = {}
-    for p in ("sdv", "ctgan", "rdt", "torch", "imbalanced-learn", "scikit-learn", "pandas", "numpy"):
-        try:
-            out[p] = metadata.version(p)
-        except metadata.PackageNotFoundError:
-            out[p] = None
-    return out
 
 
 def _breakdown(pipe: dict, raw: dict) -> dict:
@@ -790,7 +760,7 @@ def main() -> None:
             "started": started,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-            "versions": _versions(),
+            "versions": versions(("sdv", "ctgan", "rdt", "torch", "imbalanced-learn", "scikit-learn", "pandas", "numpy")),
             "data": data,
             "sizes": list(SIZES),
             "generators": list(GENERATORS),

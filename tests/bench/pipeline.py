@@ -41,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
+from tests.bench.benchlib import busy_cpu_s, loadavg, versions  # noqa: E402
+
 RESULTS = ROOT / "tests" / "bench" / "results" / "pipeline.json"
 TABLE = ROOT / "tests" / "bench" / "results" / "pipeline.md"
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -54,10 +56,6 @@ GNU_TIME = Path("/usr/bin/time")
 RUNNING = re.compile(r"Running stage '([^']+)'")
 SKIPPED = re.compile(r"Stage '([^']+)' didn't change, skipping")
 LOCKED = re.compile(r"Updating lock file '([^']+)'")
-
-
-def _load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _env(project: Path) -> dict[str, str]:
@@ -186,8 +184,8 @@ def repro(project: Path, label: str, log_dir: Path) -> dict:
     cmd = ([str(GNU_TIME), "-v", "-o", str(time_file)] if use_time else []) + [dvc, "repro"]
     log_path = log_dir / f"{label}.log"
     events: list[tuple[float, str, str]] = []  # (t, kind, stage)
-    load_start = _load()
-    busy_start = _busy_cpu_s()
+    load_start = loadavg()
+    busy_start = busy_cpu_s()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=project, env=_env(project), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)
@@ -208,10 +206,10 @@ def repro(project: Path, label: str, log_dir: Path) -> dict:
                     events.append((t, kind, m.group(1)))
     rc = proc.wait()
     wall = time.perf_counter() - t0
-    busy = _busy_cpu_s() - busy_start
+    busy = busy_cpu_s() - busy_start
     poller.stop()
     poller.join(timeout=5)
-    load_end = _load()
+    load_end = loadavg()
 
     runs = [(t, s) for t, k, s in events if k == "run"]
     locks = [t for t, k, _ in events if k == "lock"]
@@ -257,14 +255,6 @@ def repro(project: Path, label: str, log_dir: Path) -> dict:
         result["cpu_s"].update(this_run=round(ours, 1), other_jobs=round(max(busy - ours, 0.0), 1),
                                capacity=round(wall * (os.cpu_count() or 1), 1))
     return result
-
-
-def _busy_cpu_s() -> float:
-    """Machine-wide busy CPU seconds so far (all cores; idle and iowait excluded)."""
-    import psutil
-
-    t = psutil.cpu_times()
-    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
 
 
 def expected_stages(project: Path) -> list[str]:
@@ -376,18 +366,6 @@ def write_table(doc: dict) -> None:
     TABLE.write_text("\n".join(lines))
 
 
-def _versions() -> dict:
-    from importlib import metadata
-
-    out = {}
-    for p in ("dvc", "mlflow", "sdv", "torch", "xgboost", "pandas"):
-        try:
-            out[p] = metadata.version(p)
-        except metadata.PackageNotFoundError:
-            out[p] = None
-    return out
-
-
 def main() -> None:
     keep = "--keep" in sys.argv[1:]
     from pipeline.io import write_json
@@ -437,7 +415,7 @@ def main() -> None:
             "started": started,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-            "versions": _versions(),
+            "versions": versions(("dvc", "mlflow", "sdv", "torch", "xgboost", "pandas")),
             "notes": {
                 "stage_wall_s": "from the stage's 'Running stage' line to the next one (last: to dvc's exit); "
                                 "includes DVC's hashing/caching/lock update after the command",

@@ -33,24 +33,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.bench.benchlib import child_env, loadavg  # noqa: E402
+
 RESULTS = ROOT / "tests" / "bench" / "results" / "simulate.json"
 
 SIZES = {
     "100k": dict(n_customers=1_000, n_terminals=2_000, n_days=50),
     "1M": dict(n_customers=10_000, n_terminals=20_000, n_days=50),
 }
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    env["DVC_NO_ANALYTICS"] = "1"
-    return env
-
-
-def _load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _cpu_marks() -> tuple[float, float, float] | None:
@@ -121,7 +114,7 @@ def _simulate_features(kwargs: dict) -> dict:
     from pipeline.data.features import add_transaction_features
     from pipeline.data.simulate import simulate_transactions
 
-    load_start = _load()
+    load_start = loadavg()
     mark = _cpu_marks()
     t0 = time.perf_counter()
     tx = simulate_transactions(**kwargs)
@@ -143,7 +136,7 @@ def _simulate_features(kwargs: dict) -> dict:
             "transactions": round(tx.memory_usage(deep=True).sum() / 2**20, 1),
             "features": round(feats.memory_usage(deep=True).sum() / 2**20, 1),
         },
-        "loadavg": {"start": load_start, "end": _load()},
+        "loadavg": {"start": load_start, "end": loadavg()},
         "cpu_s": _cpu_since(mark),
     }
     del tx, feats
@@ -170,12 +163,12 @@ def _prepare(kwargs: dict) -> dict:
     rss_start = _status_mib("VmRSS")
     with tempfile.TemporaryDirectory(prefix="bench-prepare-") as tmp:
         paths = Paths.at(tmp)
-        load_start = _load()
+        load_start = loadavg()
         mark = _cpu_marks()
         t0 = time.perf_counter()
         prof = stage.run(params, paths)
         total = time.perf_counter() - t0
-        load_end = _load()
+        load_end = loadavg()
         hwm = _status_mib("VmHWM") if reset else None
         ru_peak = _peak_mib()
         files = {p.name: round(p.stat().st_size / 2**20, 2) for p in sorted(paths.prepared.iterdir())}
@@ -239,7 +232,7 @@ def main() -> None:
     results = []
     for name in SIZES:
         out = subprocess.run(
-            [sys.executable, __file__, "--one", name], capture_output=True, text=True, cwd=ROOT, env=_env()
+            [sys.executable, __file__, "--one", name], capture_output=True, text=True, cwd=ROOT, env=child_env()
         )
         if out.returncode != 0:
             sys.stderr.write(out.stderr)

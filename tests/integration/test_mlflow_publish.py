@@ -8,7 +8,6 @@ import urllib.request
 import pytest
 
 from pipeline.cli import main
-from pipeline.config import Paths
 
 pytestmark = pytest.mark.slow
 

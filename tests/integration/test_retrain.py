@@ -1,6 +1,5 @@
 """Scheduled retraining: champion registration, promotion rules, lock, failures, kills, tracking down."""
 
-import json
 import os
 import signal
 import subprocess
