@@ -3,8 +3,9 @@
 Synthetic share `s` = the fraction of FRAUD rows in the blended training set that are
 synthetic: n_synthetic = round(n_real_fraud * s / (1 - s)), 0 <= s < 1. s = 0 is the
 real-only baseline; s = 0.5 means half the fraud rows are synthetic. Legitimate rows are
-never changed. Synthetic rows are marked in the column `SYNTHETIC` so tests can prove they
-never reach validation or test.
+never changed. Which rows are synthetic is returned as a separate boolean mask, never as a
+column: a marker column could collide with a user column of the same name (a user's predictive
+`is_synthetic` flag would be overwritten and fake a verdict).
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import ConfigError, DataError
-
-SYNTHETIC = "is_synthetic"
-
 
 def n_synthetic(n_real_fraud: int, share: float) -> int:
     """Number of synthetic fraud rows for synthetic share `share` (see module docstring)."""
@@ -26,18 +24,19 @@ def n_synthetic(n_real_fraud: int, share: float) -> int:
     return int(round(n_real_fraud * share / (1.0 - share)))
 
 
-def blend(real_train: pd.DataFrame, pool: pd.DataFrame, share: float, seed: int, label: str) -> pd.DataFrame:
+def blend(real_train: pd.DataFrame, pool: pd.DataFrame, share: float, seed: int,
+          label: str) -> tuple[pd.DataFrame, np.ndarray]:
     """Real training rows plus synthetic fraud rows drawn from `pool` without replacement.
 
-    Returns a new frame: all real rows (SYNTHETIC = 0) followed by the drawn synthetic rows
-    (label 1, SYNTHETIC = 1). Columns not in the pool (ids, time, meta) are missing for synthetic rows.
+    Returns (rows, synthetic): a new frame of all real rows followed by the drawn synthetic rows
+    (label 1), and a boolean array marking the synthetic ones. Columns not in the pool (ids, time,
+    meta) are missing for synthetic rows; the user's columns are never added to or overwritten.
     """
     n_fraud = int(real_train[label].sum())
     n = n_synthetic(n_fraud, share)
-    real = real_train.copy()
-    real[SYNTHETIC] = 0
+    real = real_train.reset_index(drop=True)
     if n == 0:
-        return real.reset_index(drop=True)
+        return real.copy(), np.zeros(len(real), dtype=bool)
     if len(pool) < n:
         raise DataError(
             f"synthetic pool has {len(pool)} rows but share {share} needs {n} "
@@ -45,9 +44,6 @@ def blend(real_train: pd.DataFrame, pool: pd.DataFrame, share: float, seed: int,
     rng = np.random.default_rng(seed)
     take = np.sort(rng.choice(len(pool), size=n, replace=False))
     syn = pool.iloc[take].copy()
-    if SYNTHETIC in syn.columns:
-        syn = syn.drop(columns=[SYNTHETIC])
     syn[label] = 1
-    syn[SYNTHETIC] = 1
     out = pd.concat([real, syn], axis=0, ignore_index=True)
-    return out
+    return out, np.r_[np.zeros(len(real), dtype=bool), np.ones(n, dtype=bool)]

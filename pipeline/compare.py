@@ -172,6 +172,24 @@ def _pct(x: float) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x * 100:+.0f}%"
 
 
+def _finite(*xs: Any) -> bool:
+    return all(isinstance(x, (int, float, np.floating, np.integer)) and np.isfinite(x) for x in xs)
+
+
+def lift_text(row: pd.Series) -> tuple[str, str]:
+    """(lift, its CI) as shown beside a verdict. The CI shown never contradicts the verdict: when the lift
+    or its CI is undefined (the reference recall is 0, in the data or in some bootstrap draws), or its
+    bounds disagree in sign with the verdict, the CI of the recall difference is shown instead."""
+    verdict = row.get("verdict")
+    d_lo, d_hi = row.get("diff_lo"), row.get("diff_hi")
+    diff_ci = f"difference {d_lo:+.2f}..{d_hi:+.2f}" if _finite(d_lo, d_hi) else "n/a"
+    lift, lo, hi = row.get("lift"), row.get("lift_lo"), row.get("lift_hi")
+    if not _finite(lift):
+        return f"undefined (reference recall 0; difference {row.get('diff', np.nan):+.2f})", diff_ci
+    agrees = _finite(lo, hi) and ((verdict == VERDICT_HELPS) == (lo > 0)) and ((verdict == VERDICT_HURTS) == (hi < 0))
+    return _pct(lift), (f"{_pct(lo)}..{_pct(hi)}" if agrees else diff_ci)
+
+
 def summary_sentence(table: pd.DataFrame, headline_text: str) -> str:
     base = table[table["kind"] == BASELINE].iloc[0]
     aug = table[table["kind"] == AUGMENTED]
@@ -180,9 +198,9 @@ def summary_sentence(table: pd.DataFrame, headline_text: str) -> str:
     helps = aug[aug["verdict"] == VERDICT_HELPS]
     if not helps.empty:
         b = helps.sort_values(["diff_lo", "recall"], ascending=False).iloc[0]
+        lift, ci = lift_text(b)
         s = (f"On this data, {b['generator']} at {b['share'] * 100:g}% synthetic share raised {headline_text} from "
-             f"{b['baseline_recall']:.2f} to {b['recall']:.2f} ({_pct(b['lift'])}, CI {_pct(b['lift_lo'])}.."
-             f"{_pct(b['lift_hi'])}): helps.")
+             f"{b['baseline_recall']:.2f} to {b['recall']:.2f} ({lift}, CI {ci}): helps.")
         s += _gate_note(b)
         if b["verdict_adjusted"] != VERDICT_HELPS:
             s += (f" With {len(aug)} configurations compared, this does not survive a multiple-comparison "
@@ -190,9 +208,10 @@ def summary_sentence(table: pd.DataFrame, headline_text: str) -> str:
         return s
     b = best_config(table, (AUGMENTED,))
     n_hurt = int((aug["verdict"] == VERDICT_HURTS).sum())
+    lift, ci = lift_text(b)
     s = (f"No generator beat the real-only baseline beyond noise: the best on validation, {b['generator']} at "
          f"{b['share'] * 100:g}% synthetic share, reached {headline_text} {b['recall']:.2f} against the baseline's "
-         f"{b['baseline_recall']:.2f} ({_pct(b['lift'])}, CI {_pct(b['lift_lo'])}..{_pct(b['lift_hi'])}).")
+         f"{b['baseline_recall']:.2f} ({lift}, CI {ci}).")
     if n_hurt:
         s += f" {n_hurt} of {len(aug)} configurations hurt."
     return s
@@ -213,8 +232,9 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
     rew = table[table["kind"] == REWEIGHT]
     if not rew.empty:
         r = rew.iloc[0]
+        lift, lift_ci = lift_text(r)
         lines += [f"Reweight baseline (real rows, `scale_pos_weight`): {headline_text} {r['recall']:.3f} "
-                  f"({_pct(r['lift'])} vs real-only, CI {_pct(r['lift_lo'])}..{_pct(r['lift_hi'])}: {r['verdict']}).", ""]
+                  f"({lift} vs real-only, CI {lift_ci}: {r['verdict']}).", ""]
     if profile:
         lines += [f"Data: {profile.get('source', '')}; {profile.get('split', '')} split; test rows "
                   f"{profile.get('test', {}).get('rows')} with {profile.get('test', {}).get('frauds')} frauds.", ""]
@@ -229,11 +249,10 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
             "pass" if r["quality_passed"] else "flagged: " + str(r.get("quality_failed_checks", "")).replace(" ", ", "))
         vr = r.get("verdict_vs_reweight", "")
         vr = "" if isinstance(vr, float) else vr
+        lift, lift_ci = ("", "") if r["kind"] == BASELINE else lift_text(r)
         lines.append(
             f"| {r['label']} | {int(r['n_synthetic'])} | {r['recall']:.3f} | {r['recall_lo']:.3f}..{r['recall_hi']:.3f} | "
-            f"{'' if r['kind'] == BASELINE else _pct(r['lift'])} | "
-            f"{'' if r['kind'] == BASELINE else _pct(r['lift_lo']) + '..' + _pct(r['lift_hi'])} | {r['verdict']} | "
-            f"{r['verdict_adjusted']} | {vr} | {r['pr_auc_mean']:.3f} | {q} |")
+            f"{lift} | {lift_ci} | {r['verdict']} | {r['verdict_adjusted']} | {vr} | {r['pr_auc_mean']:.3f} | {q} |")
     if quality:
         lines += ["", "Quality and privacy gate per synthetic pool:", "",
                   "| generator | quality score | exact copies | DCR ratio (pool/holdout) | detection AUC | "

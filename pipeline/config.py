@@ -7,6 +7,7 @@ value is a `ConfigError` naming the key (e.g. ``split.train: must be in (0, 1), 
 
 from __future__ import annotations
 
+import codecs
 import copy
 import hashlib
 import json
@@ -162,6 +163,37 @@ def _str(choices: tuple[str, ...] | None = None, nullable: bool = False):
     return check
 
 
+def _optional(checker: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+    def check(key: str, v: Any) -> Any:
+        return None if v is None else checker(key, v)
+
+    return check
+
+
+def _char(choices: tuple[str, ...] | None = None, nullable: bool = False):
+    def check(key: str, v: Any) -> str | None:
+        if v is None and nullable:
+            return None
+        if not isinstance(v, str) or len(v) != 1:
+            _fail(key, f"must be a single character (write a tab as \"\\t\"), got {_type_name(v)} {v!r}")
+        if choices and v not in choices:
+            _fail(key, f"must be one of {', '.join(repr(c) for c in choices)}; got {v!r}")
+        return v
+
+    return check
+
+
+def _encoding(key: str, v: Any) -> str | None:
+    if v is None:
+        return None
+    _str()(key, v)
+    try:
+        codecs.lookup(v)
+    except LookupError:
+        _fail(key, f"unknown text encoding {v!r}; use e.g. utf-8, latin-1, cp1252 or utf-16")
+    return v
+
+
 def _bool(key: str, v: Any) -> bool:
     if not isinstance(v, bool):
         _fail(key, f"must be true or false, got {_type_name(v)} {v!r}")
@@ -236,6 +268,16 @@ SPEC = _section({
         "id_columns": (_list(_str(), unique=True), []),
         "drop_columns": (_list(_str(), unique=True), []),
         "meta_columns": (_list(_str(), unique=True), []),
+        # the input contract (pipeline/data/contract.py; README "Bring your own data")
+        "categorical_columns": (_list(_str(), unique=True), []),
+        "non_finite": (_str(("missing", "reject")), "missing"),
+        "coerce_numeric": (_bool, False),
+        "max_categories": (_optional(_int(2)), None),
+        "csv": (_section({
+            "sep": (_char(nullable=True), None),
+            "encoding": (_encoding, None),
+            "decimal": (_char((".", ",")), "."),
+        }), {}),
         "simulate": (_section({
             "n_customers": (_int(1), 1000),
             "n_terminals": (_int(1), 2000),
@@ -322,6 +364,8 @@ def _cross_checks(p: dict[str, Any]) -> None:
     d = p["data"]
     if d["source"] in ("csv", "parquet") and not d["path"]:
         _fail("data.path", f"is required when data.source is {d['source']}; set it to your {d['source']} file")
+    if d["csv"]["sep"] is not None and d["csv"]["sep"] == d["csv"]["decimal"]:
+        _fail("data.csv.decimal", f"must differ from data.csv.sep (both are {d['csv']['sep']!r})")
     if 0.0 not in p["augment"]["shares"]:
         p["augment"]["shares"] = [0.0] + p["augment"]["shares"]
     p["augment"]["shares"] = sorted(p["augment"]["shares"])

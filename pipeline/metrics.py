@@ -214,6 +214,8 @@ def paired_bootstrap(hits_config, hits_ref, n_boot: int = 1000, seed: int = 0, c
     draws test fraud rows with replacement and seed indices with replacement, the same draws for
     config and ref; recall = mean over drawn seeds of mean over drawn rows.
     Returns recall (+ _lo/_hi), ref_recall, diff (+ _lo/_hi), lift (+ _lo/_hi), verdict, n_boot.
+    The lift is NaN when the reference recall is 0, and its CI is NaN when the reference recall is 0
+    in any replicate (the lift is undefined there): reports then show the difference CI instead.
     """
     hc, hr = _hits(hits_config, "hits_config"), _hits(hits_ref, "hits_ref")
     if hc.shape != hr.shape:
@@ -239,18 +241,19 @@ def paired_bootstrap(hits_config, hits_ref, n_boot: int = 1000, seed: int = 0, c
 
     rc, rr = replicate_recall(hc), replicate_recall(hr)
     diff_b = rc - rr
-    q = [50.0 * (1.0 - ci), 100.0 - 50.0 * (1.0 - ci)]
 
     recall, ref_recall = float(hc.mean()), float(hr.mean())
     diff = recall - ref_recall
     lift = diff / ref_recall if ref_recall > 0 else float("nan")
-    pos = rr > 0
-    if pos.any():
-        lift_lo, lift_hi = (float(v) for v in np.percentile(diff_b[pos] / rr[pos], q))
+    # The lift CI is given only when the lift is defined in every replicate (reference recall > 0). Then
+    # each replicate's lift has the sign of its difference, and with the same order statistics for both
+    # intervals the lift CI can never contradict the verdict, which is read off the difference CI.
+    if (rr > 0).all():
+        lift_lo, lift_hi = bootstrap_interval(diff_b / rr, ci)
     else:
         lift_lo = lift_hi = float("nan")
-    r_lo, r_hi = (float(v) for v in np.percentile(rc, q))
-    d_lo, d_hi = (float(v) for v in np.percentile(diff_b, q))
+    r_lo, r_hi = bootstrap_interval(rc, ci)
+    d_lo, d_hi = bootstrap_interval(diff_b, ci)
     if d_lo > 0:
         verdict = VERDICT_HELPS
     elif d_hi < 0:
@@ -271,6 +274,15 @@ def paired_bootstrap(hits_config, hits_ref, n_boot: int = 1000, seed: int = 0, c
         "verdict": verdict,
         "n_boot": n_boot,
     }
+
+
+def bootstrap_interval(replicates: np.ndarray, ci: float) -> tuple[float, float]:
+    """Percentile interval of bootstrap replicates as order statistics (no interpolation between two
+    replicates): the lower bound rounds down, the upper bound up, so the interval is never narrower than
+    the nominal one and two statistics with the same sign in every replicate get bounds of the same sign."""
+    tail = 50.0 * (1.0 - ci)
+    return (float(np.percentile(replicates, tail, method="lower")),
+            float(np.percentile(replicates, 100.0 - tail, method="higher")))
 
 
 def seed_mean_std(values) -> tuple[float, float]:

@@ -6,7 +6,14 @@ as SDV metadata, detectors use it to give categorical columns one fixed set of c
 Roles: `label` (0/1 fraud flag), `time` (ordering only, never a feature), `ids` (kept for
 grouping, never features), `meta` (kept for analysis, never features) and `features`.
 Feature types: `numerical` (int or float dtype) and `categorical` (strings, with the
-categories seen in the training split listed).
+categories seen in the training split listed). The types are decided by the input contract
+(`pipeline.data.contract`) in the prepare stage, and only there.
+
+Optional per feature: `other` - the level that stands for every value not among `categories`
+(set when `data.max_categories` groups rare levels; `conform` applies it to every table, so
+generators, detectors and serving see the same levels), and `model_name` - the name used inside
+XGBoost when the user's name holds characters XGBoost rejects (`[`, `]`, `<`). Every report
+shows the user's name; only `to_model_frame` uses model names.
 """
 
 from __future__ import annotations
@@ -28,6 +35,12 @@ class Feature:
     type: str  # "numerical" | "categorical"
     dtype: str  # pandas dtype name of the prepared column: int64, float64, object
     categories: list[str] | None = None
+    other: str | None = None  # level standing for values not in `categories` (rare levels grouped)
+    model_name: str | None = None  # name inside XGBoost when `name` is one it rejects
+
+    @property
+    def model_column(self) -> str:
+        return self.model_name or self.name
 
     @property
     def is_categorical(self) -> bool:
@@ -36,6 +49,13 @@ class Feature:
     @property
     def is_integer(self) -> bool:
         return self.type == "numerical" and self.dtype.startswith("int")
+
+
+#: stand-in for a missing categorical value inside encoders (oversamplers, quality); the input contract
+#: (pipeline.data.contract) keeps it out of user data, so it can never be confused with a real value
+MISSING_TOKEN = "\x00missing"
+
+_OPTIONAL = ("categories", "other", "model_name")  # left out of schema.json when None
 
 
 @dataclass
@@ -58,6 +78,11 @@ class Schema:
     @property
     def numerical(self) -> list[str]:
         return [f.name for f in self.features if not f.is_categorical]
+
+    @property
+    def model_feature_names(self) -> list[str]:
+        """Column names of `to_model_frame` (the user's names unless XGBoost rejects them)."""
+        return [f.model_column for f in self.features]
 
     def feature(self, name: str) -> Feature:
         for f in self.features:
@@ -87,6 +112,9 @@ class Schema:
             if f.is_categorical:
                 out[f.name] = col.astype(object).where(col.notna(), None)
                 out[f.name] = out[f.name].map(lambda v: v if v is None else str(v)).astype(object)
+                if f.other is not None:
+                    kept = set(f.categories or [])
+                    out[f.name] = out[f.name].map(lambda v: v if v is None or v in kept else f.other).astype(object)
             elif f.is_integer:
                 vals = pd.to_numeric(col, errors="coerce")
                 out[f.name] = np.rint(vals).astype(f.dtype) if vals.notna().all() else vals.round().astype("Int64")
@@ -97,7 +125,8 @@ class Schema:
     def to_model_frame(self, df: pd.DataFrame) -> pd.DataFrame:
         """Feature columns ready for XGBoost: categoricals as pandas Categorical with fixed categories.
 
-        Values never seen in training become missing (XGBoost routes them like NaN).
+        Values never seen in training become missing (XGBoost routes them like NaN), or the `other`
+        level when rare levels are grouped. Columns carry the model names (`model_feature_names`).
         """
         out = self.conform(df)
         for f in self.features:
@@ -105,6 +134,7 @@ class Schema:
                 out[f.name] = pd.Categorical(out[f.name], categories=f.categories or [])
             elif f.is_integer:
                 out[f.name] = out[f.name].astype("float64")
+        out.columns = self.model_feature_names
         return out
 
     # -- persistence -------------------------------------------------------------------
@@ -115,7 +145,7 @@ class Schema:
             "ids": list(self.ids),
             "meta": list(self.meta),
             "features": [
-                {k: v for k, v in f.__dict__.items() if v is not None or k != "categories"}
+                {k: v for k, v in f.__dict__.items() if v is not None or k not in _OPTIONAL}
                 for f in self.features
             ],
         }
@@ -139,25 +169,3 @@ class Schema:
         if not path.exists():
             raise DataError(f"{path} not found; run the prepare stage first (dvc repro prepare)")
         return cls.from_dict(read_json(path))
-
-
-def infer_schema(df: pd.DataFrame, label: str, time: str | None = None, ids: list[str] | None = None,
-                 meta: list[str] | None = None) -> Schema:
-    """Infer feature types from a (training) table: numbers and booleans are numerical, the rest categorical."""
-    ids, meta = list(ids or []), list(meta or [])
-    skip = {label, *ids, *meta} | ({time} if time else set())
-    features = []
-    for name in df.columns:
-        if name in skip:
-            continue
-        col = df[name]
-        if pd.api.types.is_bool_dtype(col):
-            features.append(Feature(name, "numerical", "int64"))
-        elif pd.api.types.is_integer_dtype(col) and not col.isna().any():
-            features.append(Feature(name, "numerical", "int64"))
-        elif pd.api.types.is_numeric_dtype(col):
-            features.append(Feature(name, "numerical", "float64"))
-        else:
-            cats = sorted({str(v) for v in col.dropna().unique()})
-            features.append(Feature(name, "categorical", "object", cats))
-    return Schema(label=label, time=time, ids=ids, meta=meta, features=features)

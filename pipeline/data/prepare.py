@@ -1,4 +1,4 @@
-"""Prepare: load the source, split it, infer the schema from the training split."""
+"""Prepare: load the source, enforce the input contract, split, take the schema from the training split."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.data.contract import clean_features, infer_schema
 from pipeline.data.sources import load_source
 from pipeline.data.split import PARTS, profile, split_table
-from pipeline.schema import Schema, infer_schema
+from pipeline.schema import Schema
 
 
 @dataclass
@@ -22,10 +23,15 @@ class Prepared:
 
 def prepare_data(params: dict[str, Any], root: str | Path = ".") -> Prepared:
     src = load_source(params, root)
+    d = params["data"]
+    roles = {src.label, *src.ids, *src.meta} | ({src.time} if src.time else set())
+    features = [c for c in src.table.columns if c not in roles]
+    table, kinds, notes = clean_features(src.table, features, d, src.categorical)
     s = params["split"]
-    parts = split_table(src.table, src.label, src.time, s["train"], s["gap"], s["valid"], s["test"],
+    parts = split_table(table, src.label, src.time, s["train"], s["gap"], s["valid"], s["test"],
                         s["min_frauds"], s["seed"])
-    schema = infer_schema(parts["train"], src.label, src.time, src.ids, src.meta)
+    schema = infer_schema(parts["train"], src.label, src.time, src.ids, src.meta, kinds=kinds,
+                          max_categories=d["max_categories"])
     keep = [c for c in (src.time, *src.ids, *src.meta) if c is not None]
     out = {}
     for name in PARTS:
@@ -33,6 +39,16 @@ def prepare_data(params: dict[str, Any], root: str | Path = ".") -> Prepared:
         conformed = schema.conform(part)
         out[name] = pd.concat([part[keep].reset_index(drop=True), conformed.reset_index(drop=True),
                                part[[src.label]].reset_index(drop=True)], axis=1)
+    grouped = {f.name: {"levels_in_train": int(parts["train"][f.name].dropna().map(str).nunique()),
+                        "kept": len(f.categories or []) - 1, "other": f.other}
+               for f in schema.features if f.other is not None}
+    if grouped:
+        notes["grouped_categories"] = grouped
+    renamed = {f.name: f.model_name for f in schema.features if f.model_name}
+    if renamed:
+        notes["model_names"] = renamed
+    if src.reading:
+        notes["csv"] = src.reading
     prof = {
         "source": src.description,
         "split": "time-ordered" if src.time else "stratified random",
@@ -42,4 +58,28 @@ def prepare_data(params: dict[str, Any], root: str | Path = ".") -> Prepared:
         "frauds_total": int(src.table[src.label].sum()),
         **profile(out, src.label, src.time),
     }
+    if notes:
+        prof["input_contract"] = notes
     return Prepared(parts=out, schema=schema, profile=prof)
+
+
+def contract_lines(notes: dict[str, Any]) -> list[str]:
+    """One plain line per thing the input contract changed or decided (printed by the prepare stage)."""
+    lines = []
+    csv = notes.get("csv")
+    if csv and csv.get("sep_detected"):
+        sep = "tab" if csv["sep"] == "\t" else repr(csv["sep"])
+        lines.append(f"read as CSV with separator {sep} (detected; set data.csv.sep to fix it)")
+    for col, n in notes.get("non_finite_to_missing", {}).items():
+        lines.append(f"column {col!r}: {n} infinite or out-of-range value(s) treated as missing (data.non_finite)")
+    for col, info in notes.get("coerced_to_missing", {}).items():
+        lines.append(f"column {col!r}: {info['count']} non-numeric value(s) treated as missing (data.coerce_numeric)")
+    for col in notes.get("text_parsed_as_numbers", []):
+        lines.append(f"column {col!r}: text holding only numbers, used as a numerical feature")
+    for col, info in notes.get("grouped_categories", {}).items():
+        lines.append(f"column {col!r}: {info['levels_in_train']} values; the {info['kept']} most frequent kept, "
+                     f"the rest grouped as {info['other']!r} (data.max_categories)")
+    for col, name in notes.get("model_names", {}).items():
+        lines.append(f"column {col!r} is called {name!r} inside XGBoost (which rejects [, ] and <); "
+                     "reports use your name")
+    return lines

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import csv as csv_module
+
 import numpy as np
 import pandas as pd
 
@@ -28,6 +30,8 @@ class Source:
     ids: list[str] = field(default_factory=list)
     meta: list[str] = field(default_factory=list)
     description: str = ""
+    categorical: list[str] = field(default_factory=list)  # features declared categorical (data.categorical_columns)
+    reading: dict[str, Any] = field(default_factory=dict)  # how the file was read (CSV dialect), for profile.json
 
 
 def load_source(params: dict[str, Any], root: str | Path = ".") -> Source:
@@ -46,37 +50,115 @@ def load_source(params: dict[str, Any], root: str | Path = ".") -> Source:
         path = Path(d["path"])
         if not path.is_absolute():
             path = Path(root) / path
-        table = read_table(path, d["source"])
+        table = read_table(path, d["source"], d.get("csv"))
         desc = f"{d['source']}: {path.name}"
-    return apply_roles(table, label=d["label"], time=d["time_column"], ids=d["id_columns"],
-                       drop=d["drop_columns"], meta=d["meta_columns"], description=desc)
+    reading = dict(table.attrs.get("csv", {}))
+    src = apply_roles(table, label=d["label"], time=d["time_column"], ids=d["id_columns"],
+                       drop=d["drop_columns"], meta=d["meta_columns"], description=desc,
+                       categorical=d["categorical_columns"])
+    src.reading = reading
+    return src
 
 
-def read_table(path: Path, kind: str) -> pd.DataFrame:
+#: separators tried, in this order, when data.csv.sep is not set
+SEPARATORS = (",", ";", "|", "\t")
+_SNIFF_BYTES = 1 << 16
+
+
+def _show_sep(sep: str) -> str:
+    return "tab" if sep == "\t" else repr(sep)
+
+
+def read_table(path: Path, kind: str, csv: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file. CSV options (`data.csv`): sep (sniffed among SEPARATORS when unset),
+    encoding (UTF-8 when unset; a byte-order mark is skipped), decimal."""
     if not path.exists():
         raise DataError(f"data file {path} not found; set data.path in params.yaml to an existing {kind} file")
     if path.is_dir():
         raise DataError(f"data.path {path} is a folder; point it at a {kind} file")
+    if kind == "csv":
+        return _read_csv(path, dict(csv or {}))
     try:
-        if kind == "csv":
-            with open(path, "rb") as fh:
-                head = fh.readline()
-            if not head.strip():
-                raise DataError(f"{path} is empty; provide a CSV with a header row and data rows")
-            df = pd.read_csv(path, low_memory=False)
-            # pandas renames duplicate headers to X.1; detect them from the raw header line
-            header = pd.read_csv(path, nrows=1, header=None, dtype=str).iloc[0].tolist() if len(df.columns) else []
-            dupes = sorted({c for c in header if header.count(c) > 1})
-            if dupes:
-                raise DataError(f"{path} has duplicate column names {dupes}; rename them so each column is unique")
-        else:
-            df = pd.read_parquet(path)
-    except DataError:
-        raise
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(f"cannot read {path} as {kind}: {reason}; check the file format and data.source") from None
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot read {path} as parquet: {_first_line(e)}; check the file format and data.source") from None
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _read_csv(path: Path, opts: dict[str, Any]) -> pd.DataFrame:
+    encoding = opts.get("encoding") or "utf-8-sig"
+    decimal = opts.get("decimal") or "."
+    with open(path, "rb") as fh:
+        raw = fh.read(_SNIFF_BYTES)
+        complete = not fh.read(1)
+    if not raw.strip():
+        raise DataError(f"{path} is empty; provide a CSV with a header row and data rows")
+    try:
+        sample = raw.decode(encoding) if complete else raw.decode(encoding, errors="ignore")
+    except UnicodeDecodeError as e:
+        raise _encoding_error(path, opts, e) from None
+    sep = opts.get("sep")
+    sniffed = sep is None
+    if sniffed:
+        sep = sniff_separator(sample, complete)
+    try:
+        df = pd.read_csv(path, sep=sep, encoding=encoding, decimal=decimal, low_memory=False)
+        # pandas renames duplicate headers to X.1; detect them from the raw header line
+        header = (pd.read_csv(path, sep=sep, encoding=encoding, nrows=1, header=None, dtype=str).iloc[0].tolist()
+                  if len(df.columns) else [])
+    except UnicodeDecodeError as e:
+        raise _encoding_error(path, opts, e) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as e:
+        raise DataError(f"cannot read {path} as csv with separator {_show_sep(sep)}: {_first_line(e)}; "
+                        "check the file format, data.source and data.csv.sep") from None
+    dupes = sorted({str(c) for c in header if header.count(c) > 1})
+    if dupes:
+        raise DataError(f"{path} has duplicate column names {dupes}; rename them so each column is unique")
+    if df.shape[1] == 1:
+        first = sample.splitlines()[0][:60] if sample.splitlines() else ""
+        if sniffed:
+            tried = " ".join(_show_sep(c) for c in SEPARATORS)
+            raise DataError(f"{path} reads as a single column (separators tried: {tried}; header starts "
+                            f"{first!r}); set data.csv.sep in params.yaml to the file's separator")
+        raise DataError(f"{path} reads as a single column with data.csv.sep {_show_sep(sep)} (header starts "
+                        f"{first!r}); set data.csv.sep to the file's separator, or null to detect it")
+    df.attrs["csv"] = {"sep": sep, "sep_detected": sniffed, "encoding": encoding, "decimal": decimal}
     return df
+
+
+def _encoding_error(path: Path, opts: dict[str, Any], e: UnicodeDecodeError) -> DataError:
+    bad = e.object[e.start:e.start + 1].hex() if isinstance(e.object, (bytes, bytearray)) else "?"
+    if opts.get("encoding"):
+        return DataError(f"cannot read {path} as {opts['encoding']} text (byte 0x{bad} at position {e.start}); "
+                         "set data.csv.encoding to the file's encoding (e.g. latin-1, cp1252, utf-16)")
+    return DataError(f"cannot read {path}: it is not UTF-8 text (byte 0x{bad} at position {e.start}); set "
+                     "data.csv.encoding in params.yaml (e.g. latin-1, cp1252, utf-16) or save the file as UTF-8")
+
+
+def sniff_separator(sample: str, complete: bool = True) -> str:
+    """The separator among SEPARATORS that splits the sample's lines into the same number (> 1) of fields
+    most consistently (ties: more fields, then the order of SEPARATORS); ',' when none splits the header."""
+    lines = sample.splitlines()
+    if not complete and len(lines) > 1:
+        lines = lines[:-1]  # the last line of a partial read may be cut
+    lines = [ln for ln in lines if ln.strip()][:200]
+    best, best_key = ",", None
+    for i, sep in enumerate(SEPARATORS):
+        try:
+            counts = [len(r) for r in csv_module.reader(lines, delimiter=sep)]
+        except csv_module.Error:
+            continue
+        if not counts or counts[0] < 2:
+            continue
+        consistent = sum(c == counts[0] for c in counts) / len(counts)
+        key = (consistent, counts[0], -i)
+        if best_key is None or key > best_key:
+            best, best_key = sep, key
+    return best
 
 
 def normalise_labels(values: pd.Series, column: str) -> pd.Series:
@@ -100,9 +182,29 @@ def normalise_labels(values: pd.Series, column: str) -> pd.Series:
     return text.isin(POSITIVE).astype("int64")
 
 
+def check_roles(label: str, time: str | None, ids: list[str], drop: list[str], meta: list[str],
+                categorical: list[str]) -> None:
+    """Each column has one role: a column named by two of data.label, time_column, id_columns, drop_columns,
+    meta_columns and categorical_columns (categorical_columns only with features) is an error naming both."""
+    roles: dict[str, list[str]] = {}
+    for key, names in (("data.label", [label]), ("data.time_column", [time] if time else []),
+                       ("data.id_columns", ids), ("data.drop_columns", drop), ("data.meta_columns", meta),
+                       ("data.categorical_columns", categorical)):
+        for name in names:
+            roles.setdefault(name, []).append(key)
+    for name, keys in roles.items():
+        if len(keys) > 1:
+            if keys[0] == "data.label":
+                raise DataError(f"the label column {name!r} is also listed in {' and '.join(keys[1:])}; the label "
+                                f"cannot be dropped or used in another role: remove {name!r} from that list")
+            raise DataError(f"column {name!r} is listed in both {keys[0]} and {keys[1]}; a column has one role: "
+                            f"remove it from one of them")
+
+
 def apply_roles(table: pd.DataFrame, label: str, time: str | None = None, ids: list[str] | None = None,
-                drop: list[str] | None = None, meta: list[str] | None = None, description: str = "") -> Source:
-    ids, drop, meta = list(ids or []), list(drop or []), list(meta or [])
+                drop: list[str] | None = None, meta: list[str] | None = None, description: str = "",
+                categorical: list[str] | None = None) -> Source:
+    ids, drop, meta, categorical = list(ids or []), list(drop or []), list(meta or []), list(categorical or [])
     cols = [str(c) for c in table.columns]
     dupes = sorted({c for c in cols if cols.count(c) > 1})
     if dupes:
@@ -111,7 +213,9 @@ def apply_roles(table: pd.DataFrame, label: str, time: str | None = None, ids: l
     table.columns = cols
     if table.empty:
         raise DataError("the table has no rows; provide a table with labelled transactions")
-    for role, names in (("data.drop_columns", drop), ("data.id_columns", ids), ("data.meta_columns", meta)):
+    check_roles(label, time, ids, drop, meta, categorical)
+    for role, names in (("data.drop_columns", drop), ("data.id_columns", ids), ("data.meta_columns", meta),
+                        ("data.categorical_columns", categorical)):
         missing = [c for c in names if c not in table.columns]
         if missing:
             raise DataError(f"{role} names {missing}, which the table lacks; columns are: {', '.join(cols[:20])}"
@@ -119,8 +223,6 @@ def apply_roles(table: pd.DataFrame, label: str, time: str | None = None, ids: l
     table = table.drop(columns=drop)
     if label not in table.columns:
         raise DataError(f"label column {label!r} not found; set data.label to one of: {', '.join(table.columns[:20])}")
-    if label in ids or label in meta:
-        raise DataError(f"label column {label!r} is also listed as an id/meta column; remove it from those lists")
     table[label] = normalise_labels(table[label], label)
     n_fraud = int(table[label].sum())
     if n_fraud == 0:
@@ -136,7 +238,7 @@ def apply_roles(table: pd.DataFrame, label: str, time: str | None = None, ids: l
     if not features:
         raise DataError("no feature columns left after removing label, time, id, meta and dropped columns")
     return Source(table=table.reset_index(drop=True), label=label, time=time, ids=ids, meta=meta,
-                  description=description)
+                  description=description, categorical=categorical)
 
 
 def _check_time(col: pd.Series, name: str) -> pd.Series:

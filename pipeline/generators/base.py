@@ -42,12 +42,6 @@ from pipeline.errors import ConfigError, GeneratorError, PipelineError
 from pipeline.io import atomic_path
 from pipeline.schema import Schema
 
-#: Hyperparameters every generator accepts.
-COMMON_DEFAULTS: dict[str, Any] = {"max_categories": 50}
-
-#: Placeholder for a missing categorical value inside generators that cannot take None.
-NAN_TOKEN = "__nan__"
-
 _MAX_WARNINGS_KEPT = 10
 
 
@@ -90,13 +84,14 @@ class Generator(ABC):
     """Fits on the seed set (fraud rows of the training split) and samples new synthetic fraud rows.
 
     Subclasses declare `name`, `family`, `min_rows` and `defaults` (their hyperparameters with
-    default values; `max_categories` is added for all) and implement `_fit` / `_sample`.
+    default values) and implement `_fit` / `_sample`. How many levels a categorical column may have
+    is the input contract's decision (`pipeline.data.contract`, `data.max_categories`), not a generator's.
     """
 
     name: ClassVar[str]
     family: ClassVar[str]
     min_rows: ClassVar[int]
-    #: hyperparameters of this generator and their defaults (without the common ones)
+    #: hyperparameters of this generator and their defaults
     defaults: ClassVar[dict[str, Any]] = {}
     #: allowed values of string hyperparameters
     choices: ClassVar[dict[str, tuple]] = {}
@@ -124,7 +119,7 @@ class Generator(ABC):
     @classmethod
     def hyperparameter_defaults(cls) -> dict[str, Any]:
         """Every hyperparameter this generator accepts, with its default value."""
-        return copy.deepcopy({**cls.defaults, **COMMON_DEFAULTS})
+        return copy.deepcopy(cls.defaults)
 
     def _check_hyperparameter(self, key: str, value: Any, default: Any) -> None:
         def bad(what: str) -> ConfigError:
@@ -197,15 +192,6 @@ class Generator(ABC):
                 "add fraud rows (e.g. a longer training window) or use a generator with a lower minimum "
                 "such as random_oversample"
             )
-        for col in schema.categorical:
-            count = int(data[col].nunique(dropna=True))
-            if count > self.max_categories:
-                raise GeneratorError(
-                    f"categorical column '{col}' has {count} distinct values in the seed set, more than "
-                    f"max_categories={self.max_categories}; raise max_categories for {self.name} or group "
-                    f"the rare values of '{col}' in the prepare stage"
-                )
-
         constant: dict[str, Any] = {}
         all_nan: list[str] = []
         for col in schema.feature_names:

@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import GeneratorError
-from pipeline.generators.base import NAN_TOKEN, Generator
+from pipeline.generators.base import Generator
+from pipeline.schema import MISSING_TOKEN
 
 
 class Oversampler(Generator):
@@ -102,7 +103,7 @@ class Oversampler(Generator):
             self._stds = pd.Series(1.0, index=self._num_cols)
         nums = (nums - self._means) / self._stds
 
-        cats = both[self._cat_cols].astype(object).where(both[self._cat_cols].notna(), NAN_TOKEN)
+        cats = both[self._cat_cols].astype(object).where(both[self._cat_cols].notna(), MISSING_TOKEN)
         if self._cat_cols and self.encodes_categoricals:
             self._categories = {
                 c: sorted(set(cats[c].iloc[len(legit):])) for c in self._cat_cols
@@ -178,7 +179,7 @@ class Oversampler(Generator):
         nums = nums * self._stds + self._means
         out = pd.concat([nums.reset_index(drop=True), cats.reset_index(drop=True)], axis=1)
         for c in self._cat_cols:
-            out[c] = out[c].astype(object).where(out[c] != NAN_TOKEN, None)
+            out[c] = out[c].astype(object).where(out[c] != MISSING_TOKEN, None)
         return out
 
     def _sample(self, n: int, seed: int) -> pd.DataFrame:
@@ -293,7 +294,7 @@ class RandomOversampleGenerator(Oversampler):
         self._cat_cols = [c for c in columns if self._schema.feature(c).is_categorical]
         both = pd.concat([legit, seed_rows], ignore_index=True)
         both[self._num_cols] = both[self._num_cols].apply(pd.to_numeric, errors="coerce").astype("float64")
-        both[self._cat_cols] = both[self._cat_cols].astype(object).where(both[self._cat_cols].notna(), NAN_TOKEN)
+        both[self._cat_cols] = both[self._cat_cols].astype(object).where(both[self._cat_cols].notna(), MISSING_TOKEN)
         self._X = both[self._num_cols + self._cat_cols]
         self._y = np.r_[np.zeros(len(legit), dtype=int), np.ones(len(seed_rows), dtype=int)]
         self._means = pd.Series(0.0, index=self._num_cols)

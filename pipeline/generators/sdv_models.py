@@ -102,7 +102,6 @@ class SDVGenerator(Generator):
 
     def _synthesizer_kwargs(self, data: pd.DataFrame, notes: list[str]) -> dict[str, Any]:
         params = self.get_parameters()
-        params.pop("max_categories", None)
         params.pop("torch_threads", None)
         if params.get("numerical_distributions"):
             # columns removed before fitting (constant / all-NaN) must not be named to SDV

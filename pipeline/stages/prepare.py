@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.config import Paths
-from pipeline.data.prepare import prepare_data
+from pipeline.data.prepare import contract_lines, prepare_data
 from pipeline.io import write_json, write_parquet
 
 
@@ -18,4 +18,6 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     p = prepared.profile
     print(f"prepare: {p['source']}; {p['split']} split; "
           + "; ".join(f"{n} {p[n]['rows']} rows / {p[n]['frauds']} frauds" for n in ("train", "valid", "test")))
+    for line in contract_lines(p.get("input_contract", {})):
+        print(f"prepare: {line}")
     return p

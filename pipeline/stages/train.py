@@ -9,9 +9,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from pipeline.blend import SYNTHETIC, blend
+from pipeline.blend import blend
 from pipeline.config import Paths
 from pipeline.detector import save_detector, train_detector
 from pipeline.errors import DataError
@@ -53,16 +54,16 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     for cfg in grid:
         for seed in det["seeds"]:
             if cfg.kind == AUGMENTED:
-                data = blend(train, pools[cfg.generator], cfg.share, seed=seed, label=label)
+                data, synthetic = blend(train, pools[cfg.generator], cfg.share, seed=seed, label=label)
             else:
-                data = train.assign(**{SYNTHETIC: 0})
+                data, synthetic = train, np.zeros(len(train), dtype=bool)
             spw = n_legit / n_fraud if cfg.kind == REWEIGHT else None
             model, info = train_detector(schema.to_model_frame(data), data[label].to_numpy(), X_valid, y_valid,
                                          det, seed=seed, scale_pos_weight=spw)
             rel = f"{cfg.dirname}/seed{seed}.json"
             save_detector(model, paths.detectors / rel)
             done += 1
-            n_syn = int(data[SYNTHETIC].sum())
+            n_syn = int(synthetic.sum())
             records.append({
                 "config": cfg.id, "label": cfg.label, "kind": cfg.kind, "generator": cfg.generator,
                 "share": cfg.share, "seed": seed, "model": rel, "rows": len(data),

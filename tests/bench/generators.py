@@ -459,7 +459,7 @@ def build_data(datadir: Path) -> dict:
     from pipeline.data.features import add_transaction_features
     from pipeline.data.simulate import simulate_transactions
     from pipeline.io import write_parquet
-    from pipeline.schema import infer_schema
+    from pipeline.data.contract import infer_schema
 
     t0 = time.perf_counter()
     feats = add_transaction_features(simulate_transactions(**SIM))

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.blend import SYNTHETIC, blend, n_synthetic
+from pipeline.blend import blend, n_synthetic
 from pipeline.errors import ConfigError, DataError
 
 
@@ -27,22 +27,31 @@ def _train():
 def test_blend_share_means_fraction_of_fraud_rows():
     train = _train()
     pool = pd.DataFrame({"x": np.arange(200.0)})
-    out = blend(train, pool, 0.5, seed=1, label="y")
-    fraud = out[out["y"] == 1]
-    assert fraud[SYNTHETIC].mean() == 0.5
-    # legitimate rows never change
-    pd.testing.assert_frame_equal(out[out[SYNTHETIC] == 0].drop(columns=SYNTHETIC).reset_index(drop=True), train)
+    out, synthetic = blend(train, pool, 0.5, seed=1, label="y")
+    assert list(out.columns) == ["x", "y"]  # no marker column is ever added
+    assert synthetic[(out["y"] == 1).to_numpy()].mean() == 0.5
+    # real rows never change and come first
+    pd.testing.assert_frame_equal(out[~synthetic].reset_index(drop=True), train)
+    assert not synthetic[: len(train)].any() and synthetic[len(train):].all()
     # drawn without replacement from the pool, seeded
-    syn = out[out[SYNTHETIC] == 1]["x"]
+    syn = out[synthetic]["x"]
     assert syn.is_unique and set(syn) <= set(pool["x"])
-    again = blend(train, pool, 0.5, seed=1, label="y")
+    again, _ = blend(train, pool, 0.5, seed=1, label="y")
     pd.testing.assert_frame_equal(out, again)
-    assert not blend(train, pool, 0.5, seed=2, label="y").equals(out)
+    assert not blend(train, pool, 0.5, seed=2, label="y")[0].equals(out)
+
+
+def test_user_column_named_like_a_marker_is_untouched():
+    train = _train().assign(is_synthetic=lambda d: d["y"] * 7)  # a user's predictive flag
+    pool = pd.DataFrame({"x": np.arange(200.0), "is_synthetic": np.full(200, 7)})
+    out, synthetic = blend(train, pool, 0.5, seed=1, label="y")
+    pd.testing.assert_series_equal(out.loc[~synthetic, "is_synthetic"].reset_index(drop=True), train["is_synthetic"])
+    assert (out.loc[synthetic, "is_synthetic"] == 7).all()
 
 
 def test_share_zero_is_real_only():
-    out = blend(_train(), pd.DataFrame({"x": []}), 0.0, seed=0, label="y")
-    assert out[SYNTHETIC].sum() == 0 and len(out) == 440
+    out, synthetic = blend(_train(), pd.DataFrame({"x": []}), 0.0, seed=0, label="y")
+    assert synthetic.sum() == 0 and len(out) == 440 and list(out.columns) == ["x", "y"]
 
 
 def test_pool_too_small_names_sizes():

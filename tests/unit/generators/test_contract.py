@@ -123,7 +123,7 @@ def test_get_parameters_is_passed_plus_defaults(fitted):
     cls = GENERATORS[fitted.name]
     expected = {**cls.hyperparameter_defaults(), **tiny(fitted.name)}
     assert fitted.get_parameters() == expected
-    assert fitted.get_parameters()["max_categories"] == 50
+    assert "max_categories" not in expected  # the input contract owns category limits, not generators
     for key, value in expected.items():
         assert getattr(fitted, key) == value
 
@@ -176,7 +176,7 @@ def test_registry_names():
 def test_unknown_hyperparameter_lists_valid_ones():
     with pytest.raises(ConfigError) as err:
         make_generator("ctgan", {"epochz": 3})
-    assert "epochz" in str(err.value) and "epochs" in str(err.value) and "max_categories" in str(err.value)
+    assert "epochz" in str(err.value) and "epochs" in str(err.value) and "batch_size" in str(err.value)
 
 
 @pytest.mark.parametrize("bad", [{"epochs": -1}, {"epochs": 2.5}, {"verbose": "yes"}, {"generator_dim": []}])
@@ -197,13 +197,21 @@ def test_too_few_seed_rows(name, data):
 
 
 @pytest.mark.parametrize("name", generator_names())
-def test_too_many_categories(name, data):
+def test_grouped_levels_and_odd_names(name, data):
+    """Schemas the input contract writes: rare levels grouped into an `other` level, names XGBoost rejects."""
     train, seed_set = data
-    gen = make_generator(name, tiny(name, max_categories=3))
-    with pytest.raises(GeneratorError) as err:
-        gen.fit(seed_set, SCHEMA, train=train)
-    message = str(err.value)
-    assert "'channel'" in message and "4" in message and "max_categories" in message
+    kept = sorted(CHANNELS)[:2]
+    features = [Feature("amount[eur]", "numerical", "float64", model_name="amount(eur)"),
+                *[f for f in SCHEMA.features if f.name not in ("amount", "channel")],
+                Feature("channel", "categorical", "object", kept + ["(other)"], other="(other)")]
+    schema = Schema(label=LABEL, features=features)
+    rename = {"amount": "amount[eur]"}
+    gen = make_generator(name, tiny(name))
+    gen.fit(seed_set.rename(columns=rename), schema, train=train.rename(columns=rename), seed=0)
+    out = gen.sample(40, seed=1)
+    assert list(out.columns) == schema.feature_names
+    assert set(out["channel"].dropna()) <= set(kept) | {"(other)"}
+    assert list(schema.to_model_frame(out).columns)[0] == "amount(eur)"
 
 
 @pytest.mark.parametrize("name", generator_names())

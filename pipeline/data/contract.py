@@ -1,0 +1,241 @@
+"""The input contract: which feature columns `prepare` accepts, and as what.
+
+Every feature column's type is decided here, once, and recorded in `schema.json`; later stages
+never guess again. What the contract does with each kind of messy input (README, "Bring your own
+data", lists the same rules for users):
+
+* **types** - numbers and booleans are `numerical`; strings and pandas categoricals are
+  `categorical`; a text column whose every value is a number is `numerical` (noted in
+  `profile.json`); `data.categorical_columns` forces a column to be categorical (codes such as
+  merchant category codes or zip codes). Date and duration columns are not features: an error
+  says to use `data.time_column`, `meta_columns` or `drop_columns`.
+* **non-finite numbers** - `inf`, `-inf` and magnitudes beyond float32 (XGBoost stores features
+  as float32, where they become infinite): with `data.non_finite: missing` (default) they become
+  missing values, counted per column in `profile.json`; with `reject` they are an error.
+* **stray strings in a numeric column** - a text column where at least `MOSTLY_NUMERIC` of the
+  values are numbers but some are not (`12,50`, `-`, `abc`): an error naming the column with
+  examples, never a silent retype to categorical. `data.coerce_numeric: true` turns the strays into
+  missing values (counted). Numbers written with decimal commas get a hint to set `data.csv.decimal`.
+* **high cardinality** - a categorical column with more than `MAX_LEVELS` distinct values in the
+  training split is an error suggesting `data.id_columns`; with `data.max_categories: N` every
+  categorical column keeps its N-1 most frequent training values and the rest become one `other`
+  level (`Schema.conform` applies it to every table: generators, detectors, serving).
+* **names** - XGBoost rejects `[`, `]` and `<` in feature names; such features get a model name
+  (`Feature.model_name`) used only inside XGBoost, while every report keeps the user's name.
+* **reserved values** - `MISSING_TOKEN`, the encoders' stand-in for a missing category, may not
+  occur as a value.
+
+Internal marker columns never share the user's namespace: the blend keeps its synthetic-row mask
+outside the table (`pipeline.blend`), so any user column name is safe.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import DataError
+from pipeline.schema import MISSING_TOKEN, Feature, Schema
+
+#: most distinct values a categorical feature may have in the training split unless data.max_categories is set
+MAX_LEVELS = 50
+#: share of a text column's values that must be numbers for it to count as a numeric column with stray strings
+MOSTLY_NUMERIC = 0.9
+#: XGBoost holds features as float32: larger magnitudes become inf there
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: characters XGBoost rejects in feature names, and what they become in model names
+_UNSAFE = {"[": "(", "]": ")", "<": "lt"}
+_OTHER = "(other)"
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
+
+
+def _examples(values, k: int = 3) -> str:
+    seen: list[str] = []
+    for v in values:
+        r = repr(v) if not isinstance(v, str) else repr(v[:30])
+        if r not in seen:
+            seen.append(r)
+        if len(seen) == k:
+            break
+    return ", ".join(seen)
+
+
+def clean_features(table: pd.DataFrame, features: list[str], data: dict[str, Any],
+                   categorical: list[str] | tuple = ()) -> tuple[pd.DataFrame, dict[str, str], dict[str, Any]]:
+    """Decide each feature's type and clean its values (whole table, before the split).
+
+    `data` is the `data` params section (non_finite, coerce_numeric, csv.decimal). Returns the
+    table (a copy, feature columns cleaned), {feature: "numerical" | "categorical"} and notes for
+    profile.json. Raises `DataError` with one line naming the column, the problem and the fix.
+    """
+    table = table.copy()
+    kinds: dict[str, str] = {}
+    notes: dict[str, Any] = {"non_finite_to_missing": {}, "coerced_to_missing": {}, "text_parsed_as_numbers": []}
+    declared = set(categorical)
+    for name in features:
+        col = table[name]
+        if name in declared:
+            table[name] = _as_text(col)
+            kinds[name] = "categorical"
+        elif (pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_timedelta64_dtype(col)
+              or isinstance(col.dtype, pd.PeriodDtype)):
+            raise DataError(f"column {name!r} holds dates or durations, which are not features; set it as "
+                            "data.time_column, list it in data.meta_columns or data.drop_columns, or derive "
+                            "numeric features from it first")
+        elif pd.api.types.is_bool_dtype(col):
+            kinds[name] = "numerical"
+        elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_complex_dtype(col):
+            table[name] = _finite(col, name, data["non_finite"], notes)
+            kinds[name] = "numerical"
+        elif isinstance(col.dtype, pd.CategoricalDtype):
+            table[name] = _as_text(col)
+            kinds[name] = "categorical"
+        else:
+            kinds[name] = _text_column(table, name, data, notes)
+    for name in features:
+        if kinds[name] == "categorical" and (table[name] == MISSING_TOKEN).any():
+            raise DataError(f"column {name!r} holds the value {MISSING_TOKEN!r}, which the pipeline reserves for "
+                            "missing categories; replace it in the file")
+    notes = {k: v for k, v in notes.items() if v}
+    return table, kinds, notes
+
+
+def _as_text(col: pd.Series) -> pd.Series:
+    """Values as strings (missing stays missing); whole floats print without '.0' (a code 7.0 -> '7')."""
+    if pd.api.types.is_float_dtype(col):
+        vals = col.to_numpy(dtype="float64")
+        finite = np.isfinite(vals)
+        if finite.any() and np.all(vals[finite] == np.round(vals[finite])) and np.abs(vals[finite]).max() < 2**53:
+            return pd.Series([None if not f else str(int(v)) for v, f in zip(vals, finite)], index=col.index,
+                             dtype=object)
+    out = col.astype(object).where(col.notna(), None)
+    return out.map(lambda v: v if v is None else str(v)).astype(object)
+
+
+def _finite(col: pd.Series, name: str, policy: str, notes: dict[str, Any]) -> pd.Series:
+    vals = pd.to_numeric(col, errors="coerce").astype("float64")
+    arr = vals.to_numpy()
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isnan(arr) & ~(np.abs(arr) <= FLOAT32_MAX)
+    if not bad.any():
+        return col
+    n = int(bad.sum())
+    if policy == "reject":
+        raise DataError(f"column {name!r} has {n} infinite or out-of-range value(s) (e.g. {_examples(arr[bad])}); "
+                        "fix them in the file, or set data.non_finite: missing to treat them as missing values")
+    notes["non_finite_to_missing"][name] = n
+    return vals.mask(bad)
+
+
+def _numbers(text: pd.Series, decimal: str) -> pd.Series:
+    if decimal == ",":
+        text = text.where(~text.str.match(_DECIMAL_COMMA), text.str.replace(",", ".", regex=False))
+    return pd.to_numeric(text, errors="coerce")
+
+
+def _text_column(table: pd.DataFrame, name: str, data: dict[str, Any], notes: dict[str, Any]) -> str:
+    """Decide a text column: numbers (all or, with coerce_numeric, mostly), or categorical."""
+    col = table[name]
+    present = col.notna()
+    text = col[present].map(str).str.strip()
+    blank = text == ""
+    text = text[~blank]
+    if text.empty:
+        table[name] = _as_text(col)
+        return "categorical"
+    parsed = _numbers(text, data["csv"]["decimal"])
+    ok = parsed.notna() | text.str.lower().isin(("nan",))
+    share = float(ok.mean())
+    if share == 1.0 or share >= MOSTLY_NUMERIC:
+        stray = text[~ok]
+        if len(stray) and not data["coerce_numeric"]:
+            raise DataError(
+                f"column {name!r} is numeric but {len(stray)} of its {len(text)} values are not numbers "
+                f"(e.g. {_examples(stray)}); fix them in the file, set data.coerce_numeric: true to treat them as "
+                "missing values, or list the column in data.categorical_columns if it is a code")
+        if len(stray):
+            notes["coerced_to_missing"][name] = {"count": int(len(stray)), "examples": list(dict.fromkeys(stray))[:5]}
+        else:
+            notes["text_parsed_as_numbers"].append(name)
+        numbers = pd.Series(np.nan, index=col.index, dtype="float64")
+        numbers[parsed.index] = parsed.astype("float64")
+        table[name] = _finite(numbers, name, data["non_finite"], notes)
+        return "numerical"
+    if data["csv"]["decimal"] == ".":
+        comma = float(_numbers(text, ",").notna().mean())
+        if comma >= MOSTLY_NUMERIC:
+            raise DataError(f"column {name!r} holds numbers with decimal commas (e.g. "
+                            f"{_examples(text[text.str.match(_DECIMAL_COMMA)])}); set data.csv.decimal: \",\" "
+                            "in params.yaml (and data.csv.sep if the file is ';'-separated)")
+    table[name] = _as_text(col)
+    return "categorical"
+
+
+def model_names(features: list[str]) -> dict[str, str]:
+    """{user name: model name} for the features whose names XGBoost rejects; model names are unique."""
+    taken = set(features)
+    out: dict[str, str] = {}
+    for name in features:
+        if not any(c in name for c in _UNSAFE):
+            continue
+        base = "".join(_UNSAFE.get(c, c) for c in name)
+        candidate, i = base, 2
+        while candidate in taken:
+            candidate, i = f"{base}_{i}", i + 1
+        taken.add(candidate)
+        out[name] = candidate
+    return out
+
+
+def categorical_levels(train_values: pd.Series, name: str, max_categories: int | None) -> tuple[list[str], str | None]:
+    """The levels of a categorical feature from the TRAINING split: (categories, other level or None)."""
+    counts = train_values.dropna().map(str).value_counts()
+    levels = sorted(counts.index)
+    limit = MAX_LEVELS if max_categories is None else max_categories
+    if len(levels) <= limit:
+        return levels, None
+    if max_categories is None:
+        top = ", ".join(repr(v[:20]) for v in list(counts.index[:3]))
+        raise DataError(
+            f"categorical column {name!r} has {len(levels)} distinct values in the training split (e.g. {top}), more "
+            f"than {MAX_LEVELS}; if it identifies something (an account, a merchant) list it in data.id_columns, "
+            "otherwise set data.max_categories (e.g. 20) to group its rarest values into one level, or list it "
+            "in data.drop_columns")
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    kept = sorted(v for v, _ in ranked[: max_categories - 1])
+    other, i = _OTHER, 2
+    while other in counts.index:
+        other, i = f"{_OTHER[:-1]} {i})", i + 1
+    return kept + [other], other
+
+
+def infer_schema(train: pd.DataFrame, label: str, time: str | None = None, ids: list[str] | None = None,
+                 meta: list[str] | None = None, kinds: dict[str, str] | None = None,
+                 max_categories: int | None = None) -> Schema:
+    """The schema of the prepared data from the training split.
+
+    `kinds` ({feature: "numerical" | "categorical"}, from `clean_features`) fixes the types; without
+    it numbers and booleans are numerical and the rest categorical.
+    """
+    ids, meta = list(ids or []), list(meta or [])
+    skip = {label, *ids, *meta} | ({time} if time else set())
+    names = [c for c in train.columns if c not in skip]
+    renamed = model_names(names)
+    features = []
+    for name in names:
+        col = train[name]
+        kind = (kinds or {}).get(name) or ("numerical" if pd.api.types.is_bool_dtype(col)
+                                           or pd.api.types.is_numeric_dtype(col) else "categorical")
+        if kind == "categorical":
+            cats, other = categorical_levels(col, name, max_categories)
+            f = Feature(name, "categorical", "object", cats, other=other)
+        elif pd.api.types.is_bool_dtype(col) or (pd.api.types.is_integer_dtype(col) and not col.isna().any()):
+            f = Feature(name, "numerical", "int64")
+        else:
+            f = Feature(name, "numerical", "float64")
+        f.model_name = renamed.get(name)
+        features.append(f)
+    return Schema(label=label, time=time, ids=ids, meta=meta, features=features)
