@@ -178,8 +178,9 @@ def _finite(*xs: Any) -> bool:
 
 def lift_text(row: pd.Series) -> tuple[str, str]:
     """(lift, its CI) as shown beside a verdict. The CI shown never contradicts the verdict: when the lift
-    or its CI is undefined (the reference recall is 0, in the data or in some bootstrap draws), or its
-    bounds disagree in sign with the verdict, the CI of the recall difference is shown instead."""
+    or a bound of its CI is undefined or unbounded (the reference recall is 0, in the data or in the
+    bootstrap draws at that bound), or its bounds disagree in sign with the verdict, the CI of the recall
+    difference is shown instead."""
     verdict = row.get("verdict")
     d_lo, d_hi = row.get("diff_lo"), row.get("diff_hi")
     diff_ci = f"difference {d_lo:+.2f}..{d_hi:+.2f}" if _finite(d_lo, d_hi) else "n/a"

@@ -214,8 +214,8 @@ def paired_bootstrap(hits_config, hits_ref, n_boot: int = 1000, seed: int = 0, c
     draws test fraud rows with replacement and seed indices with replacement, the same draws for
     config and ref; recall = mean over drawn seeds of mean over drawn rows.
     Returns recall (+ _lo/_hi), ref_recall, diff (+ _lo/_hi), lift (+ _lo/_hi), verdict, n_boot.
-    The lift is NaN when the reference recall is 0, and its CI is NaN when the reference recall is 0
-    in any replicate (the lift is undefined there): reports then show the difference CI instead.
+    The lift is NaN when the reference recall is 0; a lift CI bound is +inf when it falls on replicates
+    whose reference recall is 0 (reports then show the difference CI instead).
     """
     hc, hr = _hits(hits_config, "hits_config"), _hits(hits_ref, "hits_ref")
     if hc.shape != hr.shape:
@@ -245,13 +245,13 @@ def paired_bootstrap(hits_config, hits_ref, n_boot: int = 1000, seed: int = 0, c
     recall, ref_recall = float(hc.mean()), float(hr.mean())
     diff = recall - ref_recall
     lift = diff / ref_recall if ref_recall > 0 else float("nan")
-    # The lift CI is given only when the lift is defined in every replicate (reference recall > 0). Then
-    # each replicate's lift has the sign of its difference, and with the same order statistics for both
-    # intervals the lift CI can never contradict the verdict, which is read off the difference CI.
-    if (rr > 0).all():
-        lift_lo, lift_hi = bootstrap_interval(diff_b / rr, ci)
-    else:
-        lift_lo = lift_hi = float("nan")
+    # A replicate whose reference recall is 0 has lift 0 when the config's recall is 0 too and +inf when it
+    # is not, so every replicate's lift has the sign of its difference; with the same order statistics for
+    # both intervals the lift CI can then never contradict the verdict, which is read off the difference CI.
+    # A bound that lands on such a replicate is infinite: reports show the difference CI instead.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lift_b = np.where(rr > 0, diff_b / np.where(rr > 0, rr, 1.0), np.where(diff_b > 0, np.inf, 0.0))
+    lift_lo, lift_hi = bootstrap_interval(lift_b, ci)
     r_lo, r_hi = bootstrap_interval(rc, ci)
     d_lo, d_hi = bootstrap_interval(diff_b, ci)
     if d_lo > 0:

@@ -47,3 +47,21 @@ def tabular_frame(n: int = 3000, fraud_rate: float = 0.05, seed: int = 0, with_t
     return df
 
 
+
+#: tiny hyperparameters per generator kind: every registered generator fits in about a second
+_NET = {"epochs": 3, "batch_size": 30, "embedding_dim": 16}
+TINY_GENERATORS = {
+    "ctgan": {**_NET, "generator_dim": (32, 32), "discriminator_dim": (32, 32)},
+    "copulagan": {**_NET, "generator_dim": (32, 32), "discriminator_dim": (32, 32), "default_distribution": "norm"},
+    "tvae": {**_NET, "compress_dims": (32, 32), "decompress_dims": (32, 32)},
+    "gaussian_copula": {"default_distribution": "norm"},
+    "smote": {"k_neighbors": 4},
+    "borderline_smote": {"k_neighbors": 4, "m_neighbors": 8},
+    "adasyn": {"n_neighbors": 4},
+    "random_oversample": {},
+}
+
+
+def tiny(name: str, **extra) -> dict:
+    """Tiny hyperparameters for generator kind `name`, updated with `extra`."""
+    return {**TINY_GENERATORS.get(name, {}), **extra}

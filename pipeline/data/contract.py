@@ -47,7 +47,7 @@ MOSTLY_NUMERIC = 0.9
 #: XGBoost holds features as float32: larger magnitudes become inf there
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: characters XGBoost rejects in feature names, and what they become in model names
-_UNSAFE = {"[": "(", "]": ")", "<": "lt"}
+_UNSAFE = {"[": "(", "]": ")", "<": "(lt)"}
 _OTHER = "(other)"
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
 
@@ -55,7 +55,7 @@ _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
 def _examples(values, k: int = 3) -> str:
     seen: list[str] = []
     for v in values:
-        r = repr(v) if not isinstance(v, str) else repr(v[:30])
+        r = repr(v[:30]) if isinstance(v, str) else str(v.item() if hasattr(v, "item") else v)
         if r not in seen:
             seen.append(r)
         if len(seen) == k:

@@ -67,7 +67,7 @@ def contract_lines(notes: dict[str, Any]) -> list[str]:
     """One plain line per thing the input contract changed or decided (printed by the prepare stage)."""
     lines = []
     csv = notes.get("csv")
-    if csv and csv.get("sep_detected"):
+    if csv and csv.get("sep_detected") and csv.get("sep") != ",":
         sep = "tab" if csv["sep"] == "\t" else repr(csv["sep"])
         lines.append(f"read as CSV with separator {sep} (detected; set data.csv.sep to fix it)")
     for col, n in notes.get("non_finite_to_missing", {}).items():

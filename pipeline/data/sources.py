@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import csv as csv_module
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -253,8 +254,14 @@ def _check_time(col: pd.Series, name: str) -> pd.Series:
             raise DataError(f"time column {name!r} has {int(bad.sum())} NaN/inf value(s); "
                             "fill or drop them, or set data.time_column: null")
         return col
-    parsed = pd.to_datetime(col, errors="coerce")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns when it falls back to parsing each value on its own
+        parsed = pd.to_datetime(col, errors="coerce")
     if parsed.isna().any():
+        text = col.dropna().astype(str).str.strip()
+        if len(text) and text.str.match(r"^[+-]?\d*,\d+$").mean() > 0.9:
+            raise DataError(f"time column {name!r} holds numbers with decimal commas (e.g. {text.iloc[0]!r}); "
+                            "set data.csv.decimal: \",\" in params.yaml")
         raise DataError(f"time column {name!r} has {int(parsed.isna().sum())} value(s) that are neither numbers nor "
                         "dates (or missing); fix them or set data.time_column: null")
     return parsed

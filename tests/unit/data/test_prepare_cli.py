@@ -115,3 +115,110 @@ def test_bad_params_exit_2(project, capsys):
     root = project(p)
     code, err = _run_prepare(root, capsys)
     assert code == 2 and "split.bogus" in err
+
+
+# -- messy real tables (issue: no silent damage, no tracebacks): each case its own exact message ----------
+def _write(df, **kw):
+    return lambda root: df.to_csv(root / "data/raw/t.csv", index=False, **kw)
+
+
+def _messy():
+    d = tabular_frame()
+    inf = d.copy()
+    inf.loc[::50, "v1"] = np.inf
+    inf.loc[5, "amount"] = -np.inf
+    stray = d.astype({"amount": object})
+    stray.loc[[3, 9, 20], "amount"] = ["12,50", "abc", "-"]
+    accents = d.assign(channel=d["channel"].map({"web": "wéb", "pos": "pôs", "atm": "atm", "phone": "phone"}))
+    ids = d.assign(merchant=[f"m{i % 2500}" for i in range(len(d))])
+    return {
+        "inf rejected on request": (_write(inf), {"non_finite": "reject"},
+                                    "error: column 'amount' has 1 infinite or out-of-range value(s) (e.g. -inf); fix them "
+                                    "in the file, or set data.non_finite: missing to treat them as missing values"),
+        "stray strings": (_write(stray), {},
+                          "error: column 'amount' is numeric but 3 of its 3000 values are not numbers (e.g. '12,50', "
+                          "'abc', '-'); fix them in the file, set data.coerce_numeric: true to treat them as missing "
+                          "values, or list the column in data.categorical_columns if it is a code"),
+        "single column": (_write(d, sep=":"), {},
+                          "reads as a single column (separators tried: ',' ';' '|' tab; header starts "
+                          "'Time:amount:v1:count:channel:Class'); set data.csv.sep in params.yaml to the file's separator"),
+        "wrong separator set": (_write(d, sep=";"), {"csv": {"sep": "|"}},
+                                "reads as a single column with data.csv.sep '|'"),
+        "latin-1 file": (_write(accents, encoding="latin-1"), {},
+                         "it is not UTF-8 text (byte 0xe9 at position"),
+        "decimal commas": (_write(d, sep=";", decimal=","), {},
+                           "error: time column 'Time' holds numbers with decimal commas"),
+        "id-like categorical": (_write(ids), {},
+                                "error: categorical column 'merchant' has 1800 distinct values in the training split "
+                                "(e.g. 'm0', 'm1', 'm2'), more than 50; if it identifies something (an account, a "
+                                "merchant) list it in data.id_columns"),
+        "label in drop_columns": (_write(d), {"drop_columns": ["Class"]},
+                                  "error: the label column 'Class' is also listed in data.drop_columns; the label "
+                                  "cannot be dropped or used in another role: remove 'Class' from that list"),
+        "label in meta_columns": (_write(d), {"meta_columns": ["Class"]},
+                                  "error: the label column 'Class' is also listed in data.meta_columns"),
+        "column in two roles": (_write(d), {"meta_columns": ["channel"], "id_columns": ["channel"]},
+                                "error: column 'channel' is listed in both data.id_columns and data.meta_columns; "
+                                "a column has one role: remove it from one of them"),
+        "time column also an id": (_write(d), {"id_columns": ["Time"]},
+                                   "error: column 'Time' is listed in both data.time_column and data.id_columns"),
+        "declared categorical missing": (_write(d), {"categorical_columns": ["mcc"]},
+                                         "error: data.categorical_columns names ['mcc'], which the table lacks"),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_messy()))
+def test_messy_input_one_exact_line_exit_2_no_outputs(project, capsys, case):
+    make, data, message = _messy()[case]
+    root = project(_csv_params("data/raw/t.csv", **data))
+    make(root)
+    code, err = _run_prepare(root, capsys)
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and err.startswith("error: ")
+    assert message in err
+    assert not (root / "data" / "prepared").exists()
+
+
+@pytest.mark.parametrize("case, data, note", [
+    ("inf", {}, "column 'v1': 60 infinite or out-of-range value(s) treated as missing"),
+    ("stray", {"coerce_numeric": True}, "column 'amount': 3 non-numeric value(s) treated as missing"),
+    ("semicolon", {}, "read as CSV with separator ';' (detected"),
+    ("tab", {}, "read as CSV with separator tab (detected"),
+    ("decimal", {"csv": {"decimal": ","}}, "read as CSV with separator ';' (detected"),
+    ("latin-1", {"csv": {"encoding": "latin-1"}}, None),
+    ("ids grouped", {"max_categories": 20}, "column 'merchant': 1800 values; the 19 most frequent kept"),
+    ("ids declared", {"id_columns": ["merchant"]}, None),
+    ("odd names", {}, "column 'amount[eur]' is called 'amount(eur)' inside XGBoost"),
+])
+def test_messy_input_handled_when_allowed(project, capsys, case, data, note):
+    d = tabular_frame()
+    write = {
+        "inf": _write(d.assign(v1=d["v1"].where(d.index % 50 != 0, np.inf))),
+        "stray": _messy()["stray strings"][0],
+        "semicolon": _write(d, sep=";"),
+        "tab": _write(d, sep="\t"),
+        "decimal": _write(d, sep=";", decimal=","),
+        "latin-1": _messy()["latin-1 file"][0],
+        "ids grouped": _messy()["id-like categorical"][0],
+        "ids declared": _messy()["id-like categorical"][0],
+        "odd names": _write(d.rename(columns={"amount": "amount[eur]", "v1": "risk<score>"})),
+    }[case]
+    root = project(_csv_params("data/raw/t.csv", **data))
+    write(root)
+    code = main(["--root", str(root), "prepare"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert err == ""
+    if note:
+        assert note in out
+    schema = json.loads((root / "data/prepared/schema.json").read_text())
+    types = {f["name"]: f["type"] for f in schema["features"]}
+    numeric = [c for c in ("amount", "v1", "count", "amount[eur]", "risk<score>") if c in types]
+    assert all(types[c] == "numerical" for c in numeric)  # never a silent retype
+    train = pd.read_parquet(root / "data/prepared/train.parquet")
+    assert np.isfinite(train[numeric].to_numpy(dtype=float)[~train[numeric].isna().to_numpy()]).all()
+    prof = json.loads((root / "data/prepared/profile.json").read_text())
+    if case == "inf":
+        assert prof["input_contract"]["non_finite_to_missing"] == {"v1": 60}
+    if case == "ids grouped":
+        assert len(train["merchant"].unique()) == 20 and "(other)" in set(train["merchant"])

@@ -68,3 +68,18 @@ def test_no_fraud_all_fraud_empty_duplicates():
     dup = pd.concat([_table(), _table()[["x"]]], axis=1)
     with pytest.raises(DataError, match="duplicate column names"):
         apply_roles(dup, label="y")
+
+
+@pytest.mark.parametrize("sep", [",", ";", "|", "\t"])
+def test_separator_sniffed_even_with_separators_inside_quoted_values(sep):
+    from pipeline.data.sources import sniff_separator
+
+    df = pd.DataFrame({"a": [1.5, 2.5, 3.5], "note": ["x;y", "p|q", "u,v"], "y": [0, 1, 0]})
+    assert sniff_separator(df.to_csv(sep=sep, index=False)) == sep
+
+
+def test_label_in_another_role_named_precisely():
+    with pytest.raises(DataError, match=r"label column 'y' is also listed in data.drop_columns"):
+        apply_roles(_table(), label="y", drop=["y"])
+    with pytest.raises(DataError, match=r"column 'c' is listed in both data.id_columns and data.categorical_columns"):
+        apply_roles(_table(), label="y", ids=["c"], categorical=["c"])

@@ -9,6 +9,7 @@ import pytest
 from pipeline.errors import ConfigError, GeneratorError
 from pipeline.generators import GENERATORS, Generator, generator_names, make_generator
 from pipeline.schema import Feature, Schema
+from tests.helpers import tiny
 
 LABEL = "is_fraud"
 CHANNELS = ["app", "atm", "pos", "web"]
@@ -23,22 +24,7 @@ SCHEMA = Schema(
 )
 N_SEED, N_LEGIT = 60, 400
 
-_NET = {"epochs": 3, "batch_size": 30, "embedding_dim": 16}
-TINY = {
-    "ctgan": {**_NET, "generator_dim": (32, 32), "discriminator_dim": (32, 32)},
-    "copulagan": {**_NET, "generator_dim": (32, 32), "discriminator_dim": (32, 32), "default_distribution": "norm"},
-    "tvae": {**_NET, "compress_dims": (32, 32), "decompress_dims": (32, 32)},
-    "gaussian_copula": {"default_distribution": "norm"},
-    "smote": {"k_neighbors": 4},
-    "borderline_smote": {"k_neighbors": 4, "m_neighbors": 8},
-    "adasyn": {"n_neighbors": 4},
-    "random_oversample": {},
-}
 FIT_SEED = 7
-
-
-def tiny(name, **extra):
-    return {**TINY.get(name, {}), **extra}
 
 
 def make_rows(rng, n, fraud):
@@ -135,7 +121,7 @@ def test_fit_info(fitted):
     assert info["rows"] == N_SEED and info["columns"] == len(SCHEMA.feature_names)
     assert info["fit_seconds"] >= 0
     if fitted.name in ("ctgan", "tvae", "copulagan"):
-        assert info["epochs"] == TINY[fitted.name]["epochs"]
+        assert info["epochs"] == tiny(fitted.name)["epochs"]
         assert len(info["loss_curve"]) == info["epochs"]
         assert all(isinstance(row, dict) and "epoch" in row for row in info["loss_curve"])
         assert isinstance(info["final_loss"], float)
