@@ -208,7 +208,9 @@ def _list(item: Callable[[str, Any], Any], min_len: int = 0, unique: bool = Fals
             _fail(key, f"must have at least {min_len} item(s)")
         out = [item(f"{key}[{i}]", x) for i, x in enumerate(v)]
         if unique and len(set(map(repr, out))) != len(out):
-            _fail(key, f"has duplicate values {v}")
+            seen = [repr(x) for x in out]
+            twice = sorted({x for x in seen if seen.count(x) > 1})
+            _fail(key, f"lists {', '.join(twice)} more than once; list each value once")
         return out
 
     return check

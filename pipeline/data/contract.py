@@ -4,7 +4,8 @@ Every feature column's type is decided here, once, and recorded in `schema.json`
 never guess again. What the contract does with each kind of messy input (README, "Bring your own
 data", lists the same rules for users):
 
-* **types** - numbers and booleans are `numerical`; strings and pandas categoricals are
+* **types** - numbers and booleans are `numerical` (integers stored as int64 only when exact,
+  below 2**53; larger ones as float64); strings and pandas categoricals are
   `categorical`; a text column whose every value is a number is `numerical` (noted in
   `profile.json`); `data.categorical_columns` forces a column to be categorical (codes such as
   merchant category codes or zip codes). Date and duration columns are not features: an error
@@ -85,14 +86,14 @@ def clean_features(table: pd.DataFrame, features: list[str], data: dict[str, Any
             raise DataError(f"column {name!r} holds dates or durations, which are not features; set it as "
                             "data.time_column, list it in data.meta_columns or data.drop_columns, or derive "
                             "numeric features from it first")
+        elif isinstance(col.dtype, pd.CategoricalDtype):  # before the numeric test: categories may be numbers
+            table[name] = _as_text(col)
+            kinds[name] = "categorical"
         elif pd.api.types.is_bool_dtype(col):
             kinds[name] = "numerical"
         elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_complex_dtype(col):
             table[name] = _finite(col, name, data["non_finite"], notes)
             kinds[name] = "numerical"
-        elif isinstance(col.dtype, pd.CategoricalDtype):
-            table[name] = _as_text(col)
-            kinds[name] = "categorical"
         else:
             kinds[name] = _text_column(table, name, data, notes)
     for name in features:
@@ -112,7 +113,8 @@ def _as_text(col: pd.Series) -> pd.Series:
             return pd.Series([None if not f else str(int(v)) for v, f in zip(vals, finite)], index=col.index,
                              dtype=object)
     out = col.astype(object).where(col.notna(), None)
-    return out.map(lambda v: v if v is None else str(v)).astype(object)
+    return out.map(lambda v: v if v is None else v.decode("utf-8", "replace") if isinstance(v, bytes)
+                   else str(v)).astype(object)
 
 
 def _finite(col: pd.Series, name: str, policy: str, notes: dict[str, Any]) -> pd.Series:
@@ -232,7 +234,8 @@ def infer_schema(train: pd.DataFrame, label: str, time: str | None = None, ids: 
         if kind == "categorical":
             cats, other = categorical_levels(col, name, max_categories)
             f = Feature(name, "categorical", "object", cats, other=other)
-        elif pd.api.types.is_bool_dtype(col) or (pd.api.types.is_integer_dtype(col) and not col.isna().any()):
+        elif pd.api.types.is_bool_dtype(col) or (pd.api.types.is_integer_dtype(col) and not col.isna().any()
+                                                   and (col.empty or float(col.abs().max()) < 2**53)):
             f = Feature(name, "numerical", "int64")
         else:
             f = Feature(name, "numerical", "float64")

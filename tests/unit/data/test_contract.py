@@ -18,10 +18,13 @@ def _data(**kw):
 def test_types_decided_once():
     df = pd.DataFrame({"f": [1.5, 2.0, np.nan], "i": [1, 2, 3], "b": [True, False, True], "c": ["a", "b", None],
                        "txt_num": ["1", " 2.5", "3e2"], "cat": pd.Categorical(["1", "2", "1"]),
+                       "catnum": pd.Categorical([1, 2, 1]), "raw": [b"ab", b"cd", None],
                        "code": [7.0, 12.0, np.nan]})
     out, kinds, notes = clean_features(df, list(df.columns), _data(), categorical=["code"])
     assert kinds == {"f": "numerical", "i": "numerical", "b": "numerical", "c": "categorical",
-                     "txt_num": "numerical", "cat": "categorical", "code": "categorical"}
+                     "txt_num": "numerical", "cat": "categorical", "code": "categorical",
+                     "catnum": "categorical", "raw": "categorical"}
+    assert out["catnum"].tolist() == ["1", "2", "1"] and out["raw"].tolist() == ["ab", "cd", None]
     assert out["txt_num"].tolist() == [1.0, 2.5, 300.0]
     assert out["code"].tolist() == ["7", "12", None]  # whole-number codes print without '.0'
     assert notes == {"text_parsed_as_numbers": ["txt_num"]}
@@ -122,3 +125,10 @@ def test_model_names_only_for_names_xgboost_rejects():
     assert schema.feature_names == ["amount[eur]", "plain"]
     assert schema.model_feature_names == ["amount(eur)", "plain"]
     assert "model_name" not in schema.to_dict()["features"][1]  # schema.json unchanged for ordinary names
+
+
+def test_huge_unsigned_integers_are_not_wrapped():
+    train = pd.DataFrame({"u": np.array([2**63 + 5, 3, 7], dtype=np.uint64), "y": [0, 1, 0]})
+    schema = infer_schema(train, "y")
+    assert schema.feature("u").dtype == "float64"  # int64 would wrap 2**63 + 5 to a negative number
+    assert schema.conform(train)["u"].iloc[0] > 9e18

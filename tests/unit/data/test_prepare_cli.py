@@ -162,6 +162,9 @@ def _messy():
                                 "a column has one role: remove it from one of them"),
         "time column also an id": (_write(d), {"id_columns": ["Time"]},
                                    "error: column 'Time' is listed in both data.time_column and data.id_columns"),
+        "column listed twice in one key": (_write(d), {"meta_columns": ["channel", "channel"]},
+                                           "error: params.yaml: data.meta_columns: lists 'channel' more than once; "
+                                           "list each value once"),
         "declared categorical missing": (_write(d), {"categorical_columns": ["mcc"]},
                                          "error: data.categorical_columns names ['mcc'], which the table lacks"),
     }
