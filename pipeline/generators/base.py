@@ -102,6 +102,10 @@ class Generator(ABC):
     def __init__(self, **hyperparameters: Any):
         valid = self.hyperparameter_defaults()
         unknown = sorted(k for k in hyperparameters if k not in valid)
+        if "max_categories" in unknown:
+            raise ConfigError(f"'max_categories' is no longer a hyperparameter of generator '{self.name}': the "
+                              "input contract limits categories for every generator at once; remove it here and "
+                              "set data.max_categories in params.yaml instead")
         if unknown:
             raise ConfigError(
                 f"unknown hyperparameter '{unknown[0]}' for generator '{self.name}'; "

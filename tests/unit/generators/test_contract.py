@@ -165,6 +165,11 @@ def test_unknown_hyperparameter_lists_valid_ones():
     assert "epochz" in str(err.value) and "epochs" in str(err.value) and "batch_size" in str(err.value)
 
 
+def test_old_max_categories_hyperparameter_points_to_the_data_contract():
+    with pytest.raises(ConfigError, match="set data.max_categories in params.yaml instead"):
+        make_generator("smote", {"max_categories": 10})
+
+
 @pytest.mark.parametrize("bad", [{"epochs": -1}, {"epochs": 2.5}, {"verbose": "yes"}, {"generator_dim": []}])
 def test_bad_hyperparameter_value(bad):
     with pytest.raises(ConfigError, match=list(bad)[0]):
