@@ -13,14 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import ConfigError, DataError
+from pipeline.errors import DataError
+
 
 def n_synthetic(n_real_fraud: int, share: float) -> int:
-    """Number of synthetic fraud rows for synthetic share `share` (see module docstring)."""
-    if not (0.0 <= share < 1.0):
-        raise ConfigError(f"synthetic share must be in [0, 1), got {share}; fix augment.shares in params.yaml")
-    if n_real_fraud < 0:
-        raise ValueError("n_real_fraud must be >= 0")
+    """Number of synthetic fraud rows for synthetic share `share` in [0, 1) (validated in `pipeline.params`)."""
     return int(round(n_real_fraud * share / (1.0 - share)))
 
 

@@ -13,6 +13,10 @@ from pathlib import Path
 
 from pipeline.errors import PipelineError
 
+#: when set to a folder, each stage writes there the params keys it read (`<stage>.json`): the
+#: DVC-coverage test checks them against the `params` of the stage in dvc.yaml
+RECORD_ENV = "PIPELINE_RECORD_PARAMS"
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipeline",
@@ -35,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from pipeline.config import Paths, load_params
+    from pipeline.params import load_params
+    from pipeline.paths import Paths
 
     paths = Paths.at(Path(args.root).resolve())
     if args.command == "retrain":
@@ -43,6 +48,12 @@ def run(argv: list[str] | None = None) -> int:
 
         return retrain.run(paths, params_file=args.params, advance=not args.no_advance)
     params = load_params(args.params or paths.params)
+    record_dir = os.environ.get(RECORD_ENV)
+    reads: set[str] = set()
+    if record_dir:
+        from pipeline.params import recording
+
+        params = recording(params, reads)
     if args.command == "prepare":
         from pipeline.stages import prepare as stage
 
@@ -67,6 +78,11 @@ def run(argv: list[str] | None = None) -> int:
         from pipeline.stages import publish as stage
 
         stage.run(params, paths)
+    if record_dir:
+        from pipeline.io import write_json
+
+        stage_id = args.command + (f"@{args.generator}" if getattr(args, "generator", None) else "")
+        write_json(Path(record_dir) / f"{stage_id}.json", sorted(reads))
     return 0
 
 

@@ -18,15 +18,17 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
+from pipeline.fmt import num, pct, signed
 from pipeline.grid import AUGMENTED, BASELINE, REWEIGHT
 from pipeline.metrics import (VERDICT_HELPS, VERDICT_HURTS, detector_metrics, metric_names, paired_bootstrap,
                               pct_label, recall_at_threshold, seed_mean_std)
+from pipeline.quality import failed_checks
 
 
 @dataclass
 class DetectorScores:
     config: str
-    label: str
+    title: str
     kind: str
     generator: str | None
     share: float
@@ -65,7 +67,7 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
         valid_ap = [float(average_precision_score(y_valid, d.valid)) for d in ds]
         first = ds[0]
         row: dict[str, Any] = {
-            "config": cid, "label": first.label, "kind": first.kind, "generator": first.generator,
+            "config": cid, "title": first.title, "kind": first.kind, "generator": first.generator,
             "family": first.family, "share": first.share, "n_seeds": len(ds), "seeds": " ".join(str(d.seed) for d in ds),
             "n_real_fraud": first.n_real_fraud, "n_synthetic": first.n_synthetic,
             "valid_recall_mean": float(np.mean(valid_recall)), "valid_pr_auc_mean": float(np.mean(valid_ap)),
@@ -78,8 +80,7 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
         if quality and first.generator in quality:
             q = quality[first.generator]
             row["quality_passed"] = q.get("passed")
-            row["quality_failed_checks"] = " ".join(
-                k for k, c in (q.get("checks") or {}).items() if c.get("passed") is False)
+            row["quality_failed_checks"] = " ".join(failed_checks(q))
             row["quality_score"] = q.get("quality_score")
             row["exact_copy_share"] = q.get("exact_copy_share")
             row["dcr_ratio"] = (q.get("dcr") or {}).get("ratio", q.get("dcr_ratio"))
@@ -168,10 +169,6 @@ def best_config(table: pd.DataFrame, kinds: tuple[str, ...] = (BASELINE, REWEIGH
     return cand.iloc[0]
 
 
-def _pct(x: float) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x * 100:+.0f}%"
-
-
 def _finite(*xs: Any) -> bool:
     return all(isinstance(x, (int, float, np.floating, np.integer)) and np.isfinite(x) for x in xs)
 
@@ -183,12 +180,12 @@ def lift_text(row: pd.Series) -> tuple[str, str]:
     difference is shown instead."""
     verdict = row.get("verdict")
     d_lo, d_hi = row.get("diff_lo"), row.get("diff_hi")
-    diff_ci = f"difference {d_lo:+.2f}..{d_hi:+.2f}" if _finite(d_lo, d_hi) else "n/a"
+    diff_ci = f"difference {signed(d_lo)}..{signed(d_hi)}"
     lift, lo, hi = row.get("lift"), row.get("lift_lo"), row.get("lift_hi")
     if not _finite(lift):
-        return f"undefined (reference recall 0; difference {row.get('diff', np.nan):+.2f})", diff_ci
+        return f"undefined (reference recall 0; difference {signed(row.get('diff'))})", diff_ci
     agrees = _finite(lo, hi) and ((verdict == VERDICT_HELPS) == (lo > 0)) and ((verdict == VERDICT_HURTS) == (hi < 0))
-    return _pct(lift), (f"{_pct(lo)}..{_pct(hi)}" if agrees else diff_ci)
+    return pct(lift), (f"{pct(lo)}..{pct(hi)}" if agrees else diff_ci)
 
 
 def summary_sentence(table: pd.DataFrame, headline_text: str) -> str:
@@ -252,7 +249,7 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
         vr = "" if isinstance(vr, float) else vr
         lift, lift_ci = ("", "") if r["kind"] == BASELINE else lift_text(r)
         lines.append(
-            f"| {r['label']} | {int(r['n_synthetic'])} | {r['recall']:.3f} | {r['recall_lo']:.3f}..{r['recall_hi']:.3f} | "
+            f"| {r['title']} | {int(r['n_synthetic'])} | {r['recall']:.3f} | {r['recall_lo']:.3f}..{r['recall_hi']:.3f} | "
             f"{lift} | {lift_ci} | {r['verdict']} | {r['verdict_adjusted']} | {vr} | {r['pr_auc_mean']:.3f} | {q} |")
     if quality:
         lines += ["", "Quality and privacy gate per synthetic pool:", "",
@@ -260,11 +257,9 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
                   "detection AUC, real held-out vs seed | gate |",
                   "|---|---:|---:|---:|---:|---:|---|"]
         for g, q in quality.items():
-            def f(v):
-                return "n/a" if v is None else f"{v:.3f}"
-            lines.append(f"| {g} | {f(q.get('quality_score'))} | {f(q.get('exact_copy_share'))} | "
-                         f"{f(q.get('dcr_ratio'))} | {f(q.get('detection_auc'))} | "
-                         f"{f(q.get('detection_auc_real_reference'))} | {_gate(q)} |")
+            lines.append(f"| {g} | {num(q.get('quality_score'))} | {num(q.get('exact_copy_share'))} | "
+                         f"{num(q.get('dcr_ratio'))} | {num(q.get('detection_auc'))} | "
+                         f"{num(q.get('detection_auc_real_reference'))} | {_gate(q)} |")
         lines += ["", "Gate: quality score >= min_quality_score (SDMetrics shapes and pair trends vs the seed set); "
                   "exact copies <= max_exact_copy_share; DCR ratio (median distance of pool rows to their closest "
                   "seed row / the same for real held-out frauds) >= min_dcr_ratio - lower means the pool hugs its "
@@ -277,7 +272,7 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
 
 
 def _gate(q: dict) -> str:
-    failed = [k for k, c in (q.get("checks") or {}).items() if c.get("passed") is False]
+    failed = failed_checks(q)
     return "pass" if not failed else "flagged: " + ", ".join(failed)
 
 

@@ -1,8 +1,9 @@
-"""The experimental grid: which detector configurations are trained and compared.
+"""The experimental grid: the arms (configurations) that are trained and compared.
 
-Kinds: `baseline` (real rows only, share 0), `reweight` (real rows only, XGBoost
-scale_pos_weight = n_legit / n_fraud) and `augmented` (generator G at synthetic share s > 0).
-Every configuration is trained once per detector seed.
+An arm's `kind`: `baseline` (real rows only, share 0), `reweight` (real rows only, XGBoost
+scale_pos_weight = n_legit / n_fraud) or `augmented` (generator G at synthetic share s > 0).
+Every arm is trained once per detector seed. `id` (e.g. `ctgan@0.5`) names it in files; `title`
+(e.g. `ctgan @ 50%`) in reports.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ BASELINE, REWEIGHT, AUGMENTED = "baseline", "reweight", "augmented"
 
 
 @dataclass(frozen=True)
-class Config:
+class Arm:
     kind: str
     generator: str | None = None
     share: float = 0.0
@@ -26,7 +27,7 @@ class Config:
         return f"{self.generator}@{self.share:g}"
 
     @property
-    def label(self) -> str:
+    def title(self) -> str:
         """Human name, e.g. 'ctgan @ 50%', 'real-only baseline'."""
         if self.kind == BASELINE:
             return "real-only baseline"
@@ -39,12 +40,12 @@ class Config:
         return self.id.replace("@", "__s")
 
 
-def build_grid(params: dict[str, Any], excluded: set[str] | frozenset = frozenset()) -> list[Config]:
-    grid = [Config(BASELINE), Config(REWEIGHT)]
+def build_grid(params: dict[str, Any], excluded: set[str] | frozenset = frozenset()) -> list[Arm]:
+    grid = [Arm(BASELINE), Arm(REWEIGHT)]
     for name in params["generators"]:
         if name in excluded:
             continue
         for s in params["augment"]["shares"]:
             if s > 0:
-                grid.append(Config(AUGMENTED, name, float(s)))
+                grid.append(Arm(AUGMENTED, name, float(s)))
     return grid

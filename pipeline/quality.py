@@ -32,16 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import ConfigError
 from pipeline.io import finite_or_none
 from pipeline.schema import MISSING_TOKEN, Schema
-
-DEFAULT_THRESHOLDS: dict[str, float] = {
-    "min_quality_score": 0.6,
-    "max_exact_copy_share": 0.05,
-    "min_dcr_ratio": 0.5,
-    "max_detection_auc": 0.95,
-}
 
 # check name -> (threshold key, direction)
 _CHECKS = {
@@ -59,33 +51,22 @@ _TABLE = "fraud"
 DETECTION_N_JOBS = 1
 
 
-def resolve_thresholds(thresholds: dict[str, Any] | None) -> dict[str, float | None]:
-    """DEFAULT_THRESHOLDS updated with `thresholds`; unknown keys or non-numbers -> ConfigError."""
-    merged: dict[str, float | None] = dict(DEFAULT_THRESHOLDS)
-    if thresholds is None:
-        return merged
-    if not isinstance(thresholds, dict):
-        raise ConfigError(f"quality thresholds must be a mapping, got {type(thresholds).__name__}; fix params.yaml")
-    for key, value in thresholds.items():
-        if key not in DEFAULT_THRESHOLDS:
-            raise ConfigError(
-                f"unknown quality threshold '{key}'; valid keys: {', '.join(sorted(DEFAULT_THRESHOLDS))}"
-            )
-        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if value is not None and (not numeric or not np.isfinite(value)):
-            raise ConfigError(
-                f"quality threshold '{key}' must be a number (or null to disable it), got {value!r}; fix params.yaml"
-            )
-        merged[key] = None if value is None else float(value)
-    return merged
+def threshold_keys() -> list[str]:
+    """The `quality.*` params keys that set the gate's thresholds."""
+    return [key for key, _ in _CHECKS.values()]
+
+
+def failed_checks(report: dict[str, Any]) -> list[str]:
+    """Names of the gate checks a quality report failed (checks not evaluated do not fail)."""
+    return [name for name, c in (report.get("checks") or {}).items() if c.get("passed") is False]
 
 
 def assess_pool(seed_set: pd.DataFrame, pool: pd.DataFrame, holdout: pd.DataFrame | None, schema: Schema,
-                thresholds: dict | None = None, seed: int = 0, max_rows: int = 2000) -> dict:
-    """Quality and privacy metrics of a synthetic `pool` against the `seed_set`, plus the gate verdict."""
-    limits = resolve_thresholds(thresholds)
-    if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 1:
-        raise ConfigError(f"max_rows must be a positive integer, got {max_rows!r}; fix params.yaml")
+                thresholds: dict[str, float | None], seed: int = 0, max_rows: int = 2000) -> dict:
+    """Quality and privacy metrics of a synthetic `pool` against the `seed_set`, plus the gate verdict.
+
+    `thresholds` holds every key of `threshold_keys()` (validated `quality` params; None disables a check)."""
+    limits = {key: thresholds[key] for key in threshold_keys()}
     seed_df = schema.conform(seed_set).reset_index(drop=True)
     pool_df = schema.conform(pool).reset_index(drop=True)
     hold_df = schema.conform(holdout if holdout is not None else seed_set.iloc[:0]).reset_index(drop=True)

@@ -12,7 +12,12 @@ Steps (`python -m pipeline retrain`, `make retrain`):
    more than `retrain.margin` (absolute); older versions stay in the registry;
 6. append one JSON line to the audit log: time, data fingerprint, both scores, decision, run
    ids and drift (population stability index per feature and fraud-rate change against the
-   data the champion was trained on).
+   data the champion was trained on, or, before there is a champion, the data of the previous
+   pipeline run).
+
+The decision itself is a pure function (`pipeline.promotion.decide`), drift too
+(`pipeline.drift`); this module is the I/O around them, and the only place that moves the
+`champion` alias.
 
 Any failure leaves the champion alias where it was (promotion is the very last step), releases
 the lock (an OS file lock: a killed process releases it too) and writes a `failed` audit line.
@@ -21,173 +26,51 @@ A retrain killed before it could write its line is recorded by the next one.
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from pipeline.config import Paths, load_params
-from pipeline.errors import DataError, LockError, PipelineError
+from pipeline import drift as drift_mod
+from pipeline.audit import append_audit, exclusive_lock, now, read_audit
+from pipeline.errors import PipelineError
+from pipeline.fmt import num
 from pipeline.io import atomic_path, read_json, write_json
-
-PSI_DRIFT = 0.2  # a feature with PSI above this has moved materially
-REFERENCE = "champion_reference.json"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@contextmanager
-def exclusive_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+")
-    try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.seek(0)
-        holder = fh.read().strip() or "unknown"
-        fh.close()
-        raise LockError(f"another retrain holds {path} ({holder}); wait for it to finish - the lock is released "
-                        "when that process ends") from None
-    try:
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} since {_now()}")
-        fh.flush()
-        yield
-    finally:
-        fh.seek(0)
-        fh.truncate()
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        fh.close()
-
-
-def append_audit(path: Path, record: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fh.write(json.dumps(record, sort_keys=True, default=str) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def read_audit(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line:
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return out
+from pipeline.params import load_params
+from pipeline.paths import Paths
+from pipeline.promotion import decide
 
 
 # ----------------------------------------------------------------------------------------
 # Data window
 # ----------------------------------------------------------------------------------------
-def target_offset(params_path: Path, audit: list[dict], advance_days: int) -> int | None:
-    params = load_params(params_path)
+def target_offset(params: dict, audit: list[dict], advance_days: int) -> int | None:
+    """The simulated window's next `day_offset` (None for a file source). After a failed or killed
+    attempt the same target is retried, so a crash never skips a window."""
     if params["data"]["source"] != "simulated":
         return None
-    current = int(params["data"]["simulate"]["day_offset"])
     last = audit[-1] if audit else None
     if last and last.get("status") in ("failed", "started") and last.get("day_offset") is not None:
-        return int(last["day_offset"])  # retry the same window the failed attempt aimed at
-    return current + advance_days
+        return int(last["day_offset"])
+    return int(params["data"]["simulate"]["day_offset"]) + advance_days
 
 
 def set_offset(params_path: Path, offset: int) -> None:
-    """Rewrite data.simulate.day_offset in params.yaml in place, keeping comments."""
-    text = params_path.read_text()
-    lines = text.splitlines(keepends=True)
-    in_sim = False
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped.startswith("simulate:"):
-            in_sim = True
-        elif in_sim and stripped.startswith("day_offset:"):
-            indent = line[: len(line) - len(line.lstrip())]
-            comment = line[line.index("#"):].rstrip("\n") if "#" in line else ""
-            lines[i] = f"{indent}day_offset: {offset}" + (f"           {comment}" if comment else "") + "\n"
-            break
-    else:
-        raise DataError(f"{params_path}: no data.simulate.day_offset to move forward; add it or use --no-advance")
-    with atomic_path(params_path) as tmp:
-        tmp.write_text("".join(lines))
+    """Set data.simulate.day_offset in params.yaml through one YAML round trip that keeps comments."""
+    from ruamel.yaml import YAML
 
-
-# ----------------------------------------------------------------------------------------
-# Scoring and drift
-# ----------------------------------------------------------------------------------------
-def headline_recall(model: Any, valid: pd.DataFrame, test: pd.DataFrame, schema, budget: float) -> float:
-    from pipeline.detector import predict_scores
-    from pipeline.metrics import recall_at_threshold, threshold_at_fpr
-
-    sv = predict_scores(model, schema.to_model_frame(valid))
-    st = predict_scores(model, schema.to_model_frame(test))
-    yv, yt = valid[schema.label].to_numpy(), test[schema.label].to_numpy()
-    t = threshold_at_fpr(sv[yv == 0], budget)
-    return float(recall_at_threshold(yt, st, t))
-
-
-def reference_profile(train: pd.DataFrame, schema, bins: int = 10) -> dict[str, Any]:
-    prof: dict[str, Any] = {"fraud_rate": float(train[schema.label].mean()), "rows": len(train), "features": {}}
-    for f in schema.features:
-        col = train[f.name]
-        if f.is_categorical:
-            share = col.astype(str).value_counts(normalize=True)
-            prof["features"][f.name] = {"type": "categorical", "shares": share.round(6).to_dict()}
-        else:
-            vals = pd.to_numeric(col, errors="coerce").dropna().to_numpy(float)
-            edges = np.unique(np.quantile(vals, np.linspace(0, 1, bins + 1))) if len(vals) else np.array([0.0])
-            inner = edges[1:-1].tolist()
-            counts = np.bincount(np.searchsorted(inner, vals, side="right"), minlength=len(inner) + 1)
-            prof["features"][f.name] = {"type": "numerical", "edges": inner,
-                                        "shares": (counts / max(len(vals), 1)).round(6).tolist()}
-    return prof
-
-
-def _psi(expected: np.ndarray, actual: np.ndarray, eps: float = 1e-4) -> float:
-    e = np.clip(np.asarray(expected, float), eps, None)
-    a = np.clip(np.asarray(actual, float), eps, None)
-    return float(np.sum((a - e) * np.log(a / e)))
-
-
-def drift(reference: dict[str, Any] | None, train: pd.DataFrame, schema) -> dict[str, Any]:
-    if not reference:
-        return {"available": False, "reason": "no reference profile of the champion's training data"}
-    now = reference_profile(train, schema)
-    psi = {}
-    for name, ref in reference["features"].items():
-        if name not in now["features"]:
-            continue
-        if ref["type"] == "numerical":
-            vals = pd.to_numeric(train[name], errors="coerce").dropna().to_numpy(float)
-            counts = np.bincount(np.searchsorted(ref["edges"], vals, side="right"), minlength=len(ref["edges"]) + 1)
-            psi[name] = round(_psi(ref["shares"], counts / max(len(vals), 1)), 6)
-        else:
-            cats = sorted(set(ref["shares"]) | set(now["features"][name]["shares"]))
-            psi[name] = round(_psi([ref["shares"].get(c, 0.0) for c in cats],
-                                   [now["features"][name]["shares"].get(c, 0.0) for c in cats]), 6)
-    worst = max(psi.items(), key=lambda kv: kv[1]) if psi else (None, 0.0)
-    return {"available": True, "fraud_rate_reference": reference["fraud_rate"], "fraud_rate_now": now["fraud_rate"],
-            "fraud_rate_change": round(now["fraud_rate"] - reference["fraud_rate"], 6), "psi": psi,
-            "max_psi": worst[1], "max_psi_feature": worst[0],
-            "drifted_features": sorted(k for k, v in psi.items() if v > PSI_DRIFT)}
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    data = yaml.load(params_path.read_text())
+    data.setdefault("data", {}).setdefault("simulate", {})["day_offset"] = int(offset)
+    with atomic_path(params_path) as tmp, open(tmp, "w") as fh:
+        yaml.dump(data, fh)
 
 
 # ----------------------------------------------------------------------------------------
@@ -242,14 +125,22 @@ def run(paths: Paths, params_file: str | None = None, advance: bool = True) -> i
     params_path = Path(params_file) if params_file else paths.params
     params = load_params(params_path)
     rt = params["retrain"]
-    audit_path = paths.root / rt["audit_log"]
-    lock_path = paths.root / rt["lock_file"]
-    with exclusive_lock(lock_path):
-        return _run_locked(paths, params_path, params, audit_path, advance)
+    with exclusive_lock(paths.under_root(rt["lock_file"])):
+        return _run_locked(paths, params_path, params, paths.under_root(rt["audit_log"]), advance)
 
 
 def _on_term(signum, frame):  # pragma: no cover - exercised by the kill test
     raise PipelineError(f"retrain stopped by signal {signum}")
+
+
+def _previous_profile(paths: Paths) -> dict[str, Any] | None:
+    """Profile of the training data now on disk (the previous pipeline run), before dvc replaces it."""
+    from pipeline.schema import Schema
+
+    if not (paths.schema.exists() and paths.split("train").exists()):
+        return None
+    schema = Schema.load(paths.schema)
+    return drift_mod.reference_profile(pd.read_parquet(paths.split("train")), schema)
 
 
 def _run_locked(paths: Paths, params_path: Path, params: dict, audit_path: Path, advance: bool) -> int:
@@ -260,35 +151,36 @@ def _run_locked(paths: Paths, params_path: Path, params: dict, audit_path: Path,
     audit = read_audit(audit_path)
     if audit and audit[-1].get("status") == "started":
         prev = audit[-1]
-        append_audit(audit_path, {**prev, "status": "failed", "time_recorded": _now(),
+        append_audit(audit_path, {**prev, "status": "failed", "time_recorded": now(),
                                   "error": "the previous retrain ended without finishing (killed?)"})
         audit = read_audit(audit_path)
-    offset = target_offset(params_path, audit, rt["advance_days"]) if advance else None
-    record: dict[str, Any] = {"time": _now(), "status": "started", "pid": os.getpid(), "day_offset": offset,
+    offset = target_offset(params, audit, rt["advance_days"]) if advance else None
+    record: dict[str, Any] = {"time": now(), "status": "started", "pid": os.getpid(), "day_offset": offset,
                               "source": params["data"]["source"]}
     append_audit(audit_path, record)
     old = signal.signal(signal.SIGTERM, _on_term)
     try:
+        previous = None if paths.champion_reference.exists() else _previous_profile(paths)
         if offset is not None:
             set_offset(params_path, offset)
             params = load_params(params_path)
         if params["data"]["source"] != "simulated":
             _dvc(paths, ["repro", "--force", "--single-item", "prepare"])
         _dvc(paths, ["repro"])
-        result = _decide(paths, params)
+        result = _decide(paths, params, previous)
         record.update(result)
-        record.update({"status": "ok", "seconds": round(time.perf_counter() - started, 1), "time_end": _now()})
+        record.update({"status": "ok", "seconds": round(time.perf_counter() - started, 1), "time_end": now()})
         try:
             tracking.log_retrain(paths.root, params["tracking"]["experiment"], record, record.get("parent_run_id"))
         except PipelineError as e:
             record["mlflow_note"] = f"decision not attached to MLflow: {e}"
         append_audit(audit_path, record)
         print(f"retrain: {record['decision']} (champion v{record.get('champion_version')} "
-              f"{_fmt(record.get('champion_score'))}, challenger v{record.get('challenger_version')} "
-              f"{_fmt(record.get('challenger_score'))}); audit: {audit_path}")
+              f"{num(record.get('champion_score'), 4)}, challenger v{record.get('challenger_version')} "
+              f"{num(record.get('challenger_score'), 4)}); audit: {audit_path}")
         return 0
     except BaseException as e:
-        record.update({"status": "failed", "error": str(e) or type(e).__name__, "time_end": _now(),
+        record.update({"status": "failed", "error": str(e) or type(e).__name__, "time_end": now(),
                        "seconds": round(time.perf_counter() - started, 1)})
         append_audit(audit_path, record)
         raise
@@ -296,14 +188,19 @@ def _run_locked(paths: Paths, params_path: Path, params: dict, audit_path: Path,
         signal.signal(signal.SIGTERM, old)
 
 
-def _fmt(x: Any) -> str:
-    return "n/a" if x is None else f"{x:.4f}"
+def _headline(model: Any, schema, valid: pd.DataFrame, test: pd.DataFrame, budget: float) -> float:
+    from pipeline.detector import predict_scores
+    from pipeline.metrics import recall_at_budget
+
+    return recall_at_budget(valid[schema.label].to_numpy(), predict_scores(model, schema.to_model_frame(valid)),
+                            test[schema.label].to_numpy(), predict_scores(model, schema.to_model_frame(test)), budget)
 
 
-def _decide(paths: Paths, params: dict) -> dict[str, Any]:
+def _decide(paths: Paths, params: dict, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Score champion and challenger on the same new rows, decide, and move the alias if promoted."""
     from pipeline import tracking
+    from pipeline.provenance import file_fingerprint
     from pipeline.schema import Schema
-    from pipeline.tracking import file_fingerprint
 
     name = params["tracking"]["model_name"]
     budget = params["evaluate"]["fpr_budgets"][0]
@@ -318,38 +215,31 @@ def _decide(paths: Paths, params: dict) -> dict[str, Any]:
         "parent_run_id": pub.get("parent_run_id"), "best_config": pub.get("best_config"),
         "margin": margin, "headline_budget": budget,
     }
-    ref_path = paths.root / Path(params["retrain"]["audit_log"]).parent / REFERENCE
-    reference = read_json(ref_path) if ref_path.exists() else None
-    out["drift"] = drift(reference, train, schema)
+    reference = read_json(paths.champion_reference) if paths.champion_reference.exists() else None
+    out["drift"] = (drift_mod.drift(reference, train, schema, "champion") if reference
+                    else drift_mod.drift(previous, train, schema, "previous pipeline run"))
 
     champ_v = tracking.alias_version(paths.root, name, tracking.CHAMPION)
     chall_v = tracking.alias_version(paths.root, name, tracking.CHALLENGER)
     out["champion_version"], out["challenger_version"] = champ_v, chall_v
     if chall_v is None:
         raise PipelineError(f"registered model {name!r} has no challenger; the publish stage did not register one")
-    challenger = tracking.load_registered(paths.root, name, tracking.CHALLENGER)
-    out["challenger_score"] = headline_recall(challenger, valid, test, schema, budget)
-    if champ_v is None or champ_v == chall_v:
-        out["champion_score"] = out["challenger_score"]
-        if champ_v is None:
-            tracking.promote(paths.root, name, chall_v)
-            out["champion_version"] = chall_v
-        out["decision"] = "first champion" if not reference else "challenger is already the champion"
-        write_json(ref_path, {**reference_profile(train, schema), "version": chall_v})
-        return out
-    champion = tracking.load_registered(paths.root, name, tracking.CHAMPION)
-    try:
-        out["champion_score"] = headline_recall(champion, valid, test, schema, budget)
-    except Exception as e:  # noqa: BLE001 - e.g. the features changed
-        out["champion_score"] = None
-        out["decision"] = f"kept champion: it cannot score the new data ({str(e)[:150]}); promote by hand if intended"
-        return out
-    gain = out["challenger_score"] - out["champion_score"]
-    out["gain"] = round(gain, 6)
-    if gain > margin:
-        tracking.promote(paths.root, name, chall_v)  # last step: the alias moves only now
-        out["decision"] = "promoted challenger"
-        write_json(ref_path, {**reference_profile(train, schema), "version": chall_v})
-    else:
-        out["decision"] = "kept champion"
+    out["challenger_score"] = _headline(tracking.load_registered(paths.root, name, tracking.CHALLENGER), schema,
+                                        valid, test, budget)
+    champ_score, champ_error = out["challenger_score"], None
+    if champ_v is not None and champ_v != chall_v:
+        try:
+            champ_score = _headline(tracking.load_registered(paths.root, name, tracking.CHAMPION), schema,
+                                    valid, test, budget)
+        except Exception as e:  # noqa: BLE001 - e.g. the features changed
+            champ_score, champ_error = None, str(e)[:150]
+    out["champion_score"] = champ_score
+    decision = decide(champ_v, chall_v, champ_score, out["challenger_score"], margin, champ_error)
+    out["decision"] = decision.text
+    if decision.gain is not None:
+        out["gain"] = decision.gain
+    if decision.promote:
+        tracking.set_alias(paths.root, name, tracking.CHAMPION, chall_v)  # last step: the alias moves only now
+        out["champion_version"] = chall_v
+        write_json(paths.champion_reference, {**drift_mod.reference_profile(train, schema), "version": chall_v})
     return out

@@ -90,6 +90,10 @@ class Schema:
                 return f
         raise KeyError(name)
 
+    def seed_set(self, train: pd.DataFrame) -> pd.DataFrame:
+        """The seed set: the fraud rows of the training split, feature columns only (fresh index)."""
+        return self.conform(train.loc[train[self.label] == 1]).reset_index(drop=True)
+
     # -- conversions -------------------------------------------------------------------
     def sdv_metadata_dict(self) -> dict[str, Any]:
         """Single-table metadata in the SDV / SDMetrics dict format for the feature columns."""

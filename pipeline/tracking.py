@@ -4,20 +4,19 @@ Tracking URI: `MLFLOW_TRACKING_URI` when set, else `sqlite:///<root>/mlflow/mlfl
 artifacts in `<root>/mlflow/artifacts/`. One parent run per pipeline execution; one child run
 per configuration (baselines included) so the MLflow compare view lines them up; the best
 detector and the real-only baseline logged as xgboost models; the best registered as a new
-version of the model (alias `challenger`, and `champion` for the very first version).
+version of the model with alias `challenger`. The `champion` alias is moved only by
+`pipeline.retrain`, through `set_alias`. Provenance (commit, hashes, versions) comes from
+`pipeline.provenance`, which needs no MLflow.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import subprocess
 import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,6 +24,8 @@ import pandas as pd
 
 from pipeline.errors import TrackingError
 from pipeline.io import finite_or_none
+from pipeline.paths import Paths
+from pipeline.provenance import git_commit, json_hash, package_versions, version
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
@@ -34,7 +35,6 @@ import mlflow  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 CHAMPION, CHALLENGER = "champion", "challenger"
-PACKAGES = ("sdv", "ctgan", "torch", "xgboost-cpu", "xgboost", "scikit-learn", "pandas", "imbalanced-learn", "mlflow", "dvc")
 
 
 # ----------------------------------------------------------------------------------------
@@ -44,14 +44,15 @@ def tracking_uri(root: Path) -> str:
     uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
     if uri:
         return uri
-    (root / "mlflow").mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(root / 'mlflow' / 'mlflow.db').resolve()}"
+    paths = Paths.at(root)
+    paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{paths.mlflow_db.resolve()}"
 
 
 def default_artifact_location(root: Path, uri: str) -> str | None:
     """Artifacts of a local SQLite store live in mlflow/artifacts/; a server decides for itself."""
     if uri.startswith("sqlite:"):
-        art = (root / "mlflow" / "artifacts").resolve()
+        art = Paths.at(root).mlflow_artifacts.resolve()
         art.mkdir(parents=True, exist_ok=True)
         return art.as_uri()
     return None
@@ -109,40 +110,6 @@ def ensure_experiment(client: MlflowClient, name: str, root: Path, uri: str) -> 
 
 
 # ----------------------------------------------------------------------------------------
-# Provenance
-# ----------------------------------------------------------------------------------------
-def git_commit(root: Path) -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        commit = out.stdout.strip() if out.returncode == 0 else "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return commit + ("-dirty" if dirty and commit != "unknown" else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def file_fingerprint(files: list[Path]) -> str:
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.name.encode())
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()[:16]
-
-
-def package_versions() -> dict[str, str]:
-    out = {}
-    for p in PACKAGES:
-        try:
-            out[p] = metadata.version(p)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
-# ----------------------------------------------------------------------------------------
 # Publishing
 # ----------------------------------------------------------------------------------------
 def _flatten(d: dict, prefix: str = "") -> dict[str, float]:
@@ -172,9 +139,7 @@ def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str
     """
     client, uri = connect(root, retries, wait_s)
     exp_id = ensure_experiment(client, experiment, root, uri)
-    content_hash = hashlib.sha256(json.dumps(
-        [bundle["metrics"], bundle["data_fingerprint"], bundle["params_hash"]], sort_keys=True, default=str
-    ).encode()).hexdigest()[:16]
+    content_hash = json_hash([bundle["metrics"], bundle["data_fingerprint"], bundle["params_hash"]])
     existing = _find_existing(client, exp_id, content_hash)
     if existing is not None:
         log(f"publish: run {existing.info.run_id} already holds these results; nothing new logged")
@@ -251,7 +216,7 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
     cfg = row["config"]
     tags = {"mlflow.parentRunId": parent_id, "kind": row["kind"], "verdict": str(row["verdict"]),
             "verdict_adjusted": str(row.get("verdict_adjusted", "")), "config": cfg}
-    with mlflow.start_run(experiment_id=exp_id, run_name=row["label"], nested=True, tags=tags) as child:
+    with mlflow.start_run(experiment_id=exp_id, run_name=row["title"], nested=True, tags=tags) as child:
         gen = row["generator"] if isinstance(row["generator"], str) else None
         params = {"kind": row["kind"], "generator": gen or "none", "share": row["share"],
                   "n_real_fraud": int(row["n_real_fraud"]), "n_synthetic": int(row["n_synthetic"]),
@@ -295,17 +260,10 @@ def _log_model(model: Any, example: pd.DataFrame, role: str) -> dict[str, Any]:
     from mlflow.models import infer_signature
 
     sig = infer_signature(example, model.predict_proba(example)[:, 1])
-    reqs = [f"xgboost=={_version('xgboost-cpu') or _version('xgboost')}", f"pandas=={_version('pandas')}"]
+    reqs = [f"xgboost=={version('xgboost-cpu') or version('xgboost')}", f"pandas=={version('pandas')}"]
     info = mlflow.xgboost.log_model(model, name=f"detector-{role}", signature=sig,
                                     input_example=example.head(5), pip_requirements=reqs, model_format="json")
     return {"model_uri": info.model_uri, "model_id": getattr(info, "model_id", None)}
-
-
-def _version(pkg: str) -> str | None:
-    try:
-        return metadata.version(pkg)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def _register(client: MlflowClient, model_uri: str, name: str, run_id: str, config: str) -> dict[str, Any]:
@@ -314,12 +272,8 @@ def _register(client: MlflowClient, model_uri: str, name: str, run_id: str, conf
     except Exception:  # noqa: BLE001 - not found
         client.create_registered_model(name, description="XGBoost fraud detector from the augmentation pipeline")
     mv = mlflow.register_model(model_uri, name, tags={"config": config, "run_id": run_id})
-    client.set_registered_model_alias(name, CHALLENGER, mv.version)
-    aliases = [CHALLENGER]
-    if not _alias_version(client, name, CHAMPION):
-        client.set_registered_model_alias(name, CHAMPION, mv.version)
-        aliases.append(CHAMPION)
-    return {"name": name, "version": str(mv.version), "aliases": aliases}
+    client.set_registered_model_alias(name, CHALLENGER, mv.version)  # the champion alias moves only in retrain
+    return {"name": name, "version": str(mv.version), "aliases": [CHALLENGER]}
 
 
 def _alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
@@ -347,9 +301,9 @@ def load_registered(root: Path, name: str, alias: str) -> Any:
         raise TrackingError(f"cannot load model {name}@{alias} from the registry ({_short(e)})") from None
 
 
-def promote(root: Path, name: str, version: str, retries: int = 3, wait_s: float = 2.0) -> None:
+def set_alias(root: Path, name: str, alias: str, model_version: str, retries: int = 3, wait_s: float = 2.0) -> None:
     client, _ = connect(root, retries, wait_s)
-    client.set_registered_model_alias(name, CHAMPION, version)
+    client.set_registered_model_alias(name, alias, model_version)
 
 
 def log_retrain(root: Path, experiment: str, record: dict[str, Any], parent_run_id: str | None) -> None:

@@ -21,14 +21,13 @@ rows only).
 
 from __future__ import annotations
 
-import numbers
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from pipeline.data.simulate import COLUMNS as SIM_COLUMNS
-from pipeline.errors import ConfigError, DataError
+from pipeline.errors import DataError
 
 REQUIRED = [c for c in SIM_COLUMNS if c != "fraud_scenario"]  # fraud_scenario is optional
 _DAY_NS = 86_400 * 10**9
@@ -45,14 +44,14 @@ def feature_columns(windows: Sequence[int] = (1, 7, 30)) -> list[str]:
     return cols + ["customer_terminal_distance"]
 
 
-def add_transaction_features(tx: pd.DataFrame, windows=(1, 7, 30), delay_days: int = 7) -> pd.DataFrame:
+def add_transaction_features(tx: pd.DataFrame, windows, delay_days: int) -> pd.DataFrame:
     """Return `tx`'s rows (same order, same index) with ids, label, amount and the features.
 
     Kept columns: tx_id, tx_datetime, customer_id, terminal_id, fraud_scenario (if present),
     is_fraud, tx_amount; then the columns of `feature_columns(windows)`. Coordinates are dropped.
     """
-    windows = _check_windows(windows)
-    delay_days = _check_delay(delay_days)
+    windows = tuple(int(w) for w in windows)
+    delay_days = int(delay_days)
     _check_frame(tx)
 
     when = pd.to_datetime(tx["tx_datetime"])
@@ -166,23 +165,6 @@ class _Grouped:
 
 
 # -- checks ----------------------------------------------------------------------------------
-def _check_windows(windows) -> tuple[int, ...]:
-    if isinstance(windows, (str, bytes)) or not hasattr(windows, "__iter__"):
-        raise ConfigError(f"windows must be a list of positive whole days, got {windows!r}")
-    out = tuple(windows)
-    if not out or any(isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1 for w in out):
-        raise ConfigError(f"windows must be a non-empty list of positive whole days, got {windows!r}")
-    if len(set(out)) != len(out):
-        raise ConfigError(f"windows must not repeat a value, got {windows!r}")
-    return tuple(int(w) for w in out)
-
-
-def _check_delay(delay_days) -> int:
-    if isinstance(delay_days, bool) or not isinstance(delay_days, numbers.Integral) or delay_days < 0:
-        raise ConfigError(f"delay_days must be a whole number of days >= 0, got {delay_days!r}")
-    return int(delay_days)
-
-
 def _check_frame(tx) -> None:
     if not isinstance(tx, pd.DataFrame):
         raise DataError(f"add_transaction_features needs a pandas DataFrame, got {type(tx).__name__}")

@@ -26,7 +26,6 @@ With the default arguments the fraud rate is about 0.7%.
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 import pandas as pd
@@ -85,30 +84,23 @@ _NEIGHBOUR_CHUNK = 512
 
 
 def simulate_transactions(
-    n_customers: int = 2000,
-    n_terminals: int = 4000,
-    n_days: int = 120,
-    start_date: str = "2025-01-01",
-    day_offset: int = 0,
-    radius: float = 5.0,
-    seed: int = 7,
+    *,
+    n_customers: int,
+    n_terminals: int,
+    n_days: int,
+    start_date: str,
+    day_offset: int,
+    radius: float,
+    seed: int,
 ) -> pd.DataFrame:
     """Simulate the transactions of absolute days ``[day_offset, day_offset + n_days)``.
 
     Returns one row per transaction, sorted by time (then tx_id), with the columns of `COLUMNS`.
+    The arguments are the validated `data.simulate` params (defaults and checks: `pipeline.params`).
     `tx_id` is ``absolute_day * 10**8 + rank within the day``: stable across windows.
     """
-    n_customers = _positive_int("n_customers", n_customers)
-    n_terminals = _positive_int("n_terminals", n_terminals)
-    n_days = _positive_int("n_days", n_days)
-    day_offset = _int("day_offset", day_offset, minimum=0)
-    seed = _int("seed", seed, minimum=0)
-    if n_customers > MAX_CUSTOMERS:
-        raise ConfigError(f"n_customers must be at most {MAX_CUSTOMERS}, got {n_customers}")
-    if isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not np.isfinite(radius) or radius <= 0:
-        raise ConfigError(f"radius must be a positive number, got {radius!r}")
     radius = float(radius)
-    start = _start_date(start_date)
+    start = pd.Timestamp(start_date).as_unit("ns")
 
     world = _World(n_customers, n_terminals, radius, seed)
 
@@ -309,28 +301,3 @@ def _sc4_bursts(world: _World, seed: int, d: int) -> tuple[np.ndarray, ...]:
         (np.repeat(starts, sizes) + offsets).astype(np.int64),
         amounts,
     )
-
-
-# -- argument checks -------------------------------------------------------------------------
-def _int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
-
-
-def _positive_int(name: str, value) -> int:
-    return _int(name, value, minimum=1)
-
-
-def _start_date(value) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"start_date must be a date like 2025-01-01, got {value!r}") from exc
-    if ts is pd.NaT or pd.isna(ts):
-        raise ConfigError(f"start_date must be a date like 2025-01-01, got {value!r}")
-    if ts.tzinfo is not None or ts != ts.normalize():
-        raise ConfigError(f"start_date must be a plain date like 2025-01-01 (no time or zone), got {value!r}")
-    return ts.as_unit("ns")

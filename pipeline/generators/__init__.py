@@ -7,6 +7,6 @@
 """
 
 from pipeline.generators.base import Generator
-from pipeline.generators.registry import GENERATORS, generator_names, load_generator, make_generator
+from pipeline.generators.registry import GENERATORS, generator_names, make_generator
 
-__all__ = ["GENERATORS", "Generator", "generator_names", "load_generator", "make_generator"]
+__all__ = ["GENERATORS", "Generator", "generator_names", "make_generator"]

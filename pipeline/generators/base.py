@@ -30,7 +30,7 @@ import sys
 import time
 import warnings
 from abc import ABC, abstractmethod
-from numbers import Integral, Real
+from numbers import Integral
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
@@ -38,6 +38,7 @@ import cloudpickle
 import numpy as np
 import pandas as pd
 
+from pipeline.checks import Check, Section, validate_all
 from pipeline.errors import ConfigError, GeneratorError, PipelineError
 from pipeline.io import atomic_path
 from pipeline.schema import Schema
@@ -83,37 +84,27 @@ def _check_seed(seed: Any, where: str) -> int:
 class Generator(ABC):
     """Fits on the seed set (fraud rows of the training split) and samples new synthetic fraud rows.
 
-    Subclasses declare `name`, `family`, `min_rows` and `defaults` (their hyperparameters with
-    default values) and implement `_fit` / `_sample`. How many levels a categorical column may have
+    Subclasses declare `name`, `family`, `min_rows` and `parameters` (their hyperparameters, each
+    with a declared check and a default) and implement `_fit` / `_sample`. How many levels a categorical column may have
     is the input contract's decision (`pipeline.data.contract`, `data.max_categories`), not a generator's.
     """
 
     name: ClassVar[str]
     family: ClassVar[str]
     min_rows: ClassVar[int]
-    #: hyperparameters of this generator and their defaults
-    defaults: ClassVar[dict[str, Any]] = {}
-    #: allowed values of string hyperparameters
-    choices: ClassVar[dict[str, tuple]] = {}
+    #: hyperparameters of this generator: name -> (check, default); `checks` says what each accepts
+    parameters: ClassVar[dict[str, tuple[Check, Any]]] = {}
     #: whether torch's RNG must be seeded around fit/sample
     uses_torch: ClassVar[bool] = False
 
     # -- construction ------------------------------------------------------------------
     def __init__(self, **hyperparameters: Any):
-        valid = self.hyperparameter_defaults()
-        unknown = sorted(k for k in hyperparameters if k not in valid)
-        if "max_categories" in unknown:
+        if "max_categories" in hyperparameters:
             raise ConfigError(f"'max_categories' is no longer a hyperparameter of generator '{self.name}': the "
                               "input contract limits categories for every generator at once; remove it here and "
                               "set data.max_categories in params.yaml instead")
-        if unknown:
-            raise ConfigError(
-                f"unknown hyperparameter '{unknown[0]}' for generator '{self.name}'; "
-                f"valid ones: {', '.join(sorted(valid))}"
-            )
-        params = {**valid, **copy.deepcopy(hyperparameters)}
-        for key, value in params.items():
-            self._check_hyperparameter(key, value, valid[key])
+        params = validate_all(Section(self.parameters), copy.deepcopy(hyperparameters),
+                              f"generator '{self.name}' hyperparameters")
         self._hyperparameter_names = list(params)
         for key, value in params.items():
             setattr(self, key, value)
@@ -123,32 +114,7 @@ class Generator(ABC):
     @classmethod
     def hyperparameter_defaults(cls) -> dict[str, Any]:
         """Every hyperparameter this generator accepts, with its default value."""
-        return copy.deepcopy(cls.defaults)
-
-    def _check_hyperparameter(self, key: str, value: Any, default: Any) -> None:
-        def bad(what: str) -> ConfigError:
-            return ConfigError(
-                f"hyperparameter '{key}' of generator '{self.name}' must be {what}, got {value!r}; "
-                "fix it in params.yaml"
-            )
-
-        if key in self.choices:
-            if value not in self.choices[key]:
-                raise bad("one of " + ", ".join(repr(c) for c in self.choices[key]))
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise bad("true or false")
-        elif isinstance(default, int):
-            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-                raise bad("a positive integer")
-        elif isinstance(default, float):
-            if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value) or value < 0:
-                raise bad("a non-negative number")
-        elif isinstance(default, tuple):
-            if not isinstance(value, (list, tuple)) or not value or any(
-                isinstance(v, bool) or not isinstance(v, Integral) or v < 1 for v in value
-            ):
-                raise bad("a non-empty list of positive integers")
+        return {k: copy.deepcopy(default) for k, (_, default) in cls.parameters.items()}
 
     def get_parameters(self) -> dict[str, Any]:
         """The hyperparameters of this generator (passed values plus defaults), for logging."""
@@ -157,10 +123,6 @@ class Generator(ABC):
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_parameters().items())
         return f"{type(self).__name__}({params})"
-
-    @property
-    def is_fitted(self) -> bool:
-        return self._fitted
 
     # -- fit -----------------------------------------------------------------------------
     def fit(self, seed_set: pd.DataFrame, schema: Schema, train: pd.DataFrame | None = None,

@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from pipeline.checks import Bool, Check, Int, Str
 from pipeline.errors import GeneratorError
 from pipeline.generators.base import Generator
 from pipeline.schema import MISSING_TOKEN
@@ -46,6 +47,12 @@ class Oversampler(Generator):
     min_rows: ClassVar[int] = 6
     encodes_categoricals: ClassVar[bool] = True  # one-hot for methods without native support
     _probe_rows: ClassVar[int] = 20
+    #: the hyperparameter that sets the number of minority neighbours (capped by `_k`)
+    neighbours_parameter: ClassVar[str] = "k_neighbors"
+
+    def _k(self) -> int:
+        """The neighbour count actually used: the configured one, capped at n_fraud - 1."""
+        return max(1, min(getattr(self, self.neighbours_parameter), self._n_fraud - 1))
 
     # -- fit -----------------------------------------------------------------------------
     def _fit(self, data: pd.DataFrame, train: pd.DataFrame | None, seed: int) -> dict[str, Any]:
@@ -191,10 +198,7 @@ class SMOTEGenerator(Oversampler):
 
     name: ClassVar[str] = "smote"
     encodes_categoricals: ClassVar[bool] = False
-    defaults: ClassVar[dict[str, Any]] = {"k_neighbors": 5, "standardize": True}
-
-    def _k(self) -> int:
-        return max(1, min(self.k_neighbors, self._n_fraud - 1))
+    parameters: ClassVar[dict[str, tuple[Check, Any]]] = {"k_neighbors": (Int(1), 5), "standardize": (Bool(), True)}
 
     def _used_parameters(self) -> dict[str, Any]:
         if not self._cat_cols:
@@ -221,13 +225,10 @@ class BorderlineSMOTEGenerator(Oversampler):
     """Borderline-SMOTE: interpolates only from seed rows with many legitimate neighbours."""
 
     name: ClassVar[str] = "borderline_smote"
-    defaults: ClassVar[dict[str, Any]] = {
-        "k_neighbors": 5, "m_neighbors": 10, "kind": "borderline-1", "standardize": True,
+    parameters: ClassVar[dict[str, tuple[Check, Any]]] = {
+        "k_neighbors": (Int(1), 5), "m_neighbors": (Int(1), 10),
+        "kind": (Str(("borderline-1", "borderline-2")), "borderline-1"), "standardize": (Bool(), True),
     }
-    choices: ClassVar[dict[str, tuple]] = {"kind": ("borderline-1", "borderline-2")}
-
-    def _k(self) -> int:
-        return max(1, min(self.k_neighbors, self._n_fraud - 1))
 
     def _m(self) -> int:
         return max(1, min(self.m_neighbors, len(self._y) - 1))
@@ -253,10 +254,8 @@ class ADASYNGenerator(Oversampler):
     """ADASYN: more synthetic rows around seed rows with more legitimate neighbours."""
 
     name: ClassVar[str] = "adasyn"
-    defaults: ClassVar[dict[str, Any]] = {"n_neighbors": 5, "standardize": True}
-
-    def _k(self) -> int:
-        return max(1, min(self.n_neighbors, self._n_fraud - 1))
+    neighbours_parameter: ClassVar[str] = "n_neighbors"
+    parameters: ClassVar[dict[str, tuple[Check, Any]]] = {"n_neighbors": (Int(1), 5), "standardize": (Bool(), True)}
 
     def _used_parameters(self) -> dict[str, Any]:
         return {"n_neighbors_used": self._k()}
@@ -286,7 +285,7 @@ class RandomOversampleGenerator(Oversampler):
 
     name: ClassVar[str] = "random_oversample"
     min_rows: ClassVar[int] = 1
-    defaults: ClassVar[dict[str, Any]] = {}
+    parameters: ClassVar[dict[str, tuple[Check, Any]]] = {}
 
     def _prepare(self, seed_rows, legit, notes):
         columns = list(seed_rows.columns)

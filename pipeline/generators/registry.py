@@ -1,4 +1,4 @@
-"""Registry of generator kinds: the `kind` names used in params.yaml."""
+"""Registry of generator types: the names params.yaml uses (`generators.<name>` or its `type:`)."""
 
 from __future__ import annotations
 
@@ -36,27 +36,22 @@ GENERATORS: dict[str, type[Generator]] = {
 
 
 def generator_names() -> list[str]:
-    """The valid generator kinds, sorted."""
+    """The valid generator types, sorted."""
     return sorted(GENERATORS)
 
 
-def make_generator(kind: str, hyperparameters: Mapping[str, Any] | None = None) -> Generator:
-    """A new, unfitted generator of `kind` with the given hyperparameters (defaults for the rest)."""
-    if not isinstance(kind, str) or kind not in GENERATORS:
-        raise ConfigError(f"unknown generator '{kind}'; valid generators: {', '.join(generator_names())}")
+def make_generator(gen_type: str, hyperparameters: Mapping[str, Any] | None = None) -> Generator:
+    """A new, unfitted generator of `gen_type` with the given hyperparameters (defaults for the rest)."""
+    if not isinstance(gen_type, str) or gen_type not in GENERATORS:
+        raise ConfigError(f"unknown generator '{gen_type}'; valid generators: {', '.join(generator_names())}")
     if hyperparameters is None:
         hyperparameters = {}
     if not isinstance(hyperparameters, Mapping):
         raise ConfigError(
-            f"hyperparameters of generator '{kind}' must be a mapping of name to value, "
+            f"hyperparameters of generator '{gen_type}' must be a mapping of name to value, "
             f"got {type(hyperparameters).__name__}; fix params.yaml"
         )
     bad = [k for k in hyperparameters if not isinstance(k, str)]
     if bad:
-        raise ConfigError(f"hyperparameter name {bad[0]!r} of generator '{kind}' is not a string; fix params.yaml")
-    return GENERATORS[kind](**dict(hyperparameters))
-
-
-def load_generator(path) -> Generator:
-    """Load any generator written by `Generator.save`."""
-    return Generator.load(path)
+        raise ConfigError(f"hyperparameter name {bad[0]!r} of generator '{gen_type}' is not a string; fix params.yaml")
+    return GENERATORS[gen_type](**dict(hyperparameters))

@@ -26,32 +26,45 @@ from typing import Any, ClassVar, Iterator
 
 import pandas as pd
 
+from pipeline.checks import Bool, Check, Float, Int, ListOf, MappingOf, Optional, Str
 from pipeline.generators.base import Generator
 
 TABLE = "fraud"
 
-_ENFORCE = {"enforce_min_max_values": True, "enforce_rounding": True}
-
-_CTGAN_DEFAULTS: dict[str, Any] = {
-    "epochs": 300,
-    "batch_size": 500,
-    "embedding_dim": 128,
-    "generator_dim": (256, 256),
-    "discriminator_dim": (256, 256),
-    "generator_lr": 2e-4,
-    "generator_decay": 1e-6,
-    "discriminator_lr": 2e-4,
-    "discriminator_decay": 1e-6,
-    "discriminator_steps": 1,
-    "log_frequency": True,
-    "pac": 10,
-    "verbose": False,
-    "enable_gpu": False,
-    "torch_threads": 1,
-    **_ENFORCE,
-}
-
 _DISTRIBUTIONS = ("norm", "beta", "truncnorm", "uniform", "gamma", "gaussian_kde")
+_POSITIVE = Int(1)
+_LAYERS = ListOf(Int(1), min_len=1)
+_RATE = Float(0.0)
+
+_COMMON: dict[str, tuple[Check, Any]] = {
+    "enforce_min_max_values": (Bool(), True),
+    "enforce_rounding": (Bool(), True),
+}
+_NETWORK: dict[str, tuple[Check, Any]] = {
+    "epochs": (_POSITIVE, 300),
+    "batch_size": (_POSITIVE, 500),
+    "embedding_dim": (_POSITIVE, 128),
+    "verbose": (Bool(), False),
+    "enable_gpu": (Bool(), False),
+    "torch_threads": (_POSITIVE, 1),
+    **_COMMON,
+}
+_CTGAN: dict[str, tuple[Check, Any]] = {
+    **_NETWORK,
+    "generator_dim": (_LAYERS, (256, 256)),
+    "discriminator_dim": (_LAYERS, (256, 256)),
+    "generator_lr": (_RATE, 2e-4),
+    "generator_decay": (_RATE, 1e-6),
+    "discriminator_lr": (_RATE, 2e-4),
+    "discriminator_decay": (_RATE, 1e-6),
+    "discriminator_steps": (_POSITIVE, 1),
+    "log_frequency": (Bool(), True),
+    "pac": (_POSITIVE, 10),
+}
+_MARGINALS: dict[str, tuple[Check, Any]] = {
+    "numerical_distributions": (Optional(MappingOf(Str(_DISTRIBUTIONS))), None),
+    "default_distribution": (Str(_DISTRIBUTIONS), "beta"),
+}
 
 
 class SDVGenerator(Generator):
@@ -188,7 +201,7 @@ class CTGANGenerator(_GANMixin, SDVGenerator):
 
     name: ClassVar[str] = "ctgan"
     synthesizer_class: ClassVar[str] = "CTGANSynthesizer"
-    defaults: ClassVar[dict[str, Any]] = dict(_CTGAN_DEFAULTS)
+    parameters: ClassVar[dict[str, tuple[Check, Any]]] = dict(_CTGAN)
 
 
 class CopulaGANGenerator(_GANMixin, SDVGenerator):
@@ -196,12 +209,7 @@ class CopulaGANGenerator(_GANMixin, SDVGenerator):
 
     name: ClassVar[str] = "copulagan"
     synthesizer_class: ClassVar[str] = "CopulaGANSynthesizer"
-    defaults: ClassVar[dict[str, Any]] = {
-        **_CTGAN_DEFAULTS,
-        "numerical_distributions": None,
-        "default_distribution": "beta",
-    }
-    choices: ClassVar[dict[str, tuple]] = {"default_distribution": _DISTRIBUTIONS}
+    parameters: ClassVar[dict[str, tuple[Check, Any]]] = {**_CTGAN, **_MARGINALS}
 
 
 class TVAEGenerator(SDVGenerator):
@@ -209,18 +217,12 @@ class TVAEGenerator(SDVGenerator):
 
     name: ClassVar[str] = "tvae"
     synthesizer_class: ClassVar[str] = "TVAESynthesizer"
-    defaults: ClassVar[dict[str, Any]] = {
-        "epochs": 300,
-        "batch_size": 500,
-        "embedding_dim": 128,
-        "compress_dims": (128, 128),
-        "decompress_dims": (128, 128),
-        "l2scale": 1e-5,
-        "loss_factor": 2,
-        "verbose": False,
-        "enable_gpu": False,
-        "torch_threads": 1,
-        **_ENFORCE,
+    parameters: ClassVar[dict[str, tuple[Check, Any]]] = {
+        **_NETWORK,
+        "compress_dims": (_LAYERS, (128, 128)),
+        "decompress_dims": (_LAYERS, (128, 128)),
+        "l2scale": (_RATE, 1e-5),
+        "loss_factor": (Float(0.0, lo_open=True), 2),
     }
 
     def _loss_info(self) -> dict[str, Any]:
@@ -240,9 +242,4 @@ class GaussianCopulaGenerator(SDVGenerator):
     name: ClassVar[str] = "gaussian_copula"
     synthesizer_class: ClassVar[str] = "GaussianCopulaSynthesizer"
     uses_torch: ClassVar[bool] = False
-    defaults: ClassVar[dict[str, Any]] = {
-        "numerical_distributions": None,
-        "default_distribution": "beta",
-        **_ENFORCE,
-    }
-    choices: ClassVar[dict[str, tuple]] = {"default_distribution": _DISTRIBUTIONS}
+    parameters: ClassVar[dict[str, tuple[Check, Any]]] = {**_MARGINALS, **_COMMON}

@@ -11,34 +11,23 @@ from typing import Any
 import pandas as pd
 
 from pipeline.compare import DetectorScores, best_config, compare, headline_name, metrics_dict, summary_markdown
-from pipeline.config import Paths
+from pipeline.paths import Paths
 from pipeline.detector import load_detector, predict_scores
-from pipeline.generators.registry import GENERATORS
 from pipeline.grid import BASELINE
 from pipeline.io import read_json, write_csv, write_json, write_text
 from pipeline.plots import headline_label, plot_pr_curves, plot_recall_vs_share, pr_curve_points
+from pipeline.reports import load_generator_reports
 from pipeline.schema import Schema
 
 
-def load_quality(params: dict[str, Any], paths: Paths) -> dict[str, dict]:
-    out = {}
-    for name in params["generators"]:
-        p = paths.quality_report(name)
-        if p.exists():
-            out[name] = read_json(p)
-    return out
-
-
-def score_detectors(train_report: dict, paths: Paths, X_valid, X_test, params: dict) -> list[DetectorScores]:
+def score_detectors(train_report: dict, paths: Paths, X_valid, X_test) -> list[DetectorScores]:
+    families = {n: r.get("family") for n, r in load_generator_reports(train_report["generators"], paths, "fit").items()}
     out = []
     for rec in train_report["detectors"]:
         model = load_detector(paths.detectors / rec["model"])
-        family = None
-        if rec["generator"]:
-            kind = params["generators"].get(rec["generator"], {}).get("type", rec["generator"])
-            family = GENERATORS[kind].family if kind in GENERATORS else None
+        family = families.get(rec["generator"]) if rec["generator"] else None
         out.append(DetectorScores(
-            config=rec["config"], label=rec["label"], kind=rec["kind"], generator=rec["generator"],
+            config=rec["config"], title=rec["title"], kind=rec["kind"], generator=rec["generator"],
             share=rec["share"], seed=rec["seed"], family=family, n_real_fraud=rec["n_real_fraud"],
             n_synthetic=rec["n_synthetic"], valid=predict_scores(model, X_valid), test=predict_scores(model, X_test)))
     return out
@@ -50,8 +39,8 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     test = pd.read_parquet(paths.split("test"))
     train_report = read_json(paths.train_report)
     y_valid, y_test = valid[schema.label].to_numpy(), test[schema.label].to_numpy()
-    scored = score_detectors(train_report, paths, schema.to_model_frame(valid), schema.to_model_frame(test), params)
-    quality = load_quality(params, paths)
+    scored = score_detectors(train_report, paths, schema.to_model_frame(valid), schema.to_model_frame(test))
+    quality = load_generator_reports(train_report["generators"], paths, "quality")
     ev = params["evaluate"]
     table = compare(scored, y_valid, y_test, ev, quality)
     headline = headline_name(ev)
@@ -71,13 +60,13 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     pick = {d.config: d for d in scored if d.seed == first_seed}
     curves = {f"real-only baseline (seed {first_seed})": (y_test, pick["baseline"].test)}
     if best["kind"] != BASELINE:
-        curves[f"best: {best['label']} (seed {first_seed})"] = (y_test, pick[best["config"]].test)
+        curves[f"best: {best['title']} (seed {first_seed})"] = (y_test, pick[best["config"]].test)
     if "reweight" in pick:
         curves[f"reweight baseline (seed {first_seed})"] = (y_test, pick["reweight"].test)
     plot_pr_curves(curves, paths.plots / "pr_curves.png", title="Precision-recall on the real test rows")
 
-    plot_dir = paths.reports / "plot_data"
-    rv = table[["config", "label", "kind", "generator", "share", "recall", "recall_lo", "recall_hi"]].copy()
+    plot_dir = paths.plot_data
+    rv = table[["config", "title", "kind", "generator", "share", "recall", "recall_lo", "recall_hi"]].copy()
     write_csv(plot_dir / "recall_vs_share.csv", rv)
     pr = []
     for name, (y, s) in curves.items():

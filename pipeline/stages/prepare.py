@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.config import Paths
+from pipeline.paths import Paths
 from pipeline.data.prepare import contract_lines, prepare_data
 from pipeline.io import write_json, write_parquet
 

@@ -7,9 +7,11 @@ from typing import Any
 import pandas as pd
 
 from pipeline.compare import best_config
-from pipeline.config import Paths, params_hash
+from pipeline.paths import Paths
+from pipeline.provenance import file_fingerprint, json_hash
 from pipeline.detector import load_detector
 from pipeline.io import read_json, write_json
+from pipeline.reports import load_generator_reports
 from pipeline.schema import Schema
 
 
@@ -18,9 +20,11 @@ def _example(paths: Paths, schema: Schema, n: int = 5) -> pd.DataFrame:
     return schema.to_model_frame(valid.head(n)).reset_index(drop=True)
 
 
-def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
-    from pipeline.tracking import file_fingerprint
+#: the params sections that shape the results: a change to tracking/retrain settings is not a new result
+RESULT_SECTIONS = ("data", "split", "generators", "augment", "quality", "detector", "evaluate")
 
+
+def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     table = pd.read_csv(paths.comparison)
     metrics = read_json(paths.metrics)
     train_report = read_json(paths.train_report)
@@ -34,20 +38,19 @@ def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
         rec = next(r for r in train_report["detectors"] if r["config"] == cfg and r["seed"] == first_seed)
         row = table[table["config"] == cfg].iloc[0]
         models[role] = (row, load_detector(paths.detectors / rec["model"]), example)
-    quality = {g: read_json(paths.quality_report(g)) for g in params["generators"] if paths.quality_report(g).exists()}
-    fits = {g: read_json(paths.fit_report(g)) for g in params["generators"] if paths.fit_report(g).exists()}
+    quality = load_generator_reports(train_report["generators"], paths, "quality")
+    fits = load_generator_reports(train_report["generators"], paths, "fit")
     files = [p for p in (paths.comparison, paths.summary, paths.metrics, paths.train_report, paths.profile, paths.schema)
              if p.exists()]
     source = profile.get("source", "")
     return {
         "comparison": table, "metrics": metrics, "summary_text": paths.summary.read_text(),
         "plot_dir": paths.plots, "files": files, "quality": quality, "fits": fits,
-        "detector_params": params["detector"], "generators": list(params["generators"]),
-        "shares": params["augment"]["shares"], "seeds": params["detector"]["seeds"],
+        "detector_params": params["detector"], "generators": train_report["generators"],
+        "shares": train_report["shares"], "seeds": train_report["seeds"],
         "data_fingerprint": file_fingerprint([paths.split(n) for n in ("train", "valid", "test")]),
-        # only the sections that shape the results: a change to tracking/retrain settings is not a new result
-        "params_hash": params_hash({k: params[k] for k in ("data", "split", "generators", "augment", "quality",
-                                                            "detector", "evaluate")}), "source": source, "source_short": source.split(":")[0],
+        "params_hash": json_hash({k: params[k] for k in RESULT_SECTIONS}),
+        "source": source, "source_short": source.split(":")[0],
         "models": models,
     }
 

@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 
 from pipeline.blend import blend
-from pipeline.config import Paths
+from pipeline.paths import Paths
 from pipeline.detector import save_detector, train_detector
 from pipeline.errors import DataError
 from pipeline.grid import AUGMENTED, REWEIGHT, build_grid
 from pipeline.io import read_json, write_json
+from pipeline.quality import failed_checks
 from pipeline.schema import Schema
 
 
@@ -30,8 +31,7 @@ def excluded_generators(params: dict[str, Any], paths: Paths) -> dict[str, str]:
             raise DataError(f"{q} not found; run the sample stage for {name} (dvc repro sample@{name})")
         report = read_json(q)
         if params["quality"]["exclude_failed"] and not report.get("passed", True):
-            failed = [k for k, c in report.get("checks", {}).items() if c.get("passed") is False]
-            out[name] = "failed quality checks: " + ", ".join(failed)
+            out[name] = "failed quality checks: " + ", ".join(failed_checks(report))
     return out
 
 
@@ -51,25 +51,25 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     t_start = time.perf_counter()
     total = len(grid) * len(det["seeds"])
     done = 0
-    for cfg in grid:
+    for arm in grid:
         for seed in det["seeds"]:
-            if cfg.kind == AUGMENTED:
-                data, synthetic = blend(train, pools[cfg.generator], cfg.share, seed=seed, label=label)
+            if arm.kind == AUGMENTED:
+                data, synthetic = blend(train, pools[arm.generator], arm.share, seed=seed, label=label)
             else:
                 data, synthetic = train, np.zeros(len(train), dtype=bool)
-            spw = n_legit / n_fraud if cfg.kind == REWEIGHT else None
+            spw = n_legit / n_fraud if arm.kind == REWEIGHT else None
             model, info = train_detector(schema.to_model_frame(data), data[label].to_numpy(), X_valid, y_valid,
                                          det, seed=seed, scale_pos_weight=spw)
-            rel = f"{cfg.dirname}/seed{seed}.json"
+            rel = f"{arm.dirname}/seed{seed}.json"
             save_detector(model, paths.detectors / rel)
             done += 1
             n_syn = int(synthetic.sum())
             records.append({
-                "config": cfg.id, "label": cfg.label, "kind": cfg.kind, "generator": cfg.generator,
-                "share": cfg.share, "seed": seed, "model": rel, "rows": len(data),
+                "config": arm.id, "title": arm.title, "kind": arm.kind, "generator": arm.generator,
+                "share": arm.share, "seed": seed, "model": rel, "rows": len(data),
                 "n_real_fraud": n_fraud, "n_synthetic": n_syn, "n_legit": n_legit, **info,
             })
-            print(f"train [{done}/{total}] {cfg.label:<28} seed {seed}: {n_syn:>5} synthetic rows, "
+            print(f"train [{done}/{total}] {arm.title:<28} seed {seed}: {n_syn:>5} synthetic rows, "
                   f"best iteration {info['best_iteration']:>3}, valid AP {info['valid_aucpr']:.3f}, "
                   f"{info['fit_seconds']:.1f}s", flush=True)
     report = {

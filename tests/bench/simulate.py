@@ -148,7 +148,8 @@ def _prepare(kwargs: dict) -> dict:
 
     import pipeline.data.prepare as prep_mod
     import pipeline.stages.prepare as stage
-    from pipeline.config import Paths, load_params
+    from pipeline.params import load_params
+from pipeline.paths import Paths
 
     overrides = {f"data.simulate.{k}": v for k, v in kwargs.items()}
     params = load_params(ROOT / "params.yaml", overrides=overrides)
@@ -214,7 +215,7 @@ def run_one(name: str) -> dict:
     import pipeline.data.features  # noqa: F401
     import pipeline.data.simulate  # noqa: F401
     import pipeline.stages.prepare  # noqa: F401
-    from pipeline.config import load_params
+    from pipeline.params import load_params
 
     load_params(ROOT / "params.yaml")  # imports the registry (light) once
     kwargs = SIZES[name]

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import Paths, validate
+from pipeline.params import validate
+from pipeline.paths import Paths
 from tests.integration.project import env, small_params
 
 

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import Paths, validate
+from pipeline.params import validate
+from pipeline.paths import Paths
 from pipeline.generators.base import Generator
 from pipeline.stages import evaluate, fit, prepare, sample, train
 from pipeline.schema import Schema

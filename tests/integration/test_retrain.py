@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from pipeline import retrain
-from pipeline.config import Paths, validate
+from pipeline.params import validate
+from pipeline.paths import Paths
 from pipeline.errors import LockError
 from tests.integration.conftest import free_port
 from tests.integration.project import env, make_project, sh, small_params

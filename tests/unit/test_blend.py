@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from pipeline.blend import blend, n_synthetic
-from pipeline.errors import ConfigError, DataError
+from pipeline.errors import DataError
 
 
 @pytest.mark.parametrize("n, s, expected", [(100, 0.0, 0), (100, 0.5, 100), (100, 0.25, 33), (100, 0.75, 300),
@@ -11,11 +11,6 @@ from pipeline.errors import ConfigError, DataError
 def test_n_synthetic_definition(n, s, expected):
     assert n_synthetic(n, s) == expected
 
-
-@pytest.mark.parametrize("s", [-0.1, 1.0, 1.5])
-def test_share_outside_range_is_config_error(s):
-    with pytest.raises(ConfigError, match="augment.shares"):
-        n_synthetic(10, s)
 
 
 def _train():

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.errors import ConfigError, DataError
+from pipeline.errors import DataError
 from pipeline.metrics import (
     detector_metrics,
     fpr_at_threshold,
@@ -68,12 +68,6 @@ def test_threshold_heavy_ties_property():
                 assert np.mean(legit >= lower.max()) > budget
 
 
-@pytest.mark.parametrize("bad", [0, 1, -0.1, 1.5, "x"])
-def test_threshold_bad_budget(bad):
-    with pytest.raises(ConfigError):
-        threshold_at_fpr(LEGIT, bad)
-
-
 def test_threshold_no_legit_rows():
     with pytest.raises(DataError):
         threshold_at_fpr([], 0.1)
@@ -111,8 +105,6 @@ def test_precision_at_k_ties_stable():
     s = np.array([0.5, 0.5, 0.5, 0.1])
     assert precision_at_k(y, s, 1) == 0.0  # first of the tied rows in input order
     assert precision_at_k(y, s, 2) == 0.5
-    with pytest.raises(ConfigError):
-        precision_at_k(y, s, 0)
 
 
 @pytest.mark.parametrize(
@@ -142,8 +134,6 @@ def test_metric_names():
         "pr_auc",
         "roc_auc",
     ]
-    with pytest.raises(ConfigError):
-        metric_names([0.01, 0.01], [], [])
 
 
 def test_detector_metrics_hand_computed():

@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import ConfigError
-from pipeline.quality import DEFAULT_THRESHOLDS, assess_pool
+from pipeline.params import defaults
+from pipeline.quality import assess_pool, failed_checks, threshold_keys
+
+LIMITS = {k: defaults()["quality"][k] for k in threshold_keys()}  # the shipped defaults, from the one spec
 from pipeline.schema import Feature, Schema
 
 SCHEMA = Schema(
@@ -41,7 +43,7 @@ def frames():
 
 def test_copied_pool_fails(frames):
     pool = pd.concat([frames["seed"]] * 2, ignore_index=True)
-    report = assess_pool(frames["seed"], pool, frames["holdout"], SCHEMA)
+    report = assess_pool(frames["seed"], pool, frames["holdout"], SCHEMA, LIMITS)
     assert report["exact_copy_share"] == 1.0
     assert report["checks"]["exact_copy_share"]["passed"] is False
     assert report["dcr"]["pool"]["median"] == 0.0 and report["dcr_ratio"] == 0.0
@@ -52,7 +54,7 @@ def test_copied_pool_fails(frames):
 
 
 def test_pool_from_same_distribution_passes(frames):
-    report = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA, seed=1)
+    report = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA, LIMITS, seed=1)
     assert report["exact_copy_share"] == 0.0
     assert report["checks"]["exact_copy_share"]["passed"] is True
     assert 0.7 < report["dcr_ratio"] < 1.4
@@ -68,29 +70,35 @@ def test_pool_from_same_distribution_passes(frames):
 
 
 def test_pool_from_different_distribution_is_detected(frames):
-    report = assess_pool(frames["seed"], frames["far"], frames["holdout"], SCHEMA)
+    report = assess_pool(frames["seed"], frames["far"], frames["holdout"], SCHEMA, LIMITS)
     assert report["detection_auc"] > 0.95
     assert report["checks"]["detection_auc"]["passed"] is False
-    assert report["quality_score"] < DEFAULT_THRESHOLDS["min_quality_score"]
+    assert report["quality_score"] < LIMITS["min_quality_score"]
     assert report["passed"] is False
 
 
 def test_pool_is_subsampled_to_max_rows(frames):
-    report = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA, max_rows=200)
+    report = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA, LIMITS, max_rows=200)
     assert report["n_pool"] == 900 and report["n_pool_evaluated"] == 200
 
 
 def test_empty_holdout_leaves_ratio_unevaluated(frames):
-    report = assess_pool(frames["seed"], frames["same"], frames["holdout"].iloc[:0], SCHEMA)
+    report = assess_pool(frames["seed"], frames["same"], frames["holdout"].iloc[:0], SCHEMA, LIMITS)
     assert report["n_holdout"] == 0
     assert report["dcr"]["holdout"] is None and report["dcr_ratio"] is None
     assert report["checks"]["dcr_ratio"] == {"value": None, "threshold": 0.5, "passed": None}
     assert report["passed"] is True
 
 
-def test_thresholds_override_and_unknown_key(frames):
+def test_thresholds_override_and_disable(frames):
     report = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA,
-                         thresholds={"max_detection_auc": 0.1})
+                         thresholds={**LIMITS, "max_detection_auc": 0.1})
     assert report["checks"]["detection_auc"]["threshold"] == 0.1 and report["passed"] is False
-    with pytest.raises(ConfigError, match="max_dcr_ratio"):
-        assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA, thresholds={"max_dcr_ratio": 1})
+    assert failed_checks(report) == ["detection_auc"]
+    off = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA,
+                      thresholds={**LIMITS, "max_detection_auc": None})
+    assert off["checks"]["detection_auc"]["passed"] is None and "detection_auc" not in failed_checks(off)
+
+
+def test_threshold_keys_are_the_quality_params():
+    assert set(threshold_keys()) == set(defaults()["quality"]) - {"exclude_failed"}

@@ -1,8 +1,8 @@
 import pytest
 import yaml
 
-from pipeline.config import load_params, validate
 from pipeline.errors import ConfigError
+from pipeline.params import SPEC, defaults, load_params, recording, validate
 from tests.helpers import ROOT, base_params
 
 
@@ -42,10 +42,62 @@ def test_unknown_generator_lists_valid_names():
         validate(p)
 
 
-def test_share_zero_always_present_and_sorted():
+def test_shares_are_kept_as_written():
+    """No silent rewrite: the real-only baseline is always trained, whether or not 0.0 is listed."""
     p = base_params()
     p["augment"]["shares"] = [0.5, 0.25]
-    assert validate(p)["augment"]["shares"] == [0.0, 0.25, 0.5]
+    assert validate(p)["augment"]["shares"] == [0.5, 0.25]
+
+
+@pytest.mark.parametrize("key, value", [
+    ("simulate.n_customers", 0), ("simulate.n_customers", 1.5), ("simulate.n_customers", True),
+    ("simulate.n_customers", 10**8), ("simulate.n_terminals", "10"), ("simulate.n_days", 0),
+    ("simulate.day_offset", -1), ("simulate.radius", 0), ("simulate.radius", float("nan")),
+    ("simulate.seed", -1), ("simulate.seed", 1.0), ("simulate.start_date", "not a date"),
+    ("simulate.start_date", "2025-01-01 10:30"), ("features.windows", []), ("features.windows", [0, 7]),
+    ("features.windows", [1.5]), ("features.windows", "7"), ("features.windows", [7, 7]),
+    ("features.delay_days", -1), ("features.delay_days", 2.5),
+])
+def test_simulator_and_feature_settings_checked_once_here(key, value):
+    p = base_params()
+    section, name = key.split(".")
+    p["data"][section][name] = value
+    with pytest.raises(ConfigError, match=f"data.{key}"):
+        validate(p)
+
+
+def test_every_problem_reported_at_once_in_one_line():
+    p = base_params()
+    p["split"]["train"] = 1.5
+    p["detector"]["seeds"] = []
+    p["evaluate"]["fpr_budgets"] = [0.01, 0.01]
+    p["generators"] = {"ctgan": {"epochs": -1, "pac": "x"}}
+    with pytest.raises(ConfigError) as e:
+        validate(p)
+    msg = str(e.value)
+    for part in ("split.train: must be in (0.0, 1.0), got 1.5", "detector.seeds: must have at least 1 item(s)",
+                 "evaluate.fpr_budgets: lists 0.01 more than once", "epochs: must be >= 1, got -1",
+                 "pac: must be an integer, got str 'x'"):
+        assert part in msg
+    assert "\n" not in msg
+
+
+def test_defaults_come_from_the_spec_only():
+    d = defaults()
+    assert d["data"]["simulate"]["n_customers"] == 1000 and d["quality"]["max_detection_auc"] == 0.95
+    assert d == {**SPEC.defaults(), "generators": {}}
+
+
+def test_recording_params_notes_each_key_read():
+    reads: set[str] = set()
+    p = recording(validate(base_params()), reads)
+    assert p["detector"]["seeds"] == [0, 1]
+    _ = dict(p["data"]["simulate"])
+    list(p["generators"])
+    assert {"detector", "detector.seeds", "data.simulate.*", "generators.*"} <= reads
+    assert "split" not in " ".join(reads)
+    with pytest.raises(TypeError):
+        p["split"] = {}
 
 
 def test_csv_source_needs_path():

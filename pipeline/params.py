@@ -1,0 +1,304 @@
+"""params.yaml: every default and every check of the pipeline's parameters, in one place.
+
+`SPEC` holds each key with its check and default; `load_params` reads params.yaml, applies
+dotted-key overrides, and validates it, collecting every problem into one `ConfigError` line
+that names each key (``params.yaml: split.train: must be in (0.0, 1.0), got 1.5; detector.seeds:
+...``). Core functions receive validated params and do not check them again.
+
+Generator hyperparameters are declared, with their checks and defaults, by each generator class
+(`pipeline.generators`); the `generators` section is validated by building every configured
+generator once.
+
+`recording(params, sink)` wraps validated params so that every key a stage reads is recorded;
+the DVC-coverage test uses it to prove `dvc.yaml` declares every key each stage reads.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from pipeline.checks import (REQUIRED, Bool, Char, Check, Encoding, Float, Int, Invalid, ListOf, Optional, Section,
+                             Str, validate_all)
+from pipeline.data.simulate import MAX_CUSTOMERS
+from pipeline.errors import ConfigError
+from pipeline.paths import PARAMS_FILE
+
+class Date(Check):
+    """A plain calendar date such as 2025-01-01 (no time, no zone)."""
+
+    def check(self, key, v):
+        Str().check(key, v)
+        try:
+            ts = pd.Timestamp(v)
+        except (TypeError, ValueError):
+            self.fail(key, f"must be a date like 2025-01-01, got {v!r}")
+        if pd.isna(ts):
+            self.fail(key, f"must be a date like 2025-01-01, got {v!r}")
+        if ts.tzinfo is not None or ts != ts.normalize():
+            self.fail(key, f"must be a plain date like 2025-01-01 (no time or zone), got {v!r}")
+        return v
+
+    def invalid_examples(self):
+        return ["not a date", "2025-01-01 10:30", 20250101]
+
+
+class Generators(Check):
+    """name -> hyperparameters; each entry must build a generator (`type:` picks the implementation)."""
+
+    def check(self, key, v):
+        from pipeline.generators.registry import generator_names, make_generator  # light: no SDV import
+
+        if not isinstance(v, dict) or not v:
+            self.fail(key, "must be a mapping of generator name -> hyperparameters with at least one entry")
+        valid = generator_names()
+        problems: list[tuple[str, str]] = []
+        out = {}
+        for name, hp in v.items():
+            sub = f"{key}.{name}"
+            if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+                problems.append((sub, "generator names may hold only letters, digits, '_' and '-'"))
+                continue
+            hp = {} if hp is None else hp
+            if not isinstance(hp, dict):
+                problems.append((sub, f"must be a mapping of hyperparameters, got {type(hp).__name__}"))
+                continue
+            hp = dict(hp)
+            gen_type = hp.pop("type", name)
+            if gen_type not in valid:
+                problems.append((sub, f"unknown generator {gen_type!r}; valid names: {', '.join(valid)} "
+                                      "(set `type:` to one of them to use a custom name)"))
+                continue
+            try:
+                make_generator(gen_type, hp)
+            except ConfigError as e:
+                problems.append((sub, str(e)))
+                continue
+            out[name] = dict(v[name] or {})
+        if problems:
+            raise Invalid(problems)
+        return out
+
+
+_SHARE = Float(0.0, 1.0, hi_open=True)
+_FRACTION = Float(0.0, 1.0, lo_open=True, hi_open=True)
+
+SPEC = Section({
+    "data": (Section({
+        "source": (Str(("simulated", "csv", "parquet")), "simulated"),
+        "path": (Optional(Str()), None),
+        "label": (Str(), "is_fraud"),
+        "time_column": (Optional(Str()), None),
+        "id_columns": (ListOf(Str(), unique=True), []),
+        "drop_columns": (ListOf(Str(), unique=True), []),
+        "meta_columns": (ListOf(Str(), unique=True), []),
+        # the input contract (pipeline/data/contract.py; README "Bring your own data")
+        "categorical_columns": (ListOf(Str(), unique=True), []),
+        "non_finite": (Str(("missing", "reject")), "missing"),
+        "coerce_numeric": (Bool(), False),
+        "max_categories": (Optional(Int(2)), None),
+        "csv": (Section({
+            "sep": (Optional(Char()), None),
+            "encoding": (Optional(Encoding()), None),
+            "decimal": (Char((".", ",")), "."),
+        }), {}),
+        "simulate": (Section({
+            "n_customers": (Int(1, MAX_CUSTOMERS), 1000),
+            "n_terminals": (Int(1), 2000),
+            "n_days": (Int(1), 90),
+            "start_date": (Date(), "2025-01-01"),
+            "day_offset": (Int(0), 60),
+            "radius": (Float(0.0, lo_open=True), 5.0),
+            "seed": (Int(0), 7),
+        }), {}),
+        "features": (Section({
+            "windows": (ListOf(Int(1), min_len=1, unique=True), [1, 7, 30]),
+            "delay_days": (Int(0), 7),
+        }), {}),
+    }), {}),
+    "split": (Section({
+        "train": (_FRACTION, 0.6),
+        "gap": (Float(0.0, 1.0, hi_open=True), 0.05),
+        "valid": (_FRACTION, 0.15),
+        "test": (_FRACTION, 0.2),
+        "min_frauds": (Int(1), 20),
+        "seed": (Int(0), 0),
+    }), {}),
+    "generators": (Generators(), REQUIRED),
+    "augment": (Section({
+        # the real-only baseline (share 0) is always trained; 0.0 in this list changes nothing
+        "shares": (ListOf(_SHARE, min_len=1, unique=True), [0.0, 0.25, 0.5, 0.75]),
+        "fit_seed": (Int(0), 0),
+        "sample_seed": (Int(0), 0),
+    }), {}),
+    "quality": (Section({
+        # null disables a check
+        "min_quality_score": (Optional(Float(0.0, 1.0)), 0.6),
+        "max_exact_copy_share": (Optional(Float(0.0, 1.0)), 0.05),
+        "min_dcr_ratio": (Optional(Float(0.0)), 0.5),
+        "max_detection_auc": (Optional(Float(0.0, 1.0)), 0.95),
+        "exclude_failed": (Bool(), False),
+    }), {}),
+    "detector": (Section({
+        "seeds": (ListOf(Int(0, 2**32 - 1), min_len=1, unique=True), [0, 1, 2]),
+        "n_estimators": (Int(1), 400),
+        "max_depth": (Int(1, 20), 6),
+        "learning_rate": (Float(0.0, 1.0, lo_open=True), 0.1),
+        "subsample": (Float(0.0, 1.0, lo_open=True), 0.8),
+        "colsample_bytree": (Float(0.0, 1.0, lo_open=True), 0.8),
+        "min_child_weight": (Float(0.0), 1.0),
+        "early_stopping_rounds": (Int(1), 40),
+        "n_jobs": (Int(1), 2),
+    }), {}),
+    "evaluate": (Section({
+        "fpr_budgets": (ListOf(_FRACTION, min_len=1, unique=True), [0.005, 0.001, 0.01]),
+        "precision_floors": (ListOf(Float(0.0, 1.0, lo_open=True), unique=True), [0.5, 0.8]),
+        "top_k": (ListOf(Int(1), unique=True), [100, 500]),
+        "n_boot": (Int(100), 1000),
+        "ci": (Float(0.5, 1.0, hi_open=True), 0.95),
+        "seed": (Int(0), 0),
+    }), {}),
+    "tracking": (Section({
+        "experiment": (Str(), "fraud-augmentation"),
+        "model_name": (Str(), "fraud-detector"),
+        "retries": (Int(0, 20), 3),
+        "retry_wait_s": (Float(0.0, 60.0), 2.0),
+    }), {}),
+    "retrain": (Section({
+        "margin": (Float(0.0, 1.0), 0.01),
+        "advance_days": (Int(0), 30),
+        "audit_log": (Str(), "reports/retrain/audit.jsonl"),
+        "lock_file": (Str(), "reports/retrain/retrain.lock"),
+    }), {}),
+})
+
+
+def defaults() -> dict[str, Any]:
+    """Every section with its defaults (generators empty): for tests and benchmarks."""
+    return {**SPEC.defaults(), "generators": {}}
+
+
+def validate(raw: Any) -> dict[str, Any]:
+    """Validate a raw params mapping; return a complete dict with defaults filled in."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{PARAMS_FILE}: must be a mapping of sections (data, split, generators, ...)")
+    params = validate_all(SPEC, raw, PARAMS_FILE)
+    problems = _cross_checks(params)
+    if problems:
+        raise ConfigError(f"{PARAMS_FILE}: " + "; ".join(f"{k}: {m}" for k, m in problems))
+    return params
+
+
+def _cross_checks(p: dict[str, Any]) -> list[tuple[str, str]]:
+    problems = []
+    s = p["split"]
+    total = s["train"] + s["gap"] + s["valid"] + s["test"]
+    if total > 1.0 + 1e-9:
+        problems.append(("split", f"train + gap + valid + test must be <= 1, got {total:.3f}"))
+    d = p["data"]
+    if d["source"] in ("csv", "parquet") and not d["path"]:
+        problems.append(("data.path", f"is required when data.source is {d['source']}; "
+                                      f"set it to your {d['source']} file"))
+    if d["csv"]["sep"] is not None and d["csv"]["sep"] == d["csv"]["decimal"]:
+        problems.append(("data.csv.decimal", f"must differ from data.csv.sep (both are {d['csv']['sep']!r})"))
+    return problems
+
+
+def load_params(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read and validate params.yaml (default: ./params.yaml), applying dotted-key overrides."""
+    path = Path(path) if path is not None else Path.cwd() / PARAMS_FILE
+    if not path.exists():
+        raise ConfigError(f"{path} not found; run from the project root or pass --params")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}; fix the syntax") from None
+    for key, value in (overrides or {}).items():
+        set_dotted(raw, key, value)
+    return validate(raw)
+
+
+def set_dotted(d: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    for p in parts[:-1]:
+        d = d.setdefault(p, {})
+    d[parts[-1]] = value
+
+
+def generator_type(params: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
+    """(registry type, hyperparameters without `type`) of the generator configured as `name`."""
+    if name not in params["generators"]:
+        raise ConfigError(f"{PARAMS_FILE}: generators.{name}: not configured; configured: "
+                          f"{', '.join(params['generators'])}")
+    hp = dict(params["generators"][name])
+    return hp.pop("type", name), hp
+
+
+# ----------------------------------------------------------------------------------------
+# Recording which keys a stage reads (for the DVC-coverage test)
+# ----------------------------------------------------------------------------------------
+class RecordingParams(dict):
+    """A read-only view of validated params that records every key read.
+
+    `reads` gets dotted keys: a key read with `[]`/`get` is recorded as a path (its parents are only
+    navigation); a mapping whose keys or items are listed (iteration, `items`, `dict(...)`, `**`,
+    copying) is recorded as used whole, with a trailing `.*`.
+    """
+
+    def __init__(self, data: dict, reads: set[str], prefix: str = ""):
+        super().__init__(data)
+        self._reads, self._prefix = reads, prefix
+
+    def _path(self, key: Any) -> str:
+        return f"{self._prefix}{key}"
+
+    def _wrap(self, key: Any, value: Any) -> Any:
+        self._reads.add(self._path(key))
+        if isinstance(value, dict):
+            return RecordingParams(value, self._reads, self._path(key) + ".")
+        return value
+
+    def _whole(self) -> None:
+        self._reads.add(f"{self._prefix}*" if self._prefix else "*")
+
+    def __getitem__(self, key):
+        return self._wrap(key, super().__getitem__(key))
+
+    def get(self, key, default=None):
+        return self._wrap(key, super().__getitem__(key)) if key in self else default
+
+    def __iter__(self):
+        self._whole()
+        return super().__iter__()
+
+    def keys(self):
+        self._whole()
+        return super().keys()
+
+    def items(self):
+        self._whole()
+        return [(k, self._wrap(k, v)) for k, v in super().items()]
+
+    def values(self):
+        return [v for _, v in self.items()]
+
+    def copy(self):
+        self._whole()
+        return copy.deepcopy(dict(super().items()))
+
+    def __deepcopy__(self, memo):
+        return self.copy()
+
+    def __setitem__(self, key, value):
+        raise TypeError("validated params are read-only")
+
+
+def recording(params: dict[str, Any], reads: set[str]) -> RecordingParams:
+    """`params` wrapped so that every key read lands in `reads`."""
+    return RecordingParams(params, reads)

@@ -1,0 +1,14 @@
+"""Reading what earlier stages reported (shared by the stages that read them; stages never import each other)."""
+
+from __future__ import annotations
+
+from pipeline.io import read_json
+from pipeline.paths import Paths
+
+
+def load_generator_reports(names: list[str], paths: Paths, report: str) -> dict[str, dict]:
+    """{generator: its `fit` or `quality` report} for the named generators that have one."""
+    if report not in ("fit", "quality"):
+        raise ValueError(f"report must be 'fit' or 'quality', got {report!r}")
+    files = {n: paths.fit_report(n) if report == "fit" else paths.quality_report(n) for n in names}
+    return {n: read_json(p) for n, p in files.items() if p.exists()}
