@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline.errors import PipelineError
+from pipeline.errors import ConfigError, PipelineError
 
 #: when set to a folder, each stage writes there the params keys it read (`<stage>.json`): the
 #: DVC-coverage test checks them against the `params` of the stage in dvc.yaml
@@ -48,6 +48,9 @@ def run(argv: list[str] | None = None) -> int:
 
         return retrain.run(paths, params_file=args.params, advance=not args.no_advance)
     params = load_params(args.params or paths.params)
+    if args.command in ("fit", "sample") and args.generator not in params["generators"]:
+        raise ConfigError(f"params.yaml: generators.{args.generator}: not configured; configured: "
+                          f"{', '.join(params['generators'])}")
     record_dir = os.environ.get(RECORD_ENV)
     reads: set[str] = set()
     if record_dir:

@@ -51,7 +51,7 @@ class Generators(Check):
     """name -> hyperparameters; each entry must build a generator (`type:` picks the implementation)."""
 
     def check(self, key, v):
-        from pipeline.generators.registry import generator_names, make_generator  # light: no SDV import
+        from pipeline.generators.registry import generator_names, make_generator, split_type  # light: no SDV
 
         if not isinstance(v, dict) or not v:
             self.fail(key, "must be a mapping of generator name -> hyperparameters with at least one entry")
@@ -67,8 +67,7 @@ class Generators(Check):
             if not isinstance(hp, dict):
                 problems.append((sub, f"must be a mapping of hyperparameters, got {type(hp).__name__}"))
                 continue
-            hp = dict(hp)
-            gen_type = hp.pop("type", name)
+            gen_type, hp = split_type(name, hp)
             if gen_type not in valid:
                 problems.append((sub, f"unknown generator {gen_type!r}; valid names: {', '.join(valid)} "
                                       "(set `type:` to one of them to use a custom name)"))
@@ -229,15 +228,6 @@ def set_dotted(d: dict, key: str, value: Any) -> None:
     for p in parts[:-1]:
         d = d.setdefault(p, {})
     d[parts[-1]] = value
-
-
-def generator_type(params: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
-    """(registry type, hyperparameters without `type`) of the generator configured as `name`."""
-    if name not in params["generators"]:
-        raise ConfigError(f"{PARAMS_FILE}: generators.{name}: not configured; configured: "
-                          f"{', '.join(params['generators'])}")
-    hp = dict(params["generators"][name])
-    return hp.pop("type", name), hp
 
 
 # ----------------------------------------------------------------------------------------

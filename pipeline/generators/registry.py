@@ -55,3 +55,10 @@ def make_generator(gen_type: str, hyperparameters: Mapping[str, Any] | None = No
     if bad:
         raise ConfigError(f"hyperparameter name {bad[0]!r} of generator '{gen_type}' is not a string; fix params.yaml")
     return GENERATORS[gen_type](**dict(hyperparameters))
+
+
+def split_type(name: str, hyperparameters: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """(generator type, hyperparameters without `type`) of the generator configured as `name` in params.yaml:
+    the type is the `type:` entry when given, else the name itself."""
+    hp = dict(hyperparameters or {})
+    return hp.pop("type", name), hp

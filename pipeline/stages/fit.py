@@ -6,15 +6,14 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.params import generator_type
 from pipeline.paths import Paths
-from pipeline.generators.registry import make_generator
+from pipeline.generators.registry import make_generator, split_type
 from pipeline.io import write_json
 from pipeline.schema import Schema
 
 
 def run(params: dict[str, Any], paths: Paths, name: str) -> dict[str, Any]:
-    gen_type, hp = generator_type(params, name)
+    gen_type, hp = split_type(name, params["generators"][name])
     schema = Schema.load(paths.schema)
     train = pd.read_parquet(paths.split("train"))
     seed_set = schema.seed_set(train)

@@ -1,24 +1,52 @@
-"""A real `dvc repro` of the whole pipeline, small, in a temporary git repo."""
+"""A real `dvc repro` of the whole pipeline, small, in a temporary git repo.
+
+One run builds a template project; every test that changes anything works on its own copy, so the
+tests are independent of each other and of their order.
+"""
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
 import yaml
 
+from pipeline.cli import RECORD_ENV
+from tests.dvc_coverage import stages, uncovered_params
 from tests.integration.project import make_project, sh
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    root = make_project(tmp_path_factory.mktemp("dvc") / "proj")
-    sh(root, "dvc", "repro")
+def template(tmp_path_factory):
+    base = tmp_path_factory.mktemp("dvc")
+    root = make_project(base / "proj")
+    sh(root, "dvc", "repro", extra_env={RECORD_ENV: str(base / "reads")})
+    sh(root, "git", "add", "-A")
+    sh(root, "git", "commit", "-qm", "first run")
     return root
 
 
-def test_outputs_exist(repo):
+@pytest.fixture
+def repo(template, tmp_path):
+    return shutil.copytree(template, tmp_path / "proj", symlinks=True)
+
+
+def test_every_params_key_a_stage_reads_is_declared(template):
+    """Recorded during the real run above: each stage's reads against its `params` in dvc.yaml."""
+    declared = stages(yaml.safe_load((template / "dvc.yaml").read_text()),
+                      yaml.safe_load((template / "params.yaml").read_text()))
+    reads_dir = template.parent / "reads"
+    recorded = {p.stem: json.loads(p.read_text()) for p in reads_dir.glob("*.json")}
+    assert set(recorded) == set(declared)  # every stage ran and recorded
+    for sid, reads in recorded.items():
+        assert reads, f"{sid} recorded no params reads"
+        assert uncovered_params(declared[sid], reads) == [], sid
+
+
+def test_outputs_exist(template):
+    repo = template
     for rel in ("data/prepared/train.parquet", "data/prepared/schema.json", "models/generators/smote.pkl",
                 "data/synthetic/gaussian_copula.parquet", "reports/generators/smote/quality.json",
                 "reports/generators/gaussian_copula/fit.json", "reports/comparison.csv", "reports/metrics.json",
@@ -39,8 +67,6 @@ def test_second_repro_changes_nothing(repo):
 
 
 def test_changing_shares_refits_no_generator_and_metrics_diff(repo):
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "commit", "-qm", "first run")
     before = {p: (repo / p).stat().st_mtime_ns for p in ("models/generators/smote.pkl",
                                                           "models/generators/gaussian_copula.pkl")}
     out = sh(repo, "dvc", "exp", "run", "-S", "augment.shares=[0.0,0.25]").stdout

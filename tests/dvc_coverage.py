@@ -1,0 +1,97 @@
+"""What each DVC stage reads versus what dvc.yaml declares for it.
+
+A stage whose code or params are not all declared can be served stale by `dvc repro`. Two checks:
+
+* code: the modules a stage's entry module imports, transitively inside `pipeline/` (any import,
+  including ones inside functions, plus the package `__init__` files on the way), must each be
+  covered by a `deps` entry (the file itself or a folder above it). `pipeline/cli.py`, which only
+  dispatches to the stage, is not counted.
+* params: the keys a stage reads during a real run (recorded by `pipeline.params.recording` when
+  `PIPELINE_RECORD_PARAMS` is set) must each be covered by a `params` entry.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def stages(dvc_yaml: dict, params: dict) -> dict[str, dict[str, list[str]]]:
+    """{stage id: {"deps": [...], "params": [...], "module": "pipeline/stages/x.py"}} with `foreach` expanded."""
+    out = {}
+    for name, spec in dvc_yaml["stages"].items():
+        if "foreach" in spec:
+            items = params[spec["foreach"].strip("${} ")]
+            for key in items:
+                body = yaml.safe_dump(spec["do"]).replace("${key}", str(key))
+                out[f"{name}@{key}"] = {**yaml.safe_load(body), "module": f"pipeline/stages/{name}.py"}
+        else:
+            out[name] = {**spec, "module": f"pipeline/stages/{name}.py"}
+    for s in out.values():
+        s["deps"] = [str(d) for d in s.get("deps", [])]
+        s["params"] = [p if isinstance(p, str) else next(iter(p)) for p in s.get("params", [])]
+    return out
+
+
+def _module_file(root: Path, dotted: str) -> Path | None:
+    base = root / Path(*dotted.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def imported_modules(root: Path, entry: str) -> set[str]:
+    """Files under pipeline/ that `entry` imports, transitively (relative paths)."""
+    seen: set[Path] = set()
+    todo = [root / entry]
+    while todo:
+        f = todo.pop()
+        if f in seen:
+            continue
+        seen.add(f)
+        tree = ast.parse(f.read_text())
+        names: list[str] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names.append(node.module)
+                names += [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            if name != "pipeline" and not name.startswith("pipeline."):
+                continue
+            parts = name.split(".")
+            for i in range(1, len(parts) + 1):  # the packages on the way are executed too
+                target = _module_file(root, ".".join(parts[:i]))
+                if target is not None and target.name != "cli.py":
+                    todo.append(target)
+    return {str(p.relative_to(root)) for p in seen}
+
+
+def uncovered_code(root: Path, stage: dict) -> list[str]:
+    deps = [d.rstrip("/") for d in stage["deps"]]
+    return sorted(m for m in imported_modules(root, stage["module"])
+                  if not any(m == d or m.startswith(d + "/") for d in deps))
+
+
+def uncovered_params(stage: dict, reads: list[str]) -> list[str]:
+    declared = stage["params"]
+    bad = []
+    for r in reads:
+        if r.endswith(".*") or r == "*":
+            key = r[:-2] if r.endswith(".*") else ""
+            ok = any(key == d or key.startswith(d + ".") for d in declared)
+        else:
+            ok = any(r == d or r.startswith(d + ".") or d.startswith(r + ".") for d in declared)
+        if not ok:
+            bad.append(r)
+    return sorted(bad)
+
+
+def load(root: Path = ROOT) -> dict[str, dict]:
+    return stages(yaml.safe_load((root / "dvc.yaml").read_text()), yaml.safe_load((root / "params.yaml").read_text()))
