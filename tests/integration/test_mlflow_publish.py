@@ -5,7 +5,10 @@ import os
 import shutil
 import urllib.request
 
+import numpy as np
+import pandas as pd
 import pytest
+import yaml
 
 from pipeline.cli import main
 
@@ -20,8 +23,14 @@ def tracking_env(monkeypatch):
     return set_uri
 
 
-def _copy(src_root, dest):
+def _copy(src_root, dest, name=None):
+    """A copy of the reports project; with `name`, its own experiment and registered model on the shared server,
+    so no test depends on what another one published."""
     shutil.copytree(src_root, dest)
+    if name:
+        p = yaml.safe_load((dest / "params.yaml").read_text())
+        p["tracking"].update({"experiment": f"exp-{name}", "model_name": f"model-{name}"})
+        (dest / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     return dest
 
 
@@ -33,8 +42,9 @@ def _rest(uri, path, body=None):
 
 
 def test_publish_to_server(small_reports, mlflow_server, tracking_env, tmp_path, capsys):
-    root, params = small_reports
-    root = _copy(root, tmp_path / "proj")
+    root, _ = small_reports
+    root = _copy(root, tmp_path / "proj", name="first")
+    params = yaml.safe_load((root / "params.yaml").read_text())
     tracking_env(mlflow_server)
     assert main(["--root", str(root), "publish"]) == 0
     record = json.loads((root / "reports/mlflow.json").read_text())
@@ -59,20 +69,28 @@ def test_publish_to_server(small_reports, mlflow_server, tracking_env, tmp_path,
     hist = client.get_metric_history(child.info.run_id, "seed.recall_at_fpr_0.5pct")
     assert sorted(m.step for m in hist) == [0, 1]
     assert "quality.json" in {a.path for a in client.list_artifacts(child.info.run_id)}
-    # registry: first version is challenger and champion
+    # registry: the first version is the challenger; only a retrain makes a champion
     name = params["tracking"]["model_name"]
     assert client.get_model_version_by_alias(name, "challenger").version == "1"
-    assert client.get_model_version_by_alias(name, "champion").version == "1"
+    assert record["registered_model"]["aliases"] == ["challenger"]
     # REST API sees the same
     rest = _rest(mlflow_server, "/api/2.0/mlflow/runs/get?run_id=" + parent.info.run_id)
     assert rest["run"]["info"]["run_id"] == parent.info.run_id
     reg = _rest(mlflow_server, "/api/2.0/mlflow/registered-models/get?name=" + name)
-    assert {a["alias"] for a in reg["registered_model"]["aliases"]} >= {"champion", "challenger"}
-    # the logged model loads and scores
+    assert {a["alias"] for a in reg["registered_model"]["aliases"]} == {"challenger"}
+    # the registered model is the best detector: it scores the validation rows exactly as the file on disk
     import mlflow.xgboost
 
-    model = mlflow.xgboost.load_model(f"models:/{name}@champion")
-    assert model is not None
+    from pipeline.detector import load_detector, predict_scores
+    from pipeline.schema import Schema
+
+    schema = Schema.load(root / "data/prepared/schema.json")
+    X = schema.to_model_frame(pd.read_parquet(root / "data/prepared/valid.parquet").head(50))
+    train_report = json.loads((root / "reports/train.json").read_text())
+    best = record["best_config"]
+    rel = next(r["model"] for r in train_report["detectors"] if r["config"] == best and r["seed"] == 0)
+    registered = predict_scores(mlflow.xgboost.load_model(f"models:/{name}@challenger"), X)
+    np.testing.assert_allclose(registered, predict_scores(load_detector(root / "models/detectors" / rel), X))
 
     # publishing the same results again creates no new runs
     n_before = len(client.search_runs([exp.experiment_id]))
@@ -81,23 +99,24 @@ def test_publish_to_server(small_reports, mlflow_server, tracking_env, tmp_path,
     capsys.readouterr()
 
 
-def test_second_publish_adds_challenger_keeps_champion(small_reports, mlflow_server, tracking_env, tmp_path):
-    root, params = small_reports
-    root = _copy(root, tmp_path / "proj2")
+def test_second_publish_moves_challenger_never_champion(small_reports, mlflow_server, tracking_env, tmp_path):
+    root, _ = small_reports
+    root = _copy(root, tmp_path / "proj2", name="second")
+    tracking_env(mlflow_server)
+    assert main(["--root", str(root), "publish"]) == 0
     # a changed result (different params hash) is a new execution
     text = (root / "params.yaml").read_text()
     assert "n_jobs: 2" in text
     (root / "params.yaml").write_text(text.replace("n_jobs: 2", "n_jobs: 1"))
-    tracking_env(mlflow_server)
     assert main(["--root", str(root), "publish"]) == 0
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=mlflow_server)
-    name = params["tracking"]["model_name"]
-    champ = client.get_model_version_by_alias(name, "champion").version
-    chall = client.get_model_version_by_alias(name, "challenger").version
-    assert int(chall) > int(champ) == 1
-    assert len(client.search_model_versions(f"name = '{name}'")) >= 2
+    name = "model-second"
+    assert client.get_model_version_by_alias(name, "challenger").version == "2"
+    assert len(client.search_model_versions(f"name = '{name}'")) == 2
+    with pytest.raises(Exception, match="champion"):
+        client.get_model_version_by_alias(name, "champion")
 
 
 def test_dead_server_fails_in_one_line_and_keeps_outputs(small_reports, tracking_env, tmp_path, capsys):
@@ -127,9 +146,10 @@ def test_notebook_runs_against_server(small_reports, mlflow_server, tracking_env
     root, _ = small_reports
     tracking_env(mlflow_server)
     # make sure the server holds at least one parent run
-    proj = _copy(root, tmp_path / "proj4")
+    proj = _copy(root, tmp_path / "proj4", name="notebook")
     assert main(["--root", str(proj), "publish"]) == 0
     nb = nbformat.read(ROOT / "notebooks" / "01-compare-runs.ipynb", as_version=4)
     os.environ["FRAUD_PIPELINE_OUT"] = str(tmp_path)
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    # run from the project: the notebook finds params.yaml there and reads its experiment name
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(proj)}}).execute()
     assert (tmp_path / "recall_vs_share_from_mlflow.png").exists()
