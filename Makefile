@@ -56,6 +56,10 @@ test-fast: $(STAMP)
 ui: $(STAMP)
 	@mkdir -p mlflow/artifacts
 	@echo "MLflow UI: http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"
+	@# MLflow 3 opens an experiment in its GenAI view: print the direct link to the runs table
+	@id=$$($(BIN)/python -c 'import json; print(json.load(open("reports/mlflow.json"))["experiment_id"])' 2>/dev/null || true); \
+	  if [ -n "$$id" ]; then echo "Runs table of the last published pipeline run: http://127.0.0.1:$(PORT)/#/experiments/$$id/runs"; \
+	  else echo "No published run yet (reports/mlflow.json): run 'make run' first"; fi
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db \
 	  --default-artifact-root $(CURDIR)/mlflow/artifacts --host 127.0.0.1 --port $(PORT) --workers 1
 

@@ -108,29 +108,26 @@ class Str(Check):
     def __init__(self, choices: tuple[str, ...] | None = None):
         self.choices = choices
 
-    def check(self, key, v):
+    def _shape(self, key: str, v: Any) -> None:
         if not isinstance(v, str) or not v:
             self.fail(key, f"must be a non-empty string, {_got(v)}")
+
+    def check(self, key, v):
+        self._shape(key, v)
         if self.choices and v not in self.choices:
-            self.fail(key, f"must be one of {', '.join(self.choices)}; got {v!r}")
+            self.fail(key, f"must be one of {', '.join(repr(c) for c in self.choices)}; got {v!r}")
         return v
 
     def invalid_examples(self):
         return ["", 3] + (["not-a-choice"] if self.choices else [])
 
 
-class Char(Check):
+class Char(Str):
     """A single character (CSV separators, decimal marks)."""
 
-    def __init__(self, choices: tuple[str, ...] | None = None):
-        self.choices = choices
-
-    def check(self, key, v):
+    def _shape(self, key: str, v: Any) -> None:
         if not isinstance(v, str) or len(v) != 1:
             self.fail(key, f"must be a single character (write a tab as \"\\t\"), {_got(v)}")
-        if self.choices and v not in self.choices:
-            self.fail(key, f"must be one of {', '.join(repr(c) for c in self.choices)}; got {v!r}")
-        return v
 
     def invalid_examples(self):
         return ["ab", 1] + (["#"] if self.choices else [])

@@ -22,7 +22,7 @@ from pipeline.fmt import num, pct, signed
 from pipeline.grid import AUGMENTED, BASELINE, REWEIGHT
 from pipeline.metrics import (VERDICT_HELPS, VERDICT_HURTS, detector_metrics, metric_names, paired_bootstrap,
                               pct_label, recall_at_threshold, seed_mean_std)
-from pipeline.quality import failed_checks
+from pipeline.reports import failed_checks
 
 
 @dataclass

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import pandas as pd
 
 
@@ -32,8 +33,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Standard JSON (NaN and infinities written as null), keys sorted, written atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_default) + "\n")
+        tmp.write_text(json.dumps(_finite_floats(obj), indent=2, sort_keys=True, default=_default,
+                                  allow_nan=False) + "\n")
+
+
+def _finite_floats(o: Any) -> Any:
+    if isinstance(o, float):
+        return o if o == o and o not in (float("inf"), float("-inf")) else None
+    if isinstance(o, dict):
+        return {k: _finite_floats(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite_floats(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _finite_floats(o.tolist())
+    return o
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -67,8 +82,6 @@ def finite_or_none(x: Any) -> float | None:
 
 
 def _default(o: Any) -> Any:
-    import numpy as np
-
     if isinstance(o, (np.integer,)):
         return int(o)
     if isinstance(o, (np.floating,)):

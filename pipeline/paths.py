@@ -1,4 +1,9 @@
-"""Every path of the project, built once; nothing else concatenates path strings."""
+"""Every path of the project, built once; nothing else concatenates path strings.
+
+The layout is one table (`LAYOUT`, relative to the project root; `{name}` is a generator name or
+a split), so the whole tree can be read at a glance. `Paths.at(root).schema` is a file,
+`Paths.at(root).split("train")` a per-name file.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,39 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PARAMS_FILE = "params.yaml"
+
+LAYOUT: dict[str, str] = {
+    "params": PARAMS_FILE,
+    # prepare
+    "prepared": "data/prepared",
+    "schema": "data/prepared/schema.json",
+    "profile": "data/prepared/profile.json",
+    "split": "data/prepared/{name}.parquet",
+    # fit@G, sample@G
+    "generator_model": "models/generators/{name}.pkl",
+    "generator_reports": "reports/generators/{name}",
+    "fit_report": "reports/generators/{name}/fit.json",
+    "quality_report": "reports/generators/{name}/quality.json",
+    "pool": "data/synthetic/{name}.parquet",
+    # train
+    "detectors": "models/detectors",
+    "train_report": "reports/train.json",
+    # evaluate
+    "reports": "reports",
+    "metrics": "reports/metrics.json",
+    "comparison": "reports/comparison.csv",
+    "summary": "reports/summary.md",
+    "plots": "reports/plots",
+    "plot_data": "reports/plot_data",
+    # publish, and MLflow's local store (used when MLFLOW_TRACKING_URI is not set)
+    "mlflow_report": "reports/mlflow.json",
+    "mlflow_dir": "mlflow",
+    "mlflow_db": "mlflow/mlflow.db",
+    "mlflow_artifacts": "mlflow/artifacts",
+    # retrain: profile of the data the current champion was trained on (drift reference); DVC's stage lock
+    "champion_reference": "reports/retrain/champion_reference.json",
+    "dvc_rwlock": ".dvc/tmp/rwlock",
+}
 
 
 @dataclass(frozen=True)
@@ -16,101 +54,16 @@ class Paths:
     def at(cls, root: str | Path | None = None) -> "Paths":
         return cls(Path(root) if root is not None else Path.cwd())
 
-    @property
-    def params(self) -> Path:
-        return self.root / PARAMS_FILE
+    def __getattr__(self, key: str):
+        """`paths.schema` -> a Path; `paths.split` -> a function of the name (`paths.split("train")`)."""
+        if key not in LAYOUT:
+            raise AttributeError(key)
+        template = LAYOUT[key]
+        if "{name}" in template:
+            return lambda name: self.root / template.format(name=name)
+        return self.root / template
 
-    # prepare
-    @property
-    def prepared(self) -> Path:
-        return self.root / "data" / "prepared"
-
-    def split(self, name: str) -> Path:
-        return self.prepared / f"{name}.parquet"
-
-    @property
-    def schema(self) -> Path:
-        return self.prepared / "schema.json"
-
-    @property
-    def profile(self) -> Path:
-        return self.prepared / "profile.json"
-
-    # generators
-    def generator_model(self, name: str) -> Path:
-        return self.root / "models" / "generators" / f"{name}.pkl"
-
-    def generator_reports(self, name: str) -> Path:
-        return self.root / "reports" / "generators" / name
-
-    def fit_report(self, name: str) -> Path:
-        return self.generator_reports(name) / "fit.json"
-
-    def quality_report(self, name: str) -> Path:
-        return self.generator_reports(name) / "quality.json"
-
-    def pool(self, name: str) -> Path:
-        return self.root / "data" / "synthetic" / f"{name}.parquet"
-
-    # detectors
-    @property
-    def detectors(self) -> Path:
-        return self.root / "models" / "detectors"
-
-    @property
-    def train_report(self) -> Path:
-        return self.root / "reports" / "train.json"
-
-    # evaluate
-    @property
-    def reports(self) -> Path:
-        return self.root / "reports"
-
-    @property
-    def metrics(self) -> Path:
-        return self.reports / "metrics.json"
-
-    @property
-    def comparison(self) -> Path:
-        return self.reports / "comparison.csv"
-
-    @property
-    def summary(self) -> Path:
-        return self.reports / "summary.md"
-
-    @property
-    def plots(self) -> Path:
-        return self.reports / "plots"
-
-    # publish
-    @property
-    def mlflow_report(self) -> Path:
-        return self.reports / "mlflow.json"
-
-    @property
-    def plot_data(self) -> Path:
-        return self.reports / "plot_data"
-
-    # MLflow's local store (used when MLFLOW_TRACKING_URI is not set)
-    @property
-    def mlflow_dir(self) -> Path:
-        return self.root / "mlflow"
-
-    @property
-    def mlflow_db(self) -> Path:
-        return self.mlflow_dir / "mlflow.db"
-
-    @property
-    def mlflow_artifacts(self) -> Path:
-        return self.mlflow_dir / "artifacts"
-
-    # retraining
     def under_root(self, relative: str | Path) -> Path:
         """A path given in params.yaml (relative to the project root, or absolute)."""
         p = Path(relative)
         return p if p.is_absolute() else self.root / p
-
-    @property
-    def champion_reference(self) -> Path:
-        """Profile of the data the current champion was trained on (drift reference)."""
-        return self.reports / "retrain" / "champion_reference.json"

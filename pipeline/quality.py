@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.io import finite_or_none
-from pipeline.schema import MISSING_TOKEN, Schema
+from pipeline.encoding import Encoder, tokens
+from pipeline.schema import Schema
 
 # check name -> (threshold key, direction)
 _CHECKS = {
@@ -54,11 +55,6 @@ DETECTION_N_JOBS = 1
 def threshold_keys() -> list[str]:
     """The `quality.*` params keys that set the gate's thresholds."""
     return [key for key, _ in _CHECKS.values()]
-
-
-def failed_checks(report: dict[str, Any]) -> list[str]:
-    """Names of the gate checks a quality report failed (checks not evaluated do not fail)."""
-    return [name for name, c in (report.get("checks") or {}).items() if c.get("passed") is False]
 
 
 def assess_pool(seed_set: pd.DataFrame, pool: pd.DataFrame, holdout: pd.DataFrame | None, schema: Schema,
@@ -151,7 +147,7 @@ def _canonical(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     out = pd.DataFrame(index=df.index)
     for f in schema.features:
         if f.is_categorical:
-            out[f.name] = df[f.name].astype(object).where(df[f.name].notna(), MISSING_TOKEN).astype(str)
+            out[f.name] = tokens(df[f.name]).astype(str)
         else:
             out[f.name] = pd.to_numeric(df[f.name], errors="coerce").astype("float64") + 0.0  # -0.0 -> 0.0
     return out
@@ -168,30 +164,11 @@ def _exact_copy_share(seed_df: pd.DataFrame, pool_df: pd.DataFrame, schema: Sche
 
 
 def _encode_for_distance(seed_df: pd.DataFrame, frames: list[pd.DataFrame], schema: Schema) -> list[np.ndarray]:
-    """Standardise numericals by seed stats (NaN -> seed median), one-hot categoricals."""
-    nums = [f.name for f in schema.features if not f.is_categorical]
-    cats = [f.name for f in schema.features if f.is_categorical]
-    seed_nums = seed_df[nums].apply(pd.to_numeric, errors="coerce").astype("float64")
-    med = seed_nums.median().fillna(0.0)
-    filled = seed_nums.fillna(med)
-    mean, std = filled.mean(), filled.std(ddof=0)
-    std = std.where((std > 0) & std.notna(), 1.0)
-    categories = {}
-    for c in cats:
-        values = set()
-        for df in [seed_df, *frames]:
-            values |= set(df[c].astype(object).where(df[c].notna(), MISSING_TOKEN).astype(str).unique())
-        categories[c] = sorted(values)
-    out = []
-    for df in [seed_df, *frames]:
-        x = df[nums].apply(pd.to_numeric, errors="coerce").astype("float64").fillna(med)
-        blocks = [((x - mean) / std).to_numpy(dtype="float64")]
-        for c in cats:
-            values = df[c].astype(object).where(df[c].notna(), MISSING_TOKEN).astype(str).to_numpy()
-            blocks.append(np.stack([(values == v) for v in categories[c]], axis=1).astype("float64")
-                          if categories[c] else np.zeros((len(df), 0)))
-        out.append(np.hstack(blocks) if blocks else np.zeros((len(df), 0)))
-    return out
+    """Standardise numericals by seed stats (NaN -> seed median), one-hot categoricals (categories of all frames)."""
+    cats = schema.categorical
+    categories = {c: sorted(set().union(*(set(tokens(df[c])) for df in [seed_df, *frames]))) for c in cats}
+    encoder = Encoder(seed_df, schema.numerical, cats, standardize=True, categories=categories)
+    return [encoder.one_hot(df) for df in [seed_df, *frames]]
 
 
 def _dist_stats(d: np.ndarray) -> dict[str, float] | None:

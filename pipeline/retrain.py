@@ -105,6 +105,31 @@ def _dvc(paths: Paths, args: list[str]) -> None:
         raise PipelineError(f"`dvc {' '.join(args)}` failed (exit {proc.returncode}): {err.strip()[:300]}")
 
 
+def clear_stale_dvc_lock(paths: Paths) -> bool:
+    """Remove DVC's stage lock when every process it names is gone or a zombie (a killed retrain's dvc whose
+    parent died: DVC itself counts a zombie as alive and would refuse to run). True if it was removed."""
+    import json
+
+    import psutil
+
+    lock = paths.dvc_rwlock
+    if not lock.exists():
+        return False
+    try:
+        entries = json.loads(lock.read_text() or "{}")
+    except (OSError, json.JSONDecodeError):
+        return False
+    infos = [*entries.get("write", {}).values(), *[i for v in entries.get("read", {}).values() for i in v]]
+    for info in infos:
+        try:
+            if psutil.Process(int(info["pid"])).status() != psutil.STATUS_ZOMBIE:
+                return False  # a live dvc holds it: leave it alone
+        except (psutil.NoSuchProcess, KeyError, ValueError, TypeError):
+            continue
+    lock.unlink(missing_ok=True)
+    return True
+
+
 def _kill_tree(pid: int) -> None:
     import psutil
 
@@ -164,6 +189,8 @@ def _run_locked(paths: Paths, params_path: Path, params: dict, audit_path: Path,
         if offset is not None:
             set_offset(params_path, offset)
             params = load_params(params_path)
+        if clear_stale_dvc_lock(paths):
+            print("retrain: removed DVC's stage lock left by a killed run")
         if params["data"]["source"] != "simulated":
             _dvc(paths, ["repro", "--force", "--single-item", "prepare"])
         _dvc(paths, ["repro"])

@@ -37,7 +37,7 @@ import pandas as pd
 from pipeline.checks import Bool, Check, Int, Str
 from pipeline.errors import GeneratorError
 from pipeline.generators.base import Generator
-from pipeline.schema import MISSING_TOKEN
+from pipeline.encoding import Encoder, tokens
 
 
 class Oversampler(Generator):
@@ -95,36 +95,18 @@ class Oversampler(Generator):
         both = pd.concat([legit, seed_rows], ignore_index=True)
         self._y = np.r_[np.zeros(len(legit), dtype=int), np.ones(len(seed_rows), dtype=int)]
 
-        nums = both[self._num_cols].apply(pd.to_numeric, errors="coerce").astype("float64")
-        seed_nums = nums.iloc[len(legit):]
-        self._medians = seed_nums.median()
-        nums = nums.fillna(self._medians)
-        if seed_nums.isna().any().any():
+        self._encoder = Encoder(seed_rows, self._num_cols, self._cat_cols,
+                                standardize=getattr(self, "standardize", False))
+        if self._encoder.reference_has_missing:
             notes.append("NaN in numerical columns imputed with the seed-set median before resampling")
-        if getattr(self, "standardize", False):
-            self._means = seed_nums.fillna(self._medians).mean()
-            std = seed_nums.fillna(self._medians).std(ddof=0)
-            self._stds = std.where((std > 0) & std.notna(), 1.0)
-        else:
-            self._means = pd.Series(0.0, index=self._num_cols)
-            self._stds = pd.Series(1.0, index=self._num_cols)
-        nums = (nums - self._means) / self._stds
-
-        cats = both[self._cat_cols].astype(object).where(both[self._cat_cols].notna(), MISSING_TOKEN)
         if self._cat_cols and self.encodes_categoricals:
-            self._categories = {
-                c: sorted(set(cats[c].iloc[len(legit):])) for c in self._cat_cols
-            }
-            blocks = [nums.to_numpy(dtype="float64")]
-            for c in self._cat_cols:
-                values = cats[c].to_numpy()
-                blocks.append(np.stack([(values == v).astype("float64") for v in self._categories[c]], axis=1))
-            self._X = np.hstack(blocks)
+            self._X = self._encoder.one_hot(both)
             notes.append("categorical columns one-hot encoded for resampling and decoded by argmax")
         elif self._cat_cols:
-            self._X = pd.concat([nums, cats], axis=1)[self._num_cols + self._cat_cols]
+            self._X = pd.concat([self._encoder.numeric(both), tokens(both[self._cat_cols])],
+                                axis=1)[self._num_cols + self._cat_cols]
         else:
-            self._X = nums.to_numpy(dtype="float64")
+            self._X = self._encoder.numeric(both).to_numpy(dtype="float64")
 
     # -- resampling ----------------------------------------------------------------------
     def _make_sampler(self, strategy: dict[int, int], seed: int):
@@ -168,26 +150,10 @@ class Oversampler(Generator):
         return f"{self.name} generated no rows from {self._n_fraud} seed rows; use smote instead"
 
     def _decode(self, new) -> pd.DataFrame:
-        if isinstance(new, pd.DataFrame):
-            out = new.reset_index(drop=True).copy()
-            nums = out[self._num_cols].astype("float64")
-            cats = out[self._cat_cols]
-        else:
-            new = np.asarray(new, dtype="float64")
-            k = len(self._num_cols)
-            nums = pd.DataFrame(new[:, :k], columns=self._num_cols)
-            cats = pd.DataFrame(index=range(len(new)))
-            pos = k
-            for c in self._cat_cols:
-                values = self._categories[c]
-                block = new[:, pos:pos + len(values)]
-                cats[c] = np.asarray(values, dtype=object)[block.argmax(axis=1)]
-                pos += len(values)
-        nums = nums * self._stds + self._means
-        out = pd.concat([nums.reset_index(drop=True), cats.reset_index(drop=True)], axis=1)
-        for c in self._cat_cols:
-            out[c] = out[c].astype(object).where(out[c] != MISSING_TOKEN, None)
-        return out
+        if isinstance(new, pd.DataFrame):  # samplers with native categoricals return the columns as given
+            new = new.reset_index(drop=True)
+            return self._encoder.restore(new[self._num_cols].astype("float64"), new[self._cat_cols])
+        return self._encoder.decode(new)
 
     def _sample(self, n: int, seed: int) -> pd.DataFrame:
         return self._resample(n, seed)
@@ -293,11 +259,11 @@ class RandomOversampleGenerator(Oversampler):
         self._cat_cols = [c for c in columns if self._schema.feature(c).is_categorical]
         both = pd.concat([legit, seed_rows], ignore_index=True)
         both[self._num_cols] = both[self._num_cols].apply(pd.to_numeric, errors="coerce").astype("float64")
-        both[self._cat_cols] = both[self._cat_cols].astype(object).where(both[self._cat_cols].notna(), MISSING_TOKEN)
+        both[self._cat_cols] = tokens(both[self._cat_cols])
         self._X = both[self._num_cols + self._cat_cols]
         self._y = np.r_[np.zeros(len(legit), dtype=int), np.ones(len(seed_rows), dtype=int)]
-        self._means = pd.Series(0.0, index=self._num_cols)
-        self._stds = pd.Series(1.0, index=self._num_cols)
+        # copies rows: no imputation, no scaling (the encoder only maps the missing-category token back)
+        self._encoder = Encoder(seed_rows.iloc[:0], self._num_cols, self._cat_cols, standardize=False)
 
     def _make_sampler(self, strategy, seed):
         from imblearn.over_sampling import RandomOverSampler

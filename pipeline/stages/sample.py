@@ -11,7 +11,8 @@ from pipeline.fmt import num
 from pipeline.generators.base import Generator
 from pipeline.io import write_json, write_parquet
 from pipeline.paths import Paths
-from pipeline.quality import assess_pool, failed_checks, threshold_keys
+from pipeline.quality import assess_pool, threshold_keys
+from pipeline.reports import failed_checks
 from pipeline.schema import Schema
 
 

@@ -18,7 +18,7 @@ from pipeline.detector import save_detector, train_detector
 from pipeline.errors import DataError
 from pipeline.grid import AUGMENTED, REWEIGHT, build_grid
 from pipeline.io import read_json, write_json
-from pipeline.quality import failed_checks
+from pipeline.reports import failed_checks
 from pipeline.schema import Schema
 
 

@@ -458,11 +458,13 @@ def build_data(datadir: Path) -> dict:
 
     from pipeline.data.features import add_transaction_features
     from pipeline.data.simulate import simulate_transactions
-    from pipeline.io import write_parquet
     from pipeline.data.contract import infer_schema
+    from pipeline.io import write_parquet
+    from pipeline.params import defaults
 
     t0 = time.perf_counter()
-    feats = add_transaction_features(simulate_transactions(**SIM))
+    d = defaults()["data"]
+    feats = add_transaction_features(simulate_transactions(**{**d["simulate"], **SIM}), **d["features"])
     schema = infer_schema(feats, LABEL, TIME, IDS, META)
     fraud = feats.loc[feats[LABEL] == 1].head(max(SIZES))
     legit = feats.loc[feats[LABEL] == 0].head(LEGIT_PER_SEED * max(SIZES))

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from tests.dvc_coverage import ROOT, imported_modules, load, uncovered_code, uncovered_params
+from tests.dvc_coverage import ROOT, imported_modules, load, uncovered_code, uncovered_params, unused_code_deps
 
 STAGES = load()
 
@@ -15,6 +15,12 @@ STAGES = load()
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_every_imported_module_is_a_declared_dep(stage):
     assert uncovered_code(ROOT, STAGES[stage]) == []
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_no_declared_code_dep_is_unused(stage):
+    """The other direction: an extra dep would rerun the stage for changes that cannot affect it."""
+    assert unused_code_deps(ROOT, STAGES[stage]) == []
 
 
 def test_the_check_fails_when_a_dep_is_removed():

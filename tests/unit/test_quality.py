@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from pipeline.params import defaults
-from pipeline.quality import assess_pool, failed_checks, threshold_keys
+from pipeline.quality import assess_pool, threshold_keys
+from pipeline.reports import failed_checks
 
 LIMITS = {k: defaults()["quality"][k] for k in threshold_keys()}  # the shipped defaults, from the one spec
 from pipeline.schema import Feature, Schema

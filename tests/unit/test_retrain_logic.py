@@ -1,0 +1,104 @@
+"""Retraining's pure parts: the promotion decision, drift, the data window and the params edit."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.drift import PSI_DRIFT, drift, reference_profile
+from pipeline.promotion import decide
+from pipeline.retrain import set_offset, target_offset
+from pipeline.schema import Feature, Schema
+
+
+@pytest.mark.parametrize("champ, chall, promote, text", [
+    (0.60, 0.70, True, "promoted challenger"),
+    (0.70, 0.60, False, "kept champion"),
+    (0.70, 0.705, False, "kept champion"),  # better, but not by more than the margin
+    (0.70, 0.71, False, "kept champion"),  # a gain equal to the margin is not enough
+])
+def test_promote_only_beyond_the_margin(champ, chall, promote, text):
+    d = decide("1", "2", champ, chall, margin=0.01)
+    assert (d.promote, d.text) == (promote, text)
+    assert d.gain == pytest.approx(chall - champ)
+
+
+def test_first_champion_same_version_and_unscorable_champion():
+    assert decide(None, "1", None, 0.5, 0.01).promote and decide(None, "1", None, 0.5, 0.01).text == "first champion"
+    same = decide("3", "3", 0.5, 0.5, 0.01)
+    assert not same.promote and same.text == "challenger is already the champion"
+    broken = decide("1", "2", None, 0.9, 0.01, champion_error="feature mismatch")
+    assert not broken.promote and "cannot score the new data (feature mismatch)" in broken.text
+
+
+SCHEMA = Schema(label="y", features=[Feature("x", "numerical", "float64"),
+                                     Feature("c", "categorical", "object", ["a", "b"])])
+
+
+def _frame(rng, n, shift=0.0, p_a=0.5, fraud=0.02):
+    return pd.DataFrame({"x": rng.normal(shift, 1, n), "c": np.where(rng.random(n) < p_a, "a", "b"),
+                         "y": (rng.random(n) < fraud).astype(int)})
+
+
+def test_drift_is_small_for_the_same_distribution_and_large_for_a_shift():
+    rng = np.random.default_rng(0)
+    ref = reference_profile(_frame(rng, 5000), SCHEMA)
+    same = drift(ref, _frame(rng, 5000), SCHEMA)
+    assert same["available"] and same["reference"] == "champion"
+    assert max(same["psi"].values()) < 0.05 and same["drifted_features"] == []
+    moved = drift(ref, _frame(rng, 5000, shift=1.5, p_a=0.9, fraud=0.05), SCHEMA, basis="previous pipeline run")
+    assert moved["psi"]["x"] > PSI_DRIFT and moved["psi"]["c"] > PSI_DRIFT
+    assert moved["drifted_features"] == ["c", "x"] and moved["reference"] == "previous pipeline run"
+    assert moved["fraud_rate_change"] == pytest.approx(moved["fraud_rate_now"] - moved["fraud_rate_reference"])
+
+
+def test_no_reference_says_so():
+    out = drift(None, _frame(np.random.default_rng(1), 10), SCHEMA)
+    assert out == {"available": False, "reason": "no reference profile of earlier training data"}
+
+
+def test_window_advances_and_a_failed_attempt_is_retried():
+    params = {"data": {"source": "simulated", "simulate": {"day_offset": 60}}}
+    assert target_offset(params, [], 30) == 90
+    assert target_offset(params, [{"status": "ok", "day_offset": 90}], 30) == 90
+    assert target_offset(params, [{"status": "failed", "day_offset": 120}], 30) == 120
+    assert target_offset(params, [{"status": "started", "day_offset": 150}], 30) == 150
+    assert target_offset({"data": {"source": "csv"}}, [], 30) is None
+
+
+def test_set_offset_keeps_comments_and_everything_else(tmp_path):
+    f = tmp_path / "params.yaml"
+    text = ("# top comment\ndata:\n  source: simulated   # where rows come from\n  simulate:\n"
+            "    n_days: 90\n    day_offset: 60           # moves the window\n    start_date: \"2025-01-01\"\n"
+            "split:\n  train: 0.6\n")
+    f.write_text(text)
+    set_offset(f, 90)
+    assert f.read_text() == text.replace("day_offset: 60 ", "day_offset: 90 ")
+
+
+def test_stale_dvc_lock_removed_only_when_its_processes_are_gone(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from pipeline.paths import Paths
+    from pipeline.retrain import clear_stale_dvc_lock
+
+    paths = Paths.at(tmp_path)
+    paths.dvc_rwlock.parent.mkdir(parents=True)
+    assert clear_stale_dvc_lock(paths) is False  # no lock
+    paths.dvc_rwlock.write_text(json.dumps({"write": {"data/prepared": {"pid": os.getpid(), "cmd": "dvc repro"}}}))
+    assert clear_stale_dvc_lock(paths) is False and paths.dvc_rwlock.exists()  # a live holder keeps it
+    import time
+
+    import psutil
+
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.time() + 30
+    while psutil.Process(zombie.pid).status() != psutil.STATUS_ZOMBIE:  # exited, not reaped: a killed dvc's state
+        assert time.time() < deadline, "the child never became a zombie"
+        time.sleep(0.05)
+    paths.dvc_rwlock.write_text(json.dumps({"write": {"data/prepared": {"pid": zombie.pid, "cmd": "dvc repro"}},
+                                            "read": {"data/raw": [{"pid": 2**22 + 7, "cmd": "dvc repro"}]}}))
+    assert clear_stale_dvc_lock(paths) is True and not paths.dvc_rwlock.exists()
+    zombie.wait()
