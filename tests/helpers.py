@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -65,3 +66,10 @@ TINY_GENERATORS = {
 def tiny(name: str, **extra) -> dict:
     """Tiny hyperparameters for generator kind `name`, updated with `extra`."""
     return {**TINY_GENERATORS.get(name, {}), **extra}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (for a server, or for a dead-server test)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

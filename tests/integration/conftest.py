@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,13 +14,8 @@ import pytest
 
 from pipeline.params import validate
 from pipeline.paths import Paths
+from tests.helpers import free_port  # noqa: F401 - re-exported for the integration tests
 from tests.integration.project import env, small_params
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_stages(root: Path, params: dict) -> Paths:
