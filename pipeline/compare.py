@@ -184,7 +184,8 @@ def lift_text(row: pd.Series) -> tuple[str, str]:
     lift, lo, hi = row.get("lift"), row.get("lift_lo"), row.get("lift_hi")
     if not _finite(lift):
         return f"undefined (reference recall 0; difference {signed(row.get('diff'))})", diff_ci
-    agrees = _finite(lo, hi) and ((verdict == VERDICT_HELPS) == (lo > 0)) and ((verdict == VERDICT_HURTS) == (hi < 0))
+    agrees = (_finite(lo, hi) and (verdict == VERDICT_HELPS) == (lo > 0)
+              and (verdict == VERDICT_HURTS) == (hi < 0))
     return pct(lift), (f"{pct(lo)}..{pct(hi)}" if agrees else diff_ci)
 
 

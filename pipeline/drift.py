@@ -41,7 +41,8 @@ def _psi(expected: np.ndarray, actual: np.ndarray, eps: float = 1e-4) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def drift(reference: dict[str, Any] | None, train: pd.DataFrame, schema, basis: str = "champion") -> dict[str, Any]:
+def drift(reference: dict[str, Any] | None, train: pd.DataFrame, schema,
+          basis: str = "champion") -> dict[str, Any]:
     """PSI per feature and fraud-rate change of `train` against `reference` (`basis` names what it profiles)."""
     if not reference:
         return {"available": False, "reason": "no reference profile of earlier training data"}

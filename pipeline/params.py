@@ -28,6 +28,7 @@ from pipeline.data.simulate import MAX_CUSTOMERS
 from pipeline.errors import ConfigError
 from pipeline.paths import PARAMS_FILE
 
+
 class Date(Check):
     """A plain calendar date such as 2025-01-01 (no time, no zone)."""
 

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.io import finite_or_none
 from pipeline.encoding import Encoder, tokens
+from pipeline.io import finite_or_none
 from pipeline.schema import Schema
 
 # check name -> (threshold key, direction)

@@ -31,8 +31,9 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 
-import mlflow  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
+
+import mlflow  # noqa: E402
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 

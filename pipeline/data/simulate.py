@@ -26,7 +26,6 @@ With the default arguments the fraud rate is about 0.7%.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 

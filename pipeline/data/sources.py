@@ -7,12 +7,11 @@ with a one-line message naming the problem and the fix.
 
 from __future__ import annotations
 
+import csv as csv_module
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import csv as csv_module
-import warnings
 
 import numpy as np
 import pandas as pd

@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.checks import Bool, Check, Int, Str
+from pipeline.encoding import Encoder, tokens
 from pipeline.errors import GeneratorError
 from pipeline.generators.base import Generator
-from pipeline.encoding import Encoder, tokens
 
 
 class Oversampler(Generator):

@@ -11,10 +11,10 @@ from typing import Any
 import pandas as pd
 
 from pipeline.compare import DetectorScores, best_config, compare, headline_name, metrics_dict, summary_markdown
-from pipeline.paths import Paths
 from pipeline.detector import load_detector, predict_scores
 from pipeline.grid import BASELINE
 from pipeline.io import read_json, write_csv, write_json, write_text
+from pipeline.paths import Paths
 from pipeline.plots import headline_label, plot_pr_curves, plot_recall_vs_share, pr_curve_points
 from pipeline.reports import load_generator_reports
 from pipeline.schema import Schema

@@ -6,9 +6,9 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.paths import Paths
 from pipeline.generators.registry import make_generator, split_type
 from pipeline.io import write_json
+from pipeline.paths import Paths
 from pipeline.schema import Schema
 
 

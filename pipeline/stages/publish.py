@@ -7,10 +7,10 @@ from typing import Any
 import pandas as pd
 
 from pipeline.compare import best_config
-from pipeline.paths import Paths
-from pipeline.provenance import file_fingerprint, json_hash
 from pipeline.detector import load_detector
 from pipeline.io import read_json, write_json
+from pipeline.paths import Paths
+from pipeline.provenance import file_fingerprint, json_hash
 from pipeline.reports import load_generator_reports
 from pipeline.schema import Schema
 

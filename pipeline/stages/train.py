@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 
 from pipeline.blend import blend
-from pipeline.paths import Paths
 from pipeline.detector import save_detector, train_detector
 from pipeline.errors import DataError
 from pipeline.grid import AUGMENTED, REWEIGHT, build_grid
 from pipeline.io import read_json, write_json
+from pipeline.paths import Paths
 from pipeline.reports import failed_checks
 from pipeline.schema import Schema
 

@@ -289,17 +289,16 @@ def _overhead_setup(which: str, n: int, datadir: Path):
     """Imports and data for one overhead run; returns (fit callable, description)."""
     import random
 
-    import numpy as np
-    import torch
-
     # Same import state on both sides, so a cold fit pays the same lazy imports: the modules the
     # raw CTGAN would otherwise import inside fit (RDT transformers, sklearn.mixture, scipy.stats)
     # are loaded up front, as `import sdv.single_table` does for the pipeline. What both still
     # import inside the first fit (torch._dynamo + sympy on the first optimizer step) is the same.
     import ctgan  # noqa: F401
+    import numpy as np
     import rdt.transformers  # noqa: F401
     import scipy.stats  # noqa: F401
     import sklearn.mixture  # noqa: F401
+    import torch
 
     schema, seed_set, _ = _read_data(datadir, n, with_legit=False)
     hp = hyperparameters("ctgan")
@@ -456,9 +455,9 @@ def child_profile(which: str, n: int, datadir: Path, out: Path) -> dict:
 def build_data(datadir: Path) -> dict:
     import pandas as pd
 
+    from pipeline.data.contract import infer_schema
     from pipeline.data.features import add_transaction_features
     from pipeline.data.simulate import simulate_transactions
-    from pipeline.data.contract import infer_schema
     from pipeline.io import write_parquet
     from pipeline.params import defaults
 
