@@ -26,3 +26,8 @@ def pct(x: Any) -> str:
 def signed(x: Any, digits: int = 2) -> str:
     """A signed number (`+0.05`), or `n/a`."""
     return f"{float(x):+.{digits}f}" if _finite(x) else "n/a"
+
+
+def percent(x: Any, digits: int = 1) -> str:
+    """An unsigned percentage of a fraction (`0.52%`), or `n/a`."""
+    return f"{float(x) * 100:.{digits}f}%" if _finite(x) else "n/a"

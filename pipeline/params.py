@@ -162,6 +162,11 @@ SPEC = Section({
         "ci": (Float(0.5, 1.0, hi_open=True), 0.95),
         "seed": (Int(0), 0),
     }), {}),
+    "serve": (Section({
+        # a second, larger alert budget: rows between the alert threshold and this one go to human review
+        "review_budget": (_FRACTION, 0.02),
+        "reasons": (Int(0, 10), 3),  # features named as reasons per scored row
+    }), {}),
     "tracking": (Section({
         "experiment": (Str(), "fraud-augmentation"),
         "model_name": (Str(), "fraud-detector"),
@@ -170,6 +175,8 @@ SPEC = Section({
     }), {}),
     "retrain": (Section({
         "margin": (Float(0.0, 1.0), 0.01),
+        "max_segment_drop": (Float(0.0, 1.0), 0.05),  # no fraud segment may lose more recall than this
+        "allow_flagged_pool": (Bool(), False),  # true: promote a challenger whose synthetic pool the gate flagged
         "advance_days": (Int(0), 30),
         "audit_log": (Str(), "reports/retrain/audit.jsonl"),
         "lock_file": (Str(), "reports/retrain/retrain.lock"),
@@ -203,6 +210,9 @@ def _cross_checks(p: dict[str, Any]) -> list[tuple[str, str]]:
     if d["source"] in ("csv", "parquet") and not d["path"]:
         problems.append(("data.path", f"is required when data.source is {d['source']}; "
                                       f"set it to your {d['source']} file"))
+    if p["serve"]["review_budget"] <= p["evaluate"]["fpr_budgets"][0]:
+        problems.append(("serve.review_budget", f"must be larger than the alert budget (evaluate.fpr_budgets[0] = "
+                                                f"{p['evaluate']['fpr_budgets'][0]}), got {p['serve']['review_budget']}"))
     if d["csv"]["sep"] is not None and d["csv"]["sep"] == d["csv"]["decimal"]:
         problems.append(("data.csv.decimal", f"must differ from data.csv.sep (both are {d['csv']['sep']!r})"))
     return problems

@@ -35,6 +35,8 @@ LAYOUT: dict[str, str] = {
     "summary": "reports/summary.md",
     "plots": "reports/plots",
     "plot_data": "reports/plot_data",
+    "serving": "reports/serving.json",
+    "review_queue": "reports/review_queue.csv",
     # publish, and MLflow's local store (used when MLFLOW_TRACKING_URI is not set)
     "mlflow_report": "reports/mlflow.json",
     "mlflow_dir": "mlflow",

@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline import drift as drift_mod
@@ -215,12 +216,32 @@ def _run_locked(paths: Paths, params_path: Path, params: dict, audit_path: Path,
         signal.signal(signal.SIGTERM, old)
 
 
-def _headline(model: Any, schema, valid: pd.DataFrame, test: pd.DataFrame, budget: float) -> float:
-    from pipeline.detector import predict_scores
+def fraud_segments(test: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Masks of the test rows per fraud segment for the segment guardrail: the whole test set until
+    `evaluate.segments` defines segments (DESIGN: segment verdicts)."""
+    return {"all test frauds": np.ones(len(test), dtype=bool)}
+
+
+def _recalls(scorer: Any, schema, valid: pd.DataFrame, test: pd.DataFrame, budget: float,
+             segments: dict[str, np.ndarray]) -> tuple[float, dict[str, float]]:
+    """Headline recall of a registered model on the new rows (scored through its serving interface), and per
+    segment (thresholds always from all validation legit rows)."""
     from pipeline.metrics import recall_at_budget
 
-    return recall_at_budget(valid[schema.label].to_numpy(), predict_scores(model, schema.to_model_frame(valid)),
-                            test[schema.label].to_numpy(), predict_scores(model, schema.to_model_frame(test)), budget)
+    yv, yt = valid[schema.label].to_numpy(), test[schema.label].to_numpy()
+    sv, st = scorer.scores(valid), scorer.scores(test)
+    return (recall_at_budget(yv, sv, yt, st, budget),
+            {name: recall_at_budget(yv, sv, yt[m], st[m], budget) for name, m in segments.items()})
+
+
+def pool_flags(paths: Paths, best_config: str | None) -> list[str] | None:
+    """Quality-gate checks failed by the pool the challenger was trained on (None: real rows only)."""
+    from pipeline.reports import failed_checks
+
+    if not best_config or "@" not in best_config:
+        return None
+    report = paths.quality_report(best_config.split("@")[0])
+    return failed_checks(read_json(report)) if report.exists() else ["quality report missing"]
 
 
 def _decide(paths: Paths, params: dict, previous: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -231,7 +252,7 @@ def _decide(paths: Paths, params: dict, previous: dict[str, Any] | None = None) 
 
     name = params["tracking"]["model_name"]
     budget = params["evaluate"]["fpr_budgets"][0]
-    margin = params["retrain"]["margin"]
+    rt = params["retrain"]
     schema = Schema.load(paths.schema)
     train = pd.read_parquet(paths.split("train"))
     valid = pd.read_parquet(paths.split("valid"))
@@ -240,7 +261,7 @@ def _decide(paths: Paths, params: dict, previous: dict[str, Any] | None = None) 
     out: dict[str, Any] = {
         "data_fingerprint": file_fingerprint([paths.split(n) for n in ("train", "valid", "test")]),
         "parent_run_id": pub.get("parent_run_id"), "best_config": pub.get("best_config"),
-        "margin": margin, "headline_budget": budget,
+        "margin": rt["margin"], "headline_budget": budget,
     }
     reference = read_json(paths.champion_reference) if paths.champion_reference.exists() else None
     out["drift"] = (drift_mod.drift(reference, train, schema, "champion") if reference
@@ -251,18 +272,27 @@ def _decide(paths: Paths, params: dict, previous: dict[str, Any] | None = None) 
     out["champion_version"], out["challenger_version"] = champ_v, chall_v
     if chall_v is None:
         raise PipelineError(f"registered model {name!r} has no challenger; the publish stage did not register one")
-    out["challenger_score"] = _headline(tracking.load_registered(paths.root, name, tracking.CHALLENGER), schema,
-                                        valid, test, budget)
-    champ_score, champ_error = out["challenger_score"], None
+    segments = fraud_segments(test)
+    y_test = test[schema.label].to_numpy()
+    challenger = tracking.load_registered(paths.root, name, tracking.CHALLENGER)
+    out["challenger_score"], chall_seg = _recalls(challenger, schema, valid, test, budget, segments)
+    champ_score, champ_seg, champ_error = out["challenger_score"], chall_seg, None
     if champ_v is not None and champ_v != chall_v:
         try:
-            champ_score = _headline(tracking.load_registered(paths.root, name, tracking.CHAMPION), schema,
-                                    valid, test, budget)
+            champ_score, champ_seg = _recalls(tracking.load_registered(paths.root, name, tracking.CHAMPION), schema,
+                                              valid, test, budget, segments)
         except Exception as e:  # noqa: BLE001 - e.g. the features changed
             champ_score, champ_error = None, str(e)[:150]
     out["champion_score"] = champ_score
-    decision = decide(champ_v, chall_v, champ_score, out["challenger_score"], margin, champ_error)
+    min_frauds = params["split"]["min_frauds"]  # fewer test frauds than a split needs: too few to judge
+    drops = {k: (round(champ_seg[k] - chall_seg[k], 6) if int(y_test[m].sum()) >= min_frauds else None)
+             for k, m in segments.items()}
+    decision = decide(champ_v, chall_v, champ_score, out["challenger_score"], rt["margin"], champ_error,
+                      segment_drops=drops, max_segment_drop=rt["max_segment_drop"],
+                      pool_flags=pool_flags(paths, pub.get("best_config")), allow_flagged_pool=rt["allow_flagged_pool"])
     out["decision"] = decision.text
+    out["guardrails"] = decision.checks
+    out["failed_checks"] = decision.failed
     if decision.gain is not None:
         out["gain"] = decision.gain
     if decision.promote:
@@ -270,3 +300,4 @@ def _decide(paths: Paths, params: dict, previous: dict[str, Any] | None = None) 
         out["champion_version"] = chall_v
         write_json(paths.champion_reference, {**drift_mod.reference_profile(train, schema), "version": chall_v})
     return out
+

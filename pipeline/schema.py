@@ -115,7 +115,9 @@ class Schema:
             col = df[f.name]
             if f.is_categorical:
                 out[f.name] = col.astype(object).where(col.notna(), None)
-                out[f.name] = out[f.name].map(lambda v: v if v is None else str(v)).astype(object)
+                # an empty string is a missing value, as in a CSV file (and in a JSON request)
+                out[f.name] = out[f.name].map(lambda v: None if v is None or str(v).strip() == "" else str(v)
+                                              ).astype(object)
                 if f.other is not None:
                     kept = set(f.categories or [])
                     out[f.name] = out[f.name].map(lambda v: v if v is None or v in kept else f.other).astype(object)

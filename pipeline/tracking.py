@@ -34,6 +34,8 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 import mlflow  # noqa: E402
+import mlflow.models  # noqa: E402
+import mlflow.pyfunc  # noqa: E402
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -175,6 +177,9 @@ def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str
         with mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=tags) as parent:
             pid = parent.info.run_id
             mlflow.log_metrics(_flatten(metrics.get("test", {}), "test."))
+            decisions = bundle.get("decisions") or {}
+            mlflow.log_metrics(_flatten({k: v for k, v in decisions.items() if k in ("thresholds", "test_decisions")
+                                         or k.endswith(("_fpr_valid", "_fpr_test"))}, "serving."))
             mlflow.log_params({"experiment.generators": ",".join(bundle["generators"]),
                                "experiment.shares": ",".join(f"{s:g}" for s in bundle["shares"]),
                                "experiment.seeds": ",".join(str(s) for s in bundle["seeds"]),
@@ -188,8 +193,8 @@ def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str
                 children[row["config"]] = _log_child(row, exp_id, pid, bundle)
             mlflow.set_tag("best_run", children.get(best_cfg, ""))
             models = {}
-            for role, (row, model, example) in bundle["models"].items():
-                models[role] = _log_model(model, example, role)
+            for role, spec in bundle["models"].items():
+                models[role] = _log_model(spec, role)
             registered = _register(client, models["best"]["model_uri"], model_name, pid, best_cfg) if "best" in models else {}
             record = {
                 "tracking_uri": uri, "experiment": experiment, "experiment_id": exp_id, "parent_run_id": pid,
@@ -256,14 +261,63 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
         return child.info.run_id
 
 
-def _log_model(model: Any, example: pd.DataFrame, role: str) -> dict[str, Any]:
-    import mlflow.xgboost
-    from mlflow.models import infer_signature
+class ServingModel(mlflow.pyfunc.PythonModel):
+    """The registered model: raw feature rows in (the user's column names, categoricals as strings); score,
+    decision (alert | review | pass) and reasons out. All the logic is `pipeline.serving.Scorer`; a request it
+    cannot score becomes an MLflow error with the reason, which `mlflow models serve` answers with HTTP 400."""
 
-    sig = infer_signature(example, model.predict_proba(example)[:, 1])
-    reqs = [f"xgboost=={version('xgboost-cpu') or version('xgboost')}", f"pandas=={version('pandas')}"]
-    info = mlflow.xgboost.log_model(model, name=f"detector-{role}", signature=sig,
-                                    input_example=example.head(5), pip_requirements=reqs, model_format="json")
+    def load_context(self, context):
+        from pipeline.serving import Scorer
+
+        a = context.artifacts
+        self.scorer = Scorer.from_files(a["model"], a["schema"], a["thresholds"])
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+        from pipeline.serving import ServingInputError
+
+        try:
+            return self.scorer.predict(model_input)
+        except ServingInputError as e:
+            raise MlflowException(str(e), error_code=INVALID_PARAMETER_VALUE) from None
+
+
+def set_serving_model() -> None:
+    """Called by `pipeline/serving_model.py` when MLflow loads the model from code."""
+    mlflow.models.set_model(ServingModel())
+
+
+def serving_signature(schema) -> Any:
+    """Inputs: every feature by the user's name (numbers as double, categoricals as string); outputs: decisions."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema as MlflowSchema
+
+    inputs = [ColSpec("string" if f.is_categorical else "double", f.name) for f in schema.features]
+    outputs = [ColSpec("double", "score"), ColSpec("string", "decision"), ColSpec("string", "reasons")]
+    return ModelSignature(inputs=MlflowSchema(inputs), outputs=MlflowSchema(outputs))
+
+
+def _log_model(spec: dict[str, Any], role: str) -> dict[str, Any]:
+    """Log one detector as the serving model (artifacts: the XGBoost model, schema.json, its thresholds)."""
+    import tempfile
+
+    from pipeline.io import write_json
+    from pipeline.schema import Schema
+
+    reqs = [f"mlflow=={version('mlflow')}", f"xgboost=={version('xgboost-cpu') or version('xgboost')}",
+            f"pandas=={version('pandas')}", f"numpy=={version('numpy')}", f"pyarrow=={version('pyarrow')}"]
+    with tempfile.TemporaryDirectory() as tmp:
+        thresholds = Path(tmp) / "thresholds.json"
+        write_json(thresholds, spec["thresholds"])
+        info = mlflow.pyfunc.log_model(
+            name=f"detector-{role}", python_model=str(Path(__file__).resolve().parent / "serving_model.py"),
+            artifacts={"model": str(spec["model_file"]), "schema": str(spec["schema_file"]),
+                       "thresholds": str(thresholds)},
+            code_paths=[str(Path(__file__).resolve().parent)],  # the `pipeline` package travels with the model
+            signature=serving_signature(Schema.load(spec["schema_file"])), input_example=spec["example"],
+            pip_requirements=reqs)
     return {"model_uri": info.model_uri, "model_id": getattr(info, "model_id", None)}
 
 
@@ -293,11 +347,10 @@ def alias_version(root: Path, name: str, alias: str, retries: int = 3, wait_s: f
 
 
 def load_registered(root: Path, name: str, alias: str) -> Any:
-    import mlflow.xgboost
-
+    """The registered model's `pipeline.serving.Scorer` (what `mlflow models serve` runs)."""
     connect(root, 0, 0)
     try:
-        return mlflow.xgboost.load_model(f"models:/{name}@{alias}")
+        return mlflow.pyfunc.load_model(f"models:/{name}@{alias}").unwrap_python_model().scorer
     except Exception as e:  # noqa: BLE001
         raise TrackingError(f"cannot load model {name}@{alias} from the registry ({_short(e)})") from None
 
@@ -313,7 +366,8 @@ def log_retrain(root: Path, experiment: str, record: dict[str, Any], parent_run_
     exp_id = ensure_experiment(client, experiment, root, uri)
     metrics = _flatten({k: v for k, v in record.items() if k in ("champion_score", "challenger_score", "drift")},
                        "retrain.")
-    tags = {"retrain.decision": str(record.get("decision")), "retrain.time": str(record.get("time"))}
+    tags = {"retrain.decision": str(record.get("decision")), "retrain.time": str(record.get("time")),
+            "retrain.failed_checks": ", ".join(record.get("failed_checks") or []) or "none"}
     if parent_run_id:
         for k, v in metrics.items():
             client.log_metric(parent_run_id, k, v)

@@ -18,6 +18,7 @@ from pipeline.paths import Paths
 from pipeline.plots import headline_label, plot_pr_curves, plot_recall_vs_share, pr_curve_points
 from pipeline.reports import load_generator_reports
 from pipeline.schema import Schema
+from pipeline.serving import REVIEW, Scorer, Thresholds, decision_counts, decisions_markdown, realised_fpr
 
 
 def score_detectors(train_report: dict, paths: Paths, X_valid, X_test) -> list[DetectorScores]:
@@ -31,6 +32,30 @@ def score_detectors(train_report: dict, paths: Paths, X_valid, X_test) -> list[D
             share=rec["share"], seed=rec["seed"], family=family, n_real_fraud=rec["n_real_fraud"],
             n_synthetic=rec["n_synthetic"], valid=predict_scores(model, X_valid), test=predict_scores(model, X_test)))
     return out
+
+
+def decide_test_rows(params: dict[str, Any], paths: Paths, schema: Schema, train_report: dict, test: pd.DataFrame,
+                     y_valid, y_test, detectors: dict[str, DetectorScores]) -> tuple[dict, pd.DataFrame]:
+    """Decision thresholds of the detectors publish logs (best config and baseline, first seed), from the
+    validation rows; their realised FPRs; the best one's decisions on the test rows and its review queue."""
+    budget, sv = params["evaluate"]["fpr_budgets"][0], params["serve"]
+    out: dict[str, Any] = {}
+    queue = pd.DataFrame()
+    for role, d in detectors.items():
+        thresholds = Thresholds.from_validation(d.valid[y_valid == 0], budget, sv["review_budget"], sv["reasons"])
+        rel = next(r["model"] for r in train_report["detectors"] if r["config"] == d.config and r["seed"] == d.seed)
+        entry = {"config": d.config, "seed": d.seed, "model": rel, "thresholds": thresholds.to_dict(),
+                 **realised_fpr(thresholds, d.valid[y_valid == 0], d.test[y_test == 0])}
+        if role == "best":
+            scorer = Scorer(load_detector(paths.detectors / rel), schema, thresholds)
+            decided = scorer.predict(test)
+            entry["test_decisions"] = decision_counts(decided["decision"], y_test)
+            keep = [c for c in (schema.time, *schema.ids, *schema.meta) if c] + schema.feature_names
+            queue = pd.concat([test[keep].reset_index(drop=True), decided, test[[schema.label]].reset_index(drop=True)],
+                              axis=1)
+            queue = queue[queue["decision"] == REVIEW].sort_values("score", ascending=False, kind="stable")
+        out[role] = entry
+    return out, queue.reset_index(drop=True)
 
 
 def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
@@ -47,17 +72,24 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     text = headline_label(headline).replace(" (test)", "")
     profile = read_json(paths.profile) if paths.profile.exists() else None
 
-    write_csv(paths.comparison, table)
-    metrics = metrics_dict(table)
-    write_json(paths.metrics, metrics)
-    summary = summary_markdown(table, text, profile, quality, train_report.get("excluded_generators"), ev["ci"])
-    write_text(paths.summary, summary)
-
-    # plots: recall vs share, PR curves of the best config vs the baseline (first seed of each)
-    plot_recall_vs_share(table, headline, paths.plots / "recall_vs_share.png")
     best = best_config(table)
     first_seed = min(d.seed for d in scored)
     pick = {d.config: d for d in scored if d.seed == first_seed}
+    serving, queue = decide_test_rows(params, paths, schema, train_report, test, y_valid, y_test,
+                                      {"best": pick[best["config"]], "baseline": pick["baseline"]})
+
+    write_csv(paths.comparison, table)
+    metrics = metrics_dict(table)
+    metrics["test"]["decisions"] = {k: v["rows"] for k, v in serving["best"]["test_decisions"].items()}
+    write_json(paths.metrics, metrics)
+    summary = summary_markdown(table, text, profile, quality, train_report.get("excluded_generators"), ev["ci"])
+    summary += "\n" + decisions_markdown(serving["best"])
+    write_text(paths.summary, summary)
+    write_json(paths.serving, serving)
+    write_csv(paths.review_queue, queue)
+
+    # plots: recall vs share, PR curves of the best config vs the baseline (first seed of each)
+    plot_recall_vs_share(table, headline, paths.plots / "recall_vs_share.png")
     curves = {f"real-only baseline (seed {first_seed})": (y_test, pick["baseline"].test)}
     if best["kind"] != BASELINE:
         curves[f"best: {best['title']} (seed {first_seed})"] = (y_test, pick[best["config"]].test)

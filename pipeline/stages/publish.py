@@ -6,22 +6,22 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.compare import best_config
-from pipeline.detector import load_detector
 from pipeline.io import read_json, write_json
 from pipeline.paths import Paths
 from pipeline.provenance import file_fingerprint, json_hash
 from pipeline.reports import load_generator_reports
 from pipeline.schema import Schema
+from pipeline.serving import serving_frame
 
 
 def _example(paths: Paths, schema: Schema, n: int = 5) -> pd.DataFrame:
+    """Raw validation rows as a client sends them: the user's column names, categoricals as strings."""
     valid = pd.read_parquet(paths.split("valid"))
-    return schema.to_model_frame(valid.head(n)).reset_index(drop=True)
+    return serving_frame(schema, valid.head(n))
 
 
 #: the params sections that shape the results: a change to tracking/retrain settings is not a new result
-RESULT_SECTIONS = ("data", "split", "generators", "augment", "quality", "detector", "evaluate")
+RESULT_SECTIONS = ("data", "split", "generators", "augment", "quality", "detector", "evaluate", "serve")
 
 
 def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
@@ -31,17 +31,17 @@ def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     profile = read_json(paths.profile)
     schema = Schema.load(paths.schema)
     example = _example(paths, schema)
-    first_seed = min(train_report["seeds"])
+    serving = read_json(paths.serving)
     models = {}
-    best = best_config(table)
-    for role, cfg in (("best", best["config"]), ("baseline", "baseline")):
-        rec = next(r for r in train_report["detectors"] if r["config"] == cfg and r["seed"] == first_seed)
-        row = table[table["config"] == cfg].iloc[0]
-        models[role] = (row, load_detector(paths.detectors / rec["model"]), example)
+    for role in ("best", "baseline"):  # the detectors evaluate set decision thresholds for
+        entry = serving[role]
+        row = table[table["config"] == entry["config"]].iloc[0]
+        models[role] = {"row": row, "model_file": paths.detectors / entry["model"], "schema_file": paths.schema,
+                        "thresholds": entry["thresholds"], "example": example}
     quality = load_generator_reports(train_report["generators"], paths, "quality")
     fits = load_generator_reports(train_report["generators"], paths, "fit")
-    files = [p for p in (paths.comparison, paths.summary, paths.metrics, paths.train_report, paths.profile, paths.schema)
-             if p.exists()]
+    files = [p for p in (paths.comparison, paths.summary, paths.metrics, paths.train_report, paths.profile, paths.schema,
+                         paths.serving, paths.review_queue) if p.exists()]
     source = profile.get("source", "")
     return {
         "comparison": table, "metrics": metrics, "summary_text": paths.summary.read_text(),
@@ -51,7 +51,7 @@ def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
         "data_fingerprint": file_fingerprint([paths.split(n) for n in ("train", "valid", "test")]),
         "params_hash": json_hash({k: params[k] for k in RESULT_SECTIONS}),
         "source": source, "source_short": source.split(":")[0],
-        "models": models,
+        "models": models, "decisions": serving["best"],
     }
 
 

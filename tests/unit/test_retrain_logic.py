@@ -102,3 +102,45 @@ def test_stale_dvc_lock_removed_only_when_its_processes_are_gone(tmp_path):
                                             "read": {"data/raw": [{"pid": 2**22 + 7, "cmd": "dvc repro"}]}}))
     assert clear_stale_dvc_lock(paths) is True and not paths.dvc_rwlock.exists()
     zombie.wait()
+
+
+def test_a_challenger_that_wins_overall_but_loses_a_segment_is_not_promoted():
+    d = decide("1", "2", 0.70, 0.80, margin=0.01, segment_drops={"all": -0.10, "new variant": 0.12, "rare": None},
+               max_segment_drop=0.05)
+    assert not d.promote and d.failed == ["segments"]
+    assert "failed guardrails: segments ('new variant' loses 0.1200 recall, more than 0.05)" in d.text
+    assert d.checks["segments"]["too_few_to_judge"] == ["rare"]
+    ok = decide("1", "2", 0.70, 0.80, margin=0.01, segment_drops={"new variant": 0.04}, max_segment_drop=0.05)
+    assert ok.promote and ok.failed == []
+
+
+def test_a_flagged_pool_is_not_promoted_unless_allowed():
+    flagged = decide("1", "2", 0.60, 0.80, margin=0.01, pool_flags=["detection_auc"])
+    assert not flagged.promote and flagged.failed == ["pool"]
+    assert "pool (flagged by the quality gate: detection_auc; set retrain.allow_flagged_pool: true" in flagged.text
+    assert decide("1", "2", 0.60, 0.80, margin=0.01, pool_flags=["detection_auc"], allow_flagged_pool=True).promote
+    assert decide("1", "2", 0.60, 0.80, margin=0.01, pool_flags=None).promote  # real rows only: no pool
+    first = decide(None, "1", None, 0.5, 0.01, pool_flags=["dcr_ratio"])
+    assert not first.promote and first.text.startswith("no champion crowned: failed guardrails: pool")
+
+
+def test_every_failed_check_is_named_and_nothing_promoted():
+    d = decide("1", "2", 0.70, 0.705, margin=0.01, segment_drops={"s": 0.2}, max_segment_drop=0.05,
+               pool_flags=["exact_copy_share"])
+    assert not d.promote and d.failed == ["pool", "margin", "segments"]
+    assert "margin (gain +0.0050 not above 0.01)" in d.text and "segments (" in d.text and "pool (" in d.text
+
+
+def test_pool_flags_of_the_challenger(tmp_path):
+    import json
+
+    from pipeline.paths import Paths
+    from pipeline.retrain import pool_flags
+
+    paths = Paths.at(tmp_path)
+    paths.quality_report("ctgan").parent.mkdir(parents=True)
+    paths.quality_report("ctgan").write_text(json.dumps(
+        {"checks": {"detection_auc": {"passed": False}, "dcr_ratio": {"passed": True}, "quality_score": {"passed": None}}}))
+    assert pool_flags(paths, "ctgan@0.5") == ["detection_auc"]
+    assert pool_flags(paths, "baseline") is None and pool_flags(paths, "reweight") is None
+    assert pool_flags(paths, "tvae@0.25") == ["quality report missing"]

@@ -1,0 +1,194 @@
+"""Turning a detector into decisions: thresholds, `alert` / `review` / `pass`, and reasons (no MLflow here).
+
+* **Thresholds** come from the real validation rows: `alert` at the headline alert budget (the
+  first of `evaluate.fpr_budgets`), `review` down to `serve.review_budget` (a larger FPR budget:
+  the analysts' capacity). A row scoring at or above the alert threshold is `alert`, at or above
+  the review threshold `review`, else `pass`.
+* **Reasons**: the `serve.reasons` features that pushed the score up most, from XGBoost's
+  per-row feature contributions (`pred_contribs`, in log-odds), written `name=value (+0.53)`
+  with the user's column names.
+* **Input** (`Scorer.predict`): a table of raw feature columns as the user knows them
+  (categoricals as strings). Extra columns are ignored; a missing feature column, or a value that
+  is not a number in a numerical column, is a `ServingInputError` naming the column (HTTP 400
+  behind `mlflow models serve`); a category never seen in training scores like a missing value
+  (or as the `other` level when rare levels are grouped); missing values are allowed everywhere.
+
+`Scorer` is the one implementation: the evaluate stage builds the review queue with it and the
+MLflow serving model (`pipeline.tracking.ServingModel`) wraps it, so what analysts see in
+`reports/review_queue.csv` is what the endpoint answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import DataError
+from pipeline.fmt import percent
+from pipeline.io import read_json, write_json
+from pipeline.metrics import threshold_at_fpr
+from pipeline.schema import Schema
+
+ALERT, REVIEW, PASS = "alert", "review", "pass"
+DECISIONS = (ALERT, REVIEW, PASS)
+OUTPUT_COLUMNS = ("score", "decision", "reasons")
+
+
+class ServingInputError(DataError):
+    """A request the model cannot score (missing feature column, non-numeric value in a numerical column)."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    alert_budget: float
+    review_budget: float
+    alert: float
+    review: float
+    reasons: int = 3
+
+    @classmethod
+    def from_validation(cls, legit_scores: np.ndarray, alert_budget: float, review_budget: float,
+                        reasons: int = 3) -> "Thresholds":
+        """Thresholds at the two FPR budgets on the validation legit rows' scores."""
+        return cls(alert_budget, review_budget, threshold_at_fpr(legit_scores, alert_budget),
+                   threshold_at_fpr(legit_scores, review_budget), reasons)
+
+    def decide(self, scores: np.ndarray) -> np.ndarray:
+        s = np.asarray(scores, dtype="float64")
+        return np.where(s >= self.alert, ALERT, np.where(s >= self.review, REVIEW, PASS)).astype(object)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Scorer:
+    """A trained detector, the prepared schema and the decision thresholds: raw rows in, decisions out."""
+
+    def __init__(self, model: Any, schema: Schema, thresholds: Thresholds):
+        self.model, self.schema, self.thresholds = model, schema, thresholds
+
+    @classmethod
+    def from_files(cls, model_path: str | Path, schema_path: str | Path, thresholds_path: str | Path) -> "Scorer":
+        from pipeline.detector import load_detector
+
+        return cls(load_detector(model_path), Schema.load(schema_path), Thresholds(**read_json(thresholds_path)))
+
+    def save_thresholds(self, path: str | Path) -> None:
+        write_json(path, self.thresholds.to_dict())
+
+    # -- input ---------------------------------------------------------------------------
+    def check_input(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The feature columns of `rows`, or a ServingInputError naming what is wrong."""
+        if not isinstance(rows, pd.DataFrame):
+            raise ServingInputError(f"expected a table of feature columns, got {type(rows).__name__}")
+        missing = [c for c in self.schema.feature_names if c not in rows.columns]
+        if missing:
+            raise ServingInputError(f"missing feature column(s) {missing}; send every column of the model's "
+                                    f"signature ({len(self.schema.feature_names)} features)")
+        for f in self.schema.features:
+            if f.is_categorical:
+                continue
+            col = rows[f.name]
+            parsed = pd.to_numeric(col, errors="coerce")
+            bad = parsed.isna() & col.notna()
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                raise ServingInputError(f"column {f.name!r} must hold numbers; row {i} has {col.iloc[i]!r}")
+        return rows[self.schema.feature_names]
+
+    # -- scoring -------------------------------------------------------------------------
+    def scores(self, rows: pd.DataFrame) -> np.ndarray:
+        from pipeline.detector import predict_scores
+
+        return predict_scores(self.model, self.schema.to_model_frame(self.check_input(rows)))
+
+    def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """score, decision (alert | review | pass) and reasons for every row, in input order."""
+        from pipeline.detector import predict_scores
+
+        features = self.check_input(rows)
+        X = self.schema.to_model_frame(features)
+        scores = predict_scores(self.model, X)
+        return pd.DataFrame({"score": scores, "decision": self.thresholds.decide(scores),
+                             "reasons": self.reasons(X, features)}, index=rows.index).reset_index(drop=True)
+
+    def reasons(self, X: pd.DataFrame, features: pd.DataFrame) -> list[str]:
+        """The features that raised each row's score most (positive contributions only), with their values."""
+        import xgboost as xgb
+
+        if len(X) == 0 or self.thresholds.reasons == 0:
+            return [""] * len(X)
+        booster = self.model.get_booster()
+        best = getattr(self.model, "best_iteration", None)
+        contribs = booster.predict(xgb.DMatrix(X, enable_categorical=True), pred_contribs=True,
+                                   iteration_range=(0, int(best) + 1) if best is not None else (0, 0))
+        contribs = contribs[:, :-1]  # the last column is the bias
+        names = self.schema.feature_names
+        raw = features.reset_index(drop=True)
+        out = []
+        for i, row in enumerate(contribs):
+            top = [j for j in np.argsort(-row, kind="stable")[: self.thresholds.reasons] if row[j] > 0]
+            out.append("; ".join(f"{names[j]}={_show(raw.iat[i, j])} ({row[j]:+.2f})" for j in top))
+        return out
+
+
+def serving_frame(schema: Schema, rows: pd.DataFrame) -> pd.DataFrame:
+    """The feature columns of `rows` as a client sends them: user names, numbers as floats, categoricals as
+    strings (missing ones as empty strings, which JSON carries and which score like a missing value)."""
+    out = schema.conform(rows).reset_index(drop=True)
+    for f in schema.features:
+        out[f.name] = (out[f.name].map(lambda v: "" if v is None else v).astype(object) if f.is_categorical
+                       else out[f.name].astype("float64"))
+    return out
+
+
+def _show(v: Any) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "missing"
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    return str(v)
+
+
+def realised_fpr(thresholds: Thresholds, valid_legit: np.ndarray, test_legit: np.ndarray) -> dict[str, float]:
+    """Share of legitimate rows at or above each threshold: on validation (<= the budget by construction) and
+    on test (what the budget really buys on new rows: the calibration check)."""
+    out = {}
+    for name, t in (("alert", thresholds.alert), ("review", thresholds.review)):
+        out[f"{name}_fpr_valid"] = float(np.mean(np.asarray(valid_legit) >= t)) if len(valid_legit) else float("nan")
+        out[f"{name}_fpr_test"] = float(np.mean(np.asarray(test_legit) >= t)) if len(test_legit) else float("nan")
+    return out
+
+
+def decisions_markdown(entry: dict[str, Any]) -> str:
+    """The summary's section on what the registered detector would decide on the test rows."""
+    t, c = entry["thresholds"], entry["test_decisions"]
+    total = sum(v["rows"] for v in c.values())
+    lines = [f"Decisions of the detector `publish` registers ({entry['config']}, seed {entry['seed']}) on the "
+             f"{total} test rows:", "",
+             "| decision | threshold (score >=) | FPR budget | FPR on validation | FPR on test | rows | frauds |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, key in ((ALERT, "alert"), (REVIEW, "review")):
+        lines.append(f"| {name} | {t[key]:.4f} | {percent(t[key + '_budget'], 2)} | {percent(entry[key + '_fpr_valid'], 2)} | "
+                     f"{percent(entry[key + '_fpr_test'], 2)} | {c[name]['rows']} | {c[name]['frauds']} |")
+    lines.append(f"| {PASS} | | | | | {c[PASS]['rows']} | {c[PASS]['frauds']} |")
+    lines += ["", "Thresholds are set on the validation legitimate rows; the test FPR shows what each budget really "
+              "buys on new rows (review FPR counts the alert rows too). The review band's rows, with scores, "
+              "reasons and true labels, are in `reports/review_queue.csv`."]
+    return "\n".join(lines) + "\n"
+
+
+def decision_counts(decisions: np.ndarray | pd.Series, labels: np.ndarray | None = None) -> dict[str, dict[str, int]]:
+    """{decision: {"rows": n, "frauds": k}} (frauds only when labels are given)."""
+    d = np.asarray(decisions, dtype=object)
+    out = {}
+    for name in DECISIONS:
+        hit = d == name
+        out[name] = {"rows": int(hit.sum())}
+        if labels is not None:
+            out[name]["frauds"] = int(np.asarray(labels)[hit].sum())
+    return out
