@@ -19,12 +19,13 @@ export DVC_NO_ANALYTICS := 1
 export DVC_SITE_CACHE_DIR := $(CURDIR)/.dvc/tmp/site-cache
 export GIT_PYTHON_REFRESH := quiet
 
-.PHONY: help install run test test-fast ui retrain bench clean
+.PHONY: help install run test test-fast ui serve retrain bench clean
 
 help:
 	@echo "make run      set up .venv, run the whole pipeline (dvc repro) on the built-in data, print the verdict"
 	@echo "make test     set up .venv and run the test suite"
 	@echo "make ui       open the MLflow UI on http://127.0.0.1:$(PORT)"
+	@echo "make serve    serve the registered champion on http://127.0.0.1:$(PORT) (ALIAS=challenger to serve that)"
 	@echo "make retrain  scheduled retraining: rerun on new data, promote only a better detector"
 	@echo "make bench    run the benchmark scripts (figures go to tests/bench/results/)"
 
@@ -63,6 +64,17 @@ ui: $(STAMP)
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db \
 	  --default-artifact-root $(CURDIR)/mlflow/artifacts --host 127.0.0.1 --port $(PORT) --workers 1
 
+ALIAS ?= champion
+MODEL ?= fraud-detector
+
+serve: $(STAMP)
+	@export MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow/mlflow.db}
+	@$(BIN)/python -c "import mlflow; mlflow.MlflowClient().get_model_version_by_alias('$(MODEL)', '$(ALIAS)')" \
+	  >/dev/null 2>&1 || { echo "error: no model $(MODEL)@$(ALIAS) in $$MLFLOW_TRACKING_URI; run 'make run' (challenger)" \
+	  "and 'make retrain' (champion), or serve the challenger with 'make serve ALIAS=challenger'"; exit 2; }
+	@echo "Serving models:/$(MODEL)@$(ALIAS) on http://127.0.0.1:$(PORT)/invocations (Ctrl-C to stop)"
+	$(BIN)/mlflow models serve -m models:/$(MODEL)@$(ALIAS) --env-manager local --host 127.0.0.1 --port $(PORT)
+
 retrain: $(STAMP)
 	$(BIN)/python -m pipeline retrain
 
@@ -70,6 +82,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/simulate.py
 	$(BIN)/python tests/bench/generators.py
 	$(BIN)/python tests/bench/pipeline.py
+	$(BIN)/python tests/bench/serving.py
 
 clean:
 	rm -rf data/prepared data/synthetic models reports .dvc/tmp

@@ -78,19 +78,24 @@ def test_publish_to_server(small_reports, mlflow_server, tracking_env, tmp_path,
     assert rest["run"]["info"]["run_id"] == parent.info.run_id
     reg = _rest(mlflow_server, "/api/2.0/mlflow/registered-models/get?name=" + name)
     assert {a["alias"] for a in reg["registered_model"]["aliases"]} == {"challenger"}
-    # the registered model is the best detector: it scores the validation rows exactly as the file on disk
-    import mlflow.xgboost
+    # the registered model is the serving model of the best detector: it scores raw validation rows exactly as the
+    # detector file on disk, and it answers score / decision / reasons
+    import mlflow.pyfunc
 
     from pipeline.detector import load_detector, predict_scores
     from pipeline.schema import Schema
+    from pipeline.serving import serving_frame
 
     schema = Schema.load(root / "data/prepared/schema.json")
-    X = schema.to_model_frame(pd.read_parquet(root / "data/prepared/valid.parquet").head(50))
+    valid = pd.read_parquet(root / "data/prepared/valid.parquet").head(50)
     train_report = json.loads((root / "reports/train.json").read_text())
     best = record["best_config"]
     rel = next(r["model"] for r in train_report["detectors"] if r["config"] == best and r["seed"] == 0)
-    registered = predict_scores(mlflow.xgboost.load_model(f"models:/{name}@challenger"), X)
-    np.testing.assert_allclose(registered, predict_scores(load_detector(root / "models/detectors" / rel), X))
+    served = mlflow.pyfunc.load_model(f"models:/{name}@challenger").predict(serving_frame(schema, valid))
+    expected = predict_scores(load_detector(root / "models/detectors" / rel), schema.to_model_frame(valid))
+    np.testing.assert_allclose(served["score"], expected)
+    assert list(served.columns) == ["score", "decision", "reasons"]
+    assert {"serving.thresholds.alert", "serving.test_decisions.review.rows"} <= set(parent.data.metrics)
 
     # publishing the same results again creates no new runs
     n_before = len(client.search_runs([exp.experiment_id]))
