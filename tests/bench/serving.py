@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,16 +33,11 @@ sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).re
 sys.path.insert(0, str(ROOT))
 
 from tests.bench.benchlib import child_env, loadavg, versions  # noqa: E402
+from tests.helpers import free_port, wait_for_http  # noqa: E402
 
 REQUESTS_1 = 300
 REQUESTS_1000 = 30
 RESULTS = ROOT / "tests" / "bench" / "results"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -88,27 +82,17 @@ def main() -> None:
     version = mlflow.register_model(info["model_uri"], "fraud-detector").version
     mlflow.MlflowClient().set_registered_model_alias("fraud-detector", "champion", version)
 
-    port = _free_port()
+    port = free_port()
     env = child_env()
     env["MLFLOW_TRACKING_URI"] = uri
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    t0 = time.perf_counter()
     proc = subprocess.Popen([str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m",
                              "models:/fraud-detector@champion", "--env-manager", "local", "--host", "127.0.0.1",
                              "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/ping", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.2)
-            if time.perf_counter() - t0 > 180:
-                raise SystemExit("server did not start")
-        startup = time.perf_counter() - t0
+        startup = wait_for_http(base + "/ping", proc, timeout=180)
 
         def body(rows):
             return json.dumps({"dataframe_split": rows.to_dict(orient="split")}).encode()

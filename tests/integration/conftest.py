@@ -6,15 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from pipeline.params import validate
 from pipeline.paths import Paths
-from tests.helpers import free_port  # noqa: F401 - re-exported for the integration tests
+from tests.helpers import free_port, wait_for_http  # noqa: F401 - free_port re-exported for the integration tests
 from tests.integration.project import env, small_params
 
 
@@ -60,19 +58,11 @@ def mlflow_server(tmp_path_factory):
          "--workers", "1"],
         stdout=log, stderr=subprocess.STDOUT, env=e, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mlflow server exited: {(d / 'server.log').read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(uri + "/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
+    try:
+        wait_for_http(uri + "/health", proc, timeout=90)
+    except RuntimeError as e:
         os.killpg(proc.pid, signal.SIGKILL)
-        raise RuntimeError("mlflow server did not start within 90 s")
+        raise RuntimeError(f"mlflow server: {e}: {(d / 'server.log').read_text()[-3000:]}") from None
     yield uri
     try:
         os.killpg(proc.pid, signal.SIGTERM)

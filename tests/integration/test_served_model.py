@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -26,7 +25,7 @@ from pipeline.cli import main
 from pipeline.paths import Paths
 from pipeline.schema import Schema
 from pipeline.serving import serving_frame
-from tests.helpers import base_params, free_port, tabular_frame, write_params
+from tests.helpers import base_params, free_port, tabular_frame, wait_for_http, write_params
 from tests.integration.project import env
 
 pytestmark = pytest.mark.slow
@@ -74,17 +73,7 @@ def _server(root: Path, alias: str):
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 120
-        while True:
-            assert proc.poll() is None, "mlflow models serve exited"
-            try:
-                with urllib.request.urlopen(url + "/ping", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.time() < deadline, "mlflow models serve did not answer /ping within 120 s"
-            time.sleep(0.3)
+        wait_for_http(url + "/ping", proc, timeout=120)
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
