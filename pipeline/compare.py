@@ -51,17 +51,16 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
     names = metric_names(ev["fpr_budgets"], ev["precision_floors"], ev["top_k"])
     headline = headline_name(ev)
     thr_name = headline.replace("recall_at_fpr_", "threshold_at_fpr_")
-    fraud = np.asarray(y_test) == 1
 
     by_config: dict[str, list[DetectorScores]] = {}
     for d in detectors:
         by_config.setdefault(d.config, []).append(d)
-    rows, hits = [], {}
+    rows = []
+    hits = headline_hits(detectors, y_valid, y_test, ev["fpr_budgets"][0])
     for cid, ds in by_config.items():
         ds = sorted(ds, key=lambda d: d.seed)
         per_seed = [detector_metrics(y_valid, d.valid, y_test, d.test, ev["fpr_budgets"], ev["precision_floors"],
                                      ev["top_k"]) for d in ds]
-        hits[cid] = np.vstack([d.test[fraud] >= m[thr_name] for d, m in zip(ds, per_seed)])
         # selection metrics on the VALIDATION rows: the best config is chosen here, never on test
         valid_recall = [recall_at_threshold(y_valid, d.valid, m[thr_name]) for d, m in zip(ds, per_seed)]
         valid_ap = [float(average_precision_score(y_valid, d.valid)) for d in ds]
@@ -142,6 +141,98 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
     table = table.sort_values(by=["kind", "generator", "share"], key=lambda s: s.map(order) if s.name == "kind" else s,
                               na_position="first").reset_index(drop=True)
     return table
+
+
+def headline_hits(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.ndarray,
+                  budget: float) -> dict[str, np.ndarray]:
+    """{config: (n_seeds, n_test_frauds) bool}: which test frauds each seed's detector alerts at the headline
+    budget (threshold from the validation legit rows), seeds in ascending order."""
+    from pipeline.metrics import threshold_at_fpr
+
+    fraud, legit = np.asarray(y_test) == 1, np.asarray(y_valid) == 0
+    by_config: dict[str, list[DetectorScores]] = {}
+    for d in detectors:
+        by_config.setdefault(d.config, []).append(d)
+    return {cid: np.vstack([d.test[fraud] >= threshold_at_fpr(d.valid[legit], budget)
+                            for d in sorted(ds, key=lambda d: d.seed)]) for cid, ds in by_config.items()}
+
+
+def segment_table(table: pd.DataFrame, hits: dict[str, np.ndarray], y_test: np.ndarray, segments: list,
+                  eval_params: dict[str, Any]) -> pd.DataFrame:
+    """One row per (configuration, segment): recall on the segment's test frauds, the paired bootstrap CI of the
+    difference and lift vs the real-only baseline, and a verdict ("too few to judge" below min_segment_frauds)."""
+    ev = eval_params
+    fraud = np.asarray(y_test) == 1
+    base = _find(table, BASELINE)
+    rows = []
+    for seg in segments:
+        m = np.asarray(seg.mask)[fraud]
+        n = int(m.sum())
+        for _, r in table.iterrows():
+            row = {"config": r["config"], "title": r["title"], "kind": r["kind"], "generator": r["generator"],
+                   "share": r["share"], "segment_column": seg.column, "segment": seg.value, "segment_name": seg.name,
+                   "n_frauds": n}
+            if n == 0:
+                continue
+            b = paired_bootstrap(hits[r["config"]][:, m], hits[base][:, m], n_boot=ev["n_boot"], seed=ev["seed"],
+                                 ci=ev["ci"])
+            row.update({k: b[k] for k in ("recall", "recall_lo", "recall_hi", "diff", "diff_lo", "diff_hi", "lift",
+                                          "lift_lo", "lift_hi")})
+            row["baseline_recall"] = b["ref_recall"]
+            row["verdict"] = ("reference" if r["kind"] == BASELINE else
+                              "too few to judge" if n < ev["min_segment_frauds"] else b["verdict"])
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def segments_markdown(seg: pd.DataFrame, headline_text: str, min_frauds: int) -> str:
+    """One sentence per segment where some configuration helps or hurts; the others in one line."""
+    if seg.empty:
+        return ""
+    judged = seg[~seg["verdict"].isin(["reference", "too few to judge"])]
+    lines = ["Per fraud segment (test frauds grouped by " + ", ".join(sorted(set(seg["segment_column"]))) +
+             "; thresholds from all validation legit rows; heat map: `plots/segment_lift.png`). These "
+             f"{len(judged)} comparisons are not corrected for multiplicity: expect about {0.05 * len(judged):.0f} "
+             "false helps/hurts by chance at a 95% CI.", ""]
+    quiet, few = [], []
+    for name, g in seg.groupby("segment_name", sort=False):
+        n = int(g["n_frauds"].iloc[0])
+        base = float(g.loc[g["kind"] == BASELINE, "recall"].iloc[0])
+        if n < min_frauds:
+            few.append(f"{name} ({n})")
+            continue
+        parts = []
+        for verdict in (VERDICT_HELPS, VERDICT_HURTS):
+            hit = g[g["verdict"] == verdict].sort_values("diff", ascending=verdict == VERDICT_HURTS)
+            if not hit.empty:
+                r = hit.iloc[0]
+                lift, ci = lift_text(r)
+                more = f" (and {len(hit) - 1} more)" if len(hit) > 1 else ""
+                parts.append(f"{r['title']} {verdict}{more}: {headline_text} {r['recall']:.2f} vs {base:.2f} "
+                             f"({lift}, CI {ci})")
+        if parts:
+            lines.append(f"- **{name}** ({n} test frauds, real-only recall {base:.2f}): " + "; ".join(parts) + ".")
+        else:
+            quiet.append(f"{name} ({n})")
+    if quiet:
+        lines.append(f"- No configuration helps or hurts beyond noise in: {', '.join(quiet)}.")
+    if few:
+        lines.append(f"- Too few test frauds to judge (< {min_frauds}): {', '.join(few)}.")
+    return "\n".join(lines) + "\n"
+
+
+def segment_metrics(seg: pd.DataFrame, best: str) -> dict[str, Any]:
+    """DVC metrics per segment: test frauds, real-only recall, the best configuration's recall, lift and verdict."""
+    out: dict[str, Any] = {}
+    for name, g in seg.groupby("segment_name", sort=False):
+        base = g[g["kind"] == BASELINE].iloc[0]
+        entry = {"n_frauds": int(base["n_frauds"]), "baseline_recall": base["recall"]}
+        b = g[g["config"] == best]
+        if not b.empty and best != "baseline":
+            entry.update({"best_recall": b.iloc[0]["recall"], "best_lift": b.iloc[0]["lift"],
+                          "best_verdict": b.iloc[0]["verdict"]})
+        out[name] = entry
+    return _clean(out)
 
 
 def _find(table: pd.DataFrame, kind: str) -> str | None:

@@ -48,6 +48,24 @@ class Date(Check):
         return ["not a date", "2025-01-01 10:30", 20250101]
 
 
+class SegmentSpec(Check):
+    """A column name, or {column: name, bins: [increasing edges]} for a numeric column."""
+
+    def check(self, key, v):
+        if isinstance(v, str) and v:
+            return v
+        if not isinstance(v, dict) or set(v) != {"column", "bins"}:
+            self.fail(key, f"must be a column name or {{column: name, bins: [edges]}}, got {v!r}")
+        Str().check(f"{key}.column", v["column"])
+        bins = ListOf(Float(), min_len=2).check(f"{key}.bins", v["bins"])
+        if any(a >= b for a, b in zip(bins, bins[1:])):
+            self.fail(f"{key}.bins", f"must increase, got {bins}")
+        return {"column": v["column"], "bins": bins}
+
+    def invalid_examples(self):
+        return ["", 3, {"column": "x"}, {"column": "x", "bins": [1.0]}, {"column": "x", "bins": [2.0, 1.0]}]
+
+
 class Generators(Check):
     """name -> hyperparameters; each entry must build a generator (`type:` picks the implementation)."""
 
@@ -161,6 +179,9 @@ SPEC = Section({
         "n_boot": (Int(100), 1000),
         "ci": (Float(0.5, 1.0, hi_open=True), 0.95),
         "seed": (Int(0), 0),
+        # columns whose values split the test frauds into segments, each with its own verdict
+        "segments": (ListOf(SegmentSpec()), []),
+        "min_segment_frauds": (Int(1), 20),  # a segment with fewer test frauds is "too few to judge"
     }), {}),
     "serve": (Section({
         # a second, larger alert budget: rows between the alert threshold and this one go to human review

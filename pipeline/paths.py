@@ -32,6 +32,7 @@ LAYOUT: dict[str, str] = {
     "reports": "reports",
     "metrics": "reports/metrics.json",
     "comparison": "reports/comparison.csv",
+    "comparison_segments": "reports/comparison_segments.csv",
     "summary": "reports/summary.md",
     "plots": "reports/plots",
     "plot_data": "reports/plot_data",

@@ -148,6 +148,39 @@ def plot_pr_curves(
     _save(fig, out_png)
 
 
+def plot_segment_lift(segments: pd.DataFrame, out_png: str | os.PathLike) -> None:
+    """Heat map: configuration (rows) x fraud segment (columns), colour = recall difference vs the real-only
+    baseline on that segment's test frauds; cell text = lift with a verdict marker ('+' helps, '-' hurts),
+    '.' too few frauds to judge."""
+    seg = segments[segments["kind"] != "baseline"]
+    if seg.empty:
+        raise DataError("no segment rows to plot; set evaluate.segments")
+    configs = list(dict.fromkeys(seg["title"]))
+    names = list(dict.fromkeys(seg["segment_name"]))
+    diff = seg.pivot_table(index="title", columns="segment_name", values="diff", aggfunc="first").reindex(
+        index=configs, columns=names)
+    verdict = seg.set_index(["title", "segment_name"])["verdict"]
+    lift = seg.set_index(["title", "segment_name"])["lift"]
+    n = seg.drop_duplicates("segment_name").set_index("segment_name")["n_frauds"]
+    vmax = float(np.nanmax(np.abs(diff.to_numpy()))) if np.isfinite(diff.to_numpy()).any() else 0.1
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(names) + 3.5), max(3.0, 0.42 * len(configs) + 1.8)))
+    im = ax.imshow(diff.to_numpy(dtype=float), cmap="RdBu", vmin=-vmax or -0.1, vmax=vmax or 0.1, aspect="auto")
+    for i, c in enumerate(configs):
+        for j, name in enumerate(names):
+            v = verdict.get((c, name))
+            if v is None:
+                continue
+            mark = {"helps": " +", "hurts": " -", "too few to judge": " ."}.get(v, "")
+            x = lift.get((c, name))
+            text = "n/a" if x is None or not np.isfinite(x) else f"{x * 100:+.0f}%"
+            ax.text(j, i, text + mark, ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(names)), [f"{name}\n({int(n[name])} frauds)" for name in names], fontsize=8)
+    ax.set_yticks(range(len(configs)), configs, fontsize=8)
+    ax.set_title("Recall difference vs real-only per fraud segment (test); text: lift, + helps, - hurts, . too few")
+    fig.colorbar(im, ax=ax, label="recall difference")
+    _save(fig, out_png)
+
+
 def pr_curve_points(y, scores, max_points: int = 200) -> pd.DataFrame:
     """PR curve points (recall, precision, threshold) for DVC plot data, at most max_points rows.
 

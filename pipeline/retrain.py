@@ -216,10 +216,14 @@ def _run_locked(paths: Paths, params_path: Path, params: dict, audit_path: Path,
         signal.signal(signal.SIGTERM, old)
 
 
-def fraud_segments(test: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Masks of the test rows per fraud segment for the segment guardrail: the whole test set until
-    `evaluate.segments` defines segments (DESIGN: segment verdicts)."""
-    return {"all test frauds": np.ones(len(test), dtype=bool)}
+def guardrail_segments(test: pd.DataFrame, params: dict, label: str) -> dict[str, np.ndarray]:
+    """Masks of the test rows per fraud segment for the segment guardrail: all test frauds, and each segment of
+    `evaluate.segments`."""
+    from pipeline.segments import fraud_segments
+
+    out = {"all test frauds": np.ones(len(test), dtype=bool)}
+    out.update({s.name: s.mask for s in fraud_segments(test, params["evaluate"]["segments"], label)})
+    return out
 
 
 def _recalls(scorer: Any, schema, valid: pd.DataFrame, test: pd.DataFrame, budget: float,
@@ -272,7 +276,7 @@ def _decide(paths: Paths, params: dict, previous: dict[str, Any] | None = None) 
     out["champion_version"], out["challenger_version"] = champ_v, chall_v
     if chall_v is None:
         raise PipelineError(f"registered model {name!r} has no challenger; the publish stage did not register one")
-    segments = fraud_segments(test)
+    segments = guardrail_segments(test, params, schema.label)
     y_test = test[schema.label].to_numpy()
     challenger = tracking.load_registered(paths.root, name, tracking.CHALLENGER)
     out["challenger_score"], chall_seg = _recalls(challenger, schema, valid, test, budget, segments)
@@ -284,7 +288,7 @@ def _decide(paths: Paths, params: dict, previous: dict[str, Any] | None = None) 
         except Exception as e:  # noqa: BLE001 - e.g. the features changed
             champ_score, champ_error = None, str(e)[:150]
     out["champion_score"] = champ_score
-    min_frauds = params["split"]["min_frauds"]  # fewer test frauds than a split needs: too few to judge
+    min_frauds = params["evaluate"]["min_segment_frauds"]  # fewer test frauds: too few to judge
     drops = {k: (round(champ_seg[k] - chall_seg[k], 6) if int(y_test[m].sum()) >= min_frauds else None)
              for k, m in segments.items()}
     decision = decide(champ_v, chall_v, champ_score, out["challenger_score"], rt["margin"], champ_error,

@@ -55,6 +55,19 @@ class Feature:
 #: (pipeline.data.contract) keeps it out of user data, so it can never be confused with a real value
 MISSING_TOKEN = "\x00missing"
 
+def as_text(col: pd.Series) -> pd.Series:
+    """Values as strings (missing stays missing); whole floats print without '.0' (a code 7.0 -> '7')."""
+    if pd.api.types.is_float_dtype(col):
+        vals = col.to_numpy(dtype="float64")
+        finite = np.isfinite(vals)
+        if finite.any() and np.all(vals[finite] == np.round(vals[finite])) and np.abs(vals[finite]).max() < 2**53:
+            return pd.Series([None if not f else str(int(v)) for v, f in zip(vals, finite)], index=col.index,
+                             dtype=object)
+    out = col.astype(object).where(col.notna(), None)
+    return out.map(lambda v: v if v is None else v.decode("utf-8", "replace") if isinstance(v, bytes)
+                   else str(v)).astype(object)
+
+
 _OPTIONAL = ("categories", "other", "model_name")  # left out of schema.json when None
 
 

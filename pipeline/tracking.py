@@ -250,6 +250,15 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
                     fv = finite_or_none(val)
                     if fv is not None:
                         mlflow.log_metric(name, fv, step=int(seed))
+        seg = bundle.get("segments")
+        if seg is not None and not seg.empty:
+            for _, r in seg[seg["config"] == cfg].iterrows():
+                key = "segment." + "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in r["segment_name"])
+                for m in ("recall", "diff", "diff_lo", "diff_hi", "lift", "lift_lo", "lift_hi", "n_frauds"):
+                    fv = finite_or_none(r.get(m))
+                    if fv is not None:
+                        mlflow.log_metric(f"{key}.{m}", fv)
+                mlflow.set_tag(f"{key}.verdict", str(r["verdict"]))
         if isinstance(gen, str) and gen in bundle["quality"]:
             mlflow.log_dict(bundle["quality"][gen], "quality.json")
             q = bundle["quality"][gen]

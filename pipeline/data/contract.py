@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import DataError
-from pipeline.schema import MISSING_TOKEN, Feature, Schema
+from pipeline.schema import MISSING_TOKEN, Feature, Schema, as_text
 
 #: most distinct values a categorical feature may have in the training split unless data.max_categories is set
 MAX_LEVELS = 50
@@ -79,7 +79,7 @@ def clean_features(table: pd.DataFrame, features: list[str], data: dict[str, Any
     for name in features:
         col = table[name]
         if name in declared:
-            table[name] = _as_text(col)
+            table[name] = as_text(col)
             kinds[name] = "categorical"
         elif (pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_timedelta64_dtype(col)
               or isinstance(col.dtype, pd.PeriodDtype)):
@@ -87,7 +87,7 @@ def clean_features(table: pd.DataFrame, features: list[str], data: dict[str, Any
                             "data.time_column, list it in data.meta_columns or data.drop_columns, or derive "
                             "numeric features from it first")
         elif isinstance(col.dtype, pd.CategoricalDtype):  # before the numeric test: categories may be numbers
-            table[name] = _as_text(col)
+            table[name] = as_text(col)
             kinds[name] = "categorical"
         elif pd.api.types.is_bool_dtype(col):
             kinds[name] = "numerical"
@@ -102,19 +102,6 @@ def clean_features(table: pd.DataFrame, features: list[str], data: dict[str, Any
                             "missing categories; replace it in the file")
     notes = {k: v for k, v in notes.items() if v}
     return table, kinds, notes
-
-
-def _as_text(col: pd.Series) -> pd.Series:
-    """Values as strings (missing stays missing); whole floats print without '.0' (a code 7.0 -> '7')."""
-    if pd.api.types.is_float_dtype(col):
-        vals = col.to_numpy(dtype="float64")
-        finite = np.isfinite(vals)
-        if finite.any() and np.all(vals[finite] == np.round(vals[finite])) and np.abs(vals[finite]).max() < 2**53:
-            return pd.Series([None if not f else str(int(v)) for v, f in zip(vals, finite)], index=col.index,
-                             dtype=object)
-    out = col.astype(object).where(col.notna(), None)
-    return out.map(lambda v: v if v is None else v.decode("utf-8", "replace") if isinstance(v, bytes)
-                   else str(v)).astype(object)
 
 
 def _finite(col: pd.Series, name: str, policy: str, notes: dict[str, Any]) -> pd.Series:
@@ -146,7 +133,7 @@ def _text_column(table: pd.DataFrame, name: str, data: dict[str, Any], notes: di
     blank = text == ""
     text = text[~blank]
     if text.empty:
-        table[name] = _as_text(col)
+        table[name] = as_text(col)
         return "categorical"
     parsed = _numbers(text, data["csv"]["decimal"])
     ok = parsed.notna() | text.str.lower().isin(("nan",))
@@ -172,7 +159,7 @@ def _text_column(table: pd.DataFrame, name: str, data: dict[str, Any], notes: di
             raise DataError(f"column {name!r} holds numbers with decimal commas (e.g. "
                             f"{_examples(text[text.str.match(_DECIMAL_COMMA)])}); set data.csv.decimal: \",\" "
                             "in params.yaml (and data.csv.sep if the file is ';'-separated)")
-    table[name] = _as_text(col)
+    table[name] = as_text(col)
     return "categorical"
 
 

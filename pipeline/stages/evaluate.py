@@ -10,14 +10,16 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.compare import DetectorScores, best_config, compare, headline_name, metrics_dict, summary_markdown
+from pipeline.compare import (DetectorScores, best_config, compare, headline_hits, headline_name, metrics_dict,
+                              segment_metrics, segment_table, segments_markdown, summary_markdown)
 from pipeline.detector import load_detector, predict_scores
 from pipeline.grid import BASELINE
 from pipeline.io import read_json, write_csv, write_json, write_text
 from pipeline.paths import Paths
-from pipeline.plots import headline_label, plot_pr_curves, plot_recall_vs_share, pr_curve_points
+from pipeline.plots import headline_label, plot_pr_curves, plot_recall_vs_share, plot_segment_lift, pr_curve_points
 from pipeline.reports import load_generator_reports
 from pipeline.schema import Schema
+from pipeline.segments import fraud_segments
 from pipeline.serving import REVIEW, Scorer, Thresholds, decision_counts, decisions_markdown, realised_fpr
 
 
@@ -68,6 +70,9 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     quality = load_generator_reports(train_report["generators"], paths, "quality")
     ev = params["evaluate"]
     table = compare(scored, y_valid, y_test, ev, quality)
+    segments = fraud_segments(test, ev["segments"], schema.label)
+    seg_table = segment_table(table, headline_hits(scored, y_valid, y_test, ev["fpr_budgets"][0]), y_test, segments,
+                              ev)
     headline = headline_name(ev)
     text = headline_label(headline).replace(" (test)", "")
     profile = read_json(paths.profile) if paths.profile.exists() else None
@@ -81,12 +86,18 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     write_csv(paths.comparison, table)
     metrics = metrics_dict(table)
     metrics["test"]["decisions"] = {k: v["rows"] for k, v in serving["best"]["test_decisions"].items()}
+    metrics["segments"] = segment_metrics(seg_table, best["config"])
     write_json(paths.metrics, metrics)
     summary = summary_markdown(table, text, profile, quality, train_report.get("excluded_generators"), ev["ci"])
+    if not seg_table.empty:
+        summary += "\n" + segments_markdown(seg_table, text, ev["min_segment_frauds"])
     summary += "\n" + decisions_markdown(serving["best"])
     write_text(paths.summary, summary)
     write_json(paths.serving, serving)
     write_csv(paths.review_queue, queue)
+    write_csv(paths.comparison_segments, seg_table)
+    if not seg_table.empty:
+        plot_segment_lift(seg_table, paths.plots / "segment_lift.png")
 
     # plots: recall vs share, PR curves of the best config vs the baseline (first seed of each)
     plot_recall_vs_share(table, headline, paths.plots / "recall_vs_share.png")

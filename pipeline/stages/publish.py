@@ -24,6 +24,14 @@ def _example(paths: Paths, schema: Schema, n: int = 5) -> pd.DataFrame:
 RESULT_SECTIONS = ("data", "split", "generators", "augment", "quality", "detector", "evaluate", "serve")
 
 
+def _segments(paths: Paths) -> pd.DataFrame:
+    """The per-segment comparison (empty when evaluate.segments is empty)."""
+    try:
+        return pd.read_csv(paths.comparison_segments)
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return pd.DataFrame()
+
+
 def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     table = pd.read_csv(paths.comparison)
     metrics = read_json(paths.metrics)
@@ -40,8 +48,9 @@ def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
                         "thresholds": entry["thresholds"], "example": example}
     quality = load_generator_reports(train_report["generators"], paths, "quality")
     fits = load_generator_reports(train_report["generators"], paths, "fit")
-    files = [p for p in (paths.comparison, paths.summary, paths.metrics, paths.train_report, paths.profile, paths.schema,
-                         paths.serving, paths.review_queue) if p.exists()]
+    files = [p for p in (paths.comparison, paths.comparison_segments, paths.summary, paths.metrics, paths.train_report,
+                         paths.profile, paths.schema, paths.serving, paths.review_queue) if p.exists()]
+    segments = _segments(paths)
     source = profile.get("source", "")
     return {
         "comparison": table, "metrics": metrics, "summary_text": paths.summary.read_text(),
@@ -51,7 +60,7 @@ def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
         "data_fingerprint": file_fingerprint([paths.split(n) for n in ("train", "valid", "test")]),
         "params_hash": json_hash({k: params[k] for k in RESULT_SECTIONS}),
         "source": source, "source_short": source.split(":")[0],
-        "models": models, "decisions": serving["best"],
+        "models": models, "decisions": serving["best"], "segments": segments,
     }
 
 

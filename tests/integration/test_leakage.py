@@ -35,6 +35,7 @@ def leak_project(tmp_path_factory):
     df.loc[last & (df.index % 2 == 0), "channel"] = CANARY_CAT
     df.to_csv(root / "data/raw/t.csv", index=False)
     p = base_params()
+    p["evaluate"]["segments"] = ["channel"]  # a feature column of the CSV table
     p["data"].update({"source": "csv", "path": "data/raw/t.csv", "label": "Class", "time_column": "Time",
                       "id_columns": [], "meta_columns": [], "drop_columns": []})
     p["split"].update({"train": 0.6, "gap": 0.0, "valid": 0.2, "test": 0.2})

@@ -33,6 +33,7 @@ def _run(root, df: pd.DataFrame, **data) -> pd.DataFrame:
     (root / "data/raw").mkdir(parents=True)
     df.to_csv(root / "data/raw/t.csv", index=False)
     p = base_params()
+    p["evaluate"]["segments"] = ["channel"]  # a feature column of the CSV table
     p["data"].update({"source": "csv", "path": "data/raw/t.csv", "label": "Class", "time_column": "Time",
                       "id_columns": [], "meta_columns": [], "drop_columns": [], **data})
     write_params(root, p)

@@ -92,8 +92,9 @@ def test_second_retrain_compares_on_same_rows_keeps_champion_within_margin(proj)
     assert last["status"] == "ok" and last["decision"].startswith("kept champion") and "margin" in last["failed_checks"]
     g = last["guardrails"]
     assert set(g) == {"pool", "margin", "segments"} and g["pool"]["passed"] is True
-    # the one segment (all test frauds) loses exactly what the challenger loses overall; the check agrees
-    assert g["segments"]["worst_drop"] == pytest.approx(-last["gain"], abs=1e-6)
+    # segments: all test frauds (which loses exactly what the challenger loses overall) and each fraud_scenario
+    # value with enough test frauds; the worst one decides the check
+    assert g["segments"]["worst_drop"] >= -last["gain"] - 1e-6
     assert g["segments"]["passed"] == (g["segments"]["worst_drop"] <= 0.05)
     assert (last["champion_version"], last["challenger_version"]) == ("2", "3")
     assert last["gain"] == pytest.approx(last["challenger_score"] - last["champion_score"], abs=1e-6)

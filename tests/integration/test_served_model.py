@@ -44,6 +44,7 @@ def project(tmp_path_factory):
     (root / "data/raw").mkdir(parents=True)
     tabular_frame(3000, seed=4).to_csv(root / "data/raw/t.csv", index=False)
     p = base_params()
+    p["evaluate"]["segments"] = ["channel"]  # a feature column of the CSV table
     p["data"].update({"source": "csv", "path": "data/raw/t.csv", "label": "Class", "time_column": "Time",
                       "id_columns": [], "meta_columns": [], "drop_columns": []})
     write_params(root, p)

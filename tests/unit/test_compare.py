@@ -106,3 +106,30 @@ def test_summary_never_prints_a_lift_ci_against_its_verdict():
         if not ci.startswith("difference"):
             lo = float(ci.split("..")[0].rstrip("%")) / 100
             assert (lo > 0) == (r["verdict"] == "helps")
+
+
+def test_segment_recall_on_a_hand_built_case():
+    """4 test frauds in segment A, 2 in B; the baseline alerts A's first two and B's first one, the config all of A
+    and none of B (one seed each)."""
+    from pipeline.compare import headline_hits, segment_table
+    from pipeline.segments import Segment
+
+    y_valid = np.r_[np.zeros(100, int), 1]
+    s_valid = np.r_[np.linspace(0, 0.5, 100), 0.9]  # legit scores up to 0.5: threshold at 1% FPR is 0.5
+    y_test = np.array([1, 1, 1, 1, 1, 1, 0, 0])
+    seg_a = np.array([1, 1, 1, 1, 0, 0, 0, 0], bool)
+    base_scores = np.array([0.9, 0.9, 0.1, 0.1, 0.9, 0.1, 0.0, 0.0])
+    cfg_scores = np.array([0.9, 0.9, 0.9, 0.9, 0.1, 0.1, 0.0, 0.0])
+    dets = [DetectorScores("baseline", "real-only baseline", "baseline", None, 0.0, 0, None, 6, 0, s_valid, base_scores),
+            DetectorScores("g@0.5", "g @ 50%", "augmented", "g", 0.5, 0, "sdv", 6, 6, s_valid, cfg_scores)]
+    table = pd.DataFrame([{"config": d.config, "title": d.title, "kind": d.kind, "generator": d.generator,
+                           "share": d.share} for d in dets])
+    hits = headline_hits(dets, y_valid, y_test, 0.01)
+    ev = {**EV, "min_segment_frauds": 3}
+    seg = segment_table(table, hits, y_test, [Segment("s", "A", seg_a), Segment("s", "B", ~seg_a)], ev)
+    got = seg.set_index(["config", "segment"])
+    assert got.loc[("baseline", "A"), "recall"] == 0.5 and got.loc[("g@0.5", "A"), "recall"] == 1.0
+    assert got.loc[("g@0.5", "A"), "diff"] == 0.5 and got.loc[("g@0.5", "A"), "n_frauds"] == 4
+    assert got.loc[("baseline", "B"), "recall"] == 0.5 and got.loc[("g@0.5", "B"), "recall"] == 0.0
+    assert got.loc[("g@0.5", "B"), "verdict"] == "too few to judge"  # 2 frauds < 3
+    assert got.loc[("baseline", "A"), "verdict"] == "reference"
