@@ -45,8 +45,10 @@ def headline_name(eval_params: dict[str, Any]) -> str:
 
 
 def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.ndarray,
-            eval_params: dict[str, Any], quality: dict[str, dict] | None = None) -> pd.DataFrame:
-    """One row per configuration with mean/std metrics over seeds, CIs, lifts and verdicts."""
+            eval_params: dict[str, Any], quality: dict[str, dict] | None = None,
+            hits: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """One row per configuration with mean/std metrics over seeds, CIs, lifts and verdicts. `hits` (from
+    `headline_hits`) may be passed when the caller needs them too (segment verdicts), so they are computed once."""
     ev = eval_params
     names = metric_names(ev["fpr_budgets"], ev["precision_floors"], ev["top_k"])
     headline = headline_name(ev)
@@ -56,7 +58,8 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
     for d in detectors:
         by_config.setdefault(d.config, []).append(d)
     rows = []
-    hits = headline_hits(detectors, y_valid, y_test, ev["fpr_budgets"][0])
+    if hits is None:
+        hits = headline_hits(detectors, y_valid, y_test, ev["fpr_budgets"][0])
     for cid, ds in by_config.items():
         ds = sorted(ds, key=lambda d: d.seed)
         per_seed = [detector_metrics(y_valid, d.valid, y_test, d.test, ev["fpr_budgets"], ev["precision_floors"],

@@ -29,13 +29,12 @@ import pandas as pd
 
 from pipeline.errors import DataError
 from pipeline.fmt import percent
-from pipeline.io import read_json, write_json
+from pipeline.io import read_json
 from pipeline.metrics import threshold_at_fpr
 from pipeline.schema import Schema
 
 ALERT, REVIEW, PASS = "alert", "review", "pass"
 DECISIONS = (ALERT, REVIEW, PASS)
-OUTPUT_COLUMNS = ("score", "decision", "reasons")
 
 
 class ServingInputError(DataError):
@@ -76,9 +75,6 @@ class Scorer:
         from pipeline.detector import load_detector
 
         return cls(load_detector(model_path), Schema.load(schema_path), Thresholds(**read_json(thresholds_path)))
-
-    def save_thresholds(self, path: str | Path) -> None:
-        write_json(path, self.thresholds.to_dict())
 
     # -- input ---------------------------------------------------------------------------
     def check_input(self, rows: pd.DataFrame) -> pd.DataFrame:

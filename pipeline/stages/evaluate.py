@@ -69,10 +69,9 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     scored = score_detectors(train_report, paths, schema.to_model_frame(valid), schema.to_model_frame(test))
     quality = load_generator_reports(train_report["generators"], paths, "quality")
     ev = params["evaluate"]
-    table = compare(scored, y_valid, y_test, ev, quality)
-    segments = fraud_segments(test, ev["segments"], schema.label)
-    seg_table = segment_table(table, headline_hits(scored, y_valid, y_test, ev["fpr_budgets"][0]), y_test, segments,
-                              ev)
+    hits = headline_hits(scored, y_valid, y_test, ev["fpr_budgets"][0])
+    table = compare(scored, y_valid, y_test, ev, quality, hits=hits)
+    seg_table = segment_table(table, hits, y_test, fraud_segments(test, ev["segments"], schema.label), ev)
     headline = headline_name(ev)
     text = headline_label(headline).replace(" (test)", "")
     profile = read_json(paths.profile) if paths.profile.exists() else None
