@@ -182,11 +182,16 @@ def detector_metrics(
 
 
 def _hits(h, what: str) -> np.ndarray:
+    """Hits as a (n_fits, n_seeds, n_rows) bool array: one seed's row vector, a (seeds, rows) matrix (one fit)
+    or the full three levels."""
     a = np.asarray(h)
     if a.ndim == 1:
         a = a[None, :]  # a single seed
-    if a.ndim != 2:
-        raise ValueError(f"{what} must have shape (n_seeds, n_test_frauds), got {a.shape}")
+    if a.ndim == 2:
+        a = a[None, :, :]  # a single generator fit (or no generator: the baselines)
+    if a.ndim != 3:
+        raise ValueError(f"{what} must have shape (n_seeds, n_test_frauds) or (n_fits, n_seeds, n_test_frauds), "
+                         f"got {a.shape}")
     if a.dtype != bool:
         if not np.isin(a, (0, 1)).all():
             raise ValueError(f"{what} must hold booleans (or 0/1)")
@@ -194,35 +199,52 @@ def _hits(h, what: str) -> np.ndarray:
     return a
 
 
-def paired_bootstrap(hits_config, hits_ref, n_boot: int = 1000, seed: int = 0, ci: float = 0.95) -> dict:
-    """Paired two-level bootstrap of test recall: config vs reference.
+def paired_bootstrap(hits_config, hits_ref, n_boot: int = 1000, seed: int = 0, ci: float = 0.95,
+                     resample_fits: bool = True) -> dict:
+    """Paired bootstrap of test recall, config vs reference, over up to three levels.
 
-    `hits_*[k, i]` says whether test fraud row i is alerted by the detector trained with seed k
-    (thresholds fixed from validation, so only fraud rows matter for recall). Each replicate
-    draws test fraud rows with replacement and seed indices with replacement, the same draws for
-    config and ref; recall = mean over drawn seeds of mean over drawn rows.
+    `hits_*[f, k, i]` says whether test fraud row i is alerted by the detector trained with detector seed k on
+    the pool of generator fit f (thresholds fixed from validation, so only fraud rows matter for recall); a
+    (n_seeds, n_rows) array is one fit (the baselines have no generator). Each replicate draws test fraud rows,
+    detector seeds and fits with replacement; rows and seeds are the same draws for config and ref. Fits are
+    the same draws when both sides have the same number of fits (paired: e.g. the scarcity sweep's repeats, where
+    the reference is retrained on each draw), and drawn for the side that has several when the other has one.
+    recall = mean over drawn fits of mean over drawn seeds of mean over drawn rows. `resample_fits=False`
+    averages over fits without drawing them: the interval then leaves generator randomness out, which shows
+    how much of the width it contributes.
     Returns recall (+ _lo/_hi), ref_recall, diff (+ _lo/_hi), lift (+ _lo/_hi), verdict, n_boot.
     The lift is NaN when the reference recall is 0; a lift CI bound is +inf when it falls on replicates
     whose reference recall is 0 (reports then show the difference CI instead).
     """
     hc, hr = _hits(hits_config, "hits_config"), _hits(hits_ref, "hits_ref")
-    if hc.shape != hr.shape:
+    if hc.shape[1:] != hr.shape[1:]:
         raise ValueError(
-            f"hits_config {hc.shape} and hits_ref {hr.shape} must have the same shape "
-            "(n_seeds, n_test_frauds), paired by seed index and fraud row"
+            f"hits_config {hc.shape} and hits_ref {hr.shape} must have the same (n_seeds, n_test_frauds), paired "
+            "by seed index and fraud row"
         )
-    n_seeds, n_rows = hc.shape
-    if n_seeds == 0 or n_rows == 0:
-        raise DataError(f"paired bootstrap needs at least one seed and one test fraud row, got shape {hc.shape}")
+    if hc.shape[0] != hr.shape[0] and 1 not in (hc.shape[0], hr.shape[0]):
+        raise ValueError(f"hits_config has {hc.shape[0]} fits and hits_ref {hr.shape[0]}: pair equal numbers of "
+                         "fits, or compare against a single one")
+    _, n_seeds, n_rows = hc.shape
+    if n_seeds == 0 or n_rows == 0 or 0 in (hc.shape[0], hr.shape[0]):
+        raise DataError(f"paired bootstrap needs at least one fit, seed and test fraud row, got shape {hc.shape}")
     n_boot = int(n_boot)
 
     rng = np.random.default_rng(seed)
     row_counts = rng.multinomial(n_rows, np.full(n_rows, 1.0 / n_rows), size=n_boot).astype(float)
     seed_counts = rng.multinomial(n_seeds, np.full(n_seeds, 1.0 / n_seeds), size=n_boot).astype(float)
+    # fit draws come last so that single-fit comparisons keep exactly the draws they had before fits existed
+    n_fits = max(hc.shape[0], hr.shape[0])
+    if n_fits > 1 and resample_fits:
+        fit_counts = rng.multinomial(n_fits, np.full(n_fits, 1.0 / n_fits), size=n_boot).astype(float)
+    else:
+        fit_counts = np.ones((n_boot, n_fits))
 
     def replicate_recall(h: np.ndarray) -> np.ndarray:
-        per_seed = row_counts @ h.T.astype(float) / n_rows  # (B, n_seeds)
-        return (per_seed * seed_counts).sum(axis=1) / n_seeds  # (B,)
+        per_fit_seed = np.einsum("br,fsr->bfs", row_counts, h.astype(float)) / n_rows  # (B, fits, seeds)
+        per_fit = (per_fit_seed * seed_counts[:, None, :]).sum(axis=2) / n_seeds  # (B, fits)
+        counts = fit_counts if h.shape[0] == n_fits else np.ones((n_boot, 1))
+        return (per_fit * counts).sum(axis=1) / counts.sum(axis=1)  # (B,)
 
     rc, rr = replicate_recall(hc), replicate_recall(hr)
     diff_b = rc - rr

@@ -275,10 +275,65 @@ def test_bootstrap_single_seed_and_int_input():
 
 
 def test_bootstrap_shape_mismatch():
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ValueError, match="same \\(n_seeds, n_test_frauds\\)"):
         paired_bootstrap(np.ones((3, 10), bool), np.ones((3, 11), bool))
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ValueError, match="same \\(n_seeds, n_test_frauds\\)"):
         paired_bootstrap(np.ones((2, 10), bool), np.ones((3, 10), bool))
+    with pytest.raises(ValueError, match="pair equal numbers of fits"):
+        paired_bootstrap(np.ones((2, 3, 10), bool), np.ones((3, 3, 10), bool))
+
+
+def test_fit_level_matches_known_fit_seed_variance():
+    """Rows and detector seeds carry no variance (within a fit every row is alerted or none is), so the
+    replicate recall is (number of drawn 'good' fits) / F: Binomial(F, p) / F, with std sqrt(p (1-p) / F)."""
+    n_fits, good = 8, 3  # p = 3/8
+    hc = np.zeros((n_fits, 2, 40), bool)
+    hc[:good] = True
+    hr = np.zeros((2, 40), bool)  # the baseline: one "fit" (no generator)
+    p = good / n_fits
+    out = paired_bootstrap(hc, hr, n_boot=4000, seed=1, ci=0.95)
+    assert out["recall"] == pytest.approx(p)
+    assert out["diff"] == pytest.approx(p)
+    # the 95% interval of Binomial(8, 3/8)/8 is [1/8, 5/8] or [1/8, 6/8] (order statistics round outwards)
+    assert out["recall_lo"] == pytest.approx(1 / 8)
+    assert out["recall_hi"] in (pytest.approx(5 / 8), pytest.approx(6 / 8))
+    # without drawing fits the interval collapses to the mean: all of its width came from the fits
+    fixed = paired_bootstrap(hc, hr, n_boot=4000, seed=1, ci=0.95, resample_fits=False)
+    assert fixed["recall_lo"] == fixed["recall_hi"] == pytest.approx(p)
+    assert fixed["diff_lo"] == fixed["diff_hi"] == pytest.approx(p)
+
+
+def test_fit_level_std_is_binomial():
+    rng = np.random.default_rng(0)
+    n_fits = 5
+    good = rng.random(n_fits) < 0.5
+    good[:2] = [True, False]
+    hc = np.repeat(good[:, None, None], 3, axis=1).repeat(30, axis=2)
+    p = good.mean()
+    b = paired_bootstrap(hc, np.zeros((3, 30), bool), n_boot=20000, seed=3, ci=0.6827)
+    # the one-sigma interval spans about 2 * sqrt(p (1 - p) / F) (coarse: the replicates take F + 1 values)
+    assert b["recall_hi"] - b["recall_lo"] == pytest.approx(2 * np.sqrt(p * (1 - p) / n_fits), abs=0.2)
+
+
+def test_single_fit_three_level_equals_two_level():
+    rng = np.random.default_rng(4)
+    hc, hr = rng.random((3, 50)) < 0.6, rng.random((3, 50)) < 0.5
+    two = paired_bootstrap(hc, hr, n_boot=500, seed=2)
+    three = paired_bootstrap(hc[None], hr[None], n_boot=500, seed=2)
+    assert two == three
+
+
+def test_paired_fits_cancel_shared_fit_noise():
+    """Equal numbers of fits are paired (scarcity repeats): a config that is the reference plus a constant
+    gain in every fit has a CI that sits on the gain, however much the fits differ from each other."""
+    hr = np.zeros((6, 2, 60), bool)
+    for f in range(6):
+        hr[f, :, : 10 * f] = True  # recall 0 .. 0.83 across fits
+    hc = hr.copy()
+    hc[:, :, 55:] = True  # the same 5 extra rows alerted in every fit
+    b = paired_bootstrap(hc, hr, n_boot=1000, seed=0)
+    assert b["verdict"] == "helps"
+    assert b["diff_lo"] > 0
 
 
 def test_seed_mean_std():
