@@ -18,6 +18,12 @@ from pipeline.errors import ConfigError, PipelineError
 RECORD_ENV = "PIPELINE_RECORD_PARAMS"
 
 
+def _seed(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"a fit seed is a whole number >= 0, got {text!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipeline",
                                 description="Synthetic fraud augmentation pipeline (stages run by `dvc repro`).")
@@ -28,9 +34,15 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("fit", "fit generator G on the seed set"), ("sample", "sample G's synthetic pool and gate it")):
         sp = sub.add_parser(name, help=text)
         sp.add_argument("generator", help="generator name as configured under `generators:` in params.yaml")
+        sp.add_argument("fit_seed", type=_seed, help="the generator's fit seed (one of augment.fit_seeds)")
     sub.add_parser("train", help="train XGBoost detectors for every generator x share x seed and the baselines")
     sub.add_parser("evaluate", help="score every detector on the real test rows; metrics, CIs, verdicts, plots")
     sub.add_parser("publish", help="log the reports to MLflow and register the best detector")
+    sc = sub.add_parser("scarcity-cell", help="one cell of the scarcity sweep: n seed frauds, draw R, generator G")
+    sc.add_argument("n_frauds", help="number of seed frauds kept (an integer >= 2, or 'all')")
+    sc.add_argument("repeat", type=_seed, help="the draw (its seed, also the generator's fit seed)")
+    sc.add_argument("sweep_generator", metavar="generator", help="generator name as configured under `generators:`")
+    sub.add_parser("scarcity", help="the scarcity sweep's table, plot and summary from its cells")
     rt = sub.add_parser("retrain", help="scheduled retraining: rerun on new data, promote only a better detector")
     rt.add_argument("--no-advance", action="store_true",
                     help="simulated source: do not move the simulated window forward")
@@ -64,11 +76,11 @@ def run(argv: list[str] | None = None) -> int:
     elif args.command == "fit":
         from pipeline.stages import fit as stage
 
-        stage.run(params, paths, args.generator)
+        stage.run(params, paths, args.generator, args.fit_seed)
     elif args.command == "sample":
         from pipeline.stages import sample as stage
 
-        stage.run(params, paths, args.generator)
+        stage.run(params, paths, args.generator, args.fit_seed)
     elif args.command == "train":
         from pipeline.stages import train as stage
 
@@ -81,10 +93,21 @@ def run(argv: list[str] | None = None) -> int:
         from pipeline.stages import publish as stage
 
         stage.run(params, paths)
+    elif args.command == "scarcity-cell":
+        from pipeline.stages import scarcity as stage
+
+        stage.cell(params, paths, stage.parse_n(args.n_frauds), args.repeat, args.sweep_generator)
+    elif args.command == "scarcity":
+        from pipeline.stages import scarcity as stage
+
+        stage.run(params, paths)
     if record_dir:
         from pipeline.io import write_json
 
-        stage_id = args.command + (f"@{args.generator}" if getattr(args, "generator", None) else "")
+        if args.command == "scarcity-cell":
+            stage_id = f"scarcity_cell@{args.n_frauds}-{args.repeat}-{args.sweep_generator}"
+        else:
+            stage_id = args.command + (f"@{args.generator}-{args.fit_seed}" if getattr(args, "generator", None) else "")
         write_json(Path(record_dir) / f"{stage_id}.json", sorted(reads))
     return 0
 

@@ -38,6 +38,13 @@ class DetectorScores:
     n_synthetic: int
     valid: np.ndarray
     test: np.ndarray
+    fit_seed: int | None = None  # the generator's fit seed (None: the baselines, which have no generator)
+    model: str = ""  # the detector file, relative to models/detectors
+
+
+def _order(d: DetectorScores) -> tuple[int, int]:
+    """Detectors of a configuration in (fit seed, detector seed) order."""
+    return (-1 if d.fit_seed is None else d.fit_seed, d.seed)
 
 
 def headline_name(eval_params: dict[str, Any]) -> str:
@@ -61,7 +68,8 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
     if hits is None:
         hits = headline_hits(detectors, y_valid, y_test, ev["fpr_budgets"][0])
     for cid, ds in by_config.items():
-        ds = sorted(ds, key=lambda d: d.seed)
+        ds = sorted(ds, key=_order)
+        fits = sorted({d.fit_seed for d in ds if d.fit_seed is not None})
         per_seed = [detector_metrics(y_valid, d.valid, y_test, d.test, ev["fpr_budgets"], ev["precision_floors"],
                                      ev["top_k"]) for d in ds]
         # selection metrics on the VALIDATION rows: the best config is chosen here, never on test
@@ -70,7 +78,8 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
         first = ds[0]
         row: dict[str, Any] = {
             "config": cid, "title": first.title, "kind": first.kind, "generator": first.generator,
-            "family": first.family, "share": first.share, "n_seeds": len(ds), "seeds": " ".join(str(d.seed) for d in ds),
+            "family": first.family, "share": first.share, "n_seeds": len({d.seed for d in ds}),
+            "seeds": " ".join(str(d.seed) for d in ds), "n_fits": len(fits), "fit_seeds": " ".join(str(f) for f in fits),
             "n_real_fraud": first.n_real_fraud, "n_synthetic": first.n_synthetic,
             "valid_recall_mean": float(np.mean(valid_recall)), "valid_pr_auc_mean": float(np.mean(valid_ap)),
         }
@@ -90,7 +99,8 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
         rows.append(row)
     table = pd.DataFrame(rows)
 
-    seeds_of = {cid: [d.seed for d in sorted(ds, key=lambda d: d.seed)] for cid, ds in by_config.items()}
+    seeds_of = {cid: sorted({d.seed for d in ds}) for cid, ds in by_config.items()}
+    multi_fit = bool((table["n_fits"] > 1).any())
     base = _find(table, BASELINE)
     rew = _find(table, REWEIGHT)
     aug = table.index[table["kind"] == AUGMENTED].tolist()
@@ -111,6 +121,13 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
     for i, row in table.iterrows():
         cid = row["config"]
         b = paired(cid, base, ev["ci"])
+        if multi_fit and row["n_fits"] > 1:
+            # how much of the difference CI's width generator randomness contributes: the same interval with
+            # the fits averaged instead of drawn
+            fixed = paired_bootstrap(hits[cid], hits[base], n_boot=ev["n_boot"], seed=ev["seed"], ci=ev["ci"],
+                                     resample_fits=False)
+            put(i, "diff_ci_width", b["diff_hi"] - b["diff_lo"])
+            put(i, "diff_ci_width_without_fits", fixed["diff_hi"] - fixed["diff_lo"])
         put(i, "recall", b["recall"])
         put(i, "recall_lo", b["recall_lo"])
         put(i, "recall_hi", b["recall_hi"])
@@ -148,16 +165,24 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
 
 def headline_hits(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.ndarray,
                   budget: float) -> dict[str, np.ndarray]:
-    """{config: (n_seeds, n_test_frauds) bool}: which test frauds each seed's detector alerts at the headline
-    budget (threshold from the validation legit rows), seeds in ascending order."""
+    """{config: (n_seeds, n_test_frauds) bool, or (n_fits, n_seeds, n_test_frauds) for a generator fitted with
+    several fit seeds}: which test frauds each detector alerts at the headline budget (threshold from the
+    validation legit rows), fits and seeds in ascending order."""
     from pipeline.metrics import threshold_at_fpr
 
     fraud, legit = np.asarray(y_test) == 1, np.asarray(y_valid) == 0
-    by_config: dict[str, list[DetectorScores]] = {}
+    by_config: dict[str, dict[int | None, list[DetectorScores]]] = {}
     for d in detectors:
-        by_config.setdefault(d.config, []).append(d)
-    return {cid: np.vstack([d.test[fraud] >= threshold_at_fpr(d.valid[legit], budget)
-                            for d in sorted(ds, key=lambda d: d.seed)]) for cid, ds in by_config.items()}
+        by_config.setdefault(d.config, {}).setdefault(d.fit_seed, []).append(d)
+    out = {}
+    for cid, by_fit in by_config.items():
+        per_fit = [np.vstack([d.test[fraud] >= threshold_at_fpr(d.valid[legit], budget)
+                              for d in sorted(ds, key=lambda d: d.seed)])
+                   for _, ds in sorted(by_fit.items(), key=lambda kv: -1 if kv[0] is None else kv[0])]
+        if len({h.shape for h in per_fit}) > 1:
+            raise ValueError(f"{cid}: its generator fits were trained with different detector seeds; cannot pair them")
+        out[cid] = per_fit[0] if len(per_fit) == 1 else np.stack(per_fit)
+    return out
 
 
 def segment_table(table: pd.DataFrame, hits: dict[str, np.ndarray], y_test: np.ndarray, segments: list,
@@ -177,7 +202,7 @@ def segment_table(table: pd.DataFrame, hits: dict[str, np.ndarray], y_test: np.n
                    "n_frauds": n}
             if n == 0:
                 continue
-            b = paired_bootstrap(hits[r["config"]][:, m], hits[base][:, m], n_boot=ev["n_boot"], seed=ev["seed"],
+            b = paired_bootstrap(hits[r["config"]][..., m], hits[base][..., m], n_boot=ev["n_boot"], seed=ev["seed"],
                                  ci=ev["ci"])
             row.update({k: b[k] for k in ("recall", "recall_lo", "recall_hi", "diff", "diff_lo", "diff_hi", "lift",
                                           "lift_lo", "lift_hi")})
@@ -331,9 +356,14 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
     if profile:
         lines += [f"Data: {profile.get('source', '')}; {profile.get('split', '')} split; test rows "
                   f"{profile.get('test', {}).get('rows')} with {profile.get('test', {}).get('frauds')} frauds.", ""]
+    fits = int(table["n_fits"].max()) if "n_fits" in table else 0
+    levels = "test fraud rows, detector seeds and generator fits" if fits > 1 else "test fraud rows and seeds"
     lines += [f"Headline metric: {headline_text}, threshold chosen on the real validation rows, mean over detector "
-              f"seeds; CI: {ci * 100:g}% paired bootstrap over test fraud rows and seeds. The best configuration "
-              "(registered as the challenger) is chosen on the validation rows.", "",
+              f"seeds{' and generator fits' if fits > 1 else ''}; CI: {ci * 100:g}% paired bootstrap over {levels}. "
+              "The best configuration (registered as the challenger) is chosen on the validation rows.", ""]
+    if fits > 1:
+        lines += [fit_seed_sentence(table), ""]
+    lines += [
               f"| configuration | synthetic rows | recall | {ci * 100:g}% CI | lift vs real-only | lift CI | verdict | "
               "Bonferroni verdict | vs reweight | PR-AUC | quality gate |",
               "|---|---:|---:|---|---:|---|---|---|---|---:|---|"]
@@ -364,6 +394,21 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
         lines += ["", "Excluded from training by the quality gate: "
                   + "; ".join(f"{g} ({why})" for g, why in excluded.items())]
     return "\n".join(lines) + "\n"
+
+
+def fit_seed_sentence(table: pd.DataFrame) -> str:
+    """How much of the difference CIs' width comes from generator randomness (several fit seeds)."""
+    aug = table[(table["kind"] == AUGMENTED) & (table["n_fits"] > 1)].dropna(subset=["diff_ci_width"])
+    if aug.empty:
+        return ""
+    w, w0 = aug["diff_ci_width"].to_numpy(), aug["diff_ci_width_without_fits"].to_numpy()
+    share = np.where(w > 0, 1.0 - w0 / np.where(w > 0, w, 1.0), 0.0)
+    top = aug.iloc[int(np.argmax(share))]
+    return (f"Generator randomness: each generator was fitted {int(aug['n_fits'].max())} times (augment.fit_seeds) and "
+            f"the bootstrap draws the fits too. That widens the CI of the recall difference from a median "
+            f"{np.median(w0):.3f} (fits averaged) to {np.median(w):.3f}: a median {np.median(share) * 100:.0f}% of the "
+            f"width comes from which fit was drawn (most for {top['title']}: {top['diff_ci_width_without_fits']:.3f} -> "
+            f"{top['diff_ci_width']:.3f}). With one fit seed this part of the uncertainty would go unseen.")
 
 
 def _gate(q: dict) -> str:

@@ -66,6 +66,18 @@ class SegmentSpec(Check):
         return ["", 3, {"column": "x"}, {"column": "x", "bins": [1.0]}, {"column": "x", "bins": [2.0, 1.0]}]
 
 
+class NFrauds(Check):
+    """A number of seed frauds (an integer >= 2) or "all"."""
+
+    def check(self, key, v):
+        if v == "all":
+            return v
+        return Int(2).check(key, v)
+
+    def invalid_examples(self):
+        return [0, 1, "some", 2.5, None]
+
+
 class Generators(Check):
     """name -> hyperparameters; each entry must build a generator (`type:` picks the implementation)."""
 
@@ -150,7 +162,9 @@ SPEC = Section({
     "augment": (Section({
         # the real-only baseline (share 0) is always trained; 0.0 in this list changes nothing
         "shares": (ListOf(_SHARE, min_len=1, unique=True), [0.0, 0.25, 0.5, 0.75]),
-        "fit_seed": (Int(0), 0),
+        # each generator is fitted once per fit seed (fit@G-F, cached apart); the bootstrap then resamples the fits,
+        # so a verdict covers generator randomness. More seeds = more fits: [0, 1, 2] triples fit and sample time.
+        "fit_seeds": (ListOf(Int(0, 2**31 - 1), min_len=1, unique=True), [0]),
         "sample_seed": (Int(0), 0),
     }), {}),
     "quality": (Section({
@@ -183,6 +197,15 @@ SPEC = Section({
         "segments": (ListOf(SegmentSpec()), []),
         "min_segment_frauds": (Int(1), 20),  # a segment with fewer test frauds is "too few to judge"
     }), {}),
+    "scarcity": (Section({
+        # the same question with the seed set cut to n real frauds: one cell (stage scarcity_cell@N-R-G) per
+        # number of frauds N, draw R and generator G, cached apart so widening a list reuses the other cells
+        "n_frauds": (ListOf(NFrauds(), min_len=1, unique=True), [25, 50, 100, 200, "all"]),
+        "repeats": (ListOf(Int(0, 2**31 - 1), min_len=1, unique=True), [0, 1, 2]),  # draw seeds (= fit seeds)
+        "generators": (ListOf(Str(), min_len=1, unique=True), ["gaussian_copula", "smote"]),
+        "shares": (ListOf(Float(0.0, 1.0, lo_open=True, hi_open=True), min_len=1, unique=True), [0.5]),
+        "seeds": (ListOf(Int(0, 2**32 - 1), min_len=1, unique=True), [0]),  # detector seeds per cell
+    }), {}),
     "serve": (Section({
         # a second, larger alert budget: rows between the alert threshold and this one go to human review
         "review_budget": (_FRACTION, 0.02),
@@ -214,7 +237,14 @@ def validate(raw: Any) -> dict[str, Any]:
     """Validate a raw params mapping; return a complete dict with defaults filled in."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{PARAMS_FILE}: must be a mapping of sections (data, split, generators, ...)")
+    if isinstance(raw.get("augment"), dict) and "fit_seed" in raw["augment"]:
+        raise ConfigError(f"{PARAMS_FILE}: augment.fit_seed is now augment.fit_seeds, a list (each generator is fitted "
+                          f"once per seed): write fit_seeds: [{raw['augment']['fit_seed']}]")
     params = validate_all(SPEC, raw, PARAMS_FILE)
+    if "generators" not in (raw.get("scarcity") or {}):
+        # not set: the default generators that are configured, else the first configured one
+        sc = params["scarcity"]
+        sc["generators"] = [g for g in sc["generators"] if g in params["generators"]] or list(params["generators"])[:1]
     problems = _cross_checks(params)
     if problems:
         raise ConfigError(f"{PARAMS_FILE}: " + "; ".join(f"{k}: {m}" for k, m in problems))
@@ -234,6 +264,10 @@ def _cross_checks(p: dict[str, Any]) -> list[tuple[str, str]]:
     if p["serve"]["review_budget"] <= p["evaluate"]["fpr_budgets"][0]:
         problems.append(("serve.review_budget", f"must be larger than the alert budget (evaluate.fpr_budgets[0] = "
                                                 f"{p['evaluate']['fpr_budgets'][0]}), got {p['serve']['review_budget']}"))
+    missing = [g for g in p["scarcity"]["generators"] if g not in p["generators"]]
+    if missing:
+        problems.append(("scarcity.generators", f"names {', '.join(map(repr, missing))}, not configured under "
+                                                f"generators (configured: {', '.join(p['generators'])})"))
     if d["csv"]["sep"] is not None and d["csv"]["sep"] == d["csv"]["decimal"]:
         problems.append(("data.csv.decimal", f"must differ from data.csv.sep (both are {d['csv']['sep']!r})"))
     return problems

@@ -1,14 +1,16 @@
 """Every path of the project, built once; nothing else concatenates path strings.
 
 The layout is one table (`LAYOUT`, relative to the project root; `{name}` is a generator name or
-a split), so the whole tree can be read at a glance. `Paths.at(root).schema` is a file,
-`Paths.at(root).split("train")` a per-name file.
+a split, `{seed}` a generator fit seed, `{cell}` a scarcity cell), so the whole tree can be read at a
+glance. `Paths.at(root).schema` is a file, `Paths.at(root).split("train")` a per-name file,
+`Paths.at(root).pool("ctgan", 0)` a per-(generator, fit seed) file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from string import Formatter
 
 PARAMS_FILE = "params.yaml"
 
@@ -19,12 +21,11 @@ LAYOUT: dict[str, str] = {
     "schema": "data/prepared/schema.json",
     "profile": "data/prepared/profile.json",
     "split": "data/prepared/{name}.parquet",
-    # fit@G, sample@G
-    "generator_model": "models/generators/{name}.pkl",
-    "generator_reports": "reports/generators/{name}",
-    "fit_report": "reports/generators/{name}/fit.json",
-    "quality_report": "reports/generators/{name}/quality.json",
-    "pool": "data/synthetic/{name}.parquet",
+    # fit@G-F, sample@G-F: generator G fitted with fit seed F
+    "generator_model": "models/generators/{name}/fit{seed}.pkl",
+    "fit_report": "reports/generators/{name}/fit{seed}/fit.json",
+    "quality_report": "reports/generators/{name}/fit{seed}/quality.json",
+    "pool": "data/synthetic/{name}/fit{seed}.parquet",
     # train
     "detectors": "models/detectors",
     "train_report": "reports/train.json",
@@ -38,6 +39,13 @@ LAYOUT: dict[str, str] = {
     "plot_data": "reports/plot_data",
     "serving": "reports/serving.json",
     "review_queue": "reports/review_queue.csv",
+    # scarcity@N-R-G (one cell: N seed frauds, draw R, generator G) and scarcity (the sweep's report)
+    "scarcity_cell": "reports/scarcity/cells/{cell}.json",
+    "scarcity": "reports/scarcity",
+    "scarcity_table": "reports/scarcity/scarcity.csv",
+    "scarcity_summary": "reports/scarcity/summary.md",
+    "scarcity_metrics": "reports/scarcity/metrics.json",
+    "scarcity_plot": "reports/scarcity/lift_vs_n_frauds.png",
     # publish, and MLflow's local store (used when MLFLOW_TRACKING_URI is not set)
     "mlflow_report": "reports/mlflow.json",
     "mlflow_dir": "mlflow",
@@ -58,12 +66,14 @@ class Paths:
         return cls(Path(root) if root is not None else Path.cwd())
 
     def __getattr__(self, key: str):
-        """`paths.schema` -> a Path; `paths.split` -> a function of the name (`paths.split("train")`)."""
+        """`paths.schema` -> a Path; `paths.split` -> a function of the template's fields in their order
+        (`paths.split("train")`, `paths.pool("ctgan", 0)`)."""
         if key not in LAYOUT:
             raise AttributeError(key)
         template = LAYOUT[key]
-        if "{name}" in template:
-            return lambda name: self.root / template.format(name=name)
+        fields = [f for _, f, _, _ in Formatter().parse(template) if f]
+        if fields:
+            return lambda *values: self.root / template.format(**dict(zip(fields, values, strict=True)))
         return self.root / template
 
     def under_root(self, relative: str | Path) -> Path:

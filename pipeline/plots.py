@@ -181,6 +181,44 @@ def plot_segment_lift(segments: pd.DataFrame, out_png: str | os.PathLike) -> Non
     _save(fig, out_png)
 
 
+def plot_scarcity(table: pd.DataFrame, headline_text: str, out_png: str | os.PathLike) -> None:
+    """The scarcity sweep: left, recall vs the number of real seed frauds (real-only and each configuration, CI
+    bands for the configurations); right, the recall difference vs real-only with its CI band (log x axis)."""
+    ok = table[table["verdict"] != "failed"].dropna(subset=["n_frauds"]) if "n_frauds" in table else table.iloc[:0]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13.0, 5.0))
+    if ok.empty:  # every cell failed or was skipped: say so where the plot is looked for
+        left.axis("off")
+        right.axis("off")
+        left.text(0.0, 0.5, "No cell of the scarcity sweep could be judged:\nsee reports/scarcity/summary.md",
+                  fontsize=12)
+        _save(fig, out_png)
+        return
+    base = ok.drop_duplicates("n_frauds").sort_values("n_frauds")
+    left.plot(base["n_frauds"], base["baseline_recall"], "k-o", label="real-only")
+    for cfg, g in ok.groupby("config", sort=False):
+        g = g.sort_values("n_frauds")
+        x = g["n_frauds"].to_numpy(dtype=float)
+        (line,) = left.plot(x, g["recall"], "-o", label=cfg, alpha=0.9)
+        left.fill_between(x, g["recall_lo"], g["recall_hi"], color=line.get_color(), alpha=0.12)
+        right.plot(x, g["diff"], "-o", color=line.get_color(), label=cfg)
+        right.fill_between(x, g["diff_lo"], g["diff_hi"], color=line.get_color(), alpha=0.18)
+        for xi, yi, v in zip(x, g["diff"], g["verdict"]):
+            mark = {"helps": "+", "hurts": "-"}.get(v)
+            if mark:
+                right.annotate(mark, (xi, yi), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=11)
+    right.axhline(0.0, color="grey", lw=1, ls="--")
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.set_xlabel("real seed frauds (n)")
+        ax.grid(alpha=0.3)
+    left.set_ylabel(headline_text)
+    left.set_title("Recall vs known frauds (mean over draws; band: 95% CI)")
+    right.set_ylabel("recall difference vs real-only")
+    right.set_title("Augmented minus real-only (band: paired 95% CI; + helps, - hurts)")
+    left.legend(fontsize=8)
+    _save(fig, out_png)
+
+
 def pr_curve_points(y, scores, max_points: int = 200) -> pd.DataFrame:
     """PR curve points (recall, precision, threshold) for DVC plot data, at most max_points rows.
 

@@ -4,16 +4,57 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from pipeline.io import read_json
 from pipeline.paths import Paths
 
+#: quality-report numbers averaged over a generator's fits when it has several
+_MEAN_KEYS = ("quality_score", "exact_copy_share", "dcr_ratio", "detection_auc", "detection_auc_real_reference",
+              "column_shapes", "column_pair_trends", "fit_seconds")
 
-def load_generator_reports(names: list[str], paths: Paths, report: str) -> dict[str, dict]:
-    """{generator: its `fit` or `quality` report} for the named generators that have one."""
+
+def load_generator_reports(names: list[str], paths: Paths, report: str, fit_seeds: list[int]) -> dict[str, dict]:
+    """{generator: its `fit` or `quality` report} for the named generators whose every fit has one.
+
+    With one fit seed this is that fit's report unchanged. With several, the reports are merged (`merge_fits`):
+    a pool passes the gate only if every fit's pool passes."""
     if report not in ("fit", "quality"):
         raise ValueError(f"report must be 'fit' or 'quality', got {report!r}")
-    files = {n: paths.fit_report(n) if report == "fit" else paths.quality_report(n) for n in names}
-    return {n: read_json(p) for n, p in files.items() if p.exists()}
+    where = paths.fit_report if report == "fit" else paths.quality_report
+    out = {}
+    for n in names:
+        files = [where(n, f) for f in fit_seeds]
+        if all(p.exists() for p in files):
+            out[n] = merge_fits([read_json(p) for p in files], list(fit_seeds))
+    return out
+
+
+def merge_fits(reports: list[dict[str, Any]], fit_seeds: list[int]) -> dict[str, Any]:
+    """One report for a generator fitted with several seeds: the first fit's report with the gate's numbers
+    averaged, `passed` true only when every fit passed, each check failed when any fit failed it (its value the
+    mean), and every fit's own report under `per_fit`."""
+    if len(reports) == 1:
+        return reports[0]
+    out = dict(reports[0])
+    for key in _MEAN_KEYS:
+        values = [r.get(key) for r in reports]
+        if all(isinstance(v, (int, float)) and v is not None for v in values):
+            out[key] = float(np.mean(values))
+    if any("passed" in r for r in reports):
+        out["passed"] = all(r.get("passed", True) for r in reports)
+    checks: dict[str, dict] = {}
+    for name in (reports[0].get("checks") or {}):
+        each = [(r.get("checks") or {}).get(name) or {} for r in reports]
+        values = [c.get("value") for c in each if isinstance(c.get("value"), (int, float))]
+        checks[name] = {**each[0], "value": float(np.mean(values)) if values else None,
+                        "passed": (None if all(c.get("passed") is None for c in each)
+                                   else all(c.get("passed") is not False for c in each))}
+    if checks:
+        out["checks"] = checks
+    out["fit_seeds"] = list(fit_seeds)
+    out["per_fit"] = {str(f): r for f, r in zip(fit_seeds, reports)}
+    return out
 
 
 def failed_checks(quality_report: dict[str, Any]) -> list[str]:

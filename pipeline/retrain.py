@@ -238,14 +238,16 @@ def _recalls(scorer: Any, schema, valid: pd.DataFrame, test: pd.DataFrame, budge
             {name: recall_at_budget(yv, sv, yt[m], st[m], budget) for name, m in segments.items()})
 
 
-def pool_flags(paths: Paths, best_config: str | None) -> list[str] | None:
-    """Quality-gate checks failed by the pool the challenger was trained on (None: real rows only)."""
-    from pipeline.reports import failed_checks
+def pool_flags(paths: Paths, best_config: str | None, fit_seeds: list[int]) -> list[str] | None:
+    """Quality-gate checks failed by the pools (one per fit seed) the challenger was trained on (None: real rows
+    only)."""
+    from pipeline.reports import failed_checks, load_generator_reports
 
     if not best_config or "@" not in best_config:
         return None
-    report = paths.quality_report(best_config.split("@")[0])
-    return failed_checks(read_json(report)) if report.exists() else ["quality report missing"]
+    name = best_config.split("@")[0]
+    report = load_generator_reports([name], paths, "quality", fit_seeds).get(name)
+    return failed_checks(report) if report is not None else ["quality report missing"]
 
 
 def _decide(paths: Paths, params: dict, previous: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -293,7 +295,8 @@ def _decide(paths: Paths, params: dict, previous: dict[str, Any] | None = None) 
              for k, m in segments.items()}
     decision = decide(champ_v, chall_v, champ_score, out["challenger_score"], rt["margin"], champ_error,
                       segment_drops=drops, max_segment_drop=rt["max_segment_drop"],
-                      pool_flags=pool_flags(paths, pub.get("best_config")), allow_flagged_pool=rt["allow_flagged_pool"])
+                      pool_flags=pool_flags(paths, pub.get("best_config"), params["augment"]["fit_seeds"]),
+                      allow_flagged_pool=rt["allow_flagged_pool"])
     out["decision"] = decision.text
     out["guardrails"] = decision.checks
     out["failed_checks"] = decision.failed

@@ -227,6 +227,8 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
         params = {"kind": row["kind"], "generator": gen or "none", "share": row["share"],
                   "n_real_fraud": int(row["n_real_fraud"]), "n_synthetic": int(row["n_synthetic"]),
                   "seeds": row["seeds"]}
+        if isinstance(row.get("fit_seeds"), str) and row["fit_seeds"]:
+            params["fit_seeds"] = row["fit_seeds"]
         if isinstance(gen, str) and gen in bundle["fits"]:
             fit = bundle["fits"][gen]
             params["generator.type"] = fit.get("type", gen)
@@ -236,20 +238,24 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
         mlflow.log_params(params)
         numeric = {}
         for col, v in row.items():
-            if col.endswith("_per_seed") or col in ("share", "n_seeds", "n_real_fraud", "n_synthetic"):
+            if col.endswith("_per_seed") or col in ("share", "n_seeds", "n_fits", "n_real_fraud", "n_synthetic"):
                 continue
             val = finite_or_none(v) if not isinstance(v, (str, bool)) else None
             if val is not None:
                 numeric[col] = val
         mlflow.log_metrics(numeric)
-        # per-seed values as metric history (step = detector seed)
+        # per-detector values as metric history (step = detector seed; `fit<F>.seed.*` per generator fit when the
+        # generator has several fit seeds)
+        fits = str(row.get("fit_seeds", "") if isinstance(row.get("fit_seeds"), str) else "").split()
+        seeds = str(row["seeds"]).split()
+        prefixes = [f"fit{fits[i * len(fits) // len(seeds)]}." if len(fits) > 1 else "" for i in range(len(seeds))]
         for col, v in row.items():
             if col.endswith("_per_seed") and isinstance(v, str) and v:
                 name = "seed." + col[: -len("_per_seed")]
-                for seed, val in zip(str(row["seeds"]).split(), v.split()):
+                for prefix, seed, val in zip(prefixes, seeds, v.split()):
                     fv = finite_or_none(val)
                     if fv is not None:
-                        mlflow.log_metric(name, fv, step=int(seed))
+                        mlflow.log_metric(prefix + name, fv, step=int(seed))
         seg = bundle.get("segments")
         if seg is not None and not seg.empty:
             for _, r in seg[seg["config"] == cfg].iterrows():

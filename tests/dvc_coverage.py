@@ -13,24 +13,50 @@ A stage whose code or params are not all declared can be served stale by `dvc re
 from __future__ import annotations
 
 import ast
+import itertools
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: stages whose module is not pipeline/stages/<stage name>.py
+MODULES = {"scarcity_cell": "pipeline/stages/scarcity.py"}
+
+
+def _lookup(params: dict, ref: Any) -> list:
+    """A matrix axis: a literal list, or `${a.b}` naming a params list or mapping (its keys)."""
+    if not isinstance(ref, str):
+        return list(ref)
+    value: Any = params
+    for part in ref.strip("${} ").split("."):
+        value = value[part]
+    return list(value)
+
+
 def stages(dvc_yaml: dict, params: dict) -> dict[str, dict[str, list[str]]]:
-    """{stage id: {"deps": [...], "params": [...], "module": "pipeline/stages/x.py"}} with `foreach` expanded."""
+    """{stage id: {"deps": [...], "params": [...], "module": "pipeline/stages/x.py"}} with `foreach` and `matrix`
+    expanded (ids as DVC names them: `fit@ctgan-0`)."""
     out = {}
     for name, spec in dvc_yaml["stages"].items():
+        module = MODULES.get(name, f"pipeline/stages/{name}.py")
         if "foreach" in spec:
             items = params[spec["foreach"].strip("${} ")]
             for key in items:
                 body = yaml.safe_dump(spec["do"]).replace("${key}", str(key))
-                out[f"{name}@{key}"] = {**yaml.safe_load(body), "module": f"pipeline/stages/{name}.py"}
+                out[f"{name}@{key}"] = {**yaml.safe_load(body), "module": module}
+        elif "matrix" in spec:
+            axes = {k: _lookup(params, v) for k, v in spec["matrix"].items()}
+            body = yaml.safe_dump({k: v for k, v in spec.items() if k != "matrix"})
+            for combo in itertools.product(*axes.values()):
+                text = body
+                for axis, value in zip(axes, combo):
+                    text = text.replace("${item.%s}" % axis, str(value))
+                out[f"{name}@" + "-".join(str(v) for v in combo)] = {**yaml.safe_load(text), "module": module}
         else:
-            out[name] = {**spec, "module": f"pipeline/stages/{name}.py"}
+            out[name] = {**spec, "module": module}
     for s in out.values():
         s["deps"] = [str(d) for d in s.get("deps", [])]
         s["params"] = [p if isinstance(p, str) else next(iter(p)) for p in s.get("params", [])]

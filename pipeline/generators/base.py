@@ -293,7 +293,7 @@ class Generator(ABC):
         """Read a generator written by `save`."""
         path = Path(path)
         if not path.is_file():
-            raise GeneratorError(f"generator file {path} not found; run the fit stage (dvc repro fit@<name>) first")
+            raise GeneratorError(f"generator file {path} not found; run the fit stage (dvc repro fit@<name>-<fit seed>) first")
         try:
             with open(path, "rb") as handle:
                 obj = cloudpickle.load(handle)

@@ -24,7 +24,8 @@ from pipeline.serving import REVIEW, Scorer, Thresholds, decision_counts, decisi
 
 
 def score_detectors(train_report: dict, paths: Paths, X_valid, X_test) -> list[DetectorScores]:
-    families = {n: r.get("family") for n, r in load_generator_reports(train_report["generators"], paths, "fit").items()}
+    fits = load_generator_reports(train_report["generators"], paths, "fit", train_report["fit_seeds"])
+    families = {n: r.get("family") for n, r in fits.items()}
     out = []
     for rec in train_report["detectors"]:
         model = load_detector(paths.detectors / rec["model"])
@@ -32,24 +33,24 @@ def score_detectors(train_report: dict, paths: Paths, X_valid, X_test) -> list[D
         out.append(DetectorScores(
             config=rec["config"], title=rec["title"], kind=rec["kind"], generator=rec["generator"],
             share=rec["share"], seed=rec["seed"], family=family, n_real_fraud=rec["n_real_fraud"],
-            n_synthetic=rec["n_synthetic"], valid=predict_scores(model, X_valid), test=predict_scores(model, X_test)))
+            n_synthetic=rec["n_synthetic"], valid=predict_scores(model, X_valid), test=predict_scores(model, X_test),
+            fit_seed=rec.get("fit_seed"), model=rec["model"]))
     return out
 
 
-def decide_test_rows(params: dict[str, Any], paths: Paths, schema: Schema, train_report: dict, test: pd.DataFrame,
+def decide_test_rows(params: dict[str, Any], paths: Paths, schema: Schema, test: pd.DataFrame,
                      y_valid, y_test, detectors: dict[str, DetectorScores]) -> tuple[dict, pd.DataFrame]:
-    """Decision thresholds of the detectors publish logs (best config and baseline, first seed), from the
+    """Decision thresholds of the detectors publish logs (best config and baseline, first fit and seed), from the
     validation rows; their realised FPRs; the best one's decisions on the test rows and its review queue."""
     budget, sv = params["evaluate"]["fpr_budgets"][0], params["serve"]
     out: dict[str, Any] = {}
     queue = pd.DataFrame()
     for role, d in detectors.items():
         thresholds = Thresholds.from_validation(d.valid[y_valid == 0], budget, sv["review_budget"], sv["reasons"])
-        rel = next(r["model"] for r in train_report["detectors"] if r["config"] == d.config and r["seed"] == d.seed)
-        entry = {"config": d.config, "seed": d.seed, "model": rel, "thresholds": thresholds.to_dict(),
+        entry = {"config": d.config, "seed": d.seed, "fit_seed": d.fit_seed, "model": d.model, "thresholds": thresholds.to_dict(),
                  **realised_fpr(thresholds, d.valid[y_valid == 0], d.test[y_test == 0])}
         if role == "best":
-            scorer = Scorer(load_detector(paths.detectors / rel), schema, thresholds)
+            scorer = Scorer(load_detector(paths.detectors / d.model), schema, thresholds)
             decided = scorer.predict(test)
             entry["test_decisions"] = decision_counts(decided["decision"], y_test)
             keep = [c for c in (schema.time, *schema.ids, *schema.meta) if c] + schema.feature_names
@@ -67,7 +68,7 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     train_report = read_json(paths.train_report)
     y_valid, y_test = valid[schema.label].to_numpy(), test[schema.label].to_numpy()
     scored = score_detectors(train_report, paths, schema.to_model_frame(valid), schema.to_model_frame(test))
-    quality = load_generator_reports(train_report["generators"], paths, "quality")
+    quality = load_generator_reports(train_report["generators"], paths, "quality", train_report["fit_seeds"])
     ev = params["evaluate"]
     hits = headline_hits(scored, y_valid, y_test, ev["fpr_budgets"][0])
     table = compare(scored, y_valid, y_test, ev, quality, hits=hits)
@@ -78,8 +79,9 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
 
     best = best_config(table)
     first_seed = min(d.seed for d in scored)
-    pick = {d.config: d for d in scored if d.seed == first_seed}
-    serving, queue = decide_test_rows(params, paths, schema, train_report, test, y_valid, y_test,
+    first_fit = min(train_report["fit_seeds"])
+    pick = {d.config: d for d in scored if d.seed == first_seed and d.fit_seed in (None, first_fit)}
+    serving, queue = decide_test_rows(params, paths, schema, test, y_valid, y_test,
                                       {"best": pick[best["config"]], "baseline": pick["baseline"]})
 
     write_csv(paths.comparison, table)

@@ -1,4 +1,4 @@
-"""Stage `fit@G`: fit generator G on the seed set (the TRAINING split's fraud rows) only."""
+"""Stage `fit@G-F`: fit generator G with fit seed F on the seed set (the TRAINING split's fraud rows) only."""
 
 from __future__ import annotations
 
@@ -12,20 +12,21 @@ from pipeline.paths import Paths
 from pipeline.schema import Schema
 
 
-def run(params: dict[str, Any], paths: Paths, name: str) -> dict[str, Any]:
+def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[str, Any]:
     gen_type, hp = split_type(name, params["generators"][name])
     schema = Schema.load(paths.schema)
     train = pd.read_parquet(paths.split("train"))
     seed_set = schema.seed_set(train)
     gen = make_generator(gen_type, hp)
     training = pd.concat([schema.conform(train), train[[schema.label]]], axis=1)
-    print(f"fit@{name}: {gen_type} on {len(seed_set)} seed rows x {len(schema.features)} features", flush=True)
-    gen.fit(seed_set, schema, train=training, seed=params["augment"]["fit_seed"])
-    gen.save(paths.generator_model(name))
+    stage = f"fit@{name}-{fit_seed}"
+    print(f"{stage}: {gen_type} on {len(seed_set)} seed rows x {len(schema.features)} features", flush=True)
+    gen.fit(seed_set, schema, train=training, seed=fit_seed)
+    gen.save(paths.generator_model(name, fit_seed))
     info = {k: v for k, v in gen.fit_info.items()}
     report = {"generator": name, "type": gen_type, "family": gen.family, "parameters": gen.get_parameters(),
-              "fit_seed": params["augment"]["fit_seed"], **info}
-    write_json(paths.fit_report(name), report)
-    print(f"fit@{name}: {info.get('fit_seconds', 0):.1f}s"
+              "fit_seed": fit_seed, **info}
+    write_json(paths.fit_report(name, fit_seed), report)
+    print(f"{stage}: {info.get('fit_seconds', 0):.1f}s"
           + (f", final loss {info['final_loss']:.4f}" if info.get("final_loss") is not None else ""))
     return report

@@ -46,8 +46,8 @@ def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
         row = table[table["config"] == entry["config"]].iloc[0]
         models[role] = {"row": row, "model_file": paths.detectors / entry["model"], "schema_file": paths.schema,
                         "thresholds": entry["thresholds"], "example": example}
-    quality = load_generator_reports(train_report["generators"], paths, "quality")
-    fits = load_generator_reports(train_report["generators"], paths, "fit")
+    quality = load_generator_reports(train_report["generators"], paths, "quality", train_report["fit_seeds"])
+    fits = load_generator_reports(train_report["generators"], paths, "fit", train_report["fit_seeds"])
     files = [p for p in (paths.comparison, paths.comparison_segments, paths.summary, paths.metrics, paths.train_report,
                          paths.profile, paths.schema, paths.serving, paths.review_queue) if p.exists()]
     segments = _segments(paths)

@@ -25,8 +25,9 @@ def run_stages(root: Path, params: dict) -> Paths:
     (root / "data" / "raw").mkdir(parents=True, exist_ok=True)
     prepare.run(params, paths)
     for g in params["generators"]:
-        fit.run(params, paths, g)
-        sample.run(params, paths, g)
+        for f in params["augment"]["fit_seeds"]:
+            fit.run(params, paths, g, f)
+            sample.run(params, paths, g, f)
     train.run(params, paths)
     evaluate.run(params, paths)
     return paths

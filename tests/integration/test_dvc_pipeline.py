@@ -47,11 +47,13 @@ def test_every_params_key_a_stage_reads_is_declared(template):
 
 def test_outputs_exist(template):
     repo = template
-    for rel in ("data/prepared/train.parquet", "data/prepared/schema.json", "models/generators/smote.pkl",
-                "data/synthetic/gaussian_copula.parquet", "reports/generators/smote/quality.json",
-                "reports/generators/gaussian_copula/fit.json", "reports/comparison.csv", "reports/metrics.json",
+    for rel in ("data/prepared/train.parquet", "data/prepared/schema.json", "models/generators/smote/fit0.pkl",
+                "data/synthetic/gaussian_copula/fit0.parquet", "reports/generators/smote/fit0/quality.json",
+                "reports/generators/gaussian_copula/fit0/fit.json", "reports/comparison.csv", "reports/metrics.json",
                 "reports/summary.md", "reports/plots/recall_vs_share.png", "reports/plots/pr_curves.png",
-                "reports/plot_data/recall_vs_share.csv", "reports/mlflow.json"):
+                "reports/plot_data/recall_vs_share.csv", "reports/mlflow.json", "reports/scarcity/scarcity.csv",
+                "reports/scarcity/summary.md", "reports/scarcity/lift_vs_n_frauds.png",
+                "reports/scarcity/metrics.json", "reports/scarcity/cells/10_0_smote.json"):
         assert (repo / rel).exists(), rel
     table = pd.read_csv(repo / "reports/comparison.csv")
     assert set(table["config"]) == {"baseline", "reweight", "gaussian_copula@0.5", "smote@0.5"}
@@ -67,11 +69,12 @@ def test_second_repro_changes_nothing(repo):
 
 
 def test_changing_shares_refits_no_generator_and_metrics_diff(repo):
-    before = {p: (repo / p).stat().st_mtime_ns for p in ("models/generators/smote.pkl",
-                                                          "models/generators/gaussian_copula.pkl")}
+    before = {p: (repo / p).stat().st_mtime_ns for p in ("models/generators/smote/fit0.pkl",
+                                                          "models/generators/gaussian_copula/fit0.pkl")}
     out = sh(repo, "dvc", "exp", "run", "-S", "augment.shares=[0.0,0.25]").stdout
     assert "Running stage 'fit@" not in out
-    assert "Running stage 'sample@smote'" in out and "Running stage 'train'" in out
+    assert "Running stage 'sample@smote-0'" in out and "Running stage 'train'" in out
+    assert "Running stage 'scarcity" not in out  # the sweep has its own shares
     for p, mtime in before.items():
         assert (repo / p).stat().st_mtime_ns == mtime
     diff = sh(repo, "dvc", "metrics", "diff").stdout
@@ -91,8 +94,53 @@ def test_detector_change_retrains_without_refitting(repo):
 
 def test_rerun_gives_identical_comparison(repo):
     first = (repo / "reports/comparison.csv").read_text()
-    pool = pd.read_parquet(repo / "data/synthetic/smote.parquet")
+    pool = pd.read_parquet(repo / "data/synthetic/smote/fit0.parquet")
     sh(repo, "dvc", "repro", "--force")
     assert (repo / "reports/comparison.csv").read_text() == first
-    pd.testing.assert_frame_equal(pd.read_parquet(repo / "data/synthetic/smote.parquet"), pool)
+    pd.testing.assert_frame_equal(pd.read_parquet(repo / "data/synthetic/smote/fit0.parquet"), pool)
     assert json.loads((repo / "reports/mlflow.json").read_text())["parent_run_id"]
+
+
+def _set(repo, section, key, value):
+    p = yaml.safe_load((repo / "params.yaml").read_text())
+    p[section][key] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+
+
+def _ran(out: str) -> set[str]:
+    return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage '")}
+
+
+def test_a_second_fit_seed_fits_only_the_new_fits_and_widens_the_verdict(repo):
+    before = (repo / "models/generators/smote/fit0.pkl").stat().st_mtime_ns
+    _set(repo, "augment", "fit_seeds", [0, 1])
+    out = sh(repo, "dvc", "repro").stdout
+    ran = _ran(out)
+    assert {"fit@smote-1", "fit@gaussian_copula-1", "sample@smote-1", "sample@gaussian_copula-1", "train",
+            "evaluate"} <= ran
+    assert not {"fit@smote-0", "sample@smote-0", "prepare"} & ran and not any(s.startswith("scarcity") for s in ran)
+    assert (repo / "models/generators/smote/fit0.pkl").stat().st_mtime_ns == before
+    table = pd.read_csv(repo / "reports/comparison.csv").set_index("config")
+    assert table.loc["smote@0.5", "n_fits"] == 2 and table.loc["baseline", "n_fits"] == 0
+    assert table.loc["smote@0.5", "diff_ci_width"] >= table.loc["smote@0.5", "diff_ci_width_without_fits"]
+    train = json.loads((repo / "reports/train.json").read_text())
+    assert sorted({(d["fit_seed"], d["seed"]) for d in train["detectors"] if d["config"] == "smote@0.5"}) == [
+        (0, 0), (0, 1), (1, 0), (1, 1)]
+    assert "Generator randomness: each generator was fitted 2 times" in (repo / "reports/summary.md").read_text()
+
+
+def test_the_scarcity_sweep_reuses_its_cells_when_a_value_is_added(repo):
+    table = pd.read_csv(repo / "reports/scarcity/scarcity.csv")
+    assert list(table["n_requested"].astype(str)) == ["10", "all"]
+    assert set(table["verdict"]) <= {"helps", "hurts", "no clear effect"}
+    summary = (repo / "reports/scarcity/summary.md").read_text()
+    assert summary.startswith("# Scarcity sweep") and "| smote@0.5 | 10 |" in summary
+    old = {p.name: p.stat().st_mtime_ns for p in (repo / "reports/scarcity/cells").glob("*.json")}
+    _set(repo, "scarcity", "n_frauds", [10, 20, "all"])
+    ran = _ran(sh(repo, "dvc", "repro").stdout)
+    assert ran == {"scarcity_cell@20-0-smote", "scarcity_cell@20-1-smote", "scarcity"}
+    for name, mtime in old.items():
+        assert (repo / "reports/scarcity/cells" / name).stat().st_mtime_ns == mtime
+    table = pd.read_csv(repo / "reports/scarcity/scarcity.csv")
+    assert list(table["n_requested"].astype(str)) == ["10", "20", "all"]
+    assert list(table["n_frauds"])[:2] == [10, 20]

@@ -68,8 +68,8 @@ def test_generators_see_only_training_frauds_and_pools_hold_no_canary(leak_proje
     monkeypatch.setattr(Generator, "fit", spy)
     train_split = pd.read_parquet(paths.split("train"))
     for g in params["generators"]:
-        fit.run(params, paths, g)
-        sample.run(params, paths, g)
+        fit.run(params, paths, g, 0)
+        sample.run(params, paths, g, 0)
         seed_set, train_arg = seen[g]
         frauds = train_split[train_split["Class"] == 1]
         assert len(seed_set) == len(frauds)

@@ -50,7 +50,7 @@ def project(tmp_path_factory):
     write_params(root, p)
     old = os.environ.pop("MLFLOW_TRACKING_URI", None)
     try:
-        for cmd in (["prepare"], *[[s, g] for s in ("fit", "sample") for g in p["generators"]], ["train"],
+        for cmd in (["prepare"], *[[s, g, "0"] for s in ("fit", "sample") for g in p["generators"]], ["train"],
                     ["evaluate"], ["publish"]):
             assert _quiet("--root", str(root), *cmd) == 0, cmd
     finally:

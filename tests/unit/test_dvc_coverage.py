@@ -24,7 +24,7 @@ def test_no_declared_code_dep_is_unused(stage):
 
 
 def test_the_check_fails_when_a_dep_is_removed():
-    stage = copy.deepcopy(STAGES["sample@smote"])
+    stage = copy.deepcopy(STAGES["sample@smote-0"])
     stage["deps"].remove("pipeline/quality.py")
     assert uncovered_code(ROOT, stage) == ["pipeline/quality.py"]
     stage["deps"].remove("pipeline/generators")  # a folder dep covers every module inside it
@@ -46,5 +46,5 @@ def test_no_stage_imports_another_stage():
 def test_params_rule():
     stage = {"params": ["data", "augment.shares", "generators.ctgan"]}
     assert uncovered_params(stage, ["data.simulate.seed", "augment", "augment.shares", "generators.ctgan.*"]) == []
-    assert uncovered_params(stage, ["augment.fit_seed", "generators.*", "detector"]) == [
-        "augment.fit_seed", "detector", "generators.*"]
+    assert uncovered_params(stage, ["augment.fit_seeds", "generators.*", "detector"]) == [
+        "augment.fit_seeds", "detector", "generators.*"]

@@ -138,9 +138,16 @@ def test_pool_flags_of_the_challenger(tmp_path):
     from pipeline.retrain import pool_flags
 
     paths = Paths.at(tmp_path)
-    paths.quality_report("ctgan").parent.mkdir(parents=True)
-    paths.quality_report("ctgan").write_text(json.dumps(
-        {"checks": {"detection_auc": {"passed": False}, "dcr_ratio": {"passed": True}, "quality_score": {"passed": None}}}))
-    assert pool_flags(paths, "ctgan@0.5") == ["detection_auc"]
-    assert pool_flags(paths, "baseline") is None and pool_flags(paths, "reweight") is None
-    assert pool_flags(paths, "tvae@0.25") == ["quality report missing"]
+    def write(seed, checks):
+        paths.quality_report("ctgan", seed).parent.mkdir(parents=True)
+        paths.quality_report("ctgan", seed).write_text(json.dumps({"checks": checks}))
+
+    write(0, {"detection_auc": {"passed": False}, "dcr_ratio": {"passed": True}, "quality_score": {"passed": None}})
+    assert pool_flags(paths, "ctgan@0.5", [0]) == ["detection_auc"]
+    assert pool_flags(paths, "baseline", [0]) is None and pool_flags(paths, "reweight", [0]) is None
+    assert pool_flags(paths, "tvae@0.25", [0]) == ["quality report missing"]
+    # several fits: a check fails when any fit's pool fails it; a missing fit is a missing report
+    assert pool_flags(paths, "ctgan@0.5", [0, 1]) == ["quality report missing"]
+    write(1, {"detection_auc": {"passed": True}, "dcr_ratio": {"passed": False}, "quality_score": {"passed": None}})
+    assert pool_flags(paths, "ctgan@0.5", [0, 1]) == ["detection_auc", "dcr_ratio"]
+    assert pool_flags(paths, "ctgan@0.5", [1]) == ["dcr_ratio"]

@@ -1,0 +1,223 @@
+"""The scarcity sweep: does synthetic fraud help when only n real frauds are known?
+
+One **cell** = (n seed frauds, draw R, generator G): keep every legitimate training row and a random n of
+the seed set's frauds (draw R; the draws are nested: the n = 25 frauds of a draw are among its n = 50),
+fit G on those n frauds (fit seed R), and train the real-only detector and the augmented detectors at
+each `scarcity.shares` on them. Early stopping and thresholds use the real validation rows, and every
+detector is scored on the same real test rows. A cell stores which test frauds each detector alerts at
+the headline budget. The **sweep** then pairs each augmented detector with the real-only detector of the
+same cell and bootstraps over test fraud rows, detector seeds and draws (draws paired: both sides saw the
+same n frauds), giving per (generator, share, n) a recall difference, lift, CI and verdict.
+
+Only the training split's frauds are cut: validation and test rows, and the time order of the split, are
+those of the main run, so every n is judged on the same later rows.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.blend import blend, n_synthetic
+from pipeline.detector import predict_scores, train_detector
+from pipeline.errors import PipelineError
+from pipeline.fmt import pct, signed
+from pipeline.generators.base import short_reason
+from pipeline.generators.registry import make_generator
+from pipeline.metrics import VERDICT_HELPS, VERDICT_HURTS, paired_bootstrap, threshold_at_fpr
+from pipeline.schema import Schema
+
+ALL = "all"
+OK, SKIPPED, FAILED = "ok", "skipped", "failed"
+#: the sweep table's columns (scarcity.csv)
+COLUMNS = ["config", "generator", "share", "n_requested", "n_frauds", "n_draws", "baseline_recall", "recall",
+           "recall_lo", "recall_hi", "diff", "diff_lo", "diff_hi", "lift", "lift_lo", "lift_hi", "verdict", "reason"]
+
+
+def cell_id(n: int | str, repeat: int, generator: str) -> str:
+    """The cell's name in files and DVC (`scarcity_cell@25-0-smote` writes `25_0_smote.json`)."""
+    return f"{n}_{repeat}_{generator}"
+
+
+def draw_frauds(train: pd.DataFrame, label: str, n: int | str, repeat: int) -> pd.DataFrame:
+    """Every legitimate row of `train` plus n of its frauds (all for "all"), rows kept in their original order.
+    Draw `repeat` is one random order of the frauds, of which the first n are kept: draws are nested in n."""
+    fraud_idx = np.flatnonzero(train[label].to_numpy() == 1)
+    if n == ALL:
+        keep = fraud_idx
+    else:
+        order = np.random.default_rng(repeat).permutation(fraud_idx.size)
+        keep = fraud_idx[np.sort(order[: int(n)])]
+    mask = train[label].to_numpy() != 1
+    mask[keep] = True
+    return train.loc[mask].reset_index(drop=True)
+
+
+def _bits(hits: np.ndarray) -> str:
+    return "".join("1" if h else "0" for h in hits)
+
+
+def _unbits(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode(), dtype=np.uint8) == ord("1")
+
+
+def run_cell(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, schema: Schema, gen_type: str,
+             hyperparameters: dict[str, Any], n: int | str, repeat: int, shares: list[float],
+             detector: dict[str, Any], seeds: list[int], budget: float, sample_seed: int) -> dict[str, Any]:
+    """One cell of the sweep (see the module doc). Returns a JSON-ready dict; `status` is `ok`, `skipped` (n is not
+    below the seed set's size: that n is the "all" cell) or `failed` (the generator could not fit or sample n
+    rows; the reason is kept, and the sweep reports it instead of a verdict)."""
+    label = schema.label
+    n_seed = int(train[label].sum())
+    out: dict[str, Any] = {"n_requested": n, "repeat": repeat, "generator_type": gen_type, "shares": list(shares),
+                           "seeds": list(seeds), "budget": budget, "seed_set_size": n_seed,
+                           "n_test_frauds": int((test[label] == 1).sum())}
+    if n != ALL and int(n) >= n_seed:
+        return {**out, "status": SKIPPED, "reason": f"the seed set holds only {n_seed} frauds (n = {n} is 'all')"}
+    sub = draw_frauds(train, label, n, repeat)
+    n_real = int(sub[label].sum())
+    out["n_frauds"] = n_real
+    t0 = time.perf_counter()
+    try:
+        gen = make_generator(gen_type, hyperparameters)
+        gen.fit(schema.seed_set(sub), schema, train=pd.concat([schema.conform(sub), sub[[label]]], axis=1), seed=repeat)
+        pool = gen.sample(n_synthetic(n_real, max(shares)), seed=sample_seed)
+    except PipelineError as error:
+        return {**out, "status": FAILED, "reason": str(error)}
+    except Exception as error:  # a library failure on a tiny seed set is a result of the sweep, not a crash
+        return {**out, "status": FAILED, "reason": short_reason(error)}
+    out["generator_seconds"] = round(time.perf_counter() - t0, 2)
+
+    X_valid, y_valid = schema.to_model_frame(valid), valid[label].to_numpy()
+    X_test, fraud = schema.to_model_frame(test), test[label].to_numpy() == 1
+    legit_valid = y_valid == 0
+
+    def hits_of(data: pd.DataFrame, seed: int) -> str:
+        model, _ = train_detector(schema.to_model_frame(data), data[label].to_numpy(), X_valid, y_valid, detector,
+                                  seed=seed)
+        t = threshold_at_fpr(predict_scores(model, X_valid)[legit_valid], budget)
+        return _bits(predict_scores(model, X_test)[fraud] >= t)
+
+    t0 = time.perf_counter()
+    out["baseline"] = [hits_of(sub, s) for s in seeds]
+    out["augmented"] = {f"{share:g}": [hits_of(blend(sub, pool, share, seed=s, label=label)[0], s) for s in seeds]
+                        for share in shares}
+    out["detector_seconds"] = round(time.perf_counter() - t0, 2)
+    return {**out, "status": OK}
+
+
+def sweep_table(cells: dict[tuple[Any, int, str], dict[str, Any]], n_frauds: list, repeats: list[int],
+                generators: list[str], shares: list[float], ev: dict[str, Any]) -> pd.DataFrame:
+    """One row per (generator, share, n) - plus the real-only recall at each n - from the cells of the current
+    params: recall, the paired bootstrap CI of the difference vs real-only, lift and verdict."""
+    rows = []
+    for g in generators:
+        for n in n_frauds:
+            cs = [cells[(n, r, g)] for r in repeats]
+            base_row = {"generator": g, "n_requested": str(n), "n_draws": len(cs)}
+            if all(c["status"] == SKIPPED for c in cs):
+                continue
+            bad = [c for c in cs if c["status"] != OK]
+            if bad:
+                for share in shares:
+                    rows.append({**base_row, "share": share, "config": f"{g}@{share:g}", "verdict": "failed",
+                                 "n_frauds": bad[0].get("n_frauds"), "reason": bad[0].get("reason", "")})
+                continue
+            n_real = int(cs[0]["n_frauds"])
+            ref = np.stack([np.vstack([_unbits(h) for h in c["baseline"]]) for c in cs])  # (draws, seeds, rows)
+            for share in shares:
+                cfg = np.stack([np.vstack([_unbits(h) for h in c["augmented"][f"{share:g}"]]) for c in cs])
+                b = paired_bootstrap(cfg, ref, n_boot=ev["n_boot"], seed=ev["seed"], ci=ev["ci"])
+                rows.append({**base_row, "share": share, "config": f"{g}@{share:g}", "n_frauds": n_real,
+                             "recall": b["recall"], "recall_lo": b["recall_lo"], "recall_hi": b["recall_hi"],
+                             "baseline_recall": b["ref_recall"], "diff": b["diff"], "diff_lo": b["diff_lo"],
+                             "diff_hi": b["diff_hi"], "lift": b["lift"], "lift_lo": b["lift_lo"],
+                             "lift_hi": b["lift_hi"], "verdict": b["verdict"], "reason": ""})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _n_text(row: pd.Series) -> str:
+    return f"all ({int(row['n_frauds'])})" if row["n_requested"] == ALL else str(int(row["n_frauds"]))
+
+
+def series_sentence(g: pd.DataFrame, headline_text: str) -> str:
+    """What one (generator, share) says across n, e.g. "below about 100 known frauds ... helps (...); from 100 up
+    no clear effect"."""
+    g = g[g["verdict"] != "failed"].sort_values("n_frauds")
+    if g.empty:
+        return ""
+    title = f"{g['generator'].iloc[0]} at {g['share'].iloc[0] * 100:g}%"
+    verdicts = g["verdict"].tolist()
+
+    def cite(r: pd.Series) -> str:
+        ci = (f"{pct(r['lift_lo'])}..{pct(r['lift_hi'])}" if np.isfinite(r["lift_lo"]) and np.isfinite(r["lift_hi"])
+              else f"difference {signed(r['diff_lo'])}..{signed(r['diff_hi'])}")
+        lift = pct(r["lift"]) if np.isfinite(r["lift"]) else f"difference {signed(r['diff'])}"
+        return (f"{headline_text} {r['recall']:.2f} vs {r['baseline_recall']:.2f} real-only at n = {_n_text(r)} "
+                f"({lift}, CI {ci})")
+
+    for verdict in (VERDICT_HELPS, VERDICT_HURTS):
+        k = 0
+        while k < len(verdicts) and verdicts[k] == verdict:
+            k += 1
+        if 0 < k < len(verdicts) and verdict not in verdicts[k:]:
+            best = g.iloc[:k].sort_values("diff", ascending=verdict == VERDICT_HURTS).iloc[0]
+            rest = set(verdicts[k:])
+            after = "no clear effect" if rest == {"no clear effect"} else "mixed (" + ", ".join(sorted(rest)) + ")"
+            return (f"below about {_n_text(g.iloc[k])} known frauds {title} {verdict} ({cite(best)}); from "
+                    f"{_n_text(g.iloc[k])} up {after}.")
+    if set(verdicts) == {"no clear effect"}:
+        return f"{title}: no clear effect at any n from {_n_text(g.iloc[0])} to {_n_text(g.iloc[-1])}."
+    if len(set(verdicts)) == 1:
+        best = g.sort_values("diff", ascending=verdicts[0] == VERDICT_HURTS).iloc[0]
+        return f"{title} {verdicts[0]} at every n from {_n_text(g.iloc[0])} to {_n_text(g.iloc[-1])} ({cite(best)})."
+    parts = []
+    for verdict in (VERDICT_HELPS, VERDICT_HURTS, "no clear effect"):
+        ns = [_n_text(r) for _, r in g.iterrows() if r["verdict"] == verdict]
+        if ns:
+            parts.append(f"{verdict} at n = {', '.join(ns)}")
+    return f"{title}: " + "; ".join(parts) + "."
+
+
+def sweep_markdown(table: pd.DataFrame, headline_text: str, ev: dict[str, Any], seconds: float | None,
+                   skipped: list[str], plot_name: str) -> str:
+    lines = ["# Scarcity sweep: does synthetic fraud help when few frauds are known?", ""]
+    ok = table[table["verdict"] != "failed"] if not table.empty else table
+    if ok.empty:
+        lines += ["No cell of the sweep could be judged (see the failures below).", ""]
+    else:
+        per_series = {cfg: series_sentence(g, headline_text) for cfg, g in ok.groupby("config", sort=False)}
+        score = ok.groupby("config", sort=False).apply(
+            lambda g: ((g["verdict"] == VERDICT_HELPS).sum(), g["diff"].mean()), include_groups=False)
+        lead = score.sort_values(ascending=False).index[0]
+        helps_any = (ok["verdict"] == VERDICT_HELPS).any()
+        text = per_series[lead]
+        lines += [("On this data, " + text) if helps_any else
+                  ("No generator helped beyond noise at any number of known frauds tried; the closest: " + text), ""]
+        others = [s for c, s in per_series.items() if c != lead and s]
+        if others:
+            lines += ["Every configuration:", ""] + [f"- {s[0].upper() + s[1:]}" for s in [text] + others] + [""]
+    lines += [f"Each n: {int(table['n_draws'].max()) if not table.empty else 0} random draws of n seed frauds (all "
+              "legitimate training rows kept), the generator fitted on those n only; real-only and augmented "
+              f"detectors trained on the same draw and scored on the same real test rows. CI: {ev['ci'] * 100:g}% "
+              "paired bootstrap over test fraud rows, detector seeds and draws. These comparisons are not corrected "
+              f"for multiplicity. Plot: `{plot_name}`.", ""]
+    if not table.empty:
+        lines += ["| configuration | n real frauds | real-only recall | augmented recall | difference (CI) | lift | "
+                  "verdict |", "|---|---:|---:|---:|---|---:|---|"]
+        for _, r in table.sort_values(["config", "n_frauds"], na_position="last").iterrows():
+            if r["verdict"] == "failed":
+                lines.append(f"| {r['config']} | {r['n_requested']} | | | | | failed: {r['reason']} |")
+                continue
+            lines.append(f"| {r['config']} | {_n_text(r)} | {r['baseline_recall']:.3f} | {r['recall']:.3f} | "
+                         f"{signed(r['diff'])} ({signed(r['diff_lo'])}..{signed(r['diff_hi'])}) | "
+                         f"{pct(r['lift']) if np.isfinite(r['lift']) else ''} | {r['verdict']} |")
+        lines.append("")
+    if skipped:
+        lines += ["Not run: " + "; ".join(skipped) + ".", ""]
+    if seconds is not None:
+        lines += [f"Compute in the cells: {seconds:.0f} s (generator fits and detectors).", ""]
+    return "\n".join(lines)
