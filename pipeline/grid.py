@@ -41,8 +41,12 @@ class Arm:
 
 
 def build_grid(params: dict[str, Any], excluded: set[str] | frozenset = frozenset()) -> list[Arm]:
+    """The baselines, then every pool (each generator's, then the targeted ones: `pipeline.targeting`) at each
+    synthetic share above 0."""
+    from pipeline.targeting import pool_names
+
     grid = [Arm(BASELINE), Arm(REWEIGHT)]
-    for name in params["generators"]:
+    for name in pool_names(params):
         if name in excluded:
             continue
         for s in params["augment"]["shares"]:

@@ -78,6 +78,25 @@ class NFrauds(Check):
         return [0, 1, "some", 2.5, None]
 
 
+class Weights(Check):
+    """{segment value: weight >= 0}, at least one weight > 0; keys may be written as numbers (`4: 1.0`) and are
+    compared as text with the column's values."""
+
+    def check(self, key, v):
+        if not isinstance(v, dict) or not v:
+            self.fail(key, f"must be a non-empty mapping of segment value -> weight, got {v!r}")
+        out = {}
+        for k, w in v.items():
+            name = str(int(k)) if isinstance(k, float) and float(k).is_integer() else str(k)
+            out[name] = Float(0.0).check(f"{key}.{name}", w)
+        if not any(w > 0 for w in out.values()):
+            self.fail(key, "needs at least one weight above 0")
+        return out
+
+    def invalid_examples(self):
+        return [{}, ["a"], {"a": -1.0}, {"a": 0.0}]
+
+
 class Generators(Check):
     """name -> hyperparameters; each entry must build a generator (`type:` picks the implementation)."""
 
@@ -166,6 +185,13 @@ SPEC = Section({
         # so a verdict covers generator randomness. More seeds = more fits: [0, 1, 2] triples fit and sample time.
         "fit_seeds": (ListOf(Int(0, 2**31 - 1), min_len=1, unique=True), [0]),
         "sample_seed": (Int(0), 0),
+        # targeted generation: synthetic rows drawn per value of a categorical column (meta or feature), topping
+        # up under-represented fraud segments (balance) or in set proportions (weights); null = off
+        "target": (Optional(Section({
+            "column": (Str(), REQUIRED),
+            "policy": (Str(("balance", "weights")), "balance"),
+            "weights": (Optional(Weights()), None),
+        })), None),
     }), {}),
     "quality": (Section({
         # null disables a check
@@ -264,6 +290,10 @@ def _cross_checks(p: dict[str, Any]) -> list[tuple[str, str]]:
     if p["serve"]["review_budget"] <= p["evaluate"]["fpr_budgets"][0]:
         problems.append(("serve.review_budget", f"must be larger than the alert budget (evaluate.fpr_budgets[0] = "
                                                 f"{p['evaluate']['fpr_budgets'][0]}), got {p['serve']['review_budget']}"))
+    target = p["augment"]["target"]
+    if target and (target["policy"] == "weights") != (target["weights"] is not None):
+        problems.append(("augment.target", "policy: weights needs weights: {value: weight, ...}; policy: balance takes "
+                                           "no weights"))
     missing = [g for g in p["scarcity"]["generators"] if g not in p["generators"]]
     if missing:
         problems.append(("scarcity.generators", f"names {', '.join(map(repr, missing))}, not configured under "

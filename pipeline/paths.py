@@ -25,7 +25,9 @@ LAYOUT: dict[str, str] = {
     "generator_model": "models/generators/{name}/fit{seed}.pkl",
     "fit_report": "reports/generators/{name}/fit{seed}/fit.json",
     "quality_report": "reports/generators/{name}/fit{seed}/quality.json",
-    "pool": "data/synthetic/{name}/fit{seed}.parquet",
+    "pools": "data/synthetic/{name}/fit{seed}",
+    "pool": "data/synthetic/{name}/fit{seed}/pool.parquet",
+    "targeted_pool": "data/synthetic/{name}/fit{seed}/targeted.parquet",  # when augment.target is set
     # train
     "detectors": "models/detectors",
     "train_report": "reports/train.json",

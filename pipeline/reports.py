@@ -8,6 +8,7 @@ import numpy as np
 
 from pipeline.io import read_json
 from pipeline.paths import Paths
+from pipeline.targeting import split_name
 
 #: quality-report numbers averaged over a generator's fits when it has several
 _MEAN_KEYS = ("quality_score", "exact_copy_share", "dcr_ratio", "detection_auc", "detection_auc_real_reference",
@@ -15,7 +16,8 @@ _MEAN_KEYS = ("quality_score", "exact_copy_share", "dcr_ratio", "detection_auc",
 
 
 def load_generator_reports(names: list[str], paths: Paths, report: str, fit_seeds: list[int]) -> dict[str, dict]:
-    """{generator: its `fit` or `quality` report} for the named generators whose every fit has one.
+    """{generator: its `fit` or `quality` report} for the named generators whose every fit has one. A targeted
+    pool (`smote+target`) has its generator's fit report and the `targeted` part of its quality report.
 
     With one fit seed this is that fit's report unchanged. With several, the reports are merged (`merge_fits`):
     a pool passes the gate only if every fit's pool passes."""
@@ -24,9 +26,16 @@ def load_generator_reports(names: list[str], paths: Paths, report: str, fit_seed
     where = paths.fit_report if report == "fit" else paths.quality_report
     out = {}
     for n in names:
-        files = [where(n, f) for f in fit_seeds]
-        if all(p.exists() for p in files):
-            out[n] = merge_fits([read_json(p) for p in files], list(fit_seeds))
+        generator, targeted = split_name(n)  # a targeted pool's gate is in its generator's quality report
+        files = [where(generator, f) for f in fit_seeds]
+        if not all(p.exists() for p in files):
+            continue
+        reports = [read_json(p) for p in files]
+        if targeted and report == "quality":
+            if not all("targeted" in r for r in reports):
+                continue
+            reports = [r["targeted"] for r in reports]
+        out[n] = merge_fits(reports, list(fit_seeds))
     return out
 
 

@@ -18,6 +18,9 @@ import pandas as pd
 from pipeline.errors import DataError
 from pipeline.schema import as_text
 
+#: the segment of rows whose value is missing
+MISSING_SEGMENT = "missing"
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -45,7 +48,7 @@ def fraud_segments(test: pd.DataFrame, specs: list[Any], label: str) -> list[Seg
                             "column (data.meta_columns) or a feature column")
         col = test[column]
         if bins is None:
-            values = as_text(col).map(lambda v: "missing" if v is None else v)
+            values = as_text(col).map(lambda v: MISSING_SEGMENT if v is None else v)
             for v in sorted(set(values[fraud])):
                 out.append(Segment(column, v, (values == v).to_numpy()))
         else:

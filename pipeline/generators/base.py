@@ -7,6 +7,8 @@ manage state once, here; subclasses only implement `_fit` and `_sample` on a cle
   *modelled* columns (constant and all-NaN columns removed), with a fresh RangeIndex. It may
   return a dict that is merged into `fit_info` (epochs, final_loss, loss_curve, notes...).
 * `_sample(n, seed)` returns `n` rows (n >= 1) of the modelled columns.
+* `_sample_targeted(counts, seed)` returns, for each value of the target column, that many rows of the
+  modelled columns plus the target column (targeted generation: `fit(..., target=values)` first).
 
 Everything a generator returns is post-processed here: constant columns get back their value
 and all-NaN columns NaN/None, categorical values outside the set seen in the seed set are
@@ -41,7 +43,8 @@ import pandas as pd
 from pipeline.checks import Check, Section, validate_all
 from pipeline.errors import ConfigError, GeneratorError, PipelineError
 from pipeline.io import atomic_path
-from pipeline.schema import Schema
+from pipeline.schema import Schema, as_text
+from pipeline.segments import MISSING_SEGMENT
 
 _MAX_WARNINGS_KEPT = 10
 
@@ -126,12 +129,14 @@ class Generator(ABC):
 
     # -- fit -----------------------------------------------------------------------------
     def fit(self, seed_set: pd.DataFrame, schema: Schema, train: pd.DataFrame | None = None,
-            seed: int = 0) -> "Generator":
+            seed: int = 0, target: pd.Series | None = None) -> "Generator":
         """Fit on the seed set (fraud rows of the training split; extra columns are ignored).
 
         `train` is the whole training split (features and `schema.label`); only oversamplers use
         it, to see the legitimate rows. Constant and all-NaN columns are removed before fitting
-        and restored by `sample`.
+        and restored by `sample`. `target` (one value per seed row, named after its column: a categorical
+        feature or a meta column) enables `sample_targeted`: SDV models learn the column with the rest,
+        oversamplers keep it to oversample each segment on its own.
         """
         seed = _check_seed(seed, f"{self.name}.fit")
         if not isinstance(schema, Schema):
@@ -152,6 +157,19 @@ class Generator(ABC):
         self.fit_info = {}
         data = schema.conform(seed_set).reset_index(drop=True)
         n_rows = len(data)
+        self._target_name: str | None = None
+        self._target_values: np.ndarray | None = None
+        if target is not None:
+            if not isinstance(target, pd.Series) or len(target) != n_rows or target.name is None:
+                raise GeneratorError(f"{self.name}.fit needs target as a named Series with one value per seed row "
+                                     f"({n_rows}); pass seed rows' values of the target column")
+            name = str(target.name)
+            if name in schema.feature_names and not schema.feature(name).is_categorical:
+                raise GeneratorError(f"augment.target.column '{name}' is a numerical feature; targeting needs a "
+                                     "categorical feature or a meta column (or segment it into a meta column first)")
+            self._target_name = name
+            self._target_values = as_text(target.reset_index(drop=True)).map(
+                lambda v: MISSING_SEGMENT if v is None else v).to_numpy(dtype=object)
         if n_rows < self.min_rows:
             raise GeneratorError(
                 f"{self.name} needs at least {self.min_rows} seed rows but the seed set has {n_rows}; "
@@ -258,9 +276,15 @@ class Generator(ABC):
                 raise GeneratorError(
                     f"{self.name} returned {len(raw)} rows instead of {n}; refit it or choose another generator"
                 )
-            out = raw[self._model_columns].reset_index(drop=True)
         else:
-            out = pd.DataFrame(index=pd.RangeIndex(n))
+            raw = pd.DataFrame(index=pd.RangeIndex(n))
+        return self._finish(raw)
+
+    def _finish(self, raw: pd.DataFrame) -> pd.DataFrame:
+        """Rows as the schema has them: constant and all-NaN columns restored, unseen categories replaced, dtypes
+        conformed; the target column (when it is not a feature) kept after the features when `raw` has it."""
+        raw = raw.reset_index(drop=True)
+        out = raw[self._model_columns].copy() if self._model_columns else pd.DataFrame(index=raw.index)
         for col, value in self._constant_values.items():
             out[col] = value
         for col in self._all_nan_columns:
@@ -269,7 +293,66 @@ class Generator(ABC):
         for col in self._schema.categorical:
             if col in self._model_columns:
                 out[col] = self._keep_seen(col, out[col])
-        return self._schema.conform(out)
+        out = self._schema.conform(out)
+        extra = getattr(self, "_target_name", None)
+        if extra and extra not in self._columns and extra in raw.columns:
+            out[extra] = as_text(raw[extra]).to_numpy(dtype=object)
+        return out
+
+    # -- targeted sampling ---------------------------------------------------------------
+    def target_counts(self) -> dict[str, int]:
+        """Seed rows per value of the target column (missing values under `MISSING_SEGMENT`), largest first."""
+        self._require_target("target_counts")
+        values, counts = np.unique(self._target_values.astype(str), return_counts=True)
+        order = sorted(zip(values, counts), key=lambda vc: (-vc[1], vc[0]))
+        return {str(v): int(c) for v, c in order}
+
+    def _require_target(self, what: str) -> None:
+        if not getattr(self, "_fitted", False):
+            raise GeneratorError(f"{self.name} generator is not fitted; call fit(seed_set, schema) before {what}()")
+        if getattr(self, "_target_name", None) is None:
+            raise GeneratorError(f"{self.name} was fitted without a target column; refit it with augment.target set "
+                                 f"(fit(..., target=values)) to use {what}()")
+
+    def sample_targeted(self, counts: dict[str, int], seed: int = 0) -> pd.DataFrame:
+        """counts[v] new rows whose target column is v, for each value v (in the order given), with the feature
+        columns and the target column. A value no seed row has, or the missing value, is an error naming it."""
+        self._require_target("sample_targeted")
+        seed = _check_seed(seed, f"{self.name}.sample_targeted")
+        known = self.target_counts()
+        col = self._target_name
+        for value, k in counts.items():
+            if isinstance(k, bool) or not isinstance(k, Integral) or k < 0:
+                raise GeneratorError(f"{self.name}.sample_targeted needs whole numbers >= 0 of rows, got {k!r} for "
+                                     f"{col}={value!r}")
+            if k and value == MISSING_SEGMENT:
+                raise GeneratorError(f"{self.name} cannot target rows whose {col} is missing; give that value weight 0")
+            if k and value not in known:
+                raise GeneratorError(f"augment.target asks for {k} rows with {col}={value!r}, a value no seed fraud has "
+                                     f"(values: {', '.join(v for v in known if v != MISSING_SEGMENT)}); fix "
+                                     "augment.target.weights")
+        wanted = {str(v): int(k) for v, k in counts.items() if k}
+        total = sum(wanted.values())
+        if total == 0:
+            out = self._finish(pd.DataFrame({c: pd.Series([], dtype=object) for c in self._model_columns}))
+            out[col] = pd.Series([], dtype=object)
+            return out
+        try:
+            with seeded(seed, self.uses_torch), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                raw = self._sample_targeted(wanted, seed)
+        except PipelineError:
+            raise
+        except Exception as error:
+            raise GeneratorError(f"{self.name} failed to sample {total} targeted rows by {col}: {short_reason(error)}; "
+                                 "refit it, change augment.target or choose another generator") from error
+        if len(raw) != total:
+            raise GeneratorError(f"{self.name} returned {len(raw)} targeted rows instead of {total}; refit it or "
+                                 "choose another generator")
+        target_values = as_text(raw[col]).to_numpy(dtype=object)
+        out = self._finish(raw)
+        out[col] = target_values  # a categorical feature keeps the value asked for
+        return out
 
     def _keep_seen(self, col: str, values: pd.Series) -> pd.Series:
         seen = self._seen_categories[col]
@@ -315,3 +398,7 @@ class Generator(ABC):
     @abstractmethod
     def _sample(self, n: int, seed: int) -> pd.DataFrame:
         """Return `n` rows of the modelled columns."""
+
+    def _sample_targeted(self, counts: dict[str, int], seed: int) -> pd.DataFrame:
+        """Return counts[v] rows with target column v for each v: the modelled columns plus the target column."""
+        raise GeneratorError(f"{self.name} cannot sample by segment; choose an SDV generator or an oversampler")

@@ -158,6 +158,36 @@ class Oversampler(Generator):
     def _sample(self, n: int, seed: int) -> pd.DataFrame:
         return self._resample(n, seed)
 
+    #: seed rows a segment needs to be oversampled on its own (interpolation needs two)
+    min_segment_rows: ClassVar[int] = 2
+
+    def _sample_targeted(self, counts: dict[str, int], seed: int) -> pd.DataFrame:
+        """Per-segment oversampling: for segment v only v's seed rows are the minority class (every legitimate
+        row stays), so new rows are made from v's rows and their neighbours within v."""
+        col = self._target_name
+        segments = self._target_values.astype(str)
+        n_legit = len(self._y) - self._n_fraud
+        saved = (self._X, self._y, self._n_fraud)
+        parts = []
+        try:
+            for i, (value, k) in enumerate(counts.items()):
+                mine = segments == value
+                m = int(mine.sum())
+                if m < self.min_segment_rows:
+                    raise GeneratorError(
+                        f"{self.name} cannot oversample {col}={value!r} on its own: it has {m} seed row(s) and needs "
+                        f"{self.min_segment_rows}; give {value!r} weight 0 in augment.target.weights or use "
+                        "random_oversample")
+                rows = np.flatnonzero(np.r_[np.ones(n_legit, dtype=bool), mine])
+                X = saved[0]
+                self._X = X.iloc[rows].reset_index(drop=True) if isinstance(X, pd.DataFrame) else X[rows]
+                self._y = saved[1][rows]
+                self._n_fraud = m
+                parts.append(self._resample(k, seed + i).assign(**{col: value}))
+        finally:
+            self._X, self._y, self._n_fraud = saved
+        return pd.concat(parts, ignore_index=True)
+
 
 class SMOTEGenerator(Oversampler):
     """SMOTE (numerical only), SMOTENC (mixed) or SMOTEN (categorical only)."""
@@ -251,6 +281,7 @@ class RandomOversampleGenerator(Oversampler):
 
     name: ClassVar[str] = "random_oversample"
     min_rows: ClassVar[int] = 1
+    min_segment_rows: ClassVar[int] = 1  # copies rows: one is enough
     parameters: ClassVar[dict[str, tuple[Check, Any]]] = {}
 
     def _prepare(self, seed_rows, legit, notes):

@@ -27,7 +27,8 @@ from typing import Any, ClassVar, Iterator
 import pandas as pd
 
 from pipeline.checks import Bool, Check, Float, Int, ListOf, MappingOf, Optional, Str
-from pipeline.generators.base import Generator
+from pipeline.errors import GeneratorError
+from pipeline.generators.base import Generator, short_reason
 
 TABLE = "fraud"
 
@@ -82,6 +83,9 @@ class SDVGenerator(Generator):
         schema_columns = self._schema.sdv_metadata_dict()["columns"]
         table: dict[str, dict[str, Any]] = {}
         for col in columns:
+            if col not in schema_columns:  # the target column when it is a meta column
+                table[col] = {"sdtype": "categorical"}
+                continue
             spec = {k: v for k, v in schema_columns[col].items() if k != "computer_representation"}
             if spec.get("sdtype") == "numerical" and self._schema.feature(col).is_integer:
                 spec["decimal_places"] = 0
@@ -92,7 +96,7 @@ class SDVGenerator(Generator):
         """Numerical columns as float64 (nullable Int64 is not safe in SDV), categoricals as object."""
         out = data.copy()
         for col in out.columns:
-            if self._schema.feature(col).is_categorical:
+            if col not in self._schema.feature_names or self._schema.feature(col).is_categorical:
                 out[col] = out[col].astype(object)
             else:
                 out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
@@ -128,6 +132,15 @@ class SDVGenerator(Generator):
         import sdv.single_table
 
         notes: list[str] = []
+        target = getattr(self, "_target_name", None)
+        self._target_modelled = target is not None and target in data.columns
+        if target is not None and target not in data.columns:
+            if target in self._schema.feature_names:  # a constant or all-NaN feature: every row has the one value
+                notes.append(f"target column {target} has one value in the seed set; targeted rows are plain rows")
+            else:  # a meta column: modelled with the features so that rows can be sampled conditioned on it
+                data = data.assign(**{target: self._target_values})
+                self._target_modelled = True
+                notes.append(f"target column {target} modelled with the features (dropped from the detector's input)")
         kwargs = self._synthesizer_kwargs(data, notes)
         synth_class = getattr(sdv.single_table, self.synthesizer_class)
         synthesizer = synth_class(self._metadata(list(data.columns)), **kwargs)
@@ -152,6 +165,40 @@ class SDVGenerator(Generator):
         if isinstance(out, dict):
             out = out[TABLE]
         return out.reset_index(drop=True)
+
+
+    #: SDV retries per batch when sampling conditioned on a segment: a bound, so a condition SDV cannot meet fails
+    #: with one line instead of sampling for ever
+    max_condition_tries: ClassVar[int] = 50
+
+    def _sample_targeted(self, counts: dict[str, int], seed: int) -> pd.DataFrame:
+        from sdv.sampling import Condition
+
+        col = self._target_name
+        synthesizer = self._synthesizer
+        if not getattr(self, "_target_modelled", False):  # a constant feature: one value only
+            return self._sample(sum(counts.values()), seed).assign(**{col: next(iter(counts))})
+        synthesizer.reset_sampling()
+        synthesizer._set_random_state(seed)
+        parts = []
+        for value, k in counts.items():
+            try:
+                with self._threads():
+                    rows = synthesizer.sample_from_conditions([Condition(column_values={col: value}, num_rows=k)],
+                                                              max_tries_per_batch=self.max_condition_tries)
+            except Exception as error:
+                raise GeneratorError(
+                    f"{self.name} could not sample {k} rows with {col}={value!r} ({short_reason(error, 140)}); "
+                    f"give {value!r} a smaller weight in augment.target.weights, or choose another generator") from error
+            if isinstance(rows, dict):
+                rows = rows[TABLE]
+            if len(rows) < k:
+                raise GeneratorError(
+                    f"{self.name} made only {len(rows)} of {k} rows with {col}={value!r} in "
+                    f"{self.max_condition_tries} tries per batch; give {value!r} a smaller weight in "
+                    "augment.target.weights, or choose another generator")
+            parts.append(rows.iloc[:k])
+        return pd.concat(parts, ignore_index=True)
 
 
 class _GANMixin:

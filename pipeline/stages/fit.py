@@ -6,10 +6,23 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.errors import ConfigError
 from pipeline.generators.registry import make_generator, split_type
 from pipeline.io import write_json
 from pipeline.paths import Paths
 from pipeline.schema import Schema
+
+
+def target_values(params: dict[str, Any], schema: Schema, train: pd.DataFrame) -> pd.Series | None:
+    """The seed rows' values of augment.target.column (None when targeting is off)."""
+    target = params["augment"]["target"]
+    if not target:
+        return None
+    column = target["column"]
+    if column not in train.columns or column == schema.label:
+        raise ConfigError(f"augment.target.column {column!r} is not a column of the prepared data; name a meta column "
+                          "(data.meta_columns) or a categorical feature")
+    return train.loc[train[schema.label] == 1, column].reset_index(drop=True)
 
 
 def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[str, Any]:
@@ -21,7 +34,7 @@ def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[
     training = pd.concat([schema.conform(train), train[[schema.label]]], axis=1)
     stage = f"fit@{name}-{fit_seed}"
     print(f"{stage}: {gen_type} on {len(seed_set)} seed rows x {len(schema.features)} features", flush=True)
-    gen.fit(seed_set, schema, train=training, seed=fit_seed)
+    gen.fit(seed_set, schema, train=training, seed=fit_seed, target=target_values(params, schema, train))
     gen.save(paths.generator_model(name, fit_seed))
     info = {k: v for k, v in gen.fit_info.items()}
     report = {"generator": name, "type": gen_type, "family": gen.family, "parameters": gen.get_parameters(),

@@ -1,4 +1,6 @@
-"""Stage `sample@G-F`: the synthetic fraud pool of generator G fitted with fit seed F, sized for the largest share, plus its quality gate."""
+"""Stage `sample@G-F`: the synthetic fraud pool of generator G fitted with fit seed F, sized for the largest share,
+plus its quality gate; with augment.target set, also the targeted pool (same size, segment mix of
+`pipeline.targeting`) with its own gate."""
 
 from __future__ import annotations
 
@@ -14,6 +16,15 @@ from pipeline.paths import Paths
 from pipeline.quality import assess_pool, threshold_keys
 from pipeline.reports import failed_checks
 from pipeline.schema import Schema
+from pipeline.targeting import allocate
+
+
+def _line(report: dict[str, Any]) -> str:
+    failed = failed_checks(report)
+    flag = "passed" if not failed else "flagged (" + ", ".join(failed) + ")"
+    return (f"quality gate {flag}: quality score {num(report.get('quality_score'))}, exact copies "
+            f"{num(report.get('exact_copy_share'))}, DCR ratio {num(report.get('dcr_ratio'))}, detection AUC "
+            f"{num(report.get('detection_auc'))}")
 
 
 def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[str, Any]:
@@ -26,13 +37,34 @@ def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[
     pool = gen.sample(n, seed=params["augment"]["sample_seed"])
     holdout = schema.seed_set(valid)  # real frauds the generator never saw
     thresholds = {k: params["quality"][k] for k in threshold_keys()}
-    report = assess_pool(seed_set, pool, holdout, schema, thresholds=thresholds, seed=params["augment"]["sample_seed"])
-    report = {"generator": name, "fit_seed": fit_seed, "pool_rows": len(pool), "max_share": max(params["augment"]["shares"]), **report}
+
+    def gate(rows: pd.DataFrame) -> dict[str, Any]:
+        return assess_pool(seed_set, rows[schema.feature_names], holdout, schema, thresholds=thresholds,
+                           seed=params["augment"]["sample_seed"])
+
+    report = {"generator": name, "fit_seed": fit_seed, "pool_rows": len(pool),
+              "max_share": max(params["augment"]["shares"]), **gate(pool)}
+    target = params["augment"]["target"]
+    targeted = None
+    if target:
+        column = target["column"]
+        seed_counts = gen.target_counts()
+        counts = allocate(seed_counts, n, target)
+        targeted = gen.sample_targeted(counts, seed=params["augment"]["sample_seed"])
+        mix = targeted[column].value_counts().to_dict()
+        report["targeted"] = {"generator": name + "+target", "fit_seed": fit_seed, "pool_rows": len(targeted),
+                              "column": column, "policy": target["policy"], "seed_counts": seed_counts,
+                              "counts": counts, "mix": {str(k): int(v) for k, v in mix.items()}, **gate(targeted)}
+        if column in pool.columns:  # the untargeted pool's own mix, where the generator models the column
+            report["mix"] = {str(k): int(v) for k, v in pool[column].value_counts().to_dict().items()}
+    paths.pools(name, fit_seed).mkdir(parents=True, exist_ok=True)
     write_parquet(paths.pool(name, fit_seed), pool)
+    if targeted is not None:
+        write_parquet(paths.targeted_pool(name, fit_seed), targeted)
     write_json(paths.quality_report(name, fit_seed), report)
-    failed = failed_checks(report)
-    flag = "passed" if not failed else "flagged (" + ", ".join(failed) + ")"
-    print(f"sample@{name}-{fit_seed}: {len(pool)} synthetic fraud rows; quality gate {flag}: quality score "
-          f"{num(report.get('quality_score'))}, exact copies {num(report.get('exact_copy_share'))}, DCR ratio "
-          f"{num(report.get('dcr_ratio'))}, detection AUC {num(report.get('detection_auc'))}")
+    print(f"sample@{name}-{fit_seed}: {len(pool)} synthetic fraud rows; {_line(report)}")
+    if targeted is not None:
+        t = report["targeted"]
+        print(f"sample@{name}-{fit_seed}: targeted pool by {t['column']} ({t['policy']}): "
+              + ", ".join(f"{v}: {k}" for v, k in t["counts"].items()) + f"; {_line(t)}")
     return report

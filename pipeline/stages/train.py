@@ -20,6 +20,7 @@ from pipeline.io import write_json
 from pipeline.paths import Paths
 from pipeline.reports import failed_checks, load_generator_reports
 from pipeline.schema import Schema
+from pipeline.targeting import pool_names, split_name
 
 
 def excluded_generators(params: dict[str, Any], paths: Paths) -> dict[str, str]:
@@ -31,10 +32,18 @@ def excluded_generators(params: dict[str, Any], paths: Paths) -> dict[str, str]:
                 raise DataError(f"{paths.quality_report(name, f)} not found; run the sample stage for {name} "
                                 f"(dvc repro sample@{name}-{f})")
     out = {}
-    for name, report in load_generator_reports(list(params["generators"]), paths, "quality", fit_seeds).items():
+    for name, report in load_generator_reports(pool_names(params), paths, "quality", fit_seeds).items():
         if params["quality"]["exclude_failed"] and not report.get("passed", True):
             out[name] = "failed quality checks: " + ", ".join(failed_checks(report))
     return out
+
+
+def _read_pool(paths: Paths, name: str, fit_seed: int) -> pd.DataFrame:
+    generator, targeted = split_name(name)
+    path = (paths.targeted_pool if targeted else paths.pool)(generator, fit_seed)
+    if not path.exists():
+        raise DataError(f"{path} not found; run the sample stage (dvc repro sample@{generator}-{fit_seed})")
+    return pd.read_parquet(path)
 
 
 def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
@@ -46,8 +55,8 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     excluded = excluded_generators(params, paths)
     grid = build_grid(params, excluded=set(excluded))
     fit_seeds = params["augment"]["fit_seeds"]
-    pools = {(name, f): pd.read_parquet(paths.pool(name, f))
-             for name in {c.generator for c in grid if c.generator} for f in fit_seeds}
+    pools = {(name, f): _read_pool(paths, name, f) for name in {c.generator for c in grid if c.generator}
+             for f in fit_seeds}
     n_fraud = int(train[label].sum())
     n_legit = len(train) - n_fraud
     det = params["detector"]
@@ -82,7 +91,7 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
         "seeds": det["seeds"],
         "fit_seeds": fit_seeds,
         "shares": params["augment"]["shares"],
-        "generators": list(params["generators"]),
+        "generators": pool_names(params),
         "train_rows": len(train),
         "train_frauds": n_fraud,
         "valid_rows": len(valid),

@@ -133,3 +133,47 @@ def test_segment_recall_on_a_hand_built_case():
     assert got.loc[("baseline", "B"), "recall"] == 0.5 and got.loc[("g@0.5", "B"), "recall"] == 0.0
     assert got.loc[("g@0.5", "B"), "verdict"] == "too few to judge"  # 2 frauds < 3
     assert got.loc[("baseline", "A"), "verdict"] == "reference"
+
+
+def test_several_generator_fits_are_a_bootstrap_level():
+    """Two fits of one generator that disagree (one helps a lot, one not at all): the CI drawn over fits is wider
+    than the one with fits averaged, the table says so, and the summary explains it."""
+    from pipeline.compare import fit_seed_sentence, headline_hits, segment_table
+    from pipeline.segments import Segment
+
+    y_valid, y_test = _y(3000, 150, 1), _y(3000, 300, 2)
+    dets = _detectors(y_valid, y_test, {"baseline": ("baseline", None, 0.0, None, 2.0),
+                                        "reweight": ("reweight", None, 0.0, None, 2.0)})
+    for fit, strength in ((0, 2.0), (1, 3.5)):
+        for d in _detectors(y_valid, y_test, {f"g@0.5/{fit}": ("augmented", "g", 0.5, "sdv", strength)}):
+            d.config, d.title, d.fit_seed = "g@0.5", "g @ 50%", fit
+            dets.append(d)
+    hits = headline_hits(dets, y_valid, y_test, EV["fpr_budgets"][0])
+    assert hits["g@0.5"].shape == (2, 3, 300) and hits["baseline"].shape == (3, 300)
+    table = compare(dets, y_valid, y_test, EV, hits=hits).set_index("config")
+    row = table.loc["g@0.5"]
+    assert row["n_fits"] == 2 and row["fit_seeds"] == "0 1" and row["n_seeds"] == 3
+    assert row["seeds"] == "0 1 2 0 1 2" and len(row["recall_at_fpr_1pct_per_seed"].split()) == 6
+    assert row["diff_ci_width"] > row["diff_ci_width_without_fits"] > 0
+    assert table.loc["baseline", "n_fits"] == 0
+    text = fit_seed_sentence(table.reset_index())
+    assert text.startswith("Generator randomness: each generator was fitted 2 times")
+    assert "comes from which fit was drawn" in text
+    assert "generator fits" in summary_markdown(table.reset_index(), "recall")
+    seg = segment_table(table.reset_index(), hits, y_test,
+                        [Segment("s", "a", np.arange(len(y_test)) % 2 == 0)], {**EV, "min_segment_frauds": 5})
+    assert set(seg["config"]) == {"baseline", "reweight", "g@0.5"}
+
+
+def test_merging_the_reports_of_several_fits():
+    from pipeline.reports import failed_checks, merge_fits
+
+    a = {"quality_score": 0.8, "passed": True, "checks": {"q": {"passed": True, "value": 0.8, "threshold": 0.6},
+                                                          "d": {"passed": True, "value": 0.9}}}
+    b = {"quality_score": 0.6, "passed": False, "checks": {"q": {"passed": True, "value": 0.6, "threshold": 0.6},
+                                                           "d": {"passed": False, "value": 0.99}}}
+    assert merge_fits([a], [0]) is a
+    m = merge_fits([a, b], [0, 1])
+    assert abs(m["quality_score"] - 0.7) < 1e-12 and m["passed"] is False and failed_checks(m) == ["d"]
+    assert abs(m["checks"]["d"]["value"] - 0.945) < 1e-12 and m["checks"]["q"]["threshold"] == 0.6
+    assert m["fit_seeds"] == [0, 1] and m["per_fit"]["1"] is b

@@ -25,6 +25,19 @@ def test_shipped_params_are_valid():
     (lambda p: p["quality"].__setitem__("exclude_failed", "yes"), "quality.exclude_failed"),
     (lambda p: p["evaluate"].__setitem__("fpr_budgets", [0.0]), "evaluate.fpr_budgets[0]"),
     (lambda p: p["split"].update({"train": 0.7, "valid": 0.2, "test": 0.2}), "split"),
+    (lambda p: p["augment"].__setitem__("fit_seeds", []), "augment.fit_seeds"),
+    (lambda p: p["augment"].__setitem__("fit_seeds", [0, 0]), "augment.fit_seeds"),
+    (lambda p: p["augment"].__setitem__("target", {"policy": "balance"}), "augment.target.column"),
+    (lambda p: p["augment"].__setitem__("target", {"column": "c", "policy": "weights"}), "augment.target"),
+    (lambda p: p["augment"].__setitem__("target", {"column": "c", "policy": "weights", "weights": {"a": 0}}),
+     "augment.target.weights"),
+    (lambda p: p["augment"].__setitem__("target", {"column": "c", "policy": "balance", "weights": {"a": 1}}),
+     "augment.target"),
+    (lambda p: p["scarcity"].__setitem__("n_frauds", [1]), "scarcity.n_frauds[0]"),
+    (lambda p: p["scarcity"].__setitem__("n_frauds", ["some"]), "scarcity.n_frauds[0]"),
+    (lambda p: p["scarcity"].__setitem__("n_frauds", [25, 25]), "scarcity.n_frauds"),
+    (lambda p: p["scarcity"].__setitem__("shares", [0.0]), "scarcity.shares[0]"),
+    (lambda p: p["scarcity"].__setitem__("generators", ["ctgan"]), "scarcity.generators"),
 ])
 def test_bad_values_name_the_key(mutate, key):
     p = base_params()
@@ -33,6 +46,25 @@ def test_bad_values_name_the_key(mutate, key):
         validate(p)
     assert f" {key}:" in str(e.value) or f": {key}:" in str(e.value)
     assert "\n" not in str(e.value)
+
+
+def test_the_old_single_fit_seed_points_to_the_list():
+    p = base_params()
+    p["augment"].pop("fit_seeds")
+    p["augment"]["fit_seed"] = 3
+    with pytest.raises(ConfigError, match=r"augment.fit_seed is now augment.fit_seeds, a list .*fit_seeds: \[3\]"):
+        validate(p)
+
+
+def test_target_weights_keys_are_text_and_scarcity_generators_default_to_configured_ones():
+    p = base_params()
+    p["augment"]["target"] = {"column": "fraud_scenario", "policy": "weights", "weights": {4: 1, "2": 0.5}}
+    assert validate(p)["augment"]["target"]["weights"] == {"4": 1.0, "2": 0.5}
+    p.pop("scarcity")
+    p["generators"] = {"ctgan": {}, "smote": {}}
+    assert validate(p)["scarcity"]["generators"] == ["smote"]  # the default list, where configured
+    p["generators"] = {"tvae": {}}
+    assert validate(p)["scarcity"]["generators"] == ["tvae"]
 
 
 def test_unknown_generator_lists_valid_names():
