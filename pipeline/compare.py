@@ -249,6 +249,53 @@ def segments_markdown(seg: pd.DataFrame, headline_text: str, min_frauds: int) ->
     return "\n".join(lines) + "\n"
 
 
+def targeting_table(table: pd.DataFrame, hits: dict[str, np.ndarray], y_test: np.ndarray, segments: list,
+                    eval_params: dict[str, Any]) -> pd.DataFrame:
+    """Each targeted configuration (`g+target@s`) against its untargeted twin (`g@s`) on every segment of the
+    target column: recall of both on the segment's test frauds, the paired bootstrap CI of the difference and a
+    verdict ("too few to judge" below min_segment_frauds). Empty when nothing was targeted."""
+    from pipeline.targeting import SUFFIX
+
+    ev = eval_params
+    fraud = np.asarray(y_test) == 1
+    configs = set(table["config"])
+    rows = []
+    for cid in table["config"]:
+        gen, _, share = cid.partition("@")
+        twin = f"{gen[: -len(SUFFIX)]}@{share}" if gen.endswith(SUFFIX) else None
+        if twin is None or twin not in configs:
+            continue
+        for seg in segments:
+            m = np.asarray(seg.mask)[fraud]
+            n = int(m.sum())
+            if n == 0:
+                continue
+            b = paired_bootstrap(hits[cid][..., m], hits[twin][..., m], n_boot=ev["n_boot"], seed=ev["seed"],
+                                 ci=ev["ci"])
+            rows.append({"config": cid, "untargeted": twin, "segment_name": seg.name, "n_frauds": n,
+                         "recall": b["recall"], "untargeted_recall": b["ref_recall"], "diff": b["diff"],
+                         "diff_lo": b["diff_lo"], "diff_hi": b["diff_hi"],
+                         "verdict": "too few to judge" if n < ev["min_segment_frauds"] else b["verdict"]})
+    return pd.DataFrame(rows)
+
+
+def targeting_markdown(tt: pd.DataFrame, headline_text: str, target: dict[str, Any]) -> str:
+    """Does targeting pay where it was aimed? One line per targeted configuration."""
+    if tt.empty:
+        return ""
+    aim = ("topping up the smaller segments (balance)" if target["policy"] == "balance" else
+           "weights " + ", ".join(f"{k}: {v:g}" for k, v in target["weights"].items()))
+    lines = [f"Targeted vs untargeted pools (augment.target: {target['column']}, {aim}): {headline_text} of the "
+             "targeted configuration minus its untargeted twin, per segment, with the paired 95% CI.", ""]
+    for cid, g in tt.groupby("config", sort=False):
+        parts = []
+        for _, r in g.iterrows():
+            parts.append(f"{r['segment_name']} ({r['n_frauds']}): {r['recall']:.2f} vs {r['untargeted_recall']:.2f}, "
+                         f"{signed(r['diff'])} ({signed(r['diff_lo'])}..{signed(r['diff_hi'])}) {r['verdict']}")
+        lines.append(f"- **{cid}** vs {g['untargeted'].iloc[0]}: " + "; ".join(parts) + ".")
+    return "\n".join(lines) + "\n"
+
+
 def segment_metrics(seg: pd.DataFrame, best: str) -> dict[str, Any]:
     """DVC metrics per segment: test frauds, real-only recall, the best configuration's recall, lift and verdict."""
     out: dict[str, Any] = {}

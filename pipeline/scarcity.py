@@ -193,13 +193,19 @@ def sweep_markdown(table: pd.DataFrame, headline_text: str, ev: dict[str, Any], 
         score = ok.groupby("config", sort=False).apply(
             lambda g: ((g["verdict"] == VERDICT_HELPS).sum(), g["diff"].mean()), include_groups=False)
         lead = score.sort_values(ascending=False).index[0]
-        helps_any = (ok["verdict"] == VERDICT_HELPS).any()
-        text = per_series[lead]
-        lines += [("On this data, " + text) if helps_any else
-                  ("No generator helped beyond noise at any number of known frauds tried; the closest: " + text), ""]
-        others = [s for c, s in per_series.items() if c != lead and s]
-        if others:
-            lines += ["Every configuration:", ""] + [f"- {s[0].upper() + s[1:]}" for s in [text] + others] + [""]
+        base = ok.drop_duplicates("n_frauds").sort_values("n_frauds")
+        curve = ", ".join(f"{r['baseline_recall']:.2f} at n = {_n_text(r)}" for _, r in base.iterrows())
+        if (ok["verdict"] == VERDICT_HELPS).any():
+            lines += ["On this data, " + per_series[lead], ""]
+        else:
+            top = ok.sort_values("diff", ascending=False).iloc[0]
+            lines += [f"No configuration helped beyond noise at any number of known frauds tried (n = "
+                      f"{_n_text(base.iloc[0])} to {_n_text(base.iloc[-1])}). Largest gain: {top['config']} at n = "
+                      f"{_n_text(top)}, {signed(top['diff'])} (CI {signed(top['diff_lo'])}..{signed(top['diff_hi'])}).",
+                      ""]
+        lines += [f"Real-only {headline_text}: {curve}.", ""]
+        if len(per_series) > 1 or not (ok["verdict"] == VERDICT_HELPS).any():
+            lines += ["Per configuration:", ""] + [f"- {s}" for s in per_series.values() if s] + [""]
     lines += [f"Each n: {int(table['n_draws'].max()) if not table.empty else 0} random draws of n seed frauds (all "
               "legitimate training rows kept), the generator fitted on those n only; real-only and augmented "
               f"detectors trained on the same draw and scored on the same real test rows. CI: {ev['ci'] * 100:g}% "

@@ -11,7 +11,8 @@ from typing import Any
 import pandas as pd
 
 from pipeline.compare import (DetectorScores, best_config, compare, headline_hits, headline_name, metrics_dict,
-                              segment_metrics, segment_table, segments_markdown, summary_markdown)
+                              segment_metrics, segment_table, segments_markdown, summary_markdown, targeting_markdown,
+                              targeting_table)
 from pipeline.detector import load_detector, predict_scores
 from pipeline.grid import BASELINE
 from pipeline.io import read_json, write_csv, write_json, write_text
@@ -92,6 +93,10 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     summary = summary_markdown(table, text, profile, quality, train_report.get("excluded_generators"), ev["ci"])
     if not seg_table.empty:
         summary += "\n" + segments_markdown(seg_table, text, ev["min_segment_frauds"])
+    target = params["augment"]["target"]
+    if target:
+        targeting = targeting_table(table, hits, y_test, fraud_segments(test, [target["column"]], schema.label), ev)
+        summary += "\n" + targeting_markdown(targeting, text, target)
     summary += "\n" + decisions_markdown(serving["best"])
     write_text(paths.summary, summary)
     write_json(paths.serving, serving)

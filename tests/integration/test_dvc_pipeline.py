@@ -144,3 +144,25 @@ def test_the_scarcity_sweep_reuses_its_cells_when_a_value_is_added(repo):
     table = pd.read_csv(repo / "reports/scarcity/scarcity.csv")
     assert list(table["n_requested"].astype(str)) == ["10", "20", "all"]
     assert list(table["n_frauds"])[:2] == [10, 20]
+
+
+def test_targeted_pools_run_end_to_end(repo):
+    _set(repo, "augment", "target", {"column": "fraud_scenario", "policy": "balance"})
+    ran = _ran(sh(repo, "dvc", "repro").stdout)
+    assert {"fit@smote-0", "sample@smote-0", "train", "evaluate"} <= ran
+    assert not any(s.startswith("scarcity") for s in ran)  # the sweep does not target
+    quality = json.loads((repo / "reports/generators/smote/fit0/quality.json").read_text())
+    t = quality["targeted"]
+    assert t["column"] == "fraud_scenario" and sum(t["counts"].values()) == t["pool_rows"] == quality["pool_rows"]
+    assert t["mix"] == {k: v for k, v in t["counts"].items() if v}  # the pool holds exactly the allocation
+    seeds = t["seed_counts"]
+    smallest = min(seeds, key=seeds.get)
+    assert t["counts"][smallest] == max(t["counts"].values())  # balance tops up the smallest segment most
+    assert (repo / "data/synthetic/smote/fit0/targeted.parquet").exists()
+    table = pd.read_csv(repo / "reports/comparison.csv")
+    assert {"smote+target@0.5", "gaussian_copula+target@0.5", "smote@0.5"} <= set(table["config"])
+    segs = pd.read_csv(repo / "reports/comparison_segments.csv")
+    assert "smote+target@0.5" in set(segs["config"])
+    summary = (repo / "reports/summary.md").read_text()
+    assert "Targeted vs untargeted pools (augment.target: fraud_scenario, topping up" in summary
+    assert "- **smote+target@0.5** vs smote@0.5: fraud_scenario=" in summary

@@ -177,3 +177,24 @@ def test_merging_the_reports_of_several_fits():
     assert abs(m["quality_score"] - 0.7) < 1e-12 and m["passed"] is False and failed_checks(m) == ["d"]
     assert abs(m["checks"]["d"]["value"] - 0.945) < 1e-12 and m["checks"]["q"]["threshold"] == 0.6
     assert m["fit_seeds"] == [0, 1] and m["per_fit"]["1"] is b
+
+
+def test_targeted_configurations_are_compared_with_their_twins_per_segment():
+    from pipeline.compare import headline_hits, targeting_markdown, targeting_table
+    from pipeline.segments import Segment
+
+    y_valid, y_test = _y(3000, 150, 1), _y(3000, 300, 2)
+    configs = {"baseline": ("baseline", None, 0.0, None, 2.0), "g@0.5": ("augmented", "g", 0.5, "sdv", 2.0),
+               "g+target@0.5": ("augmented", "g+target", 0.5, "sdv", 3.5)}
+    dets = _detectors(y_valid, y_test, configs)
+    hits = headline_hits(dets, y_valid, y_test, EV["fpr_budgets"][0])
+    table = compare(dets, y_valid, y_test, EV, hits=hits)
+    segs = [Segment("s", "a", np.arange(3000) < 1500), Segment("s", "b", np.arange(3000) >= 2990)]
+    tt = targeting_table(table, hits, y_test, segs, {**EV, "min_segment_frauds": 20})
+    assert list(tt["config"]) == ["g+target@0.5"] * 2 and set(tt["untargeted"]) == {"g@0.5"}
+    a = tt.set_index("segment_name").loc["s=a"]
+    assert a["verdict"] == "helps" and a["diff"] == a["recall"] - a["untargeted_recall"]
+    assert tt.set_index("segment_name").loc["s=b", "verdict"] == "too few to judge"
+    md = targeting_markdown(tt, "recall", {"column": "s", "policy": "weights", "weights": {"a": 1.0}})
+    assert md.startswith("Targeted vs untargeted pools (augment.target: s, weights a: 1)")
+    assert "- **g+target@0.5** vs g@0.5: s=a (" in md
