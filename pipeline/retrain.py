@@ -5,7 +5,7 @@ Steps (`python -m pipeline retrain`, `make retrain`):
 2. bring the data up to date: for the built-in simulator, move `data.simulate.day_offset`
    forward by `retrain.advance_days` (a retry after a failed attempt reuses that attempt's
    target, so a crash never skips a window); for a file source, re-read the file as it is now;
-3. run the DVC pipeline (`dvc repro`), which publishes a new `challenger` to the registry;
+3. run the DVC pipeline up to `publish` (`dvc repro publish`; the scarcity sweep is not rerun), which publishes a new `challenger` to the registry;
 4. score the `champion` and the `challenger` on the SAME new validation/test rows (threshold
    at the headline alert budget from the validation rows, recall on the test rows);
 5. promote the challenger to `champion` only if its headline recall beats the champion's by
@@ -194,7 +194,7 @@ def _run_locked(paths: Paths, params_path: Path, params: dict, audit_path: Path,
             print("retrain: removed DVC's stage lock left by a killed run")
         if params["data"]["source"] != "simulated":
             _dvc(paths, ["repro", "--force", "--single-item", "prepare"])
-        _dvc(paths, ["repro"])
+        _dvc(paths, ["repro", "publish"])  # the pipeline up to the registered challenger; not the scarcity sweep
         result = _decide(paths, params, previous)
         record.update(result)
         record.update({"status": "ok", "seconds": round(time.perf_counter() - started, 1), "time_end": now()})

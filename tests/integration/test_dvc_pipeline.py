@@ -48,7 +48,7 @@ def test_every_params_key_a_stage_reads_is_declared(template):
 def test_outputs_exist(template):
     repo = template
     for rel in ("data/prepared/train.parquet", "data/prepared/schema.json", "models/generators/smote/fit0.pkl",
-                "data/synthetic/gaussian_copula/fit0.parquet", "reports/generators/smote/fit0/quality.json",
+                "data/synthetic/gaussian_copula/fit0/pool.parquet", "reports/generators/smote/fit0/quality.json",
                 "reports/generators/gaussian_copula/fit0/fit.json", "reports/comparison.csv", "reports/metrics.json",
                 "reports/summary.md", "reports/plots/recall_vs_share.png", "reports/plots/pr_curves.png",
                 "reports/plot_data/recall_vs_share.csv", "reports/mlflow.json", "reports/scarcity/scarcity.csv",
@@ -94,10 +94,10 @@ def test_detector_change_retrains_without_refitting(repo):
 
 def test_rerun_gives_identical_comparison(repo):
     first = (repo / "reports/comparison.csv").read_text()
-    pool = pd.read_parquet(repo / "data/synthetic/smote/fit0.parquet")
+    pool = pd.read_parquet(repo / "data/synthetic/smote/fit0/pool.parquet")
     sh(repo, "dvc", "repro", "--force")
     assert (repo / "reports/comparison.csv").read_text() == first
-    pd.testing.assert_frame_equal(pd.read_parquet(repo / "data/synthetic/smote/fit0.parquet"), pool)
+    pd.testing.assert_frame_equal(pd.read_parquet(repo / "data/synthetic/smote/fit0/pool.parquet"), pool)
     assert json.loads((repo / "reports/mlflow.json").read_text())["parent_run_id"]
 
 

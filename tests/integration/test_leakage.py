@@ -61,9 +61,9 @@ def test_generators_see_only_training_frauds_and_pools_hold_no_canary(leak_proje
     seen = {}
     real_fit = Generator.fit
 
-    def spy(self, seed_set, schema, train=None, seed=0):
+    def spy(self, seed_set, schema, train=None, seed=0, target=None):
         seen[self.name] = (seed_set.copy(), None if train is None else train.copy())
-        return real_fit(self, seed_set, schema, train=train, seed=seed)
+        return real_fit(self, seed_set, schema, train=train, seed=seed, target=target)
 
     monkeypatch.setattr(Generator, "fit", spy)
     train_split = pd.read_parquet(paths.split("train"))
@@ -77,7 +77,7 @@ def test_generators_see_only_training_frauds_and_pools_hold_no_canary(leak_proje
                                       frauds.reset_index(drop=True)[["amount", "v1"]])
         assert len(train_arg) == len(train_split)
         assert not _has_canary(seed_set) and not _has_canary(train_arg)
-        assert not _has_canary(pd.read_parquet(paths.pool(g)))
+        assert not _has_canary(pd.read_parquet(paths.pool(g, 0)))
 
 
 def test_detectors_never_train_on_canary_and_eval_rows_are_real(leak_project, monkeypatch):
