@@ -45,7 +45,10 @@ run: $(STAMP)
 	@echo
 	@cat reports/summary.md
 	@echo
+	@sed -n '3,5p' reports/scarcity/summary.md
+	@echo
 	@echo "Results: reports/summary.md (verdict), reports/comparison.csv (every config), reports/plots/*.png,"
+	@echo "         reports/scarcity/summary.md and lift_vs_n_frauds.png (below how many known frauds it helps),"
 	@echo "         reports/metrics.json (dvc metrics show), MLflow runs in mlflow/mlflow.db: run 'make ui'."
 
 test: $(STAMP)

@@ -438,7 +438,7 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
                   "seed rows (memorising); detection AUC <= max_detection_auc - near 1 means a classifier tells "
                   "synthetic from real at once (compare it with the same classifier on real held-out frauds vs the seed rows, which shows how far real frauds drift between periods). A flagged pool is still trained on unless quality.exclude_failed."]
     if excluded:
-        lines += ["", "Excluded from training by the quality gate: "
+        lines += ["", "Left out of training: "
                   + "; ".join(f"{g} ({why})" for g, why in excluded.items())]
     return "\n".join(lines) + "\n"
 
@@ -459,6 +459,8 @@ def fit_seed_sentence(table: pd.DataFrame) -> str:
 
 
 def _gate(q: dict) -> str:
+    if q.get("failed"):
+        return "no pool: could not be sampled"
     failed = failed_checks(q)
     return "pass" if not failed else "flagged: " + ", ".join(failed)
 

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.blend import n_synthetic
+from pipeline.errors import GeneratorError
 from pipeline.fmt import num
 from pipeline.generators.base import Generator
 from pipeline.io import write_json, write_parquet
@@ -49,12 +50,18 @@ def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[
     if target:
         column = target["column"]
         seed_counts = gen.target_counts()
-        counts = allocate(seed_counts, n, target)
-        targeted = gen.sample_targeted(counts, seed=params["augment"]["sample_seed"])
-        mix = targeted[column].value_counts().to_dict()
-        report["targeted"] = {"generator": name + "+target", "fit_seed": fit_seed, "pool_rows": len(targeted),
-                              "column": column, "policy": target["policy"], "seed_counts": seed_counts,
-                              "counts": counts, "mix": {str(k): int(v) for k, v in mix.items()}, **gate(targeted)}
+        counts = allocate(seed_counts, n, target)  # a value no seed fraud has is the user's error: one line, exit 2
+        head = {"generator": name + "+target", "fit_seed": fit_seed, "column": column, "policy": target["policy"],
+                "seed_counts": seed_counts, "counts": counts}
+        try:
+            targeted = gen.sample_targeted(counts, seed=params["augment"]["sample_seed"])
+        except GeneratorError as error:  # e.g. TVAE never makes a rare segment: report it, keep the other pools
+            report["targeted"] = {**head, "failed": str(error), "passed": False}
+            print(f"sample@{name}-{fit_seed}: no targeted pool ({error}); {name}+target is left out of training")
+        else:
+            mix = targeted[column].value_counts().to_dict()
+            report["targeted"] = {**head, "pool_rows": len(targeted), "mix": {str(k): int(v) for k, v in mix.items()},
+                                  **gate(targeted)}
         if column in pool.columns:  # the untargeted pool's own mix, where the generator models the column
             report["mix"] = {str(k): int(v) for k, v in pool[column].value_counts().to_dict().items()}
     paths.pools(name, fit_seed).mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,8 @@ from pipeline.targeting import pool_names, split_name
 
 
 def excluded_generators(params: dict[str, Any], paths: Paths) -> dict[str, str]:
-    """Generators whose pool failed the quality gate (any fit's pool), when quality.exclude_failed is true."""
+    """Pools left out of training, with the reason: a targeted pool the generator could not make, and (when
+    quality.exclude_failed is true) pools that failed the quality gate (any fit's pool)."""
     fit_seeds = params["augment"]["fit_seeds"]
     for name in params["generators"]:
         for f in fit_seeds:
@@ -33,7 +34,10 @@ def excluded_generators(params: dict[str, Any], paths: Paths) -> dict[str, str]:
                                 f"(dvc repro sample@{name}-{f})")
     out = {}
     for name, report in load_generator_reports(pool_names(params), paths, "quality", fit_seeds).items():
-        if params["quality"]["exclude_failed"] and not report.get("passed", True):
+        failed = [r["failed"] for r in (report.get("per_fit") or {"": report}).values() if r.get("failed")]
+        if failed:  # a targeted pool the generator could not make (sample@G-F said why)
+            out[name] = "could not be sampled: " + failed[0]
+        elif params["quality"]["exclude_failed"] and not report.get("passed", True):
             out[name] = "failed quality checks: " + ", ".join(failed_checks(report))
     return out
 

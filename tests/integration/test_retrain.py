@@ -22,6 +22,7 @@ def _params():
     p = small_params()
     p["data"]["simulate"].update({"n_customers": 300, "n_terminals": 600, "n_days": 60})
     p["generators"] = {"gaussian_copula": {}}
+    p["scarcity"].update({"generators": ["gaussian_copula"], "n_frauds": ["all"], "repeats": [0]})  # retrain skips it
     # the quality gate flags most SDV pools on this small data; these tests are about the retrain mechanics (the
     # pool guardrail has its own tests in tests/unit/test_retrain_logic.py)
     p["retrain"]["allow_flagged_pool"] = True

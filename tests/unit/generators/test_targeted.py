@@ -146,3 +146,22 @@ def test_pool_names():
     p["augment"]["target"] = {"column": "x", "policy": "balance", "weights": None}
     assert pool_names(p) == ["smote", "ctgan", "smote+target", "ctgan+target"]
     assert split_name("smote+target") == ("smote", True) and split_name("smote") == ("smote", False)
+
+
+def test_a_targeted_pool_the_generator_cannot_make_is_left_out_with_its_reason(tmp_path, monkeypatch):
+    """sample@G-F reports the failure instead of stopping the pipeline; train leaves `G+target` out and says why."""
+    import json
+
+    from pipeline.paths import Paths
+    from pipeline.stages.train import excluded_generators
+
+    paths = Paths.at(tmp_path)
+    for seed in (0, 1):
+        paths.quality_report("tvae", seed).parent.mkdir(parents=True)
+        targeted = ({"failed": "tvae could not sample 927 rows with fraud_scenario='1'", "passed": False} if seed
+                    else {"checks": {}, "passed": True})
+        paths.quality_report("tvae", seed).write_text(json.dumps({"checks": {}, "passed": True, "targeted": targeted}))
+    params = {"generators": {"tvae": {}}, "quality": {"exclude_failed": False},
+              "augment": {"fit_seeds": [0, 1], "target": {"column": "fraud_scenario", "policy": "balance"}}}
+    out = excluded_generators(params, paths)
+    assert out == {"tvae+target": "could not be sampled: tvae could not sample 927 rows with fraud_scenario='1'"}
