@@ -21,6 +21,13 @@ def n_synthetic(n_real_fraud: int, share: float) -> int:
     return int(round(n_real_fraud * share / (1.0 - share)))
 
 
+def pool_seed(sample_seed: int, fit_seed: int) -> int:
+    """The seed a pool is sampled with: its own per generator fit (augment.fit_seeds), so that several fits also
+    cover sampling randomness - the only randomness of generators whose fit is deterministic (GaussianCopula,
+    the SMOTE family). Fit seed 0 samples with `sample_seed` itself."""
+    return int(sample_seed) + 1_000_003 * int(fit_seed)
+
+
 def blend(real_train: pd.DataFrame, pool: pd.DataFrame, share: float, seed: int,
           label: str) -> tuple[pd.DataFrame, np.ndarray]:
     """Real training rows plus synthetic fraud rows drawn from `pool` without replacement.

@@ -2,10 +2,10 @@
 
 One **cell** = (n seed frauds, draw R, generator G): keep every legitimate training row and a random n of
 the seed set's frauds (draw R; the draws are nested: the n = 25 frauds of a draw are among its n = 50),
-fit G on those n frauds (fit seed R), and train the real-only detector and the augmented detectors at
-each `scarcity.shares` on them. Early stopping and thresholds use the real validation rows, and every
-detector is scored on the same real test rows. A cell stores which test frauds each detector alerts at
-the headline budget. The **sweep** then pairs each augmented detector with the real-only detector of the
+fit G on those n frauds (fit seed R; its pool sampled with `pool_seed(sample_seed, R)`), and train the
+real-only detector and the augmented detectors at each `scarcity.shares` on them. Early stopping and
+thresholds use the real validation rows, and every detector is scored on the same real test rows. A cell
+stores which test frauds each detector alerts at the headline budget. The **sweep** then pairs each augmented detector with the real-only detector of the
 same cell and bootstraps over test fraud rows, detector seeds and draws (draws paired: both sides saw the
 same n frauds), giving per (generator, share, n) a recall difference, lift, CI and verdict.
 
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.blend import blend, n_synthetic
+from pipeline.blend import blend, n_synthetic, pool_seed
 from pipeline.detector import predict_scores, train_detector
 from pipeline.errors import PipelineError
 from pipeline.fmt import pct, signed
@@ -84,7 +84,7 @@ def run_cell(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, schem
     try:
         gen = make_generator(gen_type, hyperparameters)
         gen.fit(schema.seed_set(sub), schema, train=pd.concat([schema.conform(sub), sub[[label]]], axis=1), seed=repeat)
-        pool = gen.sample(n_synthetic(n_real, max(shares)), seed=sample_seed)
+        pool = gen.sample(n_synthetic(n_real, max(shares)), seed=pool_seed(sample_seed, repeat))
     except PipelineError as error:
         return {**out, "status": FAILED, "reason": str(error)}
     except Exception as error:  # a library failure on a tiny seed set is a result of the sweep, not a crash

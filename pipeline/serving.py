@@ -164,7 +164,8 @@ def decisions_markdown(entry: dict[str, Any]) -> str:
     """The summary's section on what the registered detector would decide on the test rows."""
     t, c = entry["thresholds"], entry["test_decisions"]
     total = sum(v["rows"] for v in c.values())
-    lines = [f"Decisions of the detector `publish` registers ({entry['config']}, seed {entry['seed']}) on the "
+    fit = f"fit {entry['fit_seed']}, " if entry.get("fit_seed") is not None else ""
+    lines = [f"Decisions of the detector `publish` registers ({entry['config']}, {fit}seed {entry['seed']}) on the "
              f"{total} test rows:", "",
              "| decision | threshold (score >=) | FPR budget | FPR on validation | FPR on test | rows | frauds |",
              "|---|---:|---:|---:|---:|---:|---:|"]

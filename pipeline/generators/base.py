@@ -261,21 +261,7 @@ class Generator(ABC):
             return self._schema.conform(pd.DataFrame({c: pd.Series([], dtype=object) for c in self._columns}))
 
         if self._model_columns:
-            try:
-                with seeded(seed, self.uses_torch), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    raw = self._sample(n, seed)
-            except PipelineError:
-                raise
-            except Exception as error:
-                raise GeneratorError(
-                    f"{self.name} failed to sample {n} rows: {short_reason(error)}; "
-                    "refit it or choose another generator"
-                ) from error
-            if len(raw) != n:
-                raise GeneratorError(
-                    f"{self.name} returned {len(raw)} rows instead of {n}; refit it or choose another generator"
-                )
+            raw = self._guarded_sample(lambda: self._sample(n, seed), seed, n, f"{n} rows", "refit it")
         else:
             raw = pd.DataFrame(index=pd.RangeIndex(n))
         return self._finish(raw)
@@ -298,6 +284,22 @@ class Generator(ABC):
         if extra and extra not in self._columns and extra in raw.columns:
             out[extra] = as_text(raw[extra]).to_numpy(dtype=object)
         return out
+
+    def _guarded_sample(self, draw, seed: int, n: int, what: str, fix: str) -> pd.DataFrame:
+        """`draw()` seeded, its warnings silenced, a library error turned into one line; exactly n rows or an error."""
+        try:
+            with seeded(seed, self.uses_torch), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                raw = draw()
+        except PipelineError:
+            raise
+        except Exception as error:
+            raise GeneratorError(f"{self.name} failed to sample {what}: {short_reason(error)}; {fix} or choose "
+                                 "another generator") from error
+        if len(raw) != n:
+            raise GeneratorError(f"{self.name} returned {len(raw)} rows instead of {n}; {fix} or choose another "
+                                 "generator")
+        return raw
 
     # -- targeted sampling ---------------------------------------------------------------
     def target_counts(self) -> dict[str, int]:
@@ -337,18 +339,8 @@ class Generator(ABC):
             out = self._finish(pd.DataFrame({c: pd.Series([], dtype=object) for c in self._model_columns}))
             out[col] = pd.Series([], dtype=object)
             return out
-        try:
-            with seeded(seed, self.uses_torch), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                raw = self._sample_targeted(wanted, seed)
-        except PipelineError:
-            raise
-        except Exception as error:
-            raise GeneratorError(f"{self.name} failed to sample {total} targeted rows by {col}: {short_reason(error)}; "
-                                 "refit it, change augment.target or choose another generator") from error
-        if len(raw) != total:
-            raise GeneratorError(f"{self.name} returned {len(raw)} targeted rows instead of {total}; refit it or "
-                                 "choose another generator")
+        raw = self._guarded_sample(lambda: self._sample_targeted(wanted, seed), seed, total,
+                                   f"{total} targeted rows by {col}", "refit it, change augment.target")
         target_values = as_text(raw[col]).to_numpy(dtype=object)
         out = self._finish(raw)
         out[col] = target_values  # a categorical feature keeps the value asked for

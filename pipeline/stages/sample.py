@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.blend import n_synthetic
+from pipeline.blend import n_synthetic, pool_seed
 from pipeline.errors import GeneratorError
 from pipeline.fmt import num
 from pipeline.generators.base import Generator
@@ -35,7 +35,8 @@ def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[
     seed_set = schema.seed_set(train)
     n = n_synthetic(len(seed_set), max(params["augment"]["shares"]))
     gen = Generator.load(paths.generator_model(name, fit_seed))
-    pool = gen.sample(n, seed=params["augment"]["sample_seed"])
+    seed = pool_seed(params["augment"]["sample_seed"], fit_seed)
+    pool = gen.sample(n, seed=seed)
     holdout = schema.seed_set(valid)  # real frauds the generator never saw
     thresholds = {k: params["quality"][k] for k in threshold_keys()}
 
@@ -54,7 +55,7 @@ def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[
         head = {"generator": name + "+target", "fit_seed": fit_seed, "column": column, "policy": target["policy"],
                 "seed_counts": seed_counts, "counts": counts}
         try:
-            targeted = gen.sample_targeted(counts, seed=params["augment"]["sample_seed"])
+            targeted = gen.sample_targeted(counts, seed=seed)
         except GeneratorError as error:  # e.g. TVAE never makes a rare segment: report it, keep the other pools
             report["targeted"] = {**head, "failed": str(error), "passed": False}
             print(f"sample@{name}-{fit_seed}: no targeted pool ({error}); {name}+target is left out of training")

@@ -120,6 +120,9 @@ def test_a_second_fit_seed_fits_only_the_new_fits_and_widens_the_verdict(repo):
             "evaluate"} <= ran
     assert not {"fit@smote-0", "sample@smote-0", "prepare"} & ran and not any(s.startswith("scarcity") for s in ran)
     assert (repo / "models/generators/smote/fit0.pkl").stat().st_mtime_ns == before
+    # a deterministic fit (SMOTE) still gives another pool: each fit's pool is sampled with its own seed
+    pools = [pd.read_parquet(repo / f"data/synthetic/smote/fit{f}/pool.parquet") for f in (0, 1)]
+    assert not pools[0].equals(pools[1])
     table = pd.read_csv(repo / "reports/comparison.csv").set_index("config")
     assert table.loc["smote@0.5", "n_fits"] == 2 and table.loc["baseline", "n_fits"] == 0
     assert table.loc["smote@0.5", "diff_ci_width"] >= table.loc["smote@0.5", "diff_ci_width_without_fits"]
