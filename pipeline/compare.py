@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-from pipeline.fmt import num, pct, signed
+from pipeline.fmt import num, pct, percent, signed
 from pipeline.grid import AUGMENTED, BASELINE, REWEIGHT
 from pipeline.metrics import (VERDICT_HELPS, VERDICT_HURTS, detector_metrics, metric_names, paired_bootstrap,
                               pct_label, recall_at_threshold, seed_mean_std)
@@ -296,6 +296,49 @@ def targeting_markdown(tt: pd.DataFrame, headline_text: str, target: dict[str, A
     return "\n".join(lines) + "\n"
 
 
+def leaderboard(table: pd.DataFrame, quality: dict[str, dict]) -> pd.DataFrame:
+    """One row per pool (generator, or targeted pool): fidelity (calibrated: detection AUC excess and quality drop
+    vs real new frauds), memorisation (DCR ratio, exact copies), and utility - the recall difference vs real-only,
+    with its CI, of the pool's configuration that is best on the VALIDATION rows (chosen without the test rows,
+    like the challenger)."""
+    rows = []
+    aug = table[table["kind"] == AUGMENTED]
+    for gen, g in aug.groupby("generator", sort=False):
+        best = best_config(g, (AUGMENTED,))
+        q = quality.get(gen, {})
+        rows.append({"generator": gen, "family": best.get("family"), "config": best["config"],
+                     "detection_auc_excess": q.get("detection_auc_excess"),
+                     "quality_score_drop": q.get("quality_score_drop"), "dcr_ratio": q.get("dcr_ratio"),
+                     "exact_copy_share": q.get("exact_copy_share"), "gate": _gate(q) if q else "",
+                     "diff": best["diff"], "diff_lo": best["diff_lo"], "diff_hi": best["diff_hi"],
+                     "lift": best["lift"], "verdict": best["verdict"]})
+    return pd.DataFrame(rows)
+
+
+def leaderboard_markdown(board: pd.DataFrame, headline_text: str) -> str:
+    if board.empty:
+        return ""
+    lines = ["Generator leaderboard (plot: `plots/leaderboard.png`): fidelity measured against real new frauds "
+             "(detection AUC excess: how much easier the pool is to tell from the seed frauds than real new frauds "
+             "are; lower is better), memorisation (DCR ratio: below 1 the pool sits closer to its seed rows than real "
+             f"new frauds do), utility ({headline_text} minus real-only, for the pool's configuration that is best on "
+             "validation).", "",
+             "| generator | configuration | detection AUC excess | DCR ratio | exact copies | gate | recall difference "
+             "(CI) | verdict |", "|---|---|---:|---:|---:|---|---|---|"]
+    for _, r in board.iterrows():
+        lines.append(f"| {r['generator']} | {r['config']} | {num(r['detection_auc_excess'])} | {num(r['dcr_ratio'])} | "
+                     f"{percent(r['exact_copy_share'], 0)} | {r['gate']} | {signed(r['diff'])} "
+                     f"({signed(r['diff_lo'])}..{signed(r['diff_hi'])}) | {r['verdict']} |")
+    both = board.dropna(subset=["detection_auc_excess", "diff"])
+    if len(both) >= 3:
+        rho = float(pd.Series(both["detection_auc_excess"].to_numpy(dtype=float)).corr(
+            pd.Series(both["diff"].to_numpy(dtype=float)), method="spearman"))
+        lines += ["", f"Does fidelity predict utility here? Spearman correlation between detection AUC excess and the "
+                      f"recall difference over {len(both)} pools: {num(rho, 2)} (negative: more faithful pools help "
+                      f"more). With {len(both)} points this is a hint, not a finding."]
+    return "\n".join(lines) + "\n"
+
+
 def segment_metrics(seg: pd.DataFrame, best: str) -> dict[str, Any]:
     """DVC metrics per segment: test frauds, real-only recall, the best configuration's recall, lift and verdict."""
     out: dict[str, Any] = {}
@@ -424,19 +467,7 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
             f"| {r['title']} | {int(r['n_synthetic'])} | {r['recall']:.3f} | {r['recall_lo']:.3f}..{r['recall_hi']:.3f} | "
             f"{lift} | {lift_ci} | {r['verdict']} | {r['verdict_adjusted']} | {vr} | {r['pr_auc_mean']:.3f} | {q} |")
     if quality:
-        lines += ["", "Quality and privacy gate per synthetic pool:", "",
-                  "| generator | quality score | exact copies | DCR ratio (pool/holdout) | detection AUC | "
-                  "detection AUC, real held-out vs seed | gate |",
-                  "|---|---:|---:|---:|---:|---:|---|"]
-        for g, q in quality.items():
-            lines.append(f"| {g} | {num(q.get('quality_score'))} | {num(q.get('exact_copy_share'))} | "
-                         f"{num(q.get('dcr_ratio'))} | {num(q.get('detection_auc'))} | "
-                         f"{num(q.get('detection_auc_real_reference'))} | {_gate(q)} |")
-        lines += ["", "Gate: quality score >= min_quality_score (SDMetrics shapes and pair trends vs the seed set); "
-                  "exact copies <= max_exact_copy_share; DCR ratio (median distance of pool rows to their closest "
-                  "seed row / the same for real held-out frauds) >= min_dcr_ratio - lower means the pool hugs its "
-                  "seed rows (memorising); detection AUC <= max_detection_auc - near 1 means a classifier tells "
-                  "synthetic from real at once (compare it with the same classifier on real held-out frauds vs the seed rows, which shows how far real frauds drift between periods). A flagged pool is still trained on unless quality.exclude_failed."]
+        lines += ["", gate_markdown(quality)]
     if excluded:
         lines += ["", "Left out of training: "
                   + "; ".join(f"{g} ({why})" for g, why in excluded.items())]
@@ -459,6 +490,45 @@ def fit_seed_sentence(table: pd.DataFrame) -> str:
             f"{int((share >= 0.25).sum())} of {len(aug)} configurations a quarter or more (most for {top['title']}: "
             f"{top['diff_ci_width_without_fits']:.3f} -> {top['diff_ci_width']:.3f}, {share.max() * 100:.0f}%). "
             "With one fit seed this part of the uncertainty would go unseen.")
+
+
+def gate_markdown(quality: dict[str, dict]) -> str:
+    """The quality and privacy gate in plain words: what it measures, the real-new-frauds reference, each pool
+    against it, and the table."""
+    first = next((q for q in quality.values() if not q.get("failed")), None)
+    if first is None:
+        return "Quality and privacy gate: no pool was made.\n"
+    limit = {k: (c or {}).get("threshold") for k, c in (first.get("checks") or {}).items()}
+    ref_auc, ref_q = first.get("detection_auc_real_reference"), first.get("quality_score_real_reference")
+    lines = ["Quality and privacy gate per synthetic pool. It compares each pool with **real new frauds**: the "
+             "validation split's frauds, which no generator saw, measured against the seed set in the same way. "
+             + (f"A classifier tells those real new frauds from the seed frauds with AUC {num(ref_auc)} (0.5 = "
+                f"indistinguishable; fraud drifts between periods), and their SDMetrics quality score against the "
+                f"seed set is {num(ref_q)}. " if ref_auc is not None else
+                "There are too few real held-out frauds for that reference here, so only the absolute checks run. ")
+             + "A pool is flagged when it is easier to tell from the seed frauds than real new frauds are by more "
+             f"than {num(limit.get('detection_auc_excess'), 2)} AUC, when its quality score is more than "
+             f"{num(limit.get('quality_score_drop'), 2)} below theirs (or below {num(limit.get('quality_score'), 2)}), "
+             f"when more than {percent(limit.get('exact_copy_share'), 0)} of its rows copy a seed row, or when it "
+             f"sits much closer to its seed rows than real new frauds do (DCR ratio below "
+             f"{num(limit.get('dcr_ratio'), 2)}: memorising). A flagged pool is still trained on unless "
+             "quality.exclude_failed; the retrain guardrail does not promote it unless retrain.allow_flagged_pool.", ""]
+    for g, q in quality.items():
+        if q.get("failed"):
+            lines.append(f"- {g}: no pool ({q['failed']}).")
+            continue
+        excess = q.get("detection_auc_excess")
+        told = (f"told apart with AUC {num(q.get('detection_auc'))}"
+                + (f", {signed(excess, 3)} vs real new frauds" if excess is not None else ""))
+        lines.append(f"- {g}: {told}; quality {num(q.get('quality_score'))}; DCR ratio {num(q.get('dcr_ratio'))}; "
+                     f"exact copies {percent(q.get('exact_copy_share'), 0)}: **{_gate(q)}**.")
+    lines += ["", "| generator | quality score | drop vs real new frauds | exact copies | DCR ratio (pool/holdout) | "
+              "detection AUC | excess vs real new frauds | gate |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for g, q in quality.items():
+        lines.append(f"| {g} | {num(q.get('quality_score'))} | {num(q.get('quality_score_drop'))} | "
+                     f"{num(q.get('exact_copy_share'))} | {num(q.get('dcr_ratio'))} | {num(q.get('detection_auc'))} | "
+                     f"{num(q.get('detection_auc_excess'))} | {_gate(q)} |")
+    return "\n".join(lines)
 
 
 def _gate(q: dict) -> str:

@@ -198,7 +198,10 @@ SPEC = Section({
         "min_quality_score": (Optional(Float(0.0, 1.0)), 0.6),
         "max_exact_copy_share": (Optional(Float(0.0, 1.0)), 0.05),
         "min_dcr_ratio": (Optional(Float(0.0)), 0.5),
-        "max_detection_auc": (Optional(Float(0.0, 1.0)), 0.95),
+        "max_detection_auc": (Optional(Float(0.0, 1.0)), None),  # absolute; off: on drifting data it flags all
+        # calibrated against real held-out frauds measured the same way (pipeline/quality.py)
+        "max_detection_auc_excess": (Optional(Float(0.0, 1.0)), 0.1),
+        "max_quality_score_drop": (Optional(Float(0.0, 1.0)), 0.1),
         "exclude_failed": (Bool(), False),
     }), {}),
     "detector": (Section({

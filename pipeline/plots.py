@@ -219,6 +219,37 @@ def plot_scarcity(table: pd.DataFrame, headline_text: str, out_png: str | os.Pat
     _save(fig, out_png)
 
 
+def plot_leaderboard(board: pd.DataFrame, headline_text: str, max_excess: float | None,
+                     out_png: str | os.PathLike) -> None:
+    """One point per pool: x = detection AUC excess over real new frauds (fidelity; left is better), y = recall
+    difference vs real-only with its CI (utility), colour = DCR ratio (memorisation; dark = hugs its seed rows)."""
+    fig, ax = plt.subplots(figsize=(8.5, 5.5))
+    ok = board.dropna(subset=["detection_auc_excess"]) if not board.empty else board
+    if ok.empty:
+        ax.axis("off")
+        ax.text(0.0, 0.5, "No pool has a calibrated fidelity figure (too few real held-out frauds)", fontsize=11)
+        _save(fig, out_png)
+        return
+    x = ok["detection_auc_excess"].to_numpy(dtype=float)
+    y = ok["diff"].to_numpy(dtype=float)
+    err = np.vstack([y - ok["diff_lo"].to_numpy(dtype=float), ok["diff_hi"].to_numpy(dtype=float) - y])
+    ax.errorbar(x, y, yerr=err, fmt="none", ecolor="grey", alpha=0.6, capsize=3)
+    dcr = np.clip(ok["dcr_ratio"].to_numpy(dtype=float), 0.0, 1.5)
+    sc = ax.scatter(x, y, c=np.nan_to_num(dcr, nan=1.0), cmap="viridis", vmin=0.0, vmax=1.5, s=70, zorder=3)
+    for xi, yi, name in zip(x, y, ok["generator"]):
+        ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.axhline(0.0, color="grey", lw=1, ls="--")
+    if max_excess is not None:
+        ax.axvline(max_excess, color="firebrick", lw=1, ls=":", label=f"gate: excess {max_excess:g}")
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_xlabel("detection AUC excess over real new frauds (fidelity: lower is better)")
+    ax.set_ylabel(f"{headline_text}: difference vs real-only (95% CI)")
+    ax.set_title("Generator leaderboard: faithful, private and useful?")
+    fig.colorbar(sc, ax=ax, label="DCR ratio (memorisation: low = hugs seed rows)")
+    ax.grid(alpha=0.3)
+    _save(fig, out_png)
+
+
 def pr_curve_points(y, scores, max_points: int = 200) -> pd.DataFrame:
     """PR curve points (recall, precision, threshold) for DVC plot data, at most max_points rows.
 

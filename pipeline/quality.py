@@ -17,6 +17,13 @@ held-out fraud rows) and returns a JSON-able dict:
   to the seed rows than new real frauds do, i.e. it memorises them.
 * `detection_auc`: XGBoost (50 trees, depth 3, one thread: see DETECTION_N_JOBS) telling seed
   rows from an equal-size pool subsample, mean ROC-AUC over 3 stratified folds (0.5 = indistinguishable, 1 = trivially told apart).
+* `detection_auc_real_reference`, `quality_score_real_reference`: the same two measures for REAL
+  held-out frauds (the validation split's) against the seed set - how different real new frauds
+  already are (fraud drifts). The calibrated checks judge the pool against them:
+  `detection_auc_excess` (pool AUC minus reference AUC: how much easier the pool is to tell from the
+  seed set than real new frauds are) and `quality_score_drop` (reference score minus pool score).
+  The absolute `quality_score` and `detection_auc` checks stay available (`min_quality_score`,
+  `max_detection_auc`; the latter off by default: on drifting data it flags every pool).
 * `checks`: {name: {"value", "threshold", "passed"}}; `passed` is None when the value could not
   be computed (not evaluated; it does not fail the gate) or the threshold is None (disabled).
 
@@ -36,13 +43,20 @@ from pipeline.encoding import Encoder, tokens
 from pipeline.io import finite_or_none
 from pipeline.schema import Schema
 
-# check name -> (threshold key, direction)
+# check name -> (threshold key, direction). The calibrated checks compare the pool with REAL held-out frauds
+# measured the same way (real frauds drift between periods, so a fixed bar would flag every pool on drifting data):
+# detection_auc_excess = the pool's detection AUC minus that of real held-out frauds vs the seed set;
+# quality_score_drop = the held-out frauds' quality score minus the pool's; dcr_ratio is relative by definition.
 _CHECKS = {
     "quality_score": ("min_quality_score", "min"),
+    "quality_score_drop": ("max_quality_score_drop", "max"),
     "exact_copy_share": ("max_exact_copy_share", "max"),
     "dcr_ratio": ("min_dcr_ratio", "min"),
     "detection_auc": ("max_detection_auc", "max"),
+    "detection_auc_excess": ("max_detection_auc_excess", "max"),
 }
+#: below this many real held-out frauds the references (and the calibrated checks) are not computed
+MIN_REFERENCE_ROWS = 10
 
 _TABLE = "fraud"
 
@@ -83,10 +97,15 @@ def assess_pool(seed_set: pd.DataFrame, pool: pd.DataFrame, holdout: pd.DataFram
     result["dcr"] = dcr
     result["dcr_ratio"] = ratio
     result["detection_auc"] = _detection_auc(seed_df, pool_sub, schema, seed)
-    # the same classifier telling seed rows from REAL held-out frauds: how far apart real frauds of two
-    # periods already are (drift); a pool's AUC well above this is what the gate is about
-    result["detection_auc_real_reference"] = (_detection_auc(seed_df, hold_df, schema, seed)
-                                              if len(hold_df) >= 10 else None)
+    # the same measures for REAL held-out frauds against the seed set: how far apart real frauds of two periods
+    # already are (drift). A pool judged against these is judged against what real new frauds look like.
+    has_ref = len(hold_df) >= MIN_REFERENCE_ROWS
+    result["detection_auc_real_reference"] = _detection_auc(seed_df, hold_df, schema, seed) if has_ref else None
+    result["quality_score_real_reference"] = (_quality_report(seed_df, hold_df, schema)["quality_score"]
+                                              if has_ref else None)
+    result["sdmetrics_privacy"] = _sdmetrics_privacy(seed_df, pool_sub, hold_df, schema, seed) if has_ref else None
+    result["detection_auc_excess"] = _difference(result["detection_auc"], result["detection_auc_real_reference"])
+    result["quality_score_drop"] = _difference(result["quality_score_real_reference"], result["quality_score"])
 
     checks = {}
     for name, (key, direction) in _CHECKS.items():
@@ -100,6 +119,10 @@ def assess_pool(seed_set: pd.DataFrame, pool: pd.DataFrame, holdout: pd.DataFram
     result["passed"] = all(c["passed"] is not False for c in checks.values())
     result["thresholds"] = limits
     return result
+
+
+def _difference(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else float(a - b)
 
 
 # -- metrics -----------------------------------------------------------------------------
@@ -141,6 +164,42 @@ def _quality_report(seed_df: pd.DataFrame, pool_df: pd.DataFrame, schema: Schema
     except Exception as error:  # recorded, never raised: the other metrics still count
         empty["quality_error"] = f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
         return empty
+
+
+#: rows SDMetrics' DCR metrics compare (they cost about 10 s per 1,000 pool rows here)
+SDMETRICS_DCR_ROWS = 300
+
+
+def _sdmetrics_privacy(seed_df: pd.DataFrame, pool_df: pd.DataFrame, hold_df: pd.DataFrame, schema: Schema,
+                       seed: int) -> dict[str, Any]:
+    """SDMetrics 0.32's own DCR privacy metrics, reported beside the gate (not gating; see the README):
+    DCROverfittingProtection (share of pool rows closer to the seed set than to the real held-out frauds; score 1 =
+    no closer to the seed set than to held-out rows) and DCRBaselineProtection (pool's distance to the seed set
+    against random data's; 1 = as far as random rows). On a time split the held-out frauds are both fewer and
+    drifted (the seed set is subsampled to the held-out size for the first; drift remains), which makes every
+    pool look 'closer to training' - why the gate keeps its own DCR ratio, which measures pool and held-out
+    frauds against the same seed set."""
+    try:
+        from sdmetrics.single_table import DCRBaselineProtection, DCROverfittingProtection
+
+        rng = np.random.default_rng(seed)
+        n = min(len(pool_df), SDMETRICS_DCR_ROWS)
+        pool_sub = pool_df.iloc[np.sort(rng.choice(len(pool_df), size=n, replace=False))]
+        # as many seed rows as held-out rows: a nearest neighbour among more rows is nearer by construction
+        m = min(len(seed_df), len(hold_df))
+        seed_sub = seed_df.iloc[np.sort(rng.choice(len(seed_df), size=m, replace=False))]
+        metadata = {"tables": {_TABLE: schema.sdv_metadata_dict()}}
+        seed_x, pool_x, hold_x = (_for_sdmetrics(d, schema) for d in (seed_sub, pool_sub, hold_df))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            over = DCROverfittingProtection.compute_breakdown(seed_x, pool_x, hold_x, metadata, _TABLE)
+            base = DCRBaselineProtection.compute_breakdown(seed_x, pool_x, metadata, _TABLE)
+        return {"dcr_overfitting_protection": finite_or_none(over.get("score")),
+                "closer_to_seed_share": finite_or_none((over.get("synthetic_data_percentages") or {})
+                                                       .get("closer_to_training")),
+                "dcr_baseline_protection": finite_or_none(base.get("score")), "rows": int(n), "error": None}
+    except Exception as error:  # recorded, never raised: the gate does not depend on it
+        return {"error": f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"}
 
 
 def _canonical(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:

@@ -12,7 +12,8 @@ from pipeline.targeting import split_name
 
 #: quality-report numbers averaged over a generator's fits when it has several
 _MEAN_KEYS = ("quality_score", "exact_copy_share", "dcr_ratio", "detection_auc", "detection_auc_real_reference",
-              "column_shapes", "column_pair_trends", "fit_seconds")
+              "detection_auc_excess", "quality_score_real_reference", "quality_score_drop", "column_shapes",
+              "column_pair_trends", "fit_seconds")
 
 
 def load_generator_reports(names: list[str], paths: Paths, report: str, fit_seeds: list[int]) -> dict[str, dict]:
@@ -69,3 +70,12 @@ def merge_fits(reports: list[dict[str, Any]], fit_seeds: list[int]) -> dict[str,
 def failed_checks(quality_report: dict[str, Any]) -> list[str]:
     """Names of the gate checks a quality report failed (checks not evaluated do not fail)."""
     return [name for name, c in (quality_report.get("checks") or {}).items() if c.get("passed") is False]
+
+
+def gate_threshold(quality: dict[str, dict], check: str) -> float | None:
+    """The threshold the quality gate applied for `check` (from the reports, so readers need no quality params)."""
+    for report in quality.values():
+        threshold = ((report.get("checks") or {}).get(check) or {}).get("threshold")
+        if threshold is not None:
+            return threshold
+    return None

@@ -5,7 +5,8 @@ Steps (`python -m pipeline retrain`, `make retrain`):
 2. bring the data up to date: for the built-in simulator, move `data.simulate.day_offset`
    forward by `retrain.advance_days` (a retry after a failed attempt reuses that attempt's
    target, so a crash never skips a window); for a file source, re-read the file as it is now;
-3. run the DVC pipeline up to `publish` (`dvc repro publish`; the scarcity sweep is not rerun), which publishes a new `challenger` to the registry;
+3. run the DVC pipeline up to `publish` (`dvc repro publish`; the scarcity sweep is not rerun), which
+   publishes a new `challenger` to the registry;
 4. score the `champion` and the `challenger` on the SAME new validation/test rows (threshold
    at the headline alert budget from the validation rows, recall on the test rows);
 5. promote the challenger to `champion` only if its headline recall beats the champion's by

@@ -5,9 +5,10 @@ the seed set's frauds (draw R; the draws are nested: the n = 25 frauds of a draw
 fit G on those n frauds (fit seed R; its pool sampled with `pool_seed(sample_seed, R)`), and train the
 real-only detector and the augmented detectors at each `scarcity.shares` on them. Early stopping and
 thresholds use the real validation rows, and every detector is scored on the same real test rows. A cell
-stores which test frauds each detector alerts at the headline budget. The **sweep** then pairs each augmented detector with the real-only detector of the
-same cell and bootstraps over test fraud rows, detector seeds and draws (draws paired: both sides saw the
-same n frauds), giving per (generator, share, n) a recall difference, lift, CI and verdict.
+stores which test frauds each detector alerts at the headline budget. The **sweep** then pairs each
+augmented detector with the real-only detector of the same cell and bootstraps over test fraud rows,
+detector seeds and draws (draws paired: both sides saw the same n frauds), giving per (generator, share, n)
+a recall difference, lift, CI and verdict.
 
 Only the training split's frauds are cut: validation and test rows, and the time order of the split, are
 those of the main run, so every n is judged on the same later rows.

@@ -268,7 +268,8 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
         if isinstance(gen, str) and gen in bundle["quality"]:
             mlflow.log_dict(bundle["quality"][gen], "quality.json")
             q = bundle["quality"][gen]
-            for k in ("quality_score", "exact_copy_share", "dcr_ratio", "detection_auc"):
+            for k in ("quality_score", "quality_score_drop", "exact_copy_share", "dcr_ratio", "detection_auc",
+                      "detection_auc_excess"):
                 fv = finite_or_none(q.get(k))
                 if fv is not None:
                     mlflow.log_metric(f"quality.{k}", fv)

@@ -10,15 +10,16 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.compare import (DetectorScores, best_config, compare, headline_hits, headline_name, metrics_dict,
-                              segment_metrics, segment_table, segments_markdown, summary_markdown, targeting_markdown,
-                              targeting_table)
+from pipeline.compare import (DetectorScores, best_config, compare, headline_hits, headline_name, leaderboard,
+                              leaderboard_markdown, metrics_dict, segment_metrics, segment_table, segments_markdown,
+                              summary_markdown, targeting_markdown, targeting_table)
 from pipeline.detector import load_detector, predict_scores
 from pipeline.grid import BASELINE
 from pipeline.io import read_json, write_csv, write_json, write_text
 from pipeline.paths import Paths
-from pipeline.plots import headline_label, plot_pr_curves, plot_recall_vs_share, plot_segment_lift, pr_curve_points
-from pipeline.reports import load_generator_reports
+from pipeline.plots import (headline_label, plot_leaderboard, plot_pr_curves, plot_recall_vs_share, plot_segment_lift,
+                            pr_curve_points)
+from pipeline.reports import gate_threshold, load_generator_reports
 from pipeline.schema import Schema
 from pipeline.segments import fraud_segments
 from pipeline.serving import REVIEW, Scorer, Thresholds, decision_counts, decisions_markdown, realised_fpr
@@ -48,7 +49,8 @@ def decide_test_rows(params: dict[str, Any], paths: Paths, schema: Schema, test:
     queue = pd.DataFrame()
     for role, d in detectors.items():
         thresholds = Thresholds.from_validation(d.valid[y_valid == 0], budget, sv["review_budget"], sv["reasons"])
-        entry = {"config": d.config, "seed": d.seed, "fit_seed": d.fit_seed, "model": d.model, "thresholds": thresholds.to_dict(),
+        entry = {"config": d.config, "seed": d.seed, "fit_seed": d.fit_seed, "model": d.model,
+                 "thresholds": thresholds.to_dict(),
                  **realised_fpr(thresholds, d.valid[y_valid == 0], d.test[y_test == 0])}
         if role == "best":
             scorer = Scorer(load_detector(paths.detectors / d.model), schema, thresholds)
@@ -91,6 +93,9 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     metrics["segments"] = segment_metrics(seg_table, best["config"])
     write_json(paths.metrics, metrics)
     summary = summary_markdown(table, text, profile, quality, train_report.get("excluded_generators"), ev["ci"])
+    board = leaderboard(table, quality)
+    summary += "\n" + leaderboard_markdown(board, text)
+    plot_leaderboard(board, text, gate_threshold(quality, "detection_auc_excess"), paths.plots / "leaderboard.png")
     if not seg_table.empty:
         summary += "\n" + segments_markdown(seg_table, text, ev["min_segment_frauds"])
     target = params["augment"]["target"]

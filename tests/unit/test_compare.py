@@ -198,3 +198,24 @@ def test_targeted_configurations_are_compared_with_their_twins_per_segment():
     md = targeting_markdown(tt, "recall", {"column": "s", "policy": "weights", "weights": {"a": 1.0}})
     assert md.startswith("Targeted vs untargeted pools (augment.target: s, weights a: 1)")
     assert "- **g+target@0.5** vs g@0.5: s=a (" in md
+
+
+def test_leaderboard_one_row_per_pool_best_on_validation(tmp_path):
+    from pipeline.compare import leaderboard, leaderboard_markdown
+    from pipeline.plots import plot_leaderboard
+
+    y_valid, y_test = _y(3000, 150, 1), _y(3000, 300, 2)
+    configs = {"baseline": ("baseline", None, 0.0, None, 2.0),
+               "good@0.25": ("augmented", "good", 0.25, "sdv", 2.5), "good@0.5": ("augmented", "good", 0.5, "sdv", 3.5),
+               "bad@0.5": ("augmented", "bad", 0.5, "sdv", 0.5), "meh@0.5": ("augmented", "meh", 0.5, "sdv", 2.0)}
+    table = compare(_detectors(y_valid, y_test, configs), y_valid, y_test, EV)
+    quality = {g: {"detection_auc_excess": x, "dcr_ratio": 1.0, "exact_copy_share": 0.0,
+                   "checks": {"detection_auc_excess": {"value": x, "threshold": 0.1, "passed": x <= 0.1}}}
+               for g, x in (("good", 0.02), ("bad", 0.4), ("meh", 0.2))}
+    board = leaderboard(table, quality).set_index("generator")
+    assert list(board.index) == ["bad", "good", "meh"] and board.loc["good", "config"] == "good@0.5"
+    assert board.loc["good", "verdict"] == "helps" and board.loc["bad", "gate"] == "flagged: detection_auc_excess"
+    md = leaderboard_markdown(board.reset_index(), "recall")
+    assert "| good | good@0.5 | 0.020 |" in md and "Spearman correlation" in md and ": -1.00 " in md
+    plot_leaderboard(board.reset_index(), "recall", 0.1, tmp_path / "board.png")
+    assert (tmp_path / "board.png").stat().st_size > 10_000

@@ -116,7 +116,7 @@ def test_every_problem_reported_at_once_in_one_line():
 
 def test_defaults_come_from_the_spec_only():
     d = defaults()
-    assert d["data"]["simulate"]["n_customers"] == 1000 and d["quality"]["max_detection_auc"] == 0.95
+    assert d["data"]["simulate"]["n_customers"] == 1000 and d["quality"]["max_detection_auc_excess"] == 0.1
     assert d == {**SPEC.defaults(), "generators": {}}
 
 

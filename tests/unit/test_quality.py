@@ -64,7 +64,8 @@ def test_pool_from_same_distribution_passes(frames):
     assert report["quality_error"] is None and report["quality_score"] > 0.8
     assert report["column_shapes"] is not None and report["column_pair_trends"] is not None
     assert report["passed"] is True
-    assert set(report["checks"]) == {"quality_score", "exact_copy_share", "dcr_ratio", "detection_auc"}
+    assert set(report["checks"]) == {"quality_score", "quality_score_drop", "exact_copy_share", "dcr_ratio",
+                                     "detection_auc", "detection_auc_excess"}
     for check in report["checks"].values():
         assert set(check) == {"value", "threshold", "passed"}
     json.dumps(report)
@@ -73,7 +74,8 @@ def test_pool_from_same_distribution_passes(frames):
 def test_pool_from_different_distribution_is_detected(frames):
     report = assess_pool(frames["seed"], frames["far"], frames["holdout"], SCHEMA, LIMITS)
     assert report["detection_auc"] > 0.95
-    assert report["checks"]["detection_auc"]["passed"] is False
+    assert report["checks"]["detection_auc_excess"]["passed"] is False
+    assert report["checks"]["detection_auc"]["passed"] is None  # the absolute bar is off by default
     assert report["quality_score"] < LIMITS["min_quality_score"]
     assert report["passed"] is False
 
@@ -103,3 +105,52 @@ def test_thresholds_override_and_disable(frames):
 
 def test_threshold_keys_are_the_quality_params():
     assert set(threshold_keys()) == set(defaults()["quality"]) - {"exclude_failed"}
+
+
+def test_calibrated_gate_flags_shuffled_columns_and_passes_real_held_out_frauds():
+    """A pool of real frauds the generator never saw passes the calibrated checks: by definition it is as far
+    from the seed set as real new frauds are. A pool made of the seed rows' columns shuffled independently (every
+    marginal right, every relation between columns broken, no row copied) is flagged by them."""
+    def linked(rng, n):  # fraud rows whose columns move together (amount and items grow with the score)
+        score = rng.normal(0, 1, n)
+        return pd.DataFrame({"amount": np.exp(3 + score + rng.normal(0, 0.2, n)), "score": score,
+                             "n_items": np.clip(np.round(4 + 2 * score + rng.normal(0, 0.5, n)), 0, None).astype(int),
+                             "channel": np.where(score > 0.5, "web", rng.choice(["app", "atm", "pos"], n))})
+
+    rng = np.random.default_rng(7)
+    seed, holdout, more_real = linked(rng, 400), linked(rng, 200), linked(rng, 800)
+    real = assess_pool(seed, more_real, holdout, SCHEMA, LIMITS, seed=0)
+    assert abs(real["detection_auc_excess"]) < 0.1 and abs(real["quality_score_drop"]) < 0.1
+    assert real["checks"]["detection_auc_excess"]["passed"] is True
+    assert real["checks"]["quality_score_drop"]["passed"] is True
+    assert real["passed"] is True
+
+    shuffled = pd.concat([seed] * 2, ignore_index=True)
+    for col in shuffled.columns:
+        shuffled[col] = rng.permutation(shuffled[col].to_numpy())
+    fake = assess_pool(seed, shuffled, holdout, SCHEMA, LIMITS, seed=0)
+    assert fake["detection_auc_excess"] > 2 * LIMITS["max_detection_auc_excess"]
+    assert fake["checks"]["detection_auc_excess"]["passed"] is False and fake["passed"] is False
+    assert fake["quality_score"] > LIMITS["min_quality_score"]  # the absolute quality floor alone misses it
+
+
+def test_calibrated_checks_need_real_held_out_frauds(frames):
+    report = assess_pool(frames["seed"], frames["far"], frames["holdout"].iloc[:5], SCHEMA, LIMITS)
+    assert report["detection_auc_real_reference"] is None and report["quality_score_real_reference"] is None
+    assert report["checks"]["detection_auc_excess"]["passed"] is None  # not evaluated: it does not pass or fail
+
+
+def test_sdmetrics_privacy_metrics_are_reported_beside_the_gate(frames):
+    """SDMetrics' own DCR metrics: rows from the seed set's distribution are no closer to the seed rows than to
+    held-out ones (score near 1, half closer); copies of seed rows are closer far more often. (The seed set is
+    subsampled to the held-out size, so only the copies of the sampled seed rows sit at distance 0: the score of a
+    copying pool is about 0.5, not 0.) Reported, not gating."""
+    same = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA, LIMITS)["sdmetrics_privacy"]
+    copies = assess_pool(frames["seed"], pd.concat([frames["seed"]] * 2, ignore_index=True), frames["holdout"],
+                         SCHEMA, LIMITS)["sdmetrics_privacy"]
+    assert same["error"] is None and same["dcr_overfitting_protection"] > 0.9
+    assert 0.4 < same["closer_to_seed_share"] < 0.6
+    assert copies["dcr_overfitting_protection"] < 0.6 and copies["closer_to_seed_share"] > 0.7
+    assert copies["dcr_baseline_protection"] < same["dcr_baseline_protection"]
+    assert "sdmetrics_privacy" not in assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA,
+                                                  LIMITS)["checks"]
