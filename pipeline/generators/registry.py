@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline.errors import ConfigError
+from pipeline.generators.arf_models import ARFGenerator
 from pipeline.generators.base import Generator
 from pipeline.generators.oversamplers import (
     ADASYNGenerator,
@@ -31,6 +32,7 @@ GENERATORS: dict[str, type[Generator]] = {
         BorderlineSMOTEGenerator,
         ADASYNGenerator,
         RandomOversampleGenerator,
+        ARFGenerator,
     )
 }
 

@@ -131,7 +131,7 @@ def test_fit_info(fitted):
 
 
 def test_class_attributes(fitted):
-    assert fitted.family in ("sdv", "oversampler")
+    assert fitted.family in ("sdv", "oversampler", "forest")
     assert isinstance(fitted.min_rows, int) and fitted.min_rows >= 1
     if fitted.family == "sdv":  # the SDV class it wraps exists in the installed SDV
         import sdv.single_table
@@ -158,7 +158,7 @@ def test_unknown_generator_lists_valid_names():
 
 def test_registry_names():
     assert set(generator_names()) == {
-        "ctgan", "tvae", "gaussian_copula", "copulagan", "smote", "borderline_smote", "adasyn", "random_oversample",
+        "ctgan", "tvae", "gaussian_copula", "copulagan", "smote", "borderline_smote", "adasyn", "random_oversample", "arf",
     }
 
 
