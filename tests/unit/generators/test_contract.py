@@ -158,7 +158,8 @@ def test_unknown_generator_lists_valid_names():
 
 def test_registry_names():
     assert set(generator_names()) == {
-        "ctgan", "tvae", "gaussian_copula", "copulagan", "smote", "borderline_smote", "adasyn", "random_oversample", "arf",
+        "ctgan", "tvae", "gaussian_copula", "copulagan", "smote", "borderline_smote", "adasyn", "random_oversample",
+        "arf",
     }
 
 
