@@ -43,6 +43,9 @@ _COMMON: dict[str, tuple[Check, Any]] = {
 }
 _NETWORK: dict[str, tuple[Check, Any]] = {
     "epochs": (_POSITIVE, 300),
+    # when set, epochs = ceil(steps x batch / seed rows): as many gradient steps for 100 seed rows as for 1,000
+    # (a fixed epoch count gives a small seed set a few dozen steps); measured: tests/bench/results/small_seeds.md
+    "steps": (Optional(_POSITIVE), None),
     "batch_size": (_POSITIVE, 500),
     "embedding_dim": (_POSITIVE, 128),
     "verbose": (Bool(), False),
@@ -142,6 +145,13 @@ class SDVGenerator(Generator):
                 self._target_modelled = True
                 notes.append(f"target column {target} modelled with the features (dropped from the detector's input)")
         kwargs = self._synthesizer_kwargs(data, notes)
+        steps = kwargs.pop("steps", None)
+        if steps is not None:  # epochs from a number of gradient steps (batches larger than the seed set count once)
+            batch = min(int(kwargs["batch_size"]), len(data))
+            kwargs["epochs"] = max(1, math.ceil(steps * batch / len(data)))
+            notes.append(f"epochs = {kwargs['epochs']}: {steps} steps of {batch} rows over {len(data)} seed rows")
+        if "epochs" in kwargs:
+            self._epochs_used = int(kwargs["epochs"])
         synth_class = getattr(sdv.single_table, self.synthesizer_class)
         synthesizer = synth_class(self._metadata(list(data.columns)), **kwargs)
         with self._threads():
@@ -232,7 +242,7 @@ class _GANMixin:
             for _, row in losses.iterrows()
         ]
         return {
-            "epochs": self.epochs,  # type: ignore[attr-defined]
+            "epochs": getattr(self, "_epochs_used", self.epochs),  # type: ignore[attr-defined]
             "loss_curve": curve,
             "final_loss": curve[-1]["generator_loss"] if curve else None,
             "final_discriminator_loss": curve[-1]["discriminator_loss"] if curve else None,
@@ -277,7 +287,7 @@ class TVAEGenerator(SDVGenerator):
         per_epoch = losses.groupby("Epoch", sort=True)["Loss"].mean() if len(losses) else pd.Series(dtype=float)
         curve = [{"epoch": int(epoch), "loss": float(loss)} for epoch, loss in per_epoch.items()]
         return {
-            "epochs": self.epochs,
+            "epochs": getattr(self, "_epochs_used", self.epochs),
             "loss_curve": curve,
             "final_loss": curve[-1]["loss"] if curve else None,
         }

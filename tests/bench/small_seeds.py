@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.generators.registry import make_generator  # noqa: E402
-from pipeline.params import defaults  # noqa: E402
+from pipeline.params import defaults, load_params  # noqa: E402
 from pipeline.paths import Paths  # noqa: E402
 from pipeline.quality import assess_pool, threshold_keys  # noqa: E402
 from pipeline.schema import Schema  # noqa: E402
@@ -61,8 +61,7 @@ def prepared() -> tuple[Schema, pd.DataFrame, pd.DataFrame]:
 
     tmp = Path(tempfile.mkdtemp(prefix="small_seeds_"))
     (tmp / "data" / "raw").mkdir(parents=True)
-    params = defaults()
-    params["generators"] = {}
+    params = load_params(ROOT / "params.yaml")  # the shipped data settings (time column, ids, meta)
     paths = Paths.at(tmp)
     prepare.run(params, paths)
     schema = Schema.load(paths.schema)

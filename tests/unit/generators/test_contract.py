@@ -296,3 +296,13 @@ def test_every_declared_hyperparameter_check_is_enforced(name):
         for bad in bad_values:
             with pytest.raises(ConfigError, match=f"{key}"):
                 make_generator(name, {key: bad})
+
+
+@pytest.mark.parametrize("name", ["ctgan", "tvae"])
+def test_steps_set_the_epochs_from_the_seed_set_size(name, data):
+    """`steps`: as many gradient steps whatever the seed-set size (epochs = ceil(steps x batch / rows))."""
+    train, seed_set = data
+    gen = make_generator(name, tiny(name, steps=12, batch_size=20)).fit(seed_set, SCHEMA, train=train, seed=0)
+    assert gen.fit_info["epochs"] == 4  # 12 steps x 20 rows / 60 seed rows
+    assert any("epochs = 4: 12 steps of 20 rows over 60 seed rows" in n for n in gen.fit_info["notes"])
+    assert len(gen.fit_info["loss_curve"]) == 4
