@@ -302,6 +302,11 @@ class Generator(ABC):
         return raw
 
     # -- targeted sampling ---------------------------------------------------------------
+    @property
+    def target_column(self) -> str | None:
+        """The column this generator was fitted to target (None: fitted without one)."""
+        return getattr(self, "_target_name", None)
+
     def target_counts(self) -> dict[str, int]:
         """Seed rows per value of the target column (missing values under `MISSING_SEGMENT`), largest first."""
         self._require_target("target_counts")

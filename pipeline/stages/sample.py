@@ -35,6 +35,11 @@ def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[
     seed_set = schema.seed_set(train)
     n = n_synthetic(len(seed_set), max(params["augment"]["shares"]))
     gen = Generator.load(paths.generator_model(name, fit_seed))
+    target = params["augment"]["target"]
+    if target and gen.target_column != target["column"]:  # a model fitted for another target: never mix them up
+        fitted = "without a target column" if gen.target_column is None else f"for {gen.target_column!r}"
+        raise GeneratorError(f"generator {name} (fit seed {fit_seed}) was fitted {fitted}, but augment.target."
+                             f"column is {target['column']!r}; refit it (dvc repro fit@{name}-{fit_seed})")
     seed = pool_seed(params["augment"]["sample_seed"], fit_seed)
     pool = gen.sample(n, seed=seed)
     holdout = schema.seed_set(valid)  # real frauds the generator never saw
@@ -46,7 +51,6 @@ def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[
 
     report = {"generator": name, "fit_seed": fit_seed, "pool_rows": len(pool),
               "max_share": max(params["augment"]["shares"]), **gate(pool)}
-    target = params["augment"]["target"]
     targeted = None
     if target:
         column = target["column"]

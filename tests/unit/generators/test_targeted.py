@@ -165,3 +165,29 @@ def test_a_targeted_pool_the_generator_cannot_make_is_left_out_with_its_reason(t
               "augment": {"fit_seeds": [0, 1], "target": {"column": "fraud_scenario", "policy": "balance"}}}
     out = excluded_generators(params, paths)
     assert out == {"tvae+target": "could not be sampled: tvae could not sample 927 rows with fraud_scenario='1'"}
+
+
+def test_sample_stage_refuses_a_model_fitted_for_another_target(tmp_path, data):
+    """Run by hand (outside dvc, which refits on a target change), a stale model must not be sampled for another
+    column: one line, nothing written."""
+    from pipeline.paths import Paths
+    from pipeline.schema import Schema
+    from pipeline.stages import sample
+
+    train, seed_set, scen = data
+    paths = Paths.at(tmp_path)
+    (tmp_path / "data" / "prepared").mkdir(parents=True)
+    SCHEMA.save(paths.schema)
+    train.assign(scenario=np.r_[["none"] * (len(train) - len(scen)), scen.to_numpy()]).to_parquet(paths.split("train"))
+    train.to_parquet(paths.split("valid"))
+    gen = make_generator("smote", tiny("smote")).fit(seed_set, Schema.load(paths.schema), train=train, seed=0,
+                                                      target=scen)
+    gen.save(paths.generator_model("smote", 0))
+    params = {"augment": {"shares": [0.5], "sample_seed": 0,
+                          "target": {"column": "channel", "policy": "balance", "weights": None}},
+              "quality": {k: None for k in ("min_quality_score", "max_quality_score_drop", "max_exact_copy_share",
+                                            "min_dcr_ratio", "max_detection_auc", "max_detection_auc_excess")}}
+    with pytest.raises(GeneratorError, match=r"was fitted for 'scenario', but augment.target.column is 'channel'; "
+                                             r"refit it \(dvc repro fit@smote-0\)"):
+        sample.run(params, paths, "smote", 0)
+    assert not paths.quality_report("smote", 0).exists() and not paths.pools("smote", 0).exists()
