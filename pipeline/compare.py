@@ -254,7 +254,7 @@ def targeting_table(table: pd.DataFrame, hits: dict[str, np.ndarray], y_test: np
     """Each targeted configuration (`g+target@s`) against its untargeted twin (`g@s`) on every segment of the
     target column: recall of both on the segment's test frauds, the paired bootstrap CI of the difference and a
     verdict ("too few to judge" below min_segment_frauds). Empty when nothing was targeted."""
-    from pipeline.targeting import SUFFIX
+    from pipeline.targeting import split_name
 
     ev = eval_params
     fraud = np.asarray(y_test) == 1
@@ -262,8 +262,9 @@ def targeting_table(table: pd.DataFrame, hits: dict[str, np.ndarray], y_test: np
     rows = []
     for cid in table["config"]:
         gen, _, share = cid.partition("@")
-        twin = f"{gen[: -len(SUFFIX)]}@{share}" if gen.endswith(SUFFIX) else None
-        if twin is None or twin not in configs:
+        base, targeted = split_name(gen)
+        twin = f"{base}@{share}"
+        if not targeted or twin not in configs:
             continue
         for seg in segments:
             m = np.asarray(seg.mask)[fraud]

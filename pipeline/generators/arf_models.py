@@ -30,7 +30,6 @@ import pandas as pd
 
 from pipeline.checks import Bool, Check, Float, Int
 from pipeline.encoding import tokens
-from pipeline.errors import GeneratorError
 from pipeline.generators.base import Generator
 from pipeline.schema import MISSING_TOKEN
 
@@ -57,9 +56,6 @@ class ARFGenerator(Generator):
         "early_stop": (Bool(), True),
         "n_jobs": (Int(1), 1),
     }
-    #: batches tried per targeted sample before giving up with one line
-    max_condition_tries: ClassVar[int] = 50
-
     def _frame(self, data: pd.DataFrame) -> pd.DataFrame:
         out = pd.DataFrame(index=data.index)
         for col in data.columns:
@@ -76,12 +72,7 @@ class ARFGenerator(Generator):
                          for c in numeric}
         if any(data[c].isna().any() for c in numeric):
             notes.append("NaN in numerical columns imputed with the seed-set median before fitting")
-        target = getattr(self, "_target_name", None)
-        self._target_modelled = target is not None and target in data.columns
-        if target is not None and target not in data.columns and target not in self._schema.feature_names:
-            data = data.assign(**{target: self._target_values})  # a meta column: modelled so rows can be targeted
-            self._target_modelled = True
-            notes.append(f"target column {target} modelled with the features (dropped from the detector's input)")
+        data = self._with_target(data, notes)
         arf = _arf_module()
         frame = self._frame(data)
         self._model = arf.arf(x=frame, num_trees=self.num_trees, delta=self.delta, max_iters=self.max_iters,
@@ -124,6 +115,4 @@ class ARFGenerator(Generator):
             if not missing:
                 return pd.concat([part for v in counts for part in got[v]], ignore_index=True)
         value, k = next(iter(missing.items()))
-        raise GeneratorError(f"{self.name} made only {counts[value] - k} of {counts[value]} rows with {col}={value!r} "
-                             f"in {self.max_condition_tries} batches; give {value!r} a smaller weight in "
-                             "augment.target.weights, or choose another generator")
+        raise self._unmet(value, counts[value] - k, counts[value], f"{self.max_condition_tries} batches")

@@ -302,6 +302,30 @@ class Generator(ABC):
         return raw
 
     # -- targeted sampling ---------------------------------------------------------------
+    #: batches (SDV: tries per batch) a conditional sample may take before it fails with one line, not a hang
+    max_condition_tries: ClassVar[int] = 50
+
+    def _with_target(self, data: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+        """For models that learn the target column with the features (SDV, arf): the modelled columns plus the
+        target's seed values when it is a meta column. Sets `_target_modelled` (False: no target, or a constant
+        feature whose one value every row has)."""
+        target = self.target_column
+        self._target_modelled = target is not None and target in data.columns
+        if target is not None and target not in data.columns:
+            if target in self._schema.feature_names:  # a constant or all-NaN feature
+                notes.append(f"target column {target} has one value in the seed set; targeted rows are plain rows")
+            else:
+                data = data.assign(**{target: self._target_values})
+                self._target_modelled = True
+                notes.append(f"target column {target} modelled with the features (dropped from the detector's input)")
+        return data
+
+    def _unmet(self, value: str, got: int, wanted: int, tries: str) -> GeneratorError:
+        """The one line for a segment a conditional sample could not fill."""
+        return GeneratorError(f"{self.name} made only {got} of {wanted} rows with {self._target_name}={value!r} in "
+                              f"{tries}; give {value!r} a smaller weight in augment.target.weights, or choose another "
+                              "generator")
+
     @property
     def target_column(self) -> str | None:
         """The column this generator was fitted to target (None: fitted without one)."""

@@ -135,15 +135,7 @@ class SDVGenerator(Generator):
         import sdv.single_table
 
         notes: list[str] = []
-        target = getattr(self, "_target_name", None)
-        self._target_modelled = target is not None and target in data.columns
-        if target is not None and target not in data.columns:
-            if target in self._schema.feature_names:  # a constant or all-NaN feature: every row has the one value
-                notes.append(f"target column {target} has one value in the seed set; targeted rows are plain rows")
-            else:  # a meta column: modelled with the features so that rows can be sampled conditioned on it
-                data = data.assign(**{target: self._target_values})
-                self._target_modelled = True
-                notes.append(f"target column {target} modelled with the features (dropped from the detector's input)")
+        data = self._with_target(data, notes)  # a meta target column is learnt too, so rows can be conditioned on it
         kwargs = self._synthesizer_kwargs(data, notes)
         steps = kwargs.pop("steps", None)
         if steps is not None:  # epochs from a number of gradient steps (batches larger than the seed set count once)
@@ -177,10 +169,6 @@ class SDVGenerator(Generator):
         return out.reset_index(drop=True)
 
 
-    #: SDV retries per batch when sampling conditioned on a segment: a bound, so a condition SDV cannot meet fails
-    #: with one line instead of sampling for ever
-    max_condition_tries: ClassVar[int] = 50
-
     def _sample_targeted(self, counts: dict[str, int], seed: int) -> pd.DataFrame:
         from sdv.sampling import Condition
 
@@ -203,10 +191,7 @@ class SDVGenerator(Generator):
             if isinstance(rows, dict):
                 rows = rows[TABLE]
             if len(rows) < k:
-                raise GeneratorError(
-                    f"{self.name} made only {len(rows)} of {k} rows with {col}={value!r} in "
-                    f"{self.max_condition_tries} tries per batch; give {value!r} a smaller weight in "
-                    "augment.target.weights, or choose another generator")
+                raise self._unmet(value, len(rows), k, f"{self.max_condition_tries} tries per batch")
             parts.append(rows.iloc[:k])
         return pd.concat(parts, ignore_index=True)
 

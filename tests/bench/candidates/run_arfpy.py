@@ -1,5 +1,5 @@
 """arfpy benchmark: python run_arfpy.py <table> [--shim]"""
-import sys, time, warnings
+import sys, time
 if '--shim' in sys.argv:
     import numpy as np
     if not hasattr(np, 'in1d'):
