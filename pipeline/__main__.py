@@ -2,4 +2,5 @@ import sys
 
 from pipeline.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # Dask worker processes may import this module
+    sys.exit(main())

@@ -23,7 +23,10 @@ HYPERPARAMETERS = ("n_estimators", "max_depth", "learning_rate", "subsample", "c
 def make_classifier(params: dict[str, Any], seed: int, scale_pos_weight: float | None = None):
     from xgboost import XGBClassifier
 
+    from pipeline.compute import task_threads
+
     kw = {k: params[k] for k in HYPERPARAMETERS if k in params}
+    kw["n_jobs"] = task_threads(kw.get("n_jobs", 1))  # 1 inside a Dask task: the cluster's workers run in parallel
     return XGBClassifier(
         tree_method="hist",
         enable_categorical=True,
@@ -69,6 +72,24 @@ def save_detector(model: Any, path: str | Path) -> None:
             json_tmp.replace(tmp)
         finally:
             json_tmp.unlink(missing_ok=True)
+
+
+def detector_bytes(model: Any) -> bytes:
+    """The saved detector file's bytes (a unit on a Dask worker returns these; the stage writes them)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "model.json"
+        save_detector(model, path)
+        return path.read_bytes()
+
+
+def detector_from_bytes(data: bytes) -> Any:
+    from xgboost import XGBClassifier
+
+    clf = XGBClassifier()
+    clf.load_model(bytearray(data))
+    return clf
 
 
 def load_detector(path: str | Path) -> Any:

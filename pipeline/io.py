@@ -32,6 +32,40 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder beside `path`; swap it in for `path` (a folder or file, replaced whole)
+    only if the block succeeds. A failed block leaves `path` as it was and no partial folder."""
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    old = tmp.with_suffix(".old")
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if path.is_dir() and not path.is_symlink():
+            path.rename(old)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        tmp.rename(path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Standard JSON (NaN and infinities written as null), keys sorted, written atomically."""
     with atomic_path(path) as tmp:
@@ -60,9 +94,16 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
-def write_parquet(path: str | os.PathLike, df: pd.DataFrame) -> None:
-    with atomic_path(path) as tmp:
-        df.to_parquet(tmp, index=False)
+def write_parquet(path: str | os.PathLike, df: pd.DataFrame, partition_rows: int | None = None) -> None:
+    """One Parquet file, or with `partition_rows` a folder of parts (`part-00000.parquet`, ...) of at most that
+    many rows each, in row order (pandas reads the folder whole; Dask part by part). Written atomically."""
+    if partition_rows is None:
+        with atomic_path(path) as tmp:
+            df.to_parquet(tmp, index=False)
+        return
+    with atomic_dir(path) as tmp:
+        for k, start in enumerate(range(0, max(len(df), 1), partition_rows)):
+            df.iloc[start:start + partition_rows].to_parquet(tmp / f"part-{k:05d}.parquet", index=False)
 
 
 def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> None:

@@ -97,6 +97,37 @@ class Weights(Check):
         return [{}, ["a"], {"a": -1.0}, {"a": 0.0}]
 
 
+class Scheduler(Check):
+    """`local`, `sequential` or a Dask scheduler address such as tcp://host:8786 (`pipeline.compute`)."""
+
+    def check(self, key, v):
+        from pipeline.compute import LOCAL, SEQUENTIAL, is_address
+
+        if v in (LOCAL, SEQUENTIAL) or is_address(v):
+            return v
+        self.fail(key, f"must be 'local', 'sequential' or a Dask scheduler address like tcp://host:8786; got {v!r}")
+
+    def invalid_examples(self):
+        return ["", "cluster", "tcp://", 8786]
+
+
+class MemorySize(Check):
+    """A memory size Dask understands ("4GiB", "500MB")."""
+
+    def check(self, key, v):
+        from dask.utils import parse_bytes
+
+        try:
+            if isinstance(v, str) and parse_bytes(v) > 0:
+                return v
+        except (ValueError, TypeError):
+            pass
+        self.fail(key, f"must be a memory size like \"4GiB\" or \"500MB\"; got {v!r}")
+
+    def invalid_examples(self):
+        return ["", "lots", 4, "-1GB"]
+
+
 class Generators(Check):
     """name -> hyperparameters; each entry must build a generator (`type:` picks the implementation)."""
 
@@ -150,6 +181,9 @@ SPEC = Section({
         "non_finite": (Str(("missing", "reject")), "missing"),
         "coerce_numeric": (Bool(), False),
         "max_categories": (Optional(Int(2)), None),
+        # rows per Parquet part of each split (a folder of parts, read part by part by detector.engine: dask);
+        # null = one file per split
+        "partition_rows": (Optional(Int(1000)), None),
         "csv": (Section({
             "sep": (Optional(Char()), None),
             "encoding": (Optional(Encoding()), None),
@@ -213,7 +247,18 @@ SPEC = Section({
         "colsample_bytree": (Float(0.0, 1.0, lo_open=True), 0.8),
         "min_child_weight": (Float(0.0), 1.0),
         "early_stopping_rounds": (Int(1), 40),
-        "n_jobs": (Int(1), 2),
+        "n_jobs": (Int(1), 2),  # XGBoost threads per detector in this process (1 inside a Dask task)
+        # xgboost: each detector fits in one process on pandas rows (units spread over compute.scheduler);
+        # dask: each detector fits with xgboost.dask over the cluster's workers on the Parquet parts
+        "engine": (Str(("xgboost", "dask")), "xgboost"),
+    }), {}),
+    "compute": (Section({
+        # where units of work run (pipeline/compute.py): local | sequential | tcp://host:port
+        "scheduler": (Scheduler(), "local"),
+        "workers": (Optional(Int(1, 1024)), None),  # local cluster's workers; null = one per core
+        "worker_memory": (Optional(MemorySize()), None),  # local cluster's memory limit per worker; null = Dask's
+        "min_tasks": (Int(1), 4),  # a local cluster starts only for stages with at least this many units
+        "connect_timeout_s": (Float(0.1, 600.0), 10.0),
     }), {}),
     "evaluate": (Section({
         "fpr_budgets": (ListOf(_FRACTION, min_len=1, unique=True), [0.005, 0.001, 0.01]),
@@ -301,6 +346,9 @@ def _cross_checks(p: dict[str, Any]) -> list[tuple[str, str]]:
     if missing:
         problems.append(("scarcity.generators", f"names {', '.join(map(repr, missing))}, not configured under "
                                                 f"generators (configured: {', '.join(p['generators'])})"))
+    if p["detector"]["engine"] == "dask" and p["compute"]["scheduler"] == "sequential":
+        problems.append(("detector.engine", "dask trains on a Dask cluster; set compute.scheduler: local (or a "
+                                            "scheduler address), or detector.engine: xgboost"))
     if d["csv"]["sep"] is not None and d["csv"]["sep"] == d["csv"]["decimal"]:
         problems.append(("data.csv.decimal", f"must differ from data.csv.sep (both are {d['csv']['sep']!r})"))
     return problems
@@ -348,6 +396,8 @@ class RecordingParams(dict):
         return f"{self._prefix}{key}"
 
     def _wrap(self, key: Any, value: Any) -> Any:
+        if self._path(key).split(".")[0] in PLACEMENT_SECTIONS:
+            return value
         self._reads.add(self._path(key))
         if isinstance(value, dict):
             return RecordingParams(value, self._reads, self._path(key) + ".")
@@ -386,6 +436,11 @@ class RecordingParams(dict):
 
     def __setitem__(self, key, value):
         raise TypeError("validated params are read-only")
+
+
+#: sections that say where work runs, never what it computes (every backend gives identical results, tested):
+#: not DVC params of any stage, so moving a run onto a cluster does not rerun it
+PLACEMENT_SECTIONS = ("compute",)
 
 
 def recording(params: dict[str, Any], reads: set[str]) -> RecordingParams:

@@ -30,13 +30,18 @@ def git_commit(root: Path) -> str:
 
 
 def file_fingerprint(files: list[Path]) -> str:
-    """A short hash of the files' names and bytes, in the order given."""
+    """A short hash of the files' names and bytes, in the order given; a folder (a split written as Parquet parts)
+    counts as its files in name order."""
     h = hashlib.sha256()
     for f in files:
-        h.update(Path(f).name.encode())
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
+        f = Path(f)
+        h.update(f.name.encode())
+        for part in (sorted(p for p in f.rglob("*") if p.is_file()) if f.is_dir() else [f]):
+            if part != f:
+                h.update(part.relative_to(f).as_posix().encode())
+            with open(part, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
     return h.hexdigest()[:16]
 
 

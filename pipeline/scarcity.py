@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.blend import blend, n_synthetic, pool_seed
+from pipeline.compute import SEQUENTIAL, Backend
 from pipeline.detector import predict_scores, train_detector
 from pipeline.errors import PipelineError
 from pipeline.fmt import pct, signed
@@ -67,10 +68,12 @@ def _unbits(text: str) -> np.ndarray:
 
 def run_cell(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, schema: Schema, gen_type: str,
              hyperparameters: dict[str, Any], n: int | str, repeat: int, shares: list[float],
-             detector: dict[str, Any], seeds: list[int], budget: float, sample_seed: int) -> dict[str, Any]:
+             detector: dict[str, Any], seeds: list[int], budget: float, sample_seed: int,
+             backend: Backend | None = None) -> dict[str, Any]:
     """One cell of the sweep (see the module doc). Returns a JSON-ready dict; `status` is `ok`, `skipped` (n is not
     below the seed set's size: that n is the "all" cell) or `failed` (the generator could not fit or sample n
-    rows; the reason is kept, and the sweep reports it instead of a verdict)."""
+    rows; the reason is kept, and the sweep reports it instead of a verdict). The cell's detectors run on
+    `backend` (`pipeline.compute`; default: in this process)."""
     label = schema.label
     n_seed = int(train[label].sum())
     out: dict[str, Any] = {"n_requested": n, "repeat": repeat, "generator_type": gen_type, "shares": list(shares),
@@ -93,21 +96,29 @@ def run_cell(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, schem
     out["generator_seconds"] = round(time.perf_counter() - t0, 2)
 
     X_valid, y_valid = schema.to_model_frame(valid), valid[label].to_numpy()
-    X_test, fraud = schema.to_model_frame(test), test[label].to_numpy() == 1
-    legit_valid = y_valid == 0
-
-    def hits_of(data: pd.DataFrame, seed: int) -> str:
-        model, _ = train_detector(schema.to_model_frame(data), data[label].to_numpy(), X_valid, y_valid, detector,
-                                  seed=seed)
-        t = threshold_at_fpr(predict_scores(model, X_valid)[legit_valid], budget)
-        return _bits(predict_scores(model, X_test)[fraud] >= t)
-
+    fraud = test[label].to_numpy() == 1
+    units = [(None, s) for s in seeds] + [(share, s) for share in shares for s in seeds]
+    shared = {"sub": sub, "pool": pool, "schema": schema, "X_valid": X_valid, "y_valid": y_valid,
+              "X_test_fraud": schema.to_model_frame(test.loc[fraud]), "detector": dict(detector), "budget": budget}
     t0 = time.perf_counter()
-    out["baseline"] = [hits_of(sub, s) for s in seeds]
-    out["augmented"] = {f"{share:g}": [hits_of(blend(sub, pool, share, seed=s, label=label)[0], s) for s in seeds]
-                        for share in shares}
+    hits = (backend or Backend(SEQUENTIAL)).map(_cell_hits, units, shared, what="detector")
+    out["baseline"] = hits[:len(seeds)]
+    out["augmented"] = {f"{share:g}": hits[len(seeds) * (k + 1):len(seeds) * (k + 2)] for k, share in enumerate(shares)}
     out["detector_seconds"] = round(time.perf_counter() - t0, 2)
     return {**out, "status": OK}
+
+
+def _cell_hits(unit: tuple[float | None, int], *, sub: pd.DataFrame, pool: pd.DataFrame, schema: Schema,
+               X_valid: pd.DataFrame, y_valid: np.ndarray, X_test_fraud: pd.DataFrame, detector: dict[str, Any],
+               budget: float) -> str:
+    """One detector of a cell (real-only when share is None): which test frauds it alerts at `budget`."""
+    share, seed = unit
+    label = schema.label
+    data = sub if share is None else blend(sub, pool, share, seed=seed, label=label)[0]
+    model, _ = train_detector(schema.to_model_frame(data), data[label].to_numpy(), X_valid, y_valid, detector,
+                              seed=seed)
+    t = threshold_at_fpr(predict_scores(model, X_valid)[y_valid == 0], budget)
+    return _bits(predict_scores(model, X_test_fraud) >= t)
 
 
 def sweep_table(cells: dict[tuple[Any, int, str], dict[str, Any]], n_frauds: list, repeats: list[int],

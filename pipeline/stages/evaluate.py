@@ -13,7 +13,9 @@ import pandas as pd
 from pipeline.compare import (DetectorScores, best_config, compare, headline_hits, headline_name, leaderboard,
                               leaderboard_markdown, metrics_dict, segment_metrics, segment_table, segments_markdown,
                               summary_markdown, targeting_markdown, targeting_table)
-from pipeline.detector import load_detector, predict_scores
+from pipeline.compute import announce, open_backend
+from pipeline.detector import detector_from_bytes, load_detector, predict_scores
+from pipeline.errors import DataError
 from pipeline.grid import BASELINE
 from pipeline.io import read_json, write_csv, write_json, write_text
 from pipeline.paths import Paths
@@ -25,17 +27,45 @@ from pipeline.segments import fraud_segments
 from pipeline.serving import REVIEW, Scorer, Thresholds, decision_counts, decisions_markdown, realised_fpr
 
 
-def score_detectors(train_report: dict, paths: Paths, X_valid, X_test) -> list[DetectorScores]:
+def _score_unit(model_bytes: bytes, *, X_valid: pd.DataFrame, X_test: pd.DataFrame) -> tuple:
+    model = detector_from_bytes(model_bytes)
+    return predict_scores(model, X_valid), predict_scores(model, X_test)
+
+
+def score_detectors(train_report: dict, paths: Paths, schema: Schema, valid: pd.DataFrame, params: dict[str, Any],
+                    X_test: pd.DataFrame | None = None) -> list[DetectorScores]:
+    """Every detector's validation and test scores. `detector.engine: xgboost`: one unit per detector on the
+    compute backend; `dask`: the test split's Parquet parts scored on the workers (`pipeline.engine_dask`)."""
     fits = load_generator_reports(train_report["generators"], paths, "fit", train_report["fit_seeds"])
     families = {n: r.get("family") for n, r in fits.items()}
+    records = train_report["detectors"]
+    blobs = []
+    for rec in records:
+        path = paths.detectors / rec["model"]
+        if not path.exists():
+            raise DataError(f"detector {path} not found; run the train stage (dvc repro train)")
+        blobs.append(path.read_bytes())
+    X_valid = schema.to_model_frame(valid)
+    with open_backend(params) as backend:
+        if train_report.get("engine", "xgboost") == "dask":
+            from pipeline import engine_dask
+
+            print(f"compute: {len(records)} detectors scored part by part on the {backend.describe}", flush=True)
+            backend.client  # noqa: B018 - connect (or start the local cluster) before scoring
+            models = [detector_from_bytes(b) for b in blobs]
+            tests = engine_dask.score_split(engine_dask.read_split(paths.split("test"), schema), models, schema)
+            scores = [(predict_scores(m, X_valid), t) for m, t in zip(models, tests)]
+        else:
+            announce(backend, len(records), "scoring")
+            scores = backend.map(_score_unit, blobs, {"X_valid": X_valid, "X_test": X_test}, what="scoring",
+                                 name=lambda b: "of a detector")
     out = []
-    for rec in train_report["detectors"]:
-        model = load_detector(paths.detectors / rec["model"])
+    for rec, (valid_scores, test_scores) in zip(records, scores):
         family = families.get(rec["generator"]) if rec["generator"] else None
         out.append(DetectorScores(
             config=rec["config"], title=rec["title"], kind=rec["kind"], generator=rec["generator"],
             share=rec["share"], seed=rec["seed"], family=family, n_real_fraud=rec["n_real_fraud"],
-            n_synthetic=rec["n_synthetic"], valid=predict_scores(model, X_valid), test=predict_scores(model, X_test),
+            n_synthetic=rec["n_synthetic"], valid=valid_scores, test=test_scores,
             fit_seed=rec.get("fit_seed"), model=rec["model"]))
     return out
 
@@ -70,7 +100,7 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     test = pd.read_parquet(paths.split("test"))
     train_report = read_json(paths.train_report)
     y_valid, y_test = valid[schema.label].to_numpy(), test[schema.label].to_numpy()
-    scored = score_detectors(train_report, paths, schema.to_model_frame(valid), schema.to_model_frame(test))
+    scored = score_detectors(train_report, paths, schema, valid, params, schema.to_model_frame(test))
     quality = load_generator_reports(train_report["generators"], paths, "quality", train_report["fit_seeds"])
     ev = params["evaluate"]
     hits = headline_hits(scored, y_valid, y_test, ev["fpr_budgets"][0])

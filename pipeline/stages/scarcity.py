@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.compare import headline_name
+from pipeline.compute import open_backend
 from pipeline.errors import ConfigError, DataError
 from pipeline.generators.registry import split_type
 from pipeline.io import read_json, write_csv, write_json, write_text
@@ -39,8 +40,9 @@ def cell(params: dict[str, Any], paths: Paths, n: int | str, repeat: int, genera
     train, valid, test = (pd.read_parquet(paths.split(s)) for s in ("train", "valid", "test"))
     name = f"scarcity_cell@{n}-{repeat}-{generator}"
     print(f"{name}: {gen_type} on {n} seed frauds (draw {repeat}), shares {sc['shares']}", flush=True)
-    out = run_cell(train, valid, test, schema, gen_type, hp, n, repeat, sc["shares"], params["detector"], sc["seeds"],
-                   params["evaluate"]["fpr_budgets"][0], params["augment"]["sample_seed"])
+    with open_backend(params) as backend:
+        out = run_cell(train, valid, test, schema, gen_type, hp, n, repeat, sc["shares"], params["detector"],
+                       sc["seeds"], params["evaluate"]["fpr_budgets"][0], params["augment"]["sample_seed"], backend)
     out["generator"] = generator
     write_json(paths.scarcity_cell(cell_id(n, repeat, generator)), out)
     detail = {OK: f"{out.get('generator_seconds', 0):.1f}s generator, {out.get('detector_seconds', 0):.1f}s detectors",

@@ -1,7 +1,10 @@
 """Stage `train`: XGBoost detectors for every (generator, share, fit seed, detector seed) plus both baselines.
 
 Reads only the TRAIN and VALID splits and the synthetic pools: the test rows never enter this
-stage. Early stopping uses the real validation rows.
+stage. Early stopping uses the real validation rows. With `detector.engine: xgboost` each detector is one unit of
+work on the compute backend (`pipeline.compute`: in parallel on a Dask cluster, identical results); with `dask`
+each detector trains over the whole cluster on the training split's Parquet parts (`pipeline.engine_dask`).
+The detectors are written together once every one has trained.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.blend import blend
-from pipeline.detector import save_detector, train_detector
+from pipeline.blend import blend, draw_synthetic
+from pipeline.compute import announce, open_backend
+from pipeline.detector import detector_bytes, train_detector
 from pipeline.errors import DataError
 from pipeline.grid import AUGMENTED, REWEIGHT, build_grid
-from pipeline.io import write_json
+from pipeline.io import atomic_dir, write_bytes, write_json
 from pipeline.paths import Paths
 from pipeline.reports import failed_checks, load_generator_reports
 from pipeline.schema import Schema
@@ -50,9 +54,47 @@ def _read_pool(paths: Paths, name: str, fit_seed: int) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
+def _fit_unit(unit: tuple, *, train: pd.DataFrame, pools: dict, X_valid: pd.DataFrame, y_valid: np.ndarray,
+              schema: Schema, det: dict[str, Any], n_fraud: int, n_legit: int) -> tuple[bytes, dict, int, int]:
+    """One detector (`detector.engine: xgboost`): (model file bytes, info, training rows, synthetic rows). Runs
+    in the stage's process or on a Dask worker (`pipeline.compute`); everything random is seeded by the unit."""
+    arm, fit, seed = unit
+    label = schema.label
+    if arm.kind == AUGMENTED:
+        data, synthetic = blend(train, pools[(arm.generator, fit)], arm.share, seed=seed, label=label)
+    else:
+        data, synthetic = train, np.zeros(len(train), dtype=bool)
+    spw = n_legit / n_fraud if arm.kind == REWEIGHT else None
+    model, info = train_detector(schema.to_model_frame(data), data[label].to_numpy(), X_valid, y_valid,
+                                 det, seed=seed, scale_pos_weight=spw)
+    return detector_bytes(model), info, len(data), int(synthetic.sum())
+
+
+def _fit_dask(units: list[tuple], backend, paths: Paths, schema: Schema, pools: dict, X_valid: pd.DataFrame,
+              y_valid: np.ndarray, det: dict[str, Any], on_result) -> tuple[list, int, int]:
+    """Every detector with `detector.engine: dask`, one after another, each over the whole cluster."""
+    from pipeline import engine_dask
+
+    client = backend.client
+    ddf = engine_dask.read_split(paths.split("train"), schema)
+    rows, n_fraud = engine_dask.count_frauds(ddf, schema.label)
+    X, y = engine_dask.model_frame(ddf, schema)
+    X, y = client.persist([X, y])  # read the parts once, spread over the workers, for every detector
+    results = []
+    for i, (arm, fit, seed) in enumerate(units):
+        syn = (draw_synthetic(pools[(arm.generator, fit)], n_fraud, arm.share, seed, schema.label)
+               if arm.kind == AUGMENTED else pd.DataFrame())
+        Xa, ya = engine_dask.with_synthetic(X, y, syn, schema)
+        spw = (rows - n_fraud) / n_fraud if arm.kind == REWEIGHT else None
+        model, info = engine_dask.train_detector(client, Xa, ya, X_valid, y_valid, det, seed=seed,
+                                                 scale_pos_weight=spw)
+        results.append((detector_bytes(model), info, rows + len(syn), len(syn)))
+        on_result(i, results[-1])
+    return results, rows, n_fraud
+
+
 def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     schema = Schema.load(paths.schema)
-    train = pd.read_parquet(paths.split("train"))
     valid = pd.read_parquet(paths.split("valid"))
     label = schema.label
     X_valid, y_valid = schema.to_model_frame(valid), valid[label].to_numpy()
@@ -61,34 +103,47 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     fit_seeds = params["augment"]["fit_seeds"]
     pools = {(name, f): _read_pool(paths, name, f) for name in {c.generator for c in grid if c.generator}
              for f in fit_seeds}
-    n_fraud = int(train[label].sum())
-    n_legit = len(train) - n_fraud
     det = params["detector"]
-    records = []
     t_start = time.perf_counter()
     # every (arm, generator fit, detector seed); the baselines have no generator, so no fit
     units = [(arm, f if arm.kind == AUGMENTED else None, seed)
              for arm in grid for f in (fit_seeds if arm.kind == AUGMENTED else [None]) for seed in det["seeds"]]
-    for done, (arm, fit, seed) in enumerate(units, start=1):
-        if arm.kind == AUGMENTED:
-            data, synthetic = blend(train, pools[(arm.generator, fit)], arm.share, seed=seed, label=label)
-        else:
-            data, synthetic = train, np.zeros(len(train), dtype=bool)
-        spw = n_legit / n_fraud if arm.kind == REWEIGHT else None
-        model, info = train_detector(schema.to_model_frame(data), data[label].to_numpy(), X_valid, y_valid,
-                                     det, seed=seed, scale_pos_weight=spw)
-        rel = f"{arm.dirname}/seed{seed}.json" if fit is None else f"{arm.dirname}/fit{fit}/seed{seed}.json"
-        save_detector(model, paths.detectors / rel)
-        n_syn = int(synthetic.sum())
-        records.append({
-            "config": arm.id, "title": arm.title, "kind": arm.kind, "generator": arm.generator,
-            "share": arm.share, "fit_seed": fit, "seed": seed, "model": rel, "rows": len(data),
-            "n_real_fraud": n_fraud, "n_synthetic": n_syn, "n_legit": n_legit, **info,
-        })
+    finished = []
+
+    def progress(i: int, result: tuple) -> None:
+        arm, fit, seed = units[i]
+        _, info, _, n_syn = result
+        finished.append(i)
         which = f"seed {seed}" if fit is None else f"fit {fit} seed {seed}"
-        print(f"train [{done}/{len(units)}] {arm.title:<28} {which}: {n_syn:>5} synthetic rows, "
+        print(f"train [{len(finished)}/{len(units)}] {arm.title:<28} {which}: {n_syn:>5} synthetic rows, "
               f"best iteration {info['best_iteration']:>3}, valid AP {info['valid_aucpr']:.3f}, "
               f"{info['fit_seconds']:.1f}s", flush=True)
+
+    with open_backend(params) as backend:
+        if det["engine"] == "dask":
+            print(f"compute: {len(units)} detectors with xgboost.dask, each over the {backend.describe}", flush=True)
+            results, n_rows, n_fraud = _fit_dask(units, backend, paths, schema, pools, X_valid, y_valid, det,
+                                                 progress)
+        else:
+            train = pd.read_parquet(paths.split("train"))
+            n_rows, n_fraud = len(train), int(train[label].sum())
+            announce(backend, len(units), "detector")
+            shared = {"train": train, "pools": pools, "X_valid": X_valid, "y_valid": y_valid, "schema": schema,
+                      "det": det.copy(), "n_fraud": n_fraud, "n_legit": n_rows - n_fraud}
+            results = backend.map(_fit_unit, units, shared, what="detector",
+                                  name=lambda u: f"{u[0].title} fit {u[1]} seed {u[2]}", on_result=progress)
+    n_legit = n_rows - n_fraud
+    records = []
+    # the detectors are written only now, all at once: a failed unit leaves no partial models/detectors
+    with atomic_dir(paths.detectors) as staging:
+        for (arm, fit, seed), (model_bytes, info, rows, n_syn) in zip(units, results):
+            rel = f"{arm.dirname}/seed{seed}.json" if fit is None else f"{arm.dirname}/fit{fit}/seed{seed}.json"
+            write_bytes(staging / rel, model_bytes)
+            records.append({
+                "config": arm.id, "title": arm.title, "kind": arm.kind, "generator": arm.generator,
+                "share": arm.share, "fit_seed": fit, "seed": seed, "model": rel, "rows": rows,
+                "n_real_fraud": n_fraud, "n_synthetic": n_syn, "n_legit": n_legit, **info,
+            })
     report = {
         "detectors": records,
         "excluded_generators": excluded,
@@ -96,7 +151,8 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
         "fit_seeds": fit_seeds,
         "shares": params["augment"]["shares"],
         "generators": pool_names(params),
-        "train_rows": len(train),
+        "engine": det["engine"],
+        "train_rows": n_rows,
         "train_frauds": n_fraud,
         "valid_rows": len(valid),
         "seconds": round(time.perf_counter() - t_start, 1),

@@ -1,0 +1,122 @@
+"""`detector.engine: dask`: detectors trained and scored over a Dask cluster on data no process holds whole.
+
+Training rows are read as a Dask DataFrame from a split's Parquet parts (`data.partition_rows`; a single file is
+one partition), turned into model features part by part (`Schema.to_model_frame`: every categorical gets the
+categories recorded at prepare, so Dask knows them before reading any row), and the synthetic rows of an augmented
+arm are appended as one more partition (`blend.draw_synthetic`: the same rows the xgboost engine adds). XGBoost's
+`DaskXGBClassifier` trains on the workers' parts (native categoricals: `enable_categorical=True`, which xgboost
+3.2's `DaskDMatrix` leaves off by default) with early stopping on the real validation rows. The fitted booster is
+saved like any detector, so evaluate, publish and serving load it the same way; scoring a split runs
+`predict_proba` on each part on the workers and gathers only the scores (8 bytes per row).
+
+What pandas still holds whole in this engine: the validation rows (early stopping and thresholds need them),
+the seed set of generators (the training frauds), the synthetic pools, and in `evaluate` the test split's rows
+(segments, review queue). The training split's legitimate rows - nearly all rows - are only ever read by workers.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.detector import HYPERPARAMETERS
+from pipeline.errors import DataError
+from pipeline.schema import Schema
+
+
+def read_split(path: str | Path, schema: Schema, columns: list[str] | None = None):
+    """A split (one Parquet file or a folder of parts) as a Dask DataFrame, one partition per part."""
+    import dask.dataframe as dd
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path} not found; run the prepare stage (dvc repro prepare)")
+    source = sorted(str(p) for p in path.glob("part-*.parquet")) if path.is_dir() else str(path)
+    # blocksize=None: one partition per part, whichever columns are read (Dask would otherwise merge parts by
+    # the size of the columns read, and the features and the label of the same rows would be split differently)
+    return dd.read_parquet(source, columns=columns, blocksize=None)
+
+
+def _model_part(part: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    return schema.to_model_frame(part)
+
+
+def model_frame(ddf, schema: Schema):
+    """(features as model columns, label) of a Dask DataFrame; categories known up front (from the schema)."""
+    meta = schema.to_model_frame(ddf._meta)
+    X = ddf.map_partitions(_model_part, schema, meta=meta)
+    y = ddf.map_partitions(_label_part, schema.label, meta=pd.Series(dtype="int64", name=schema.label))
+    return X, y
+
+
+def _label_part(part: pd.DataFrame, label: str) -> pd.Series:
+    return part[label].astype("int64")
+
+
+def count_frauds(ddf, label: str) -> tuple[int, int]:
+    """(rows, frauds) of a Dask DataFrame, computed on the workers."""
+    import dask
+
+    rows, frauds = dask.compute(ddf[label].size, ddf[label].sum())
+    return int(rows), int(frauds)
+
+
+def with_synthetic(X, y, synthetic: pd.DataFrame, schema: Schema):
+    """X, y plus the synthetic rows as one more partition (nothing added when there are none)."""
+    import dask.dataframe as dd
+
+    if synthetic.empty:
+        return X, y
+    X_syn = dd.from_pandas(schema.to_model_frame(synthetic), npartitions=1)
+    y_syn = dd.from_pandas(synthetic[schema.label].astype("int64"), npartitions=1)
+    return dd.concat([X, X_syn], interleave_partitions=False), dd.concat([y, y_syn], interleave_partitions=False)
+
+
+def train_detector(client, X, y, X_valid: pd.DataFrame, y_valid: np.ndarray, params: dict[str, Any], seed: int,
+                   scale_pos_weight: float | None = None) -> tuple[Any, dict]:
+    """Fit one detector with xgboost.dask on the cluster; early stopping on the real validation rows. Returns a
+    plain `XGBClassifier` (saved and loaded like the xgboost engine's) and the same info dict."""
+    import dask.dataframe as dd
+    from xgboost import XGBClassifier
+    from xgboost.dask import DaskXGBClassifier
+
+    if np.asarray(y_valid).min() == np.asarray(y_valid).max():
+        raise DataError("validation rows hold a single class; early stopping needs both classes")
+    kw = {k: params[k] for k in HYPERPARAMETERS if k in params and k != "n_jobs"}
+    clf = DaskXGBClassifier(tree_method="hist", enable_categorical=True, max_cat_to_onehot=1, eval_metric="aucpr",
+                            random_state=seed, n_jobs=1,
+                            scale_pos_weight=1.0 if scale_pos_weight is None else float(scale_pos_weight), **kw)
+    clf.client = client
+    Xv = dd.from_pandas(X_valid, npartitions=1)
+    yv = dd.from_pandas(pd.Series(np.asarray(y_valid), name="label"), npartitions=1)
+    t0 = time.perf_counter()
+    clf.fit(X, y, eval_set=[(Xv, yv)], verbose=False)
+    seconds = time.perf_counter() - t0
+    model = XGBClassifier(enable_categorical=True)
+    model.load_model(bytearray(clf.get_booster().save_raw("json")))
+    info = {
+        "fit_seconds": round(seconds, 3),
+        "best_iteration": int(getattr(clf, "best_iteration", kw.get("n_estimators", 1) - 1) or 0),
+        "valid_aucpr": float(getattr(clf, "best_score", np.nan)),
+        "scale_pos_weight": 1.0 if scale_pos_weight is None else float(scale_pos_weight),
+    }
+    return model, info
+
+
+def _score_part(part: pd.DataFrame, model: Any, schema: Schema) -> pd.Series:
+    from pipeline.detector import predict_scores
+
+    return pd.Series(predict_scores(model, schema.to_model_frame(part)), index=part.index, dtype="float64")
+
+
+def score_split(ddf, models: list[Any], schema: Schema) -> list[np.ndarray]:
+    """Each model's fraud scores of every row of `ddf`, in row order; `predict_proba` runs on the workers part by
+    part and only the scores come back. The parts are read once for all the models."""
+    import dask
+
+    series = [ddf.map_partitions(_score_part, m, schema, meta=pd.Series(dtype="float64")) for m in models]
+    return [np.asarray(s, dtype="float64") for s in dask.compute(*series)]
