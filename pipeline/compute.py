@@ -4,7 +4,8 @@ is not enough").
 `compute.scheduler`:
 - `local` (default): a Dask `LocalCluster` on this machine, one single-threaded worker process per core
   (`compute.workers`), started by the stage and closed when it ends. Starting it costs a few seconds, so a stage
-  with fewer than `compute.min_tasks` units runs them in its own process instead (same results).
+  with fewer than `compute.min_tasks` units runs them in its own process instead (same results), as does a
+  machine with fewer than `MIN_LOCAL_CORES` cores unless `compute.workers` is set (measured: no gain on 2 cores).
 - `sequential`: no Dask; every unit runs in the stage's process, one after another (debugging, profiling).
 - an address (`tcp://host:8786`) of an existing Dask cluster. The environment variable `DASK_SCHEDULER_ADDRESS`,
   when set, replaces `local` (not an explicit `sequential` or address).
@@ -35,6 +36,10 @@ from pipeline.errors import ConfigError, PipelineError
 SEQUENTIAL, LOCAL = "sequential", "local"
 ENV = "DASK_SCHEDULER_ADDRESS"
 ADDRESS_PREFIXES = ("tcp://", "tls://", "ucx://", "ws://", "wss://", "inproc://")
+#: `local` with `compute.workers: null` starts a cluster only on machines with at least this many cores: on 2 cores
+#: XGBoost's own 2 threads already use them (train stage, built-in data: 0.93x with a 2-worker cluster,
+#: tests/bench/results/compute.md)
+MIN_LOCAL_CORES = 4
 #: how often a waiting stage checks that its cluster still has workers
 _POLL_S = 2.0
 
@@ -98,6 +103,7 @@ class Backend:
     def __init__(self, scheduler: str, source: str = "compute.scheduler", workers: int | None = None,
                  worker_memory: str | None = None, min_tasks: int = 1, connect_timeout_s: float = 10.0):
         self.scheduler, self.source = scheduler, source
+        self.workers_given = workers is not None
         self.workers = workers or _cores()
         self.worker_memory = worker_memory
         self.min_tasks = min_tasks
@@ -131,7 +137,9 @@ class Backend:
         """Whether `n_units` units would go to Dask (a `local` cluster is not worth starting for a handful)."""
         if self.scheduler == SEQUENTIAL:
             return False
-        return self.scheduler != LOCAL or n_units >= max(self.min_tasks, 2)
+        if self.scheduler != LOCAL:
+            return True
+        return n_units >= max(self.min_tasks, 2) and (self.workers_given or self.workers >= MIN_LOCAL_CORES)
 
     @property
     def client(self):
@@ -148,7 +156,7 @@ class Backend:
 
         kw = {"memory_limit": self.worker_memory} if self.worker_memory else {}
         self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                     dashboard_address=None, silence_logs=logging.ERROR, **kw)
+                                     dashboard_address=":0", silence_logs=logging.ERROR, **kw)
         return Client(self._cluster)
 
     def _connect(self, address: str):
@@ -187,12 +195,13 @@ class Backend:
         return self._map_dask(fn, items, shared, what, name, on_result)
 
     def _map_dask(self, fn, items, shared, what, name, on_result) -> list[Any]:
-        from distributed import FIRST_COMPLETED, wait
+        from distributed import wait
         from distributed.scheduler import KilledWorker
 
         client = self.client
         token = uuid.uuid4().hex[:8]
-        sent = {k: client.scatter(v, broadcast=True, hash=False) for k, v in shared.items()}
+        # one future per shared input ([v]: scatter would split a dict into one future per key)
+        sent = {k: client.scatter([v], broadcast=True, hash=False)[0] for k, v in shared.items()}
         futures = [client.submit(_run_unit, fn, item, sent, key=f"{what}-{i}-{token}", pure=False)
                    for i, item in enumerate(items)]
         index = {f.key: i for i, f in enumerate(futures)}
@@ -201,7 +210,10 @@ class Backend:
         no_workers_since = None
         try:
             while pending:
-                done, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+                try:
+                    done, pending = wait(pending, timeout=_POLL_S, return_when="FIRST_COMPLETED")
+                except TimeoutError:  # nothing finished in _POLL_S: look at the workers, wait again
+                    done = set()
                 for fut in done:
                     i = index[fut.key]
                     try:
@@ -253,6 +265,10 @@ def open_backend(params: dict[str, Any]) -> Backend:
 def announce(backend: Backend, n_units: int, what: str) -> None:
     where = backend.describe if backend.uses_dask(n_units) else "in this process"
     if backend.scheduler == LOCAL and not backend.uses_dask(n_units):
-        where += f" (fewer than compute.min_tasks = {backend.min_tasks} {what}s: no cluster started)"
+        if n_units < max(backend.min_tasks, 2):
+            where += f" (fewer than compute.min_tasks = {backend.min_tasks} {what}s: no cluster started)"
+        else:
+            where += (f" ({backend.workers} cores: XGBoost's own threads use them; set compute.workers to start a "
+                      f"local cluster anyway)")
     print(f"compute: {n_units} {what}s, {where}", flush=True)
 

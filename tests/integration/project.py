@@ -22,6 +22,7 @@ def env() -> dict[str, str]:
               "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
               "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com"})
     e.pop("MLFLOW_TRACKING_URI", None)
+    e.pop("DASK_SCHEDULER_ADDRESS", None)
     e.pop("PYTHONDONTWRITEBYTECODE", None)
     return e
 
