@@ -37,8 +37,8 @@ SEQUENTIAL, LOCAL = "sequential", "local"
 ENV = "DASK_SCHEDULER_ADDRESS"
 ADDRESS_PREFIXES = ("tcp://", "tls://", "ucx://", "ws://", "wss://", "inproc://")
 #: `local` with `compute.workers: null` starts a cluster only on machines with at least this many cores: on 2 cores
-#: XGBoost's own 2 threads already use them (train stage, built-in data: 0.93x with a 2-worker cluster,
-#: tests/bench/results/compute.md)
+#: XGBoost's own 2 threads already use them (train stage, built-in data, 2-worker cluster vs sequential: 0.93x and
+#: 1.06x in two runs, start-up included; tests/bench/results/compute.md), and 2 worker processes cost ~0.6 GiB
 MIN_LOCAL_CORES = 4
 #: how often a waiting stage checks that its cluster still has workers
 _POLL_S = 2.0

@@ -65,34 +65,58 @@ def count_frauds(ddf, label: str) -> tuple[int, int]:
     return int(rows), int(frauds)
 
 
-def with_synthetic(X, y, synthetic: pd.DataFrame, schema: Schema):
-    """X, y plus the synthetic rows as one more partition (nothing added when there are none)."""
+def holders(client, X) -> list[str]:
+    """The workers holding parts of a persisted collection, in a fixed order."""
+    from distributed import futures_of, wait
+
+    futures = futures_of(X)
+    wait(futures)
+    who = client.who_has(futures)
+    return sorted({w for ws in who.values() for w in ws})
+
+
+def spread(client, frame: pd.DataFrame | pd.Series, workers: list[str]):
+    """A pandas frame as a Dask collection with one non-empty part on each of `workers` (fewer when it has fewer
+    rows): xgboost.dask trains on the workers holding data, and each of them needs rows of every input - with
+    categorical features it refuses a worker whose evaluation rows are empty."""
+    import dask.dataframe as dd
+
+    k = max(1, min(len(workers), len(frame)))
+    bounds = np.linspace(0, len(frame), k + 1).astype(int)
+    parts = [client.scatter(frame.iloc[a:b], workers=[w], hash=False)
+             for (a, b), w in zip(zip(bounds[:-1], bounds[1:]), workers)]
+    return dd.from_delayed(parts, meta=frame.iloc[:0], verify_meta=False)
+
+
+def with_synthetic(client, X, y, synthetic: pd.DataFrame, schema: Schema, workers: list[str]):
+    """X, y plus the synthetic rows as more partitions, spread over `workers` (nothing added when there are none)."""
     import dask.dataframe as dd
 
     if synthetic.empty:
         return X, y
-    X_syn = dd.from_pandas(schema.to_model_frame(synthetic), npartitions=1)
-    y_syn = dd.from_pandas(synthetic[schema.label].astype("int64"), npartitions=1)
+    X_syn = spread(client, schema.to_model_frame(synthetic), workers)
+    y_syn = spread(client, synthetic[schema.label].astype("int64").rename(schema.label), workers)
     return dd.concat([X, X_syn], interleave_partitions=False), dd.concat([y, y_syn], interleave_partitions=False)
 
 
 def train_detector(client, X, y, X_valid: pd.DataFrame, y_valid: np.ndarray, params: dict[str, Any], seed: int,
-                   scale_pos_weight: float | None = None) -> tuple[Any, dict]:
-    """Fit one detector with xgboost.dask on the cluster; early stopping on the real validation rows. Returns a
-    plain `XGBClassifier` (saved and loaded like the xgboost engine's) and the same info dict."""
-    import dask.dataframe as dd
+                   scale_pos_weight: float | None = None, workers: list[str] | None = None) -> tuple[Any, dict]:
+    """Fit one detector with xgboost.dask on the cluster; early stopping on the real validation rows, spread over
+    `workers` (those holding the training parts: `holders`). Returns a plain `XGBClassifier` (saved and loaded
+    like the xgboost engine's) and the same info dict."""
     from xgboost import XGBClassifier
     from xgboost.dask import DaskXGBClassifier
 
     if np.asarray(y_valid).min() == np.asarray(y_valid).max():
         raise DataError("validation rows hold a single class; early stopping needs both classes")
+    workers = workers or holders(client, X)
     kw = {k: params[k] for k in HYPERPARAMETERS if k in params and k != "n_jobs"}
     clf = DaskXGBClassifier(tree_method="hist", enable_categorical=True, max_cat_to_onehot=1, eval_metric="aucpr",
                             random_state=seed, n_jobs=1,
                             scale_pos_weight=1.0 if scale_pos_weight is None else float(scale_pos_weight), **kw)
     clf.client = client
-    Xv = dd.from_pandas(X_valid, npartitions=1)
-    yv = dd.from_pandas(pd.Series(np.asarray(y_valid), name="label"), npartitions=1)
+    Xv = spread(client, X_valid, workers)
+    yv = spread(client, pd.Series(np.asarray(y_valid), name="label"), workers)
     t0 = time.perf_counter()
     clf.fit(X, y, eval_set=[(Xv, yv)], verbose=False)
     seconds = time.perf_counter() - t0

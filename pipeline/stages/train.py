@@ -80,14 +80,15 @@ def _fit_dask(units: list[tuple], backend, paths: Paths, schema: Schema, pools: 
     rows, n_fraud = engine_dask.count_frauds(ddf, schema.label)
     X, y = engine_dask.model_frame(ddf, schema)
     X, y = client.persist([X, y])  # read the parts once, spread over the workers, for every detector
+    workers = engine_dask.holders(client, X)
     results = []
     for i, (arm, fit, seed) in enumerate(units):
         syn = (draw_synthetic(pools[(arm.generator, fit)], n_fraud, arm.share, seed, schema.label)
                if arm.kind == AUGMENTED else pd.DataFrame())
-        Xa, ya = engine_dask.with_synthetic(X, y, syn, schema)
+        Xa, ya = engine_dask.with_synthetic(client, X, y, syn, schema, workers)
         spw = (rows - n_fraud) / n_fraud if arm.kind == REWEIGHT else None
         model, info = engine_dask.train_detector(client, Xa, ya, X_valid, y_valid, det, seed=seed,
-                                                 scale_pos_weight=spw)
+                                                 scale_pos_weight=spw, workers=workers)
         results.append((detector_bytes(model), info, rows + len(syn), len(syn)))
         on_result(i, results[-1])
     return results, rows, n_fraud

@@ -167,7 +167,8 @@ def part_large(work: Path, rows: int, worker_memory: str) -> dict:
     print(f"large: simulated {rows} rows in {table['simulate_s']}s", flush=True)
     _params(root, **{"data.source": "parquet", "data.path": str(raw), "data.label": "is_fraud",
                      "data.time_column": "tx_time", "data.id_columns": [], "data.meta_columns": [],
-                     "data.partition_rows": PARTITION_ROWS, "generators": {"smote": {}}})
+                     "data.partition_rows": PARTITION_ROWS, "generators": {"smote": {}},
+                     "scarcity.generators": ["smote"]})
     wall, peak, out = _gnu_time([sys.executable, "-m", "pipeline", "--root", str(root), "prepare"])
     prep = {"wall_s": round(wall, 1), "peak_rss_mib": round(peak), "stdout": out.strip().splitlines()[0]}
     print(f"large: prepare {wall:.1f}s, peak {peak:.0f} MiB", flush=True)
@@ -227,7 +228,8 @@ def _child(engine: str, root: Path, worker_memory: str) -> None:
         rows, frauds = engine_dask.count_frauds(ddf, schema.label)
         X, y = engine_dask.model_frame(ddf, schema)
         X, y = client.persist([X, y])
-        model, info = engine_dask.train_detector(client, X, y, X_valid, y_valid, det, seed=0)
+        model, info = engine_dask.train_detector(client, X, y, X_valid, y_valid, det, seed=0,
+                                                 workers=engine_dask.holders(client, X))
         res["train_s"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
         test = engine_dask.read_split(paths.split("test"), schema, columns=[schema.label])
@@ -291,6 +293,18 @@ def table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+class _keep:
+    def __init__(self, path: str):
+        self.path = path
+
+    def __enter__(self) -> str:
+        Path(self.path).mkdir(parents=True, exist_ok=False)
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--part", choices=("train", "large", "all"), default="all")
@@ -298,6 +312,7 @@ def main() -> None:
     ap.add_argument("--worker-memory", default="2GiB")
     ap.add_argument("--child", choices=("dask", "xgboost"))
     ap.add_argument("--root")
+    ap.add_argument("--work", help="keep the projects in this folder (default: a temporary one)")
     a = ap.parse_args()
     if a.child:
         _child(a.child, Path(a.root), a.worker_memory)
@@ -305,7 +320,7 @@ def main() -> None:
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["versions"] = versions(("dask", "distributed", "xgboost-cpu", "pandas"))
     results["cores"] = os.cpu_count()
-    with tempfile.TemporaryDirectory() as d:
+    with (tempfile.TemporaryDirectory() if not a.work else _keep(a.work)) as d:
         if a.part in ("train", "all"):
             results["train"] = part_train(Path(d))
         if a.part in ("large", "all"):
