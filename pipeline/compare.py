@@ -343,6 +343,8 @@ def leaderboard_markdown(board: pd.DataFrame, headline_text: str) -> str:
 def segment_metrics(seg: pd.DataFrame, best: str) -> dict[str, Any]:
     """DVC metrics per segment: test frauds, real-only recall, the best configuration's recall, lift and verdict."""
     out: dict[str, Any] = {}
+    if seg.empty:  # no evaluate.segments
+        return out
     for name, g in seg.groupby("segment_name", sort=False):
         base = g[g["kind"] == BASELINE].iloc[0]
         entry = {"n_frauds": int(base["n_frauds"]), "baseline_recall": base["recall"]}

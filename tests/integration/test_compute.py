@@ -221,10 +221,15 @@ def test_a_failing_unit_leaves_the_previous_detectors_whole(sampled, tmp_path, m
     assert not [p for p in paths.detectors.parent.iterdir() if p.name.startswith(".")]
 
 
-def test_dask_engine_on_parquet_parts_matches_the_pandas_engine(tmp_path, cluster):
-    """detector.engine: dask trains with xgboost.dask on a split written as several Parquet parts; its headline
-    recall is within 0.1 of the single-process detectors' (same seeds; xgboost.dask builds its histograms from
-    per-worker quantile sketches, so trees differ slightly) and its scores come back for every test row."""
+@pytest.mark.parametrize("source", ["simulated", "csv_with_categoricals"])
+def test_dask_engine_on_parquet_parts_matches_the_pandas_engine(tmp_path, cluster, source):
+    """detector.engine: dask trains with xgboost.dask on a split written as several Parquet parts (numeric features
+    only, and a table with a categorical feature: native categories on every worker); its headline recall is
+    within 0.1 of the single-process detectors' (same seeds; xgboost.dask builds its histograms from per-worker
+    quantile sketches, so trees differ slightly)."""
+    from tests.helpers import tabular_frame
+    from tests.integration.conftest import run_stages
+
     _, client = cluster
     roots = {}
     for engine in ("xgboost", "dask"):
@@ -235,17 +240,22 @@ def test_dask_engine_on_parquet_parts_matches_the_pandas_engine(tmp_path, cluste
         p["compute"]["scheduler"] = client.scheduler.address if engine == "dask" else "sequential"
         root = tmp_path / engine
         (root / "data" / "raw").mkdir(parents=True)
+        if source != "simulated":
+            tabular_frame(n=24000, fraud_rate=0.03, seed=3).to_csv(root / "data" / "raw" / "t.csv", index=False)
+            p["data"].update({"source": "csv", "path": "data/raw/t.csv", "label": "Class", "time_column": "Time",
+                              "id_columns": [], "meta_columns": []})
+            p["evaluate"]["segments"] = []
         write_params(root, p)
-        from tests.integration.conftest import run_stages
-
-        paths = run_stages(root, p)
-        roots[engine] = paths
+        roots[engine] = run_stages(root, p)
     parts = sorted(roots["dask"].split("train").glob("part-*.parquet"))
     assert len(parts) >= 3
     assert len(pd.read_parquet(roots["dask"].split("train"))) == sum(len(pd.read_parquet(q)) for q in parts)
+    schema = yaml.safe_load(roots["dask"].schema.read_text())
+    assert any(f["type"] == "categorical" for f in schema["features"]) == (source != "simulated")
     report = yaml.safe_load(roots["dask"].train_report.read_text())
     assert report["engine"] == "dask" and len(report["detectors"]) == 3 * 3
     tables = {e: pd.read_csv(paths.comparison).set_index("config") for e, paths in roots.items()}
+    assert list(tables["dask"].index) == list(tables["xgboost"].index)
     for config in tables["xgboost"].index:
         a, b = tables["xgboost"].loc[config, "recall"], tables["dask"].loc[config, "recall"]
         assert abs(a - b) <= 0.1, (config, a, b)

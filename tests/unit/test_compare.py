@@ -135,6 +135,22 @@ def test_segment_recall_on_a_hand_built_case():
     assert got.loc[("baseline", "A"), "verdict"] == "reference"
 
 
+def test_no_segments_give_an_empty_segment_table_and_no_segment_metrics():
+    """evaluate.segments: [] (a user's table with no segment column): no segment rows, metrics without segments -
+    evaluate crashed on this before (found running the dask engine on a CSV)."""
+    from pipeline.compare import headline_hits, segment_metrics, segment_table
+
+    y_valid, s_valid = np.r_[np.zeros(50, int), 1], np.r_[np.linspace(0, 0.5, 50), 0.9]
+    y_test = np.array([1, 1, 0, 0])
+    dets = [DetectorScores("baseline", "real-only baseline", "baseline", None, 0.0, 0, None, 2, 0, s_valid,
+                           np.array([0.9, 0.1, 0.0, 0.0]))]
+    table = pd.DataFrame([{"config": "baseline", "title": "real-only baseline", "kind": "baseline",
+                           "generator": None, "share": 0.0}])
+    seg = segment_table(table, headline_hits(dets, y_valid, y_test, 0.02), y_test, [], EV)
+    assert seg.empty
+    assert segment_metrics(seg, "baseline") == {}
+
+
 def test_several_generator_fits_are_a_bootstrap_level():
     """Two fits of one generator that disagree (one helps a lot, one not at all): the CI drawn over fits is wider
     than the one with fits averaged, the table says so, and the summary explains it."""
