@@ -116,6 +116,14 @@ def _cli(root: Path, *args: str, extra_env: dict | None = None, **kw) -> subproc
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
+def _finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[str, str]:
+    """The process's (stdout, stderr); killed if it runs past `timeout` (a hang fails the test)."""
+    try:
+        return proc.communicate(timeout=timeout)
+    finally:
+        proc.kill()
+
+
 def test_bad_scheduler_address_is_one_line_exit_2(sampled, tmp_path):
     address = f"tcp://127.0.0.1:{free_port()}"
     params = _params(scheduler=address, connect_timeout_s=1.0)
@@ -123,7 +131,7 @@ def test_bad_scheduler_address_is_one_line_exit_2(sampled, tmp_path):
     before = _models(Paths.at(root)) if Paths.at(root).detectors.exists() else {}
     t0 = time.monotonic()
     proc = _cli(root, "train")
-    out, err = proc.communicate(timeout=120)
+    out, err = _finish(proc)
     assert proc.returncode == 2, err
     assert err.count("\n") == 1 and err.startswith(f"error: cannot reach a Dask scheduler at {address}"), err
     assert "Traceback" not in err
@@ -135,10 +143,10 @@ def test_bad_scheduler_address_is_one_line_exit_2(sampled, tmp_path):
     params = _params(scheduler="local", connect_timeout_s=1.0)
     write_params(root, params)
     proc = _cli(root, "train", extra_env={"DASK_SCHEDULER_ADDRESS": address})
-    _, err = proc.communicate(timeout=120)
+    _, err = _finish(proc)
     assert proc.returncode == 2 and f"cannot reach a Dask scheduler at {address} (from DASK_SCHEDULER_ADDRESS)" in err
     proc = _cli(root, "train", extra_env={"DASK_SCHEDULER_ADDRESS": "localhost"})
-    _, err = proc.communicate(timeout=120)
+    _, err = _finish(proc)
     assert proc.returncode == 2 and err.strip() == ("error: DASK_SCHEDULER_ADDRESS='localhost' is not a Dask scheduler "
                                                     "address; set it like tcp://host:8786 or unset it")
 
@@ -163,13 +171,16 @@ def test_a_worker_killed_mid_run_is_recovered_with_identical_results(sampled, tm
         root = _copy(sampled, tmp_path / "p", params)
         proc = _cli(root, "train")
         killed = None
-        for line in proc.stdout:  # wait until units are running, then kill a worker mid-unit
-            if line.startswith("train [2/"):
-                pids = client.run(os.getpid)
-                killed = sorted(pids.values())[0]
-                os.kill(killed, signal.SIGKILL)
-                break
-        out, err = proc.communicate(timeout=300)
+        try:
+            for line in proc.stdout:  # wait until units are running, then kill a worker mid-unit
+                if line.startswith("train [2/"):
+                    pids = client.run(os.getpid)
+                    killed = sorted(pids.values())[0]
+                    os.kill(killed, signal.SIGKILL)
+                    break
+            out, err = proc.communicate(timeout=300)  # a hang fails the test here
+        finally:
+            proc.kill()
         assert killed is not None, err
         assert proc.returncode == 0, err
         assert "train [24/24]" in out
@@ -260,3 +271,30 @@ def test_dask_engine_on_parquet_parts_matches_the_pandas_engine(tmp_path, cluste
         a, b = tables["xgboost"].loc[config, "recall"], tables["dask"].loc[config, "recall"]
         assert abs(a - b) <= 0.1, (config, a, b)
     assert np.isfinite(tables["dask"]["recall"]).all()
+
+
+def test_a_cluster_without_workers_is_one_line_not_a_hang():
+    """At connection (no worker ever came) and mid-run (every worker gone, none back): one line, within seconds."""
+    import threading
+
+    from distributed import LocalCluster
+
+    from pipeline.compute import Backend, ComputeError
+
+    with LocalCluster(n_workers=0, processes=True, dashboard_address=":0") as c:
+        with pytest.raises(ComputeError, match=r"^the Dask cluster at tcp://\S+ has no workers \(waited 1s\); start"), \
+                Backend(c.scheduler_address, connect_timeout_s=1.0) as backend:
+            backend.map(_sleep, [1, 2], what="detector")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as c:
+        backend = Backend(c.scheduler_address, connect_timeout_s=1.0)
+        backend.client.wait_for_workers(1, timeout=60)
+        threading.Timer(1.5, lambda: c.scale(0)).start()
+        t0 = time.monotonic()
+        with pytest.raises(ComputeError, match=r"has had no workers for \d+s while detectors were waiting"), backend:
+            backend.map(_sleep, [30, 30, 30], what="detector")
+        assert time.monotonic() - t0 < 30
+
+
+def _sleep(seconds):
+    time.sleep(seconds)
+    return seconds
