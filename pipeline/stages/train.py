@@ -81,6 +81,8 @@ def _fit_dask(units: list[tuple], backend, paths: Paths, schema: Schema, pools: 
     X, y = engine_dask.model_frame(ddf, schema)
     X, y = client.persist([X, y])  # read the parts once, spread over the workers, for every detector
     workers = engine_dask.holders(client, X)
+    print(f"train: {rows} training rows in {ddf.npartitions} Parquet part(s) on {len(workers)} worker(s)"
+          + ("; set data.partition_rows to spread them over more workers" if ddf.npartitions < 2 else ""), flush=True)
     results = []
     for i, (arm, fit, seed) in enumerate(units):
         syn = (draw_synthetic(pools[(arm.generator, fit)], n_fraud, arm.share, seed, schema.label)
