@@ -86,6 +86,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/generators.py
 	$(BIN)/python tests/bench/pipeline.py
 	$(BIN)/python tests/bench/serving.py
+	$(BIN)/python tests/bench/compute.py
 
 clean:
 	rm -rf data/prepared data/synthetic models reports .dvc/tmp

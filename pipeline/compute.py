@@ -222,7 +222,7 @@ class Backend:
                         raise ComputeError(
                             f"{what} {name(items[i])}: the Dask workers running it died "
                             f"{_allowed_failures() + 1} times (killed or out of memory); give workers more memory "
-                            f"(compute.worker_memory) or fewer units at once, then rerun - nothing was written"
+                            f"(compute.worker_memory, or dask worker --memory-limit) or set compute.scheduler: sequential - nothing was written"
                         ) from None
                     if on_result:
                         on_result(i, results[i])
@@ -242,7 +242,7 @@ class Backend:
         now = time.monotonic()
         since = since or now
         if now - since > max(self.connect_timeout_s, 3 * _POLL_S):
-            raise ComputeError(f"the Dask cluster at {self.scheduler} has had no workers for "
+            raise ComputeError(f"the {self.describe} has had no workers for "
                                f"{now - since:.0f}s while {what}s were waiting; start workers or set "
                                f"compute.scheduler: local - nothing was written")
         return since

@@ -3,9 +3,11 @@
 Training rows are read as a Dask DataFrame from a split's Parquet parts (`data.partition_rows`; a single file is
 one partition), turned into model features part by part (`Schema.to_model_frame`: every categorical gets the
 categories recorded at prepare, so Dask knows them before reading any row), and the synthetic rows of an augmented
-arm are appended as one more partition (`blend.draw_synthetic`: the same rows the xgboost engine adds). XGBoost's
+arm are appended as more partitions (`blend.draw_synthetic`: the same rows the xgboost engine adds). XGBoost's
 `DaskXGBClassifier` trains on the workers' parts (native categoricals: `enable_categorical=True`, which xgboost
-3.2's `DaskDMatrix` leaves off by default) with early stopping on the real validation rows. The fitted booster is
+3.2's `DaskDMatrix` leaves off by default) with early stopping on the real validation rows. Rows that start in
+pandas (validation, synthetic) are spread so that every worker holding training parts gets some: xgboost.dask
+refuses a worker whose input is empty when features are categorical. The fitted booster is
 saved like any detector, so evaluate, publish and serving load it the same way; scoring a split runs
 `predict_proba` on each part on the workers and gathers only the scores (8 bytes per row).
 

@@ -27,13 +27,13 @@ from pipeline.segments import fraud_segments
 from pipeline.serving import REVIEW, Scorer, Thresholds, decision_counts, decisions_markdown, realised_fpr
 
 
-def _score_unit(model_bytes: bytes, *, X_valid: pd.DataFrame, X_test: pd.DataFrame) -> tuple:
-    model = detector_from_bytes(model_bytes)
+def _score_unit(unit: tuple[str, bytes], *, X_valid: pd.DataFrame, X_test: pd.DataFrame) -> tuple:
+    model = detector_from_bytes(unit[1])
     return predict_scores(model, X_valid), predict_scores(model, X_test)
 
 
-def score_detectors(train_report: dict, paths: Paths, schema: Schema, valid: pd.DataFrame, params: dict[str, Any],
-                    X_test: pd.DataFrame | None = None) -> list[DetectorScores]:
+def score_detectors(train_report: dict, paths: Paths, schema: Schema, valid: pd.DataFrame, test: pd.DataFrame,
+                    params: dict[str, Any]) -> list[DetectorScores]:
     """Every detector's validation and test scores. `detector.engine: xgboost`: one unit per detector on the
     compute backend; `dask`: the test split's Parquet parts scored on the workers (`pipeline.engine_dask`)."""
     fits = load_generator_reports(train_report["generators"], paths, "fit", train_report["fit_seeds"])
@@ -56,9 +56,10 @@ def score_detectors(train_report: dict, paths: Paths, schema: Schema, valid: pd.
             tests = engine_dask.score_split(engine_dask.read_split(paths.split("test"), schema), models, schema)
             scores = [(predict_scores(m, X_valid), t) for m, t in zip(models, tests)]
         else:
-            announce(backend, len(records), "scoring")
-            scores = backend.map(_score_unit, blobs, {"X_valid": X_valid, "X_test": X_test}, what="scoring",
-                                 name=lambda b: "of a detector")
+            announce(backend, len(records), "detector scoring")
+            scores = backend.map(_score_unit, [(r["model"], b) for r, b in zip(records, blobs)],
+                                 {"X_valid": X_valid, "X_test": schema.to_model_frame(test)}, what="detector scoring",
+                                 name=lambda u: f"of {u[0]}")
     out = []
     for rec, (valid_scores, test_scores) in zip(records, scores):
         family = families.get(rec["generator"]) if rec["generator"] else None
@@ -100,7 +101,7 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     test = pd.read_parquet(paths.split("test"))
     train_report = read_json(paths.train_report)
     y_valid, y_test = valid[schema.label].to_numpy(), test[schema.label].to_numpy()
-    scored = score_detectors(train_report, paths, schema, valid, params, schema.to_model_frame(test))
+    scored = score_detectors(train_report, paths, schema, valid, test, params)
     quality = load_generator_reports(train_report["generators"], paths, "quality", train_report["fit_seeds"])
     ev = params["evaluate"]
     hits = headline_hits(scored, y_valid, y_test, ev["fpr_budgets"][0])
