@@ -100,6 +100,10 @@ def write_parquet(path: str | os.PathLike, df: pd.DataFrame, partition_rows: int
     if partition_rows is None:
         with atomic_path(path) as tmp:
             df.to_parquet(tmp, index=False)
+            if Path(path).is_dir():  # written as parts before (data.partition_rows was set)
+                import shutil
+
+                shutil.rmtree(path)
         return
     with atomic_dir(path) as tmp:
         for k, start in enumerate(range(0, max(len(df), 1), partition_rows)):

@@ -75,3 +75,22 @@ def test_detector_needs_both_classes():
         train_detector(X, np.zeros_like(y), X, y, {"n_estimators": 5}, seed=0)
     with pytest.raises(DataError, match="not found"):
         load_detector("/nonexistent/model.json")
+
+
+def test_a_split_switches_between_one_file_and_parts(tmp_path):
+    """data.partition_rows set, then unset (and back): each write replaces the other shape whole."""
+    import pandas as pd
+
+    from pipeline.io import write_parquet
+
+    df = pd.DataFrame({"a": range(10), "b": list("abcdefghij")})
+    path = tmp_path / "train.parquet"
+    write_parquet(path, df, partition_rows=4)
+    assert sorted(p.name for p in path.iterdir()) == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    pd.testing.assert_frame_equal(pd.read_parquet(path), df)
+    write_parquet(path, df)
+    assert path.is_file()
+    pd.testing.assert_frame_equal(pd.read_parquet(path), df)
+    write_parquet(path, df, partition_rows=100)
+    assert [p.name for p in path.iterdir()] == ["part-00000.parquet"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
