@@ -41,7 +41,7 @@ ADDRESS_PREFIXES = ("tcp://", "tls://", "ucx://", "ws://", "wss://", "inproc://"
 #: 1.06x in two runs, start-up included; tests/bench/results/compute.md), and 2 worker processes cost ~0.6 GiB
 MIN_LOCAL_CORES = 4
 #: how often a waiting stage checks that its cluster still has workers
-_POLL_S = 2.0
+_POLL_S = 1.0
 
 
 class ComputeError(PipelineError):
@@ -175,6 +175,12 @@ class Backend:
             client.close()
             raise ComputeError(f"the Dask cluster at {address} has no workers (waited {self.connect_timeout_s:g}s); "
                                f"start some with `dask worker {address}`") from None
+        problems = mismatches(environment(), client.run(environment))
+        if problems:
+            client.close()
+            raise ComputeError(f"the Dask workers at {address} differ from this machine, so results would not be "
+                               f"identical: {'; '.join(problems[:3])}; install this checkout with requirements.lock "
+                               f"on every worker")
         return client
 
     # -- work ------------------------------------------------------------------------------------------------
@@ -246,6 +252,28 @@ class Backend:
                                f"{now - since:.0f}s while {what}s were waiting; start workers or set "
                                f"compute.scheduler: local - nothing was written")
         return since
+
+
+def environment() -> dict[str, str]:
+    """What a worker must share with the stage's process for identical results: the versions of the packages that
+    compute (`provenance.PACKAGES`) and a fingerprint of this package's code (workers run its functions)."""
+    from pathlib import Path
+
+    import pipeline
+    from pipeline.provenance import file_fingerprint, package_versions
+
+    code = sorted(Path(pipeline.__file__).parent.rglob("*.py"))
+    return {**package_versions(), "pipeline code": file_fingerprint(code)}
+
+
+def mismatches(here: dict[str, str], workers: dict[str, dict[str, str]]) -> list[str]:
+    """'what on which worker (here: ...)' for every difference between the workers' `environment()` and ours."""
+    out = []
+    for address, theirs in sorted(workers.items()):
+        for key in sorted(set(here) | set(theirs)):
+            if here.get(key) != theirs.get(key):
+                out.append(f"{key} {theirs.get(key) or 'missing'} on {address} (here {here.get(key) or 'missing'})")
+    return out
 
 
 def _allowed_failures() -> int:

@@ -76,3 +76,17 @@ def test_compute_is_placement_not_a_recorded_param():
     p = recording(_params(), reads)
     _ = p["compute"]["scheduler"], p["detector"]["engine"]
     assert reads == {"detector", "detector.engine"}
+
+
+def test_workers_with_other_versions_or_code_are_named():
+    from pipeline.compute import environment, mismatches
+
+    here = environment()
+    assert "pipeline code" in here and "xgboost-cpu" in here and "pandas" in here
+    assert mismatches(here, {"tcp://a:1": dict(here), "tcp://b:1": dict(here)}) == []
+    other = {**here, "xgboost-cpu": "3.0.0", "pipeline code": "0000"}
+    del other["pandas"]
+    got = mismatches(here, {"tcp://b:1": other, "tcp://a:1": dict(here)})
+    assert got == [f"pandas missing on tcp://b:1 (here {here['pandas']})",
+                   f"pipeline code 0000 on tcp://b:1 (here {here['pipeline code']})",
+                   f"xgboost-cpu 3.0.0 on tcp://b:1 (here {here['xgboost-cpu']})"]
