@@ -20,22 +20,36 @@ HYPERPARAMETERS = ("n_estimators", "max_depth", "learning_rate", "subsample", "c
                    "min_child_weight", "early_stopping_rounds", "n_jobs")
 
 
-def make_classifier(params: dict[str, Any], seed: int, scale_pos_weight: float | None = None):
-    from xgboost import XGBClassifier
-
+def classifier_settings(params: dict[str, Any], seed: int, scale_pos_weight: float | None = None) -> dict[str, Any]:
+    """The XGBoost settings of every detector, whichever engine fits it (`make_classifier`, `pipeline.engine_dask`)."""
     from pipeline.compute import task_threads
 
     kw = {k: params[k] for k in HYPERPARAMETERS if k in params}
     kw["n_jobs"] = task_threads(kw.get("n_jobs", 1))  # 1 inside a Dask task: the cluster's workers run in parallel
-    return XGBClassifier(
-        tree_method="hist",
-        enable_categorical=True,
-        max_cat_to_onehot=1,
-        eval_metric="aucpr",
-        random_state=seed,
-        scale_pos_weight=1.0 if scale_pos_weight is None else float(scale_pos_weight),
-        **kw,
-    )
+    return {"tree_method": "hist", "enable_categorical": True, "max_cat_to_onehot": 1, "eval_metric": "aucpr",
+            "random_state": seed, "scale_pos_weight": 1.0 if scale_pos_weight is None else float(scale_pos_weight),
+            **kw}
+
+
+def make_classifier(params: dict[str, Any], seed: int, scale_pos_weight: float | None = None):
+    from xgboost import XGBClassifier
+
+    return XGBClassifier(**classifier_settings(params, seed, scale_pos_weight))
+
+
+def check_validation_labels(y_valid: np.ndarray) -> None:
+    if np.asarray(y_valid).min() == np.asarray(y_valid).max():
+        raise DataError("validation rows hold a single class; early stopping needs both classes")
+
+
+def fit_info(clf: Any, seconds: float) -> dict[str, Any]:
+    """What the train report records of a fitted detector (either engine)."""
+    return {
+        "fit_seconds": round(seconds, 3),
+        "best_iteration": int(getattr(clf, "best_iteration", clf.n_estimators - 1) or 0),
+        "valid_aucpr": float(getattr(clf, "best_score", np.nan)),
+        "scale_pos_weight": float(clf.get_params()["scale_pos_weight"]),
+    }
 
 
 def train_detector(X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray,
@@ -45,18 +59,11 @@ def train_detector(X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.DataF
     y_valid = np.asarray(y_valid)
     if y_train.min() == y_train.max():
         raise DataError("training rows hold a single class; the detector needs fraud and legitimate rows")
-    if y_valid.min() == y_valid.max():
-        raise DataError("validation rows hold a single class; early stopping needs both classes")
+    check_validation_labels(y_valid)
     clf = make_classifier(params, seed, scale_pos_weight)
     t0 = time.perf_counter()
     clf.fit(X_train, y_train, eval_set=[(X_valid, y_valid)], verbose=False)
-    info = {
-        "fit_seconds": round(time.perf_counter() - t0, 3),
-        "best_iteration": int(getattr(clf, "best_iteration", clf.n_estimators - 1) or 0),
-        "valid_aucpr": float(getattr(clf, "best_score", np.nan)),
-        "scale_pos_weight": float(clf.get_params()["scale_pos_weight"]),
-    }
-    return clf, info
+    return clf, fit_info(clf, time.perf_counter() - t0)
 
 
 def predict_scores(model: Any, X: pd.DataFrame) -> np.ndarray:

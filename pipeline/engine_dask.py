@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.detector import HYPERPARAMETERS
+from pipeline.detector import check_validation_labels, classifier_settings, fit_info
 from pipeline.errors import DataError
 from pipeline.schema import Schema
 
@@ -59,11 +59,11 @@ def _label_part(part: pd.DataFrame, label: str) -> pd.Series:
     return part[label].astype("int64")
 
 
-def count_frauds(ddf, label: str) -> tuple[int, int]:
-    """(rows, frauds) of a Dask DataFrame, computed on the workers."""
+def count_frauds(y) -> tuple[int, int]:
+    """(rows, frauds) of a (persisted) Dask label series, computed on the workers."""
     import dask
 
-    rows, frauds = dask.compute(ddf[label].size, ddf[label].sum())
+    rows, frauds = dask.compute(y.size, y.sum())
     return int(rows), int(frauds)
 
 
@@ -109,27 +109,18 @@ def train_detector(client, X, y, X_valid: pd.DataFrame, y_valid: np.ndarray, par
     from xgboost import XGBClassifier
     from xgboost.dask import DaskXGBClassifier
 
-    if np.asarray(y_valid).min() == np.asarray(y_valid).max():
-        raise DataError("validation rows hold a single class; early stopping needs both classes")
+    check_validation_labels(y_valid)
     workers = workers or holders(client, X)
-    kw = {k: params[k] for k in HYPERPARAMETERS if k in params and k != "n_jobs"}
-    clf = DaskXGBClassifier(tree_method="hist", enable_categorical=True, max_cat_to_onehot=1, eval_metric="aucpr",
-                            random_state=seed, n_jobs=1,
-                            scale_pos_weight=1.0 if scale_pos_weight is None else float(scale_pos_weight), **kw)
+    # the xgboost engine's settings; n_jobs 1: each worker trains on its parts with one thread
+    clf = DaskXGBClassifier(**{**classifier_settings(params, seed, scale_pos_weight), "n_jobs": 1})
     clf.client = client
     Xv = spread(client, X_valid, workers)
     yv = spread(client, pd.Series(np.asarray(y_valid), name="label"), workers)
     t0 = time.perf_counter()
     clf.fit(X, y, eval_set=[(Xv, yv)], verbose=False)
-    seconds = time.perf_counter() - t0
+    info = fit_info(clf, time.perf_counter() - t0)
     model = XGBClassifier(enable_categorical=True)
     model.load_model(bytearray(clf.get_booster().save_raw("json")))
-    info = {
-        "fit_seconds": round(seconds, 3),
-        "best_iteration": int(getattr(clf, "best_iteration", kw.get("n_estimators", 1) - 1) or 0),
-        "valid_aucpr": float(getattr(clf, "best_score", np.nan)),
-        "scale_pos_weight": 1.0 if scale_pos_weight is None else float(scale_pos_weight),
-    }
     return model, info
 
 

@@ -77,9 +77,9 @@ def _fit_dask(units: list[tuple], backend, paths: Paths, schema: Schema, pools: 
 
     client = backend.client
     ddf = engine_dask.read_split(paths.split("train"), schema)
-    rows, n_fraud = engine_dask.count_frauds(ddf, schema.label)
     X, y = engine_dask.model_frame(ddf, schema)
     X, y = client.persist([X, y])  # read the parts once, spread over the workers, for every detector
+    rows, n_fraud = engine_dask.count_frauds(y)
     workers = engine_dask.holders(client, X)
     print(f"train: {rows} training rows in {ddf.npartitions} Parquet part(s) on {len(workers)} worker(s)"
           + ("; set data.partition_rows to spread them over more workers" if ddf.npartitions < 2 else ""), flush=True)

@@ -225,9 +225,9 @@ def _child(engine: str, root: Path, worker_memory: str) -> None:
         threading.Thread(target=poll, daemon=True).start()
         t0 = time.perf_counter()
         ddf = engine_dask.read_split(paths.split("train"), schema)
-        rows, frauds = engine_dask.count_frauds(ddf, schema.label)
         X, y = engine_dask.model_frame(ddf, schema)
         X, y = client.persist([X, y])
+        rows, frauds = engine_dask.count_frauds(y)
         model, info = engine_dask.train_detector(client, X, y, X_valid, y_valid, det, seed=0,
                                                  workers=engine_dask.holders(client, X))
         res["train_s"] = round(time.perf_counter() - t0, 1)
