@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("repeat", type=_seed, help="the draw (its seed, also the generator's fit seed)")
     sc.add_argument("sweep_generator", metavar="generator", help="generator name as configured under `generators:`")
     sub.add_parser("scarcity", help="the scarcity sweep's table, plot and summary from its cells")
+    sub.add_parser("unseen", help="leave-one-variant-out: does synthetic fraud catch a variant never trained on?")
     rt = sub.add_parser("retrain", help="scheduled retraining: rerun on new data, promote only a better detector")
     rt.add_argument("--no-advance", action="store_true",
                     help="simulated source: do not move the simulated window forward")
@@ -99,6 +100,10 @@ def run(argv: list[str] | None = None) -> int:
         stage.cell(params, paths, stage.parse_n(args.n_frauds), args.repeat, args.sweep_generator)
     elif args.command == "scarcity":
         from pipeline.stages import scarcity as stage
+
+        stage.run(params, paths)
+    elif args.command == "unseen":
+        from pipeline.stages import unseen as stage
 
         stage.run(params, paths)
     if record_dir:

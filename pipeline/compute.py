@@ -257,13 +257,9 @@ class Backend:
 def environment() -> dict[str, str]:
     """What a worker must share with the stage's process for identical results: the versions of the packages that
     compute (`provenance.PACKAGES`) and a fingerprint of this package's code (workers run its functions)."""
-    from pathlib import Path
+    from pipeline.provenance import code_fingerprint, package_versions
 
-    import pipeline
-    from pipeline.provenance import file_fingerprint, package_versions
-
-    code = sorted(Path(pipeline.__file__).parent.rglob("*.py"))
-    return {**package_versions(), "pipeline code": file_fingerprint(code)}
+    return {**package_versions(), "pipeline code": code_fingerprint()}
 
 
 def mismatches(here: dict[str, str], workers: dict[str, dict[str, str]]) -> list[str]:

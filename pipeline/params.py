@@ -280,6 +280,16 @@ SPEC = Section({
         "shares": (ListOf(Float(0.0, 1.0, lo_open=True, hi_open=True), min_len=1, unique=True), [0.5]),
         "seeds": (ListOf(Int(0, 2**32 - 1), min_len=1, unique=True), [0]),  # detector seeds per cell
     }), {}),
+    "unseen": (Section({
+        # leave-one-variant-out (pipeline/unseen.py): a column naming fraud kinds (a meta column or a feature; or
+        # {column, bins} for a numeric one); each of its values among the test frauds is held out of training and
+        # validation in turn; null = off
+        "column": (Optional(SegmentSpec()), None),
+        "generators": (ListOf(Str(), min_len=1, unique=True), ["gaussian_copula", "smote"]),  # names under generators:
+        "shares": (ListOf(Float(0.0, 1.0, lo_open=True, hi_open=True), min_len=1, unique=True), [0.5]),
+        "fit_seeds": (ListOf(Int(0, 2**31 - 1), min_len=1, unique=True), [0]),  # generator fits per cell
+        "seeds": (ListOf(Int(0, 2**32 - 1), min_len=1, unique=True), [0, 1]),  # detector seeds per cell
+    }), {}),
     "serve": (Section({
         # a second, larger alert budget: rows between the alert threshold and this one go to human review
         "review_budget": (_FRACTION, 0.02),
@@ -315,10 +325,12 @@ def validate(raw: Any) -> dict[str, Any]:
         raise ConfigError(f"{PARAMS_FILE}: augment.fit_seed is now augment.fit_seeds, a list (each generator is fitted "
                           f"once per seed): write fit_seeds: [{raw['augment']['fit_seed']}]")
     params = validate_all(SPEC, raw, PARAMS_FILE)
-    if "generators" not in (raw.get("scarcity") or {}):
-        # not set: the default generators that are configured, else the first configured one
-        sc = params["scarcity"]
-        sc["generators"] = [g for g in sc["generators"] if g in params["generators"]] or list(params["generators"])[:1]
+    for section in ("scarcity", "unseen"):
+        if "generators" not in (raw.get(section) or {}):
+            # not set: the default generators that are configured, else the first configured one
+            sc = params[section]
+            sc["generators"] = ([g for g in sc["generators"] if g in params["generators"]]
+                                or list(params["generators"])[:1])
     problems = _cross_checks(params)
     if problems:
         raise ConfigError(f"{PARAMS_FILE}: " + "; ".join(f"{k}: {m}" for k, m in problems))
@@ -342,10 +354,11 @@ def _cross_checks(p: dict[str, Any]) -> list[tuple[str, str]]:
     if target and (target["policy"] == "weights") != (target["weights"] is not None):
         problems.append(("augment.target", "policy: weights needs weights: {value: weight, ...}; policy: balance takes "
                                            "no weights"))
-    missing = [g for g in p["scarcity"]["generators"] if g not in p["generators"]]
-    if missing:
-        problems.append(("scarcity.generators", f"names {', '.join(map(repr, missing))}, not configured under "
-                                                f"generators (configured: {', '.join(p['generators'])})"))
+    for section in ("scarcity", "unseen"):
+        missing = [g for g in p[section]["generators"] if g not in p["generators"]]
+        if missing:
+            problems.append((f"{section}.generators", f"names {', '.join(map(repr, missing))}, not configured under "
+                                                      f"generators (configured: {', '.join(p['generators'])})"))
     if p["detector"]["engine"] == "dask" and p["compute"]["scheduler"] == "sequential":
         problems.append(("detector.engine", "dask trains on a Dask cluster; set compute.scheduler: local (or a "
                                             "scheduler address), or detector.engine: xgboost"))

@@ -48,6 +48,13 @@ LAYOUT: dict[str, str] = {
     "scarcity_summary": "reports/scarcity/summary.md",
     "scarcity_metrics": "reports/scarcity/metrics.json",
     "scarcity_plot": "reports/scarcity/lift_vs_n_frauds.png",
+    # unseen: leave-one-variant-out cells (cached by what they depend on) and the test's report
+    "unseen_cache": "data/cache/unseen",
+    "unseen": "reports/unseen",
+    "unseen_table": "reports/unseen/unseen.csv",
+    "unseen_summary": "reports/unseen/summary.md",
+    "unseen_metrics": "reports/unseen/metrics.json",
+    "unseen_plot": "reports/unseen/recall_on_unseen_variants.png",
     # publish, and MLflow's local store (used when MLFLOW_TRACKING_URI is not set)
     "mlflow_report": "reports/mlflow.json",
     "mlflow_dir": "mlflow",

@@ -219,6 +219,47 @@ def plot_scarcity(table: pd.DataFrame, headline_text: str, out_png: str | os.Pat
     _save(fig, out_png)
 
 
+def plot_unseen(table: pd.DataFrame, headline_text: str, out_png: str | os.PathLike, note: str = "") -> None:
+    """The unseen-variant test: per held-out variant (x), recall on its test frauds for the real-only detector and
+    each augmented configuration (bars, whiskers: 95% CI; + helps, - hurts), and a black tick for the detector
+    trained with the variant's own examples (seen)."""
+    ok = table[table["verdict"] != "failed"] if not table.empty else table
+    variants = list(dict.fromkeys(ok["variant"])) if not ok.empty else []
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.9 * len(variants) + 3.0), 5.0))
+    if not variants:
+        ax.axis("off")
+        ax.text(0.0, 0.5, note or "No variant of the unseen-variant test could be judged:\n"
+                "see reports/unseen/summary.md", fontsize=12)
+        _save(fig, out_png)
+        return
+    configs = list(dict.fromkeys(ok["config"]))
+    width = 0.8 / len(configs)
+    for j, cfg in enumerate(configs):
+        g = ok[ok["config"] == cfg].set_index("variant").reindex(variants)
+        x = np.arange(len(variants)) + (j - (len(configs) - 1) / 2) * width
+        y = g["recall"].to_numpy(dtype=float)
+        err = np.vstack([y - g["recall_lo"].to_numpy(dtype=float), g["recall_hi"].to_numpy(dtype=float) - y])
+        color = "0.55" if cfg == "real-only" else None
+        ax.bar(x, y, width * 0.95, label=cfg, color=color, yerr=np.nan_to_num(err), capsize=3,
+               error_kw={"elinewidth": 1, "ecolor": "0.3"})
+        for xi, yi, v in zip(x, g["recall_hi"].to_numpy(dtype=float), g["verdict"]):
+            mark = {"helps": "+", "hurts": "-"}.get(v)
+            if mark and np.isfinite(yi):
+                ax.annotate(mark, (xi, yi), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=13,
+                            fontweight="bold")
+    seen = ok[ok["config"] == "real-only"].set_index("variant").reindex(variants)["seen_recall"].to_numpy(dtype=float)
+    ax.hlines(seen, np.arange(len(variants)) - 0.45, np.arange(len(variants)) + 0.45, colors="k", lw=2,
+              label="real-only trained WITH the variant (seen)")
+    column = ok["variant_column"].iloc[0]
+    ax.set_xticks(np.arange(len(variants)), [f"{column}={v}" for v in variants])
+    ax.set_ylim(0.0, 1.08)
+    ax.set_ylabel(f"{headline_text} on the held-out variant's test frauds")
+    ax.set_title("Unseen variants: each held out of training and validation in turn (whiskers: 95% CI)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _save(fig, out_png)
+
+
 def plot_leaderboard(board: pd.DataFrame, headline_text: str, max_excess: float | None,
                      out_png: str | os.PathLike) -> None:
     """One point per pool: x = detection AUC excess over real new frauds (fidelity; left is better), y = recall

@@ -45,6 +45,13 @@ def file_fingerprint(files: list[Path]) -> str:
     return h.hexdigest()[:16]
 
 
+def code_fingerprint() -> str:
+    """A short hash of this package's source files (what a cached result or a Dask worker must share)."""
+    import pipeline
+
+    return file_fingerprint(sorted(Path(pipeline.__file__).parent.rglob("*.py")))
+
+
 def json_hash(obj: Any) -> str:
     """A short hash of a JSON-able object (key order does not matter)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]

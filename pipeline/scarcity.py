@@ -22,14 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.blend import blend, n_synthetic, pool_seed
+from pipeline.blend import n_synthetic, pool_seed
+from pipeline.cells import cell_hits, fit_generator, unbits
 from pipeline.compute import SEQUENTIAL, Backend
-from pipeline.detector import predict_scores, train_detector
 from pipeline.errors import PipelineError
 from pipeline.fmt import pct, signed
 from pipeline.generators.base import short_reason
-from pipeline.generators.registry import make_generator
-from pipeline.metrics import VERDICT_HELPS, VERDICT_HURTS, paired_bootstrap, threshold_at_fpr
+from pipeline.metrics import VERDICT_HELPS, VERDICT_HURTS, paired_bootstrap
 from pipeline.schema import Schema
 
 ALL = "all"
@@ -58,14 +57,6 @@ def draw_frauds(train: pd.DataFrame, label: str, n: int | str, repeat: int) -> p
     return train.loc[mask].reset_index(drop=True)
 
 
-def _bits(hits: np.ndarray) -> str:
-    return "".join("1" if h else "0" for h in hits)
-
-
-def _unbits(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode(), dtype=np.uint8) == ord("1")
-
-
 def run_cell(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, schema: Schema, gen_type: str,
              hyperparameters: dict[str, Any], n: int | str, repeat: int, shares: list[float],
              detector: dict[str, Any], seeds: list[int], budget: float, sample_seed: int,
@@ -86,8 +77,7 @@ def run_cell(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, schem
     out["n_frauds"] = n_real
     t0 = time.perf_counter()
     try:
-        gen = make_generator(gen_type, hyperparameters)
-        gen.fit(schema.seed_set(sub), schema, train=pd.concat([schema.conform(sub), sub[[label]]], axis=1), seed=repeat)
+        gen = fit_generator(gen_type, hyperparameters, sub, schema, seed=repeat)
         pool = gen.sample(n_synthetic(n_real, max(shares)), seed=pool_seed(sample_seed, repeat))
     except PipelineError as error:
         return {**out, "status": FAILED, "reason": str(error)}
@@ -101,24 +91,11 @@ def run_cell(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, schem
     shared = {"sub": sub, "pool": pool, "schema": schema, "X_valid": X_valid, "y_valid": y_valid,
               "X_test_fraud": schema.to_model_frame(test.loc[fraud]), "detector": dict(detector), "budget": budget}
     t0 = time.perf_counter()
-    hits = (backend or Backend(SEQUENTIAL)).map(_cell_hits, units, shared, what="detector")
+    hits = (backend or Backend(SEQUENTIAL)).map(cell_hits, units, shared, what="detector")
     out["baseline"] = hits[:len(seeds)]
     out["augmented"] = {f"{share:g}": hits[len(seeds) * (k + 1):len(seeds) * (k + 2)] for k, share in enumerate(shares)}
     out["detector_seconds"] = round(time.perf_counter() - t0, 2)
     return {**out, "status": OK}
-
-
-def _cell_hits(unit: tuple[float | None, int], *, sub: pd.DataFrame, pool: pd.DataFrame, schema: Schema,
-               X_valid: pd.DataFrame, y_valid: np.ndarray, X_test_fraud: pd.DataFrame, detector: dict[str, Any],
-               budget: float) -> str:
-    """One detector of a cell (real-only when share is None): which test frauds it alerts at `budget`."""
-    share, seed = unit
-    label = schema.label
-    data = sub if share is None else blend(sub, pool, share, seed=seed, label=label)[0]
-    model, _ = train_detector(schema.to_model_frame(data), data[label].to_numpy(), X_valid, y_valid, detector,
-                              seed=seed)
-    t = threshold_at_fpr(predict_scores(model, X_valid)[y_valid == 0], budget)
-    return _bits(predict_scores(model, X_test_fraud) >= t)
 
 
 def sweep_table(cells: dict[tuple[Any, int, str], dict[str, Any]], n_frauds: list, repeats: list[int],
@@ -139,9 +116,9 @@ def sweep_table(cells: dict[tuple[Any, int, str], dict[str, Any]], n_frauds: lis
                                  "n_frauds": bad[0].get("n_frauds"), "reason": bad[0].get("reason", "")})
                 continue
             n_real = int(cs[0]["n_frauds"])
-            ref = np.stack([np.vstack([_unbits(h) for h in c["baseline"]]) for c in cs])  # (draws, seeds, rows)
+            ref = np.stack([np.vstack([unbits(h) for h in c["baseline"]]) for c in cs])  # (draws, seeds, rows)
             for share in shares:
-                cfg = np.stack([np.vstack([_unbits(h) for h in c["augmented"][f"{share:g}"]]) for c in cs])
+                cfg = np.stack([np.vstack([unbits(h) for h in c["augmented"][f"{share:g}"]]) for c in cs])
                 b = paired_bootstrap(cfg, ref, n_boot=ev["n_boot"], seed=ev["seed"], ci=ev["ci"])
                 rows.append({**base_row, "share": share, "config": f"{g}@{share:g}", "n_frauds": n_real,
                              "recall": b["recall"], "recall_lo": b["recall_lo"], "recall_hi": b["recall_hi"],

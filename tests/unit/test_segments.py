@@ -26,3 +26,10 @@ def test_numeric_bins():
 def test_unknown_column_is_one_line():
     with pytest.raises(DataError, match=r"evaluate.segments names column 'nope'"):
         fraud_segments(TEST, ["nope"], "y")
+
+
+def test_frauds_outside_the_bin_edges_form_their_own_segments():
+    segs = fraud_segments(TEST, [{"column": "amount", "bins": [10, 100]}], "y")
+    assert [s.value for s in segs] == ["< 10", "[10, 100)", ">= 100"]
+    covered = np.logical_or.reduce([s.mask for s in segs]) & (TEST["y"] == 1).to_numpy()
+    assert covered.sum() == (TEST["y"] == 1).sum()  # every fraud is in some segment
