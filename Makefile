@@ -49,6 +49,7 @@ run: $(STAMP)
 	@echo
 	@echo "Results: reports/summary.md (verdict), reports/comparison.csv (every config), reports/plots/*.png,"
 	@echo "         reports/scarcity/summary.md and lift_vs_n_frauds.png (below how many known frauds it helps),"
+	@echo "         reports/unseen/summary.md and recall_on_unseen_variants.png (attack variants never trained on),"
 	@echo "         reports/metrics.json (dvc metrics show), MLflow runs in mlflow/mlflow.db: run 'make ui'."
 
 test: $(STAMP)

@@ -438,8 +438,11 @@ def _gate_note(row: pd.Series) -> str:
 
 def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | None = None,
                      quality: dict[str, dict] | None = None, excluded: dict[str, str] | None = None,
-                     ci: float = 0.95) -> str:
-    lines = ["# Does synthetic fraud help the detector?", "", summary_sentence(table, headline_text), ""]
+                     ci: float = 0.95, unseen: str | None = None) -> str:
+    """The summary; `unseen` (the unseen-variant test's headline, reports/unseen/summary.md) joins the first
+    paragraph, which then answers both questions: does it help on the variants we have, and on one never seen?"""
+    first = summary_sentence(table, headline_text) + (f" {unseen} (reports/unseen/summary.md)" if unseen else "")
+    lines = ["# Does synthetic fraud help the detector?", "", first, ""]
     rew = table[table["kind"] == REWEIGHT]
     if not rew.empty:
         r = rew.iloc[0]

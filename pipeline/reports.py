@@ -79,3 +79,15 @@ def gate_threshold(quality: dict[str, dict], check: str) -> float | None:
         if threshold is not None:
             return threshold
     return None
+
+
+def first_paragraph(path) -> str | None:
+    """The first paragraph after a Markdown report's title (its headline sentence), or None without the report."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        return None
+    paragraphs = [p.strip() for p in path.read_text().split("\n\n") if p.strip()]
+    body = [p for p in paragraphs if not p.startswith("#")]
+    return " ".join(body[0].split()) if body else None

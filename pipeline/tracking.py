@@ -186,6 +186,8 @@ def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str
                                **{f"detector.{k}": v for k, v in bundle["detector_params"].items()}})
             for f in bundle["files"]:
                 mlflow.log_artifact(str(f))
+            for f in bundle.get("unseen_files", []):
+                mlflow.log_artifact(str(f), artifact_path="unseen")
             if bundle.get("plot_dir") and Path(bundle["plot_dir"]).exists():
                 mlflow.log_artifacts(str(bundle["plot_dir"]), artifact_path="plots")
             children = {}
@@ -261,6 +263,19 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
             for _, r in seg[seg["config"] == cfg].iterrows():
                 key = "segment." + "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in r["segment_name"])
                 for m in ("recall", "diff", "diff_lo", "diff_hi", "lift", "lift_lo", "lift_hi", "n_frauds"):
+                    fv = finite_or_none(r.get(m))
+                    if fv is not None:
+                        mlflow.log_metric(f"{key}.{m}", fv)
+                mlflow.set_tag(f"{key}.verdict", str(r["verdict"]))
+        unseen = bundle.get("unseen")
+        if unseen is not None and not unseen.empty:
+            # the unseen-variant test's cell of this configuration (real-only: the baseline's run)
+            name = "real-only" if row["kind"] == "baseline" else cfg
+            for _, r in unseen[unseen["config"] == name].iterrows():
+                key = "unseen." + "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in f"{r['variant_column']}="
+                                                                                              f"{r['variant']}")
+                for m in ("recall", "recall_lo", "recall_hi", "diff", "diff_lo", "diff_hi", "seen_recall",
+                          "known_recall", "known_diff", "n_test_frauds"):
                     fv = finite_or_none(r.get(m))
                     if fv is not None:
                         mlflow.log_metric(f"{key}.{m}", fv)

@@ -358,8 +358,9 @@ def unseen_markdown(table: pd.DataFrame, result: dict[str, Any] | None, headline
                     feature: bool, plot_name: str) -> str:
     lines = ["# Unseen attack variants: does synthetic fraud catch a variant the detector never trained on?", ""]
     if result is None:
-        return "\n".join(lines + ["Off: set `unseen.column` in params.yaml to a column that names fraud kinds (a "
-                                  "categorical column, or {column, bins} for a numeric one).", ""])
+        return "\n".join(lines + ["The unseen-variant test is off: set `unseen.column` in params.yaml to a column that "
+                                  "names fraud kinds (a categorical column, or {column, bins} for a numeric one) to "
+                                  "ask whether synthetic fraud catches a variant never trained on.", ""])
     if table.empty:
         return "\n".join(lines + ["No variant to test: the test split holds no frauds.", ""])
     column = result["column"]
@@ -394,9 +395,7 @@ def unseen_markdown(table: pd.DataFrame, result: dict[str, Any] | None, headline
         lines.append(f"| {r['variant']} | {int(r['n_test_frauds'])} | {r['config']} | {seen} | "
                      f"{r['baseline_recall']:.3f} | {r['recall']:.3f} | {signed(r['diff'])} ({signed(r['diff_lo'])}.."
                      f"{signed(r['diff_hi'])}) | {r['verdict']} | {r['verdict_adjusted']} | {known} |")
-    lines += ["", f"Cells: {result['computed']} computed, {result['reused']} reused from the cache; "
-              f"{result['seconds']:.0f} s.", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + [""])
 
 
 def metrics(table: pd.DataFrame, result: dict[str, Any] | None) -> dict[str, Any]:

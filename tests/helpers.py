@@ -25,6 +25,7 @@ def base_params(**sections) -> dict:
     p["detector"].update({"seeds": [0, 1], "n_estimators": 60, "early_stopping_rounds": 10})
     p["evaluate"]["n_boot"] = 200
     p["scarcity"] = {"n_frauds": [10, "all"], "repeats": [0, 1], "generators": ["smote"], "shares": [0.5], "seeds": [0]}
+    p["unseen"] = {"column": "fraud_scenario", "generators": ["smote"], "shares": [0.5], "fit_seeds": [0], "seeds": [0]}
     # no Dask cluster per stage in the many small runs; tests/integration/test_compute.py runs the stages on
     # LocalClusters and proves every backend gives identical results
     p["compute"]["scheduler"] = "sequential"

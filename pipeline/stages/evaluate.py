@@ -21,7 +21,7 @@ from pipeline.io import read_json, write_csv, write_json, write_text
 from pipeline.paths import Paths
 from pipeline.plots import (headline_label, plot_leaderboard, plot_pr_curves, plot_recall_vs_share, plot_segment_lift,
                             pr_curve_points)
-from pipeline.reports import gate_threshold, load_generator_reports
+from pipeline.reports import first_paragraph, gate_threshold, load_generator_reports
 from pipeline.schema import Schema
 from pipeline.segments import fraud_segments
 from pipeline.serving import REVIEW, Scorer, Thresholds, decision_counts, decisions_markdown, realised_fpr
@@ -123,7 +123,8 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     metrics["test"]["decisions"] = {k: v["rows"] for k, v in serving["best"]["test_decisions"].items()}
     metrics["segments"] = segment_metrics(seg_table, best["config"])
     write_json(paths.metrics, metrics)
-    summary = summary_markdown(table, text, profile, quality, train_report.get("excluded_generators"), ev["ci"])
+    summary = summary_markdown(table, text, profile, quality, train_report.get("excluded_generators"), ev["ci"],
+                               unseen=first_paragraph(paths.unseen_summary))
     board = leaderboard(table, quality)
     summary += "\n" + leaderboard_markdown(board, text)
     plot_leaderboard(board, text, gate_threshold(quality, "detection_auc_excess"), paths.plots / "leaderboard.png")

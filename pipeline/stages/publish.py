@@ -21,13 +21,13 @@ def _example(paths: Paths, schema: Schema, n: int = 5) -> pd.DataFrame:
 
 
 #: the params sections that shape the results: a change to tracking/retrain settings is not a new result
-RESULT_SECTIONS = ("data", "split", "generators", "augment", "quality", "detector", "evaluate", "serve")
+RESULT_SECTIONS = ("data", "split", "generators", "augment", "quality", "detector", "evaluate", "serve", "unseen")
 
 
-def _segments(paths: Paths) -> pd.DataFrame:
-    """The per-segment comparison (empty when evaluate.segments is empty)."""
+def _table(path) -> pd.DataFrame:
+    """A report table; empty when the report has no rows (evaluate.segments empty, unseen.column null)."""
     try:
-        return pd.read_csv(paths.comparison_segments)
+        return pd.read_csv(path)
     except (FileNotFoundError, pd.errors.EmptyDataError):
         return pd.DataFrame()
 
@@ -50,7 +50,9 @@ def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     fits = load_generator_reports(train_report["generators"], paths, "fit", train_report["fit_seeds"])
     files = [p for p in (paths.comparison, paths.comparison_segments, paths.summary, paths.metrics, paths.train_report,
                          paths.profile, paths.schema, paths.serving, paths.review_queue) if p.exists()]
-    segments = _segments(paths)
+    segments = _table(paths.comparison_segments)
+    unseen_files = [p for p in (paths.unseen_table, paths.unseen_summary, paths.unseen_metrics, paths.unseen_plot)
+                    if p.exists()]
     source = profile.get("source", "")
     return {
         "comparison": table, "metrics": metrics, "summary_text": paths.summary.read_text(),
@@ -61,6 +63,7 @@ def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
         "params_hash": json_hash({k: params[k] for k in RESULT_SECTIONS}),
         "source": source, "source_short": source.split(":")[0],
         "models": models, "decisions": serving["best"], "segments": segments,
+        "unseen": _table(paths.unseen_table), "unseen_files": unseen_files,
     }
 
 

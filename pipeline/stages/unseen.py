@@ -45,6 +45,6 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     plot_unseen(table, text, paths.unseen_plot, note="" if result else "The unseen-variant test is off (unseen.column)")
     print(headline(table) if result else summary.splitlines()[2])
     if result:
-        print(f"unseen: {result['computed']} cells computed, {result['reused']} reused; see "
-              f"{paths.unseen_summary.relative_to(paths.root)}")
+        print(f"unseen: {result['computed']} cells computed, {result['reused']} reused from the cache "
+              f"({result['seconds']:.0f} s); see {paths.unseen_summary.relative_to(paths.root)}")
     return out

@@ -53,7 +53,9 @@ def test_outputs_exist(template):
                 "reports/summary.md", "reports/plots/recall_vs_share.png", "reports/plots/pr_curves.png",
                 "reports/plot_data/recall_vs_share.csv", "reports/mlflow.json", "reports/scarcity/scarcity.csv",
                 "reports/scarcity/summary.md", "reports/scarcity/lift_vs_n_frauds.png",
-                "reports/scarcity/metrics.json", "reports/scarcity/cells/10_0_smote.json"):
+                "reports/scarcity/metrics.json", "reports/scarcity/cells/10_0_smote.json", "reports/unseen/unseen.csv",
+                "reports/unseen/summary.md", "reports/unseen/metrics.json",
+                "reports/unseen/recall_on_unseen_variants.png"):
         assert (repo / rel).exists(), rel
     table = pd.read_csv(repo / "reports/comparison.csv")
     assert set(table["config"]) == {"baseline", "reweight", "gaussian_copula@0.5", "smote@0.5"}
@@ -147,6 +149,21 @@ def test_the_scarcity_sweep_reuses_its_cells_when_a_value_is_added(repo):
     table = pd.read_csv(repo / "reports/scarcity/scarcity.csv")
     assert list(table["n_requested"].astype(str)) == ["10", "20", "all"]
     assert list(table["n_frauds"])[:2] == [10, 20]
+
+
+def test_the_unseen_test_runs_in_the_pipeline_and_reuses_its_cells(repo):
+    table = pd.read_csv(repo / "reports/unseen/unseen.csv")
+    assert set(table["variant_column"]) == {"fraud_scenario"} and set(table["config"]) == {"real-only", "smote@0.5"}
+    summary = (repo / "reports/summary.md").read_text()
+    assert summary.splitlines()[2].count("Unseen attack variants (each of ") == 1  # in the first paragraph
+    n_variants = table["variant"].nunique()
+    _set(repo, "unseen", "shares", [0.5, 0.25])
+    out = sh(repo, "dvc", "repro").stdout
+    ran = _ran(out)
+    assert {"unseen", "evaluate", "publish"} <= ran and not {"train", "prepare"} & ran
+    # only the new share's cells ran: one per variant (one generator), the rest came from the cell cache
+    assert f"unseen: {n_variants} cells computed, {2 * n_variants + 1} reused" in out
+    assert "smote@0.25" in set(pd.read_csv(repo / "reports/unseen/unseen.csv")["config"])
 
 
 def test_targeted_pools_run_end_to_end(repo):

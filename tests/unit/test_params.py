@@ -61,10 +61,14 @@ def test_target_weights_keys_are_text_and_scarcity_generators_default_to_configu
     p["augment"]["target"] = {"column": "fraud_scenario", "policy": "weights", "weights": {4: 1, "2": 0.5}}
     assert validate(p)["augment"]["target"]["weights"] == {"4": 1.0, "2": 0.5}
     p.pop("scarcity")
+    p.pop("unseen")
     p["generators"] = {"ctgan": {}, "smote": {}}
-    assert validate(p)["scarcity"]["generators"] == ["smote"]  # the default list, where configured
+    assert validate(p)["scarcity"]["generators"] == validate(p)["unseen"]["generators"] == ["smote"]  # defaults
     p["generators"] = {"tvae": {}}
-    assert validate(p)["scarcity"]["generators"] == ["tvae"]
+    assert validate(p)["scarcity"]["generators"] == validate(p)["unseen"]["generators"] == ["tvae"]
+    p["unseen"] = {"generators": ["ctgan"]}
+    with pytest.raises(ConfigError, match=r"unseen.generators: names 'ctgan', not configured under generators"):
+        validate(p)
 
 
 def test_unknown_generator_lists_valid_names():

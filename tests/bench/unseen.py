@@ -1,0 +1,230 @@
+"""Which generator settings matter for the unseen-variant test (`pipeline.unseen`)? Measured, on two tables.
+
+For each variant v of a column, v's frauds leave training and validation, the generators are fitted on the other
+variants' frauds and the detectors (seeds 0 and 1, one generator fit) are scored on v's test frauds against the
+real-only detector (`pipeline.unseen.run_cells` / `unseen_table`, verdicts as in reports/unseen). Settings, all FIXED
+UP FRONT here (nothing is chosen on test frauds): the synthetic share (GaussianCopula and SMOTE at 25/50/75%);
+how far a generator's samples spread beyond its seed rows - the copula's marginals (`default_distribution`),
+SMOTE's `k_neighbors`, CTGAN's gradient steps (built-in data only; `--quick` skips it).
+
+Spread, per (setting, variant), from a pool as large as the cut seed set sampled from the cell's own fitted
+generator (the cache's pickle): `dcr_ratio` = median distance of pool rows to their closest seed row / the same
+for the known variants' real validation frauds (`pipeline.quality._dcr`, the gate's DCR: numericals standardised by
+the seed set, categoricals one-hot); `reach` = median distance of v's held-out TRAINING frauds to the closest pool
+row / to the closest seed row (below 1: the pool lies nearer the unseen variant than the seed rows do).
+
+All settings of a table share one cell cache (under tests/bench/results/tmp/, gitignored), so the real-only cells
+and any identical cell run once; each setting's wall time counts only what it computed.
+Run: `.venv/bin/python tests/bench/unseen.py [--quick] [--keep]` -> tests/bench/results/unseen.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.blend import pool_seed  # noqa: E402
+from pipeline.cells import CellCache, fit_generator  # noqa: E402
+from pipeline.generators.registry import split_type  # noqa: E402
+from pipeline.params import load_params  # noqa: E402
+from pipeline.paths import Paths  # noqa: E402
+from pipeline.quality import _dcr, _encode_for_distance  # noqa: E402
+from pipeline.schema import Schema  # noqa: E402
+from pipeline.segments import value_labels  # noqa: E402
+from pipeline.unseen import FAILED, REAL_ONLY, TOO_FEW, Setup, run_cells, unseen_table, without_variant  # noqa: E402
+from tests.bench.benchlib import loadavg, versions  # noqa: E402
+
+RESULTS = ROOT / "tests" / "bench" / "results"
+ORACLE = ROOT.parent / "shared" / "data" / "fraud_oracle.csv"
+COMMON = {"compute.scheduler": "sequential"}
+DATASETS = {
+    "built-in simulator": ({"unseen.column": "fraud_scenario"}, True),
+    "fraud_oracle.csv": ({"data.source": "csv", "data.path": str(ORACLE), "data.label": "FraudFound_P",
+                          "data.time_column": None, "data.id_columns": ["PolicyNumber", "RepNumber"],
+                          "data.meta_columns": [], "evaluate.segments": [], "evaluate.fpr_budgets": [0.05, 0.01],
+                          "serve.review_budget": 0.1, "unseen.column": "BasePolicy"}, False),
+}
+SEEDS, FIT_SEEDS = [0, 1], [0]
+
+
+def settings(gens: dict, ctgan: bool) -> list[tuple[str, str, dict, list[float]]]:
+    """(knob, label, {name: (type, hp)}, shares); the shipped hyperparameters otherwise."""
+    cop, smo = split_type("gaussian_copula", gens["gaussian_copula"]), split_type("smote", gens["smote"])
+    out = [("share", "copula + SMOTE", {"gaussian_copula": cop, "smote": smo}, [0.25, 0.5, 0.75])]
+    out += [("copula marginals", f"default_distribution={d}",
+             {"gaussian_copula": ("gaussian_copula", {**cop[1], "default_distribution": d})}, [0.5])
+            for d in ("beta", "norm", "truncnorm", "uniform")]
+    out += [("SMOTE neighbours", f"k_neighbors={k}", {"smote": ("smote", {**smo[1], "k_neighbors": k})}, [0.5])
+            for k in (2, 5, 15)]
+    if ctgan:
+        ct = split_type("ctgan", gens["ctgan"])
+        out += [("CTGAN steps", f"steps={s}", {"ctgan": ("ctgan", {**ct[1], "steps": s, "verbose": False})}, [0.5])
+                for s in (300, 1500)]
+    return out
+
+
+def spread(cache: CellCache, setup: Setup, gen_type: str, hp: dict, variant: str, train, valid, schema) -> dict:
+    """dcr_ratio and reach (module doc) of the cell's fitted generator without `variant`."""
+    label, entry = schema.label, setup.entry
+    sub, _ = without_variant(train, entry, label, variant)
+    valid_v, _ = without_variant(valid, entry, label, variant)
+    key = cache.key(what="generator", variant=variant, column_spec=entry, type=gen_type, hp=hp, fit_seed=FIT_SEEDS[0])
+    gen, reused = cache.get_object(key), True
+    if gen is None:  # not in the cache (e.g. the cell failed): fit it here
+        gen, reused = fit_generator(gen_type, hp, sub, schema=schema, seed=FIT_SEEDS[0]), False
+    seed = schema.seed_set(sub)
+    pool = schema.conform(gen.sample(len(seed), seed=pool_seed(setup.sample_seed, FIT_SEEDS[0]))).reset_index(drop=True)
+    held = schema.conform(train.loc[(train[label].to_numpy() == 1) & (value_labels(train, entry) == variant).to_numpy()])
+    _, ratio = _dcr(seed, pool, schema.seed_set(valid_v), schema)
+    from sklearn.neighbors import NearestNeighbors
+
+    seed_x, pool_x, held_x = _encode_for_distance(seed, [pool, held.reset_index(drop=True)], schema)
+    to_pool = NearestNeighbors(n_neighbors=1).fit(pool_x).kneighbors(held_x)[0][:, 0]
+    to_seed = NearestNeighbors(n_neighbors=1).fit(seed_x).kneighbors(held_x)[0][:, 0]
+    reach = float(np.median(to_pool) / np.median(to_seed)) if len(held_x) and np.median(to_seed) > 0 else np.nan
+    return {"variant": variant, "dcr_ratio": ratio, "reach": reach, "generator_from_cache": reused}
+
+
+def run_dataset(name: str, overrides: dict, ctgan: bool, tmp: Path) -> dict:
+    from pipeline.stages import prepare
+
+    root = Path(tempfile.mkdtemp(prefix="unseen-", dir=tmp))
+    (root / "data" / "raw").mkdir(parents=True)
+    params = load_params(ROOT / "params.yaml", {**COMMON, **overrides})
+    paths = Paths.at(root)
+    profile = prepare.run(params, paths)
+    schema = Schema.load(paths.schema)
+    train, valid, test = (pd.read_parquet(paths.split(s)) for s in ("train", "valid", "test"))
+    cache = CellCache(root / "cache", "bench")  # one table, one cache: the data never changes within a run
+    out = {"dataset": name, "column": params["unseen"]["column"], "budget": params["evaluate"]["fpr_budgets"][0],
+           "splits": {s: {k: profile[s][k] for k in ("rows", "frauds")} for s in ("train", "valid", "test")},
+           "settings": []}
+    for knob, label, gens, shares in settings(params["generators"], ctgan):
+        setup = Setup(entry=params["unseen"]["column"], generators=gens, shares=shares, fit_seeds=FIT_SEEDS,
+                      seeds=SEEDS, detector=dict(params["detector"]), budget=out["budget"],
+                      sample_seed=params["augment"]["sample_seed"])
+        t0 = time.perf_counter()
+        result = run_cells(train, valid, test, schema, setup, cache, log=lambda m: print(f"  {m}", flush=True))
+        t_cells = time.perf_counter() - t0
+        table = unseen_table(result, params["evaluate"])
+        spreads = {g: [spread(cache, setup, gt, hp, v, train, valid, schema) for v in result["variants"]]
+                   for g, (gt, hp) in gens.items()}
+        out["settings"].append({"knob": knob, "label": label, "generators": {g: [t, h] for g, (t, h) in gens.items()},
+                                "shares": shares, "cells_s": round(t_cells, 1), "computed": result["computed"],
+                                "reused": result["reused"], "wall_s": round(time.perf_counter() - t0, 1),
+                                "spread": spreads, "table": json.loads(table.to_json(orient="records"))})
+        print(f"{name} | {knob} {label}: {out['settings'][-1]['wall_s']} s, {result['computed']} cells computed",
+              flush=True)
+    return out
+
+
+def rows(ds: dict) -> list[dict]:
+    """One summary row per (setting, configuration)."""
+    out = []
+    for st in ds["settings"]:
+        t = pd.DataFrame(st["table"])
+        for config, g in t[t["config"] != REAL_ONLY].groupby("config", sort=False):
+            judged = g[~g["verdict"].isin([FAILED, TOO_FEW])]
+            sp = pd.DataFrame(st["spread"][g["generator"].iloc[0]])
+            best = judged.loc[judged["diff"].idxmax()] if not judged.empty else None
+            out.append({"knob": st["knob"], "setting": st["label"] if st["knob"] != "share" else "shipped",
+                        "config": config, "judged": len(judged), "failed": int((g["verdict"] == FAILED).sum()),
+                        "mean_diff": judged["diff"].mean(), "helps": int((judged["verdict"] == "helps").sum()),
+                        "hurts": int((judged["verdict"] == "hurts").sum()),
+                        "best": (f"{best['diff']:+.3f} ({best['diff_lo']:+.3f}..{best['diff_hi']:+.3f}) "
+                                 f"{best['variant']}" if best is not None else ""),
+                        "known_diff": judged["known_diff"].mean(), "dcr_ratio": sp["dcr_ratio"].mean(),
+                        "reach": sp["reach"].mean(), "wall_s": st["wall_s"], "computed": st["computed"]})
+    return out
+
+
+def reading(ds: dict, summary: pd.DataFrame) -> str:
+    """Sentences made from the numbers only."""
+    base = pd.DataFrame(ds["settings"][0]["table"])
+    base = base[(base["config"] == REAL_ONLY) & (base["verdict"] != FAILED)]
+    s = [f"Real-only, the detector catches {', '.join(f'{r.variant} {r.baseline_recall:.2f} (seen: {r.seen_recall:.2f})' for r in base.itertuples())} of each unseen variant's test frauds."]
+    s.append(f"Over all {len(summary)} setting rows and their judged variants, {summary['helps'].sum()} helps and "
+             f"{summary['hurts'].sum()} hurts verdicts.")
+    hi, lo = summary.loc[summary["mean_diff"].idxmax()], summary.loc[summary["mean_diff"].idxmin()]
+    s.append(f"Mean difference on the unseen variants ranges from {lo['mean_diff']:+.3f} ({lo['config']}, "
+             f"{lo['setting']}) to {hi['mean_diff']:+.3f} ({hi['config']}, {hi['setting']}).")
+    for knob, g in summary.groupby("knob", sort=False):
+        if len(g) > 1:
+            r = np.corrcoef(g["reach"], g["mean_diff"])[0, 1] if g["reach"].std() > 0 and g["mean_diff"].std() > 0 else np.nan
+            s.append(f"{knob}: mean difference {g['mean_diff'].min():+.3f}..{g['mean_diff'].max():+.3f}, known-variant "
+                     f"difference {g['known_diff'].min():+.3f}..{g['known_diff'].max():+.3f}, DCR ratio "
+                     f"{g['dcr_ratio'].min():.2f}..{g['dcr_ratio'].max():.2f}, reach {g['reach'].min():.2f}.."
+                     f"{g['reach'].max():.2f} (correlation reach vs mean difference over {len(g)} rows: {r:+.2f}).")
+    return " ".join(s)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="skip the CTGAN settings")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary projects and caches")
+    args = ap.parse_args()
+    tmp = RESULTS / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-unseen-", dir=tmp))
+    t0, load_start, found = time.perf_counter(), loadavg(), []
+    for name, (overrides, ctgan) in DATASETS.items():
+        if name == "fraud_oracle.csv" and not ORACLE.exists():
+            print(f"{ORACLE} not found: skipping fraud_oracle.csv")
+            continue
+        found.append(run_dataset(name, overrides, ctgan and not args.quick, work))
+    meta = {"date": date.today().isoformat(), "total_s": round(time.perf_counter() - t0, 1), "load_start": load_start,
+            "load_end": loadavg(), "seeds": SEEDS, "fit_seeds": FIT_SEEDS, "quick": args.quick,
+            "versions": versions(("sdv", "ctgan", "imbalanced-learn", "xgboost", "torch"))}
+    (RESULTS / "unseen.json").write_text(json.dumps({"meta": meta, "datasets": found}, indent=1, default=str))
+    lines = ["# Which generator settings matter for the unseen-variant test?", "",
+             f"Measured {meta['date']} with `tests/bench/unseen.py` on this machine (2 cores; load average "
+             f"{load_start} -> {meta['load_end']}); total {meta['total_s'] / 60:.1f} min. Detector seeds {SEEDS}, "
+             f"generator fit seeds {FIT_SEEDS}, the shipped detector; cells, CIs and verdicts exactly as `pipeline.unseen`.",
+             "", "Every setting was fixed up front in the script (the grid below, shipped values otherwise); no "
+             "choice is made on test frauds, and none on validation frauds either: this measures, it does not tune.",
+             "", "Columns: **mean diff** - recall on the held-out variant's test frauds, augmented minus real-only, "
+             "averaged over the judged variants (failed and 'too few to judge' variants left out); **helps / hurts** "
+             "- verdicts among them (95% paired bootstrap confirmed by a sign test, uncorrected); **largest diff** - "
+             "the largest per-variant difference, its CI and variant; **known diff** - the same difference on the "
+             "other, known variants' test frauds (mean over variants); **DCR ratio** - median distance of pool rows "
+             "to their closest seed row / that of the known variants' real validation frauds (the gate's DCR; higher "
+             "= spreads further from the seed rows); **reach** - median distance of the held-out variant's training "
+             "frauds to the closest pool row / to the closest seed row (below 1: the pool lies nearer the unseen "
+             "variant than the seeds); both for a pool as large as the seed set, averaged over variants; **s** - wall "
+             "time of the setting's run (cells reused from an earlier setting cost nothing; **cells** computed).", ""]
+    for ds in found:
+        summary = pd.DataFrame(rows(ds))
+        sp = ds["splits"]
+        lines += [f"## {ds['dataset']}: variants = values of `{ds['column']}`", "",
+                  f"Splits: train {sp['train']['rows']} rows / {sp['train']['frauds']} frauds, valid "
+                  f"{sp['valid']['rows']} / {sp['valid']['frauds']}, test {sp['test']['rows']} / "
+                  f"{sp['test']['frauds']}; recall at {ds['budget'] * 100:g}% FPR.", "",
+                  "| knob | setting | config | judged | mean diff | helps / hurts | largest diff (CI) variant | "
+                  "known diff | DCR ratio | reach | s | cells |", "|---|---|---|---:|---:|---|---|---:|---:|---:|---:|---:|"]
+        for r in summary.itertuples():
+            lines.append(f"| {r.knob} | {r.setting} | {r.config} | {r.judged}{f' ({r.failed} failed)' if r.failed else ''}"
+                         f" | {r.mean_diff:+.3f} | {r.helps} / {r.hurts} | {r.best} | {r.known_diff:+.3f} | "
+                         f"{r.dcr_ratio:.2f} | {r.reach:.2f} | {r.wall_s:.0f} | {r.computed} |")
+        lines += ["", f"Reading: {reading(ds, summary)}", ""]
+    if not any(ds["dataset"] == "fraud_oracle.csv" for ds in found):
+        lines += [f"fraud_oracle.csv: skipped ({ORACLE} not found).", ""]
+    (RESULTS / "unseen.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
