@@ -20,8 +20,10 @@ from sklearn.metrics import average_precision_score
 
 from pipeline.fmt import num, pct, percent, signed
 from pipeline.grid import AUGMENTED, BASELINE, REWEIGHT
-from pipeline.metrics import (VERDICT_HELPS, VERDICT_HURTS, detector_metrics, metric_names, paired_bootstrap,
-                              pct_label, recall_at_threshold, seed_mean_std)
+from pipeline.metrics import (VERDICT_EQUIVALENT, VERDICT_HELPS, VERDICT_HURTS, VERDICT_INCONCLUSIVE,
+                              VERDICT_TOO_FEW, VERDICTS, detector_metrics,
+                              frauds_needed, metric_names, paired_with, verdict_counts, pct_label, recall_at_threshold,
+                              seed_mean_std)
 from pipeline.reports import failed_checks
 
 
@@ -110,7 +112,7 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
     def paired(cid: str, ref: str, ci: float) -> dict:
         if seeds_of[cid] != seeds_of[ref]:
             raise ValueError(f"{cid} and {ref} were trained with different seeds; cannot pair them")
-        return paired_bootstrap(hits[cid], hits[ref], n_boot=ev["n_boot"], seed=ev["seed"], ci=ci)
+        return paired_with(hits[cid], hits[ref], ev, ci)
 
     out_cols: dict[str, list] = {}
 
@@ -124,15 +126,14 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
         if multi_fit and row["n_fits"] > 1:
             # how much of the difference CI's width generator randomness contributes: the same interval with
             # the fits averaged instead of drawn
-            fixed = paired_bootstrap(hits[cid], hits[base], n_boot=ev["n_boot"], seed=ev["seed"], ci=ev["ci"],
-                                     resample_fits=False)
+            fixed = paired_with(hits[cid], hits[base], ev, resample_fits=False)
             put(i, "diff_ci_width", b["diff_hi"] - b["diff_lo"])
             put(i, "diff_ci_width_without_fits", fixed["diff_hi"] - fixed["diff_lo"])
         put(i, "recall", b["recall"])
         put(i, "recall_lo", b["recall_lo"])
         put(i, "recall_hi", b["recall_hi"])
         put(i, "baseline_recall", b["ref_recall"])
-        for k in ("diff", "diff_lo", "diff_hi", "lift", "lift_lo", "lift_hi"):
+        for k in ("diff", "diff_lo", "diff_hi", "lift", "lift_lo", "lift_hi", "eq_lo", "eq_hi", "detectable"):
             put(i, k, b[k])
         if row["kind"] == BASELINE:
             put(i, "verdict", "reference")
@@ -202,18 +203,19 @@ def segment_table(table: pd.DataFrame, hits: dict[str, np.ndarray], y_test: np.n
                    "n_frauds": n}
             if n == 0:
                 continue
-            b = paired_bootstrap(hits[r["config"]][..., m], hits[base][..., m], n_boot=ev["n_boot"], seed=ev["seed"],
-                                 ci=ev["ci"])
+            b = paired_with(hits[r["config"]][..., m], hits[base][..., m], ev)
             row.update({k: b[k] for k in ("recall", "recall_lo", "recall_hi", "diff", "diff_lo", "diff_hi", "lift",
-                                          "lift_lo", "lift_hi")})
+                                          "lift_lo", "lift_hi", "detectable")})
             row["baseline_recall"] = b["ref_recall"]
             row["verdict"] = ("reference" if r["kind"] == BASELINE else
-                              "too few to judge" if n < ev["min_segment_frauds"] else b["verdict"])
+                              VERDICT_TOO_FEW if n < ev["min_segment_frauds"] else b["verdict"])
+            if r["kind"] != BASELINE:
+                row["frauds_needed"] = frauds_needed(n, b["detectable"], ev.get("min_effect"))
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def segments_markdown(seg: pd.DataFrame, headline_text: str, min_frauds: int) -> str:
+def segments_markdown(seg: pd.DataFrame, headline_text: str, min_frauds: int, min_effect: float | None = None) -> str:
     """One sentence per segment where some configuration helps or hurts; the others in one line."""
     if seg.empty:
         return ""
@@ -246,6 +248,14 @@ def segments_markdown(seg: pd.DataFrame, headline_text: str, min_frauds: int) ->
         lines.append(f"- No configuration helps or hurts beyond noise in: {', '.join(quiet)}.")
     if few:
         lines.append(f"- Too few test frauds to judge (< {min_frauds}): {', '.join(few)}.")
+    power = []
+    for name, g in judged.groupby("segment_name", sort=False):
+        need = g["frauds_needed"].median() if "frauds_needed" in g else np.nan
+        power.append(f"{name} +-{g['detectable'].median():.2f}" + (
+            f" ({int(need):,} test frauds would detect +-{min_effect:g})" if _finite(need) and min_effect else ""))
+    if power:
+        lines.append("- Detectable difference per segment (80% power, median over configurations): "
+                     + "; ".join(power) + ".")
     return "\n".join(lines) + "\n"
 
 
@@ -271,12 +281,11 @@ def targeting_table(table: pd.DataFrame, hits: dict[str, np.ndarray], y_test: np
             n = int(m.sum())
             if n == 0:
                 continue
-            b = paired_bootstrap(hits[cid][..., m], hits[twin][..., m], n_boot=ev["n_boot"], seed=ev["seed"],
-                                 ci=ev["ci"])
+            b = paired_with(hits[cid][..., m], hits[twin][..., m], ev)
             rows.append({"config": cid, "untargeted": twin, "segment_name": seg.name, "n_frauds": n,
                          "recall": b["recall"], "untargeted_recall": b["ref_recall"], "diff": b["diff"],
                          "diff_lo": b["diff_lo"], "diff_hi": b["diff_hi"],
-                         "verdict": "too few to judge" if n < ev["min_segment_frauds"] else b["verdict"]})
+                         "verdict": VERDICT_TOO_FEW if n < ev["min_segment_frauds"] else b["verdict"]})
     return pd.DataFrame(rows)
 
 
@@ -428,6 +437,45 @@ def summary_sentence(table: pd.DataFrame, headline_text: str) -> str:
     return s
 
 
+def decision_sentence(table: pd.DataFrame, min_effect: float | None, reference_lift: float | None) -> str:
+    """Flat or inconclusive? How the augmented configurations split over the verdicts, the detectable difference,
+    and whether a gain the size of `reference_lift` (relative) would have been detected here, and is there."""
+    aug = table[table["kind"] == AUGMENTED]
+    if aug.empty:
+        return ""
+    counts = {v: int((aug["verdict"] == v).sum()) for v in VERDICTS}
+    words = {VERDICT_HELPS: "help", VERDICT_EQUIVALENT: "equivalent to real-only (no gain or loss beyond "
+                                                        f"+-{num(min_effect, 2)})",
+             VERDICT_INCONCLUSIVE: "inconclusive (the CI reaches past +-" + num(min_effect, 2) + ": the data cannot "
+                                                                                             "tell)",
+             VERDICT_HURTS: "hurt", VERDICT_TOO_FEW: "too few to judge"}
+    parts = [f"{n} {words[v]}" for v, n in counts.items() if n]
+    other = sorted(set(aug["verdict"]) - set(VERDICTS))
+    parts += [f"{int((aug['verdict'] == v).sum())} {v}" for v in other]
+    detectable = float(aug["detectable"].median())
+    s = (f"Of {len(aug)} augmented configurations: {', '.join(parts)}. Detectable difference here (80% power): "
+         f"+-{detectable:.3f} recall (median over configurations).")
+    if not reference_lift:
+        return s
+    base = float(table.loc[table["kind"] == BASELINE, "recall"].iloc[0])
+    target = min(reference_lift * base, 1.0 - base)
+    case = f"a gain the size of the published case (+{reference_lift * 100:g}% relative recall"
+    if target <= 0:
+        return s + f" The real-only detector already catches every test fraud: {case}) is not possible here."
+    capped = " (capped at recall 1)" if reference_lift * base > 1.0 - base else ""
+    s += (f" {case[0].upper()}{case[1:]}: {base:.2f} -> {base + target:.2f}, {signed(target)}{capped}) "
+          f"{'would' if detectable <= target else 'would not reliably'} have been detected here")
+    hi = aug.sort_values("diff_hi", ascending=False).iloc[0]
+    there = aug[aug["diff_lo"] >= target]
+    if not there.empty:
+        r = there.sort_values("diff_lo", ascending=False).iloc[0]
+        return s + f"; it is there: {r['title']} reaches {signed(r['diff'])} (CI {signed(r['diff_lo'])}..)."
+    if hi["diff_hi"] < target:
+        return s + (f"; it is not there: no configuration's CI reaches {signed(target)} (highest upper bound "
+                    f"{signed(hi['diff_hi'])}, {hi['title']}).")
+    return s + (f"; the data cannot rule it out: the CI of {hi['title']} reaches {signed(hi['diff_hi'])}.")
+
+
 def _gate_note(row: pd.Series) -> str:
     passed = row.get("quality_passed", np.nan)
     if isinstance(passed, (bool, np.bool_)) and not passed:
@@ -438,11 +486,15 @@ def _gate_note(row: pd.Series) -> str:
 
 def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | None = None,
                      quality: dict[str, dict] | None = None, excluded: dict[str, str] | None = None,
-                     ci: float = 0.95, unseen: str | None = None) -> str:
+                     ci: float = 0.95, unseen: str | None = None, min_effect: float | None = None,
+                     reference_lift: float | None = None) -> str:
     """The summary; `unseen` (the unseen-variant test's headline, reports/unseen/summary.md) joins the first
     paragraph, which then answers both questions: does it help on the variants we have, and on one never seen?"""
     first = summary_sentence(table, headline_text) + (f" {unseen} (reports/unseen/summary.md)" if unseen else "")
     lines = ["# Does synthetic fraud help the detector?", "", first, ""]
+    decision = decision_sentence(table, min_effect, reference_lift)
+    if decision:
+        lines += [decision, ""]
     rew = table[table["kind"] == REWEIGHT]
     if not rew.empty:
         r = rew.iloc[0]
@@ -461,17 +513,19 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
         lines += [fit_seed_sentence(table), ""]
     lines += [
               f"| configuration | synthetic rows | recall | {ci * 100:g}% CI | lift vs real-only | lift CI | verdict | "
-              "Bonferroni verdict | vs reweight | PR-AUC | quality gate |",
-              "|---|---:|---:|---|---:|---|---|---|---|---:|---|"]
+              "detectable (80% power) | Bonferroni verdict | vs reweight | PR-AUC | quality gate |",
+              "|---|---:|---:|---|---:|---|---|---:|---|---|---:|---|"]
     for _, r in table.iterrows():
         q = "" if pd.isna(r.get("quality_passed", np.nan)) else (
             "pass" if r["quality_passed"] else "flagged: " + str(r.get("quality_failed_checks", "")).replace(" ", ", "))
         vr = r.get("verdict_vs_reweight", "")
         vr = "" if isinstance(vr, float) else vr
         lift, lift_ci = ("", "") if r["kind"] == BASELINE else lift_text(r)
+        detectable = "" if r["kind"] == BASELINE or not _finite(r.get("detectable")) else f"+-{r['detectable']:.3f}"
         lines.append(
             f"| {r['title']} | {int(r['n_synthetic'])} | {r['recall']:.3f} | {r['recall_lo']:.3f}..{r['recall_hi']:.3f} | "
-            f"{lift} | {lift_ci} | {r['verdict']} | {r['verdict_adjusted']} | {vr} | {r['pr_auc_mean']:.3f} | {q} |")
+            f"{lift} | {lift_ci} | {r['verdict']} | {detectable} | {r['verdict_adjusted']} | {vr} | "
+            f"{r['pr_auc_mean']:.3f} | {q} |")
     if quality:
         lines += ["", gate_markdown(quality)]
     if excluded:
@@ -563,7 +617,8 @@ def metrics_dict(table: pd.DataFrame) -> dict[str, Any]:
             "config": b["config"], "recall": b["recall"], "recall_lo": b["recall_lo"], "recall_hi": b["recall_hi"],
             "lift": b["lift"], "lift_lo": b["lift_lo"], "lift_hi": b["lift_hi"], "verdict": b["verdict"],
             "pr_auc": b["pr_auc_mean"]}
-        out["verdicts"] = {v: int((aug["verdict"] == v).sum()) for v in ("helps", "no clear effect", "hurts")}
+        out["verdicts"] = verdict_counts(aug["verdict"])
+        out["test"]["detectable_effect"] = float(aug["detectable"].median())
     best = best_config(table)
     out["best_config"] = best["config"]
     out["test"]["best"] = {"recall": best["recall"], "lift": 0.0 if best["kind"] == BASELINE else best["lift"]}

@@ -8,8 +8,13 @@ Conventions (used across the pipeline):
   computed on the REAL TEST rows with that fixed threshold.
 * Headline metric: recall at the first FPR budget (`recall_at_fpr_{pct}` of `fpr_budgets[0]`).
 * Lift of a config: `(recall_config - recall_ref) / recall_ref`, paired by detector seed.
-  Verdict: `helps` if the 95% CI of the recall difference is above 0, `hurts` if below,
-  else `no clear effect` (the lift CI has the same sign whenever the ref recall is > 0).
+  Verdicts (`verdict_of`; the lift CI has the same sign as the difference CI whenever the ref recall is > 0):
+  `helps` if the 95% CI of the recall difference is above 0, `hurts` if below; else `equivalent` when the
+  (1 - 2 alpha) CI - 90% for a 95% CI: the two one-sided tests - lies inside +-`min_effect` (no gain or loss
+  worth having), else `inconclusive` (the CI reaches past +-min_effect: the data cannot tell). Without a
+  `min_effect` the last two are one word, `no clear effect`. `too few to judge` is given by the callers.
+* Detectable effect: the smallest difference the comparison would detect with 80% power,
+  `(z(1 - alpha/2) + z(power)) x SE`, SE the standard deviation of the bootstrap differences.
 
 Metric names are MLflow/DVC-safe: letters, digits, `_` and `.` only (see `pct_label`).
 """
@@ -25,7 +30,17 @@ from pipeline.errors import DataError
 
 VERDICT_HELPS = "helps"
 VERDICT_HURTS = "hurts"
+VERDICT_EQUIVALENT = "equivalent"
+VERDICT_INCONCLUSIVE = "inconclusive"
+VERDICT_TOO_FEW = "too few to judge"
+#: the verdict when no `min_effect` is given (equivalent and inconclusive in one word)
 VERDICT_NONE = "no clear effect"
+#: every verdict a comparison can get, in reading order
+VERDICTS = (VERDICT_HELPS, VERDICT_EQUIVALENT, VERDICT_INCONCLUSIVE, VERDICT_HURTS, VERDICT_TOO_FEW)
+#: the verdicts that say "no effect beyond noise" (neither helps nor hurts)
+NOT_SIGNIFICANT = (VERDICT_EQUIVALENT, VERDICT_INCONCLUSIVE, VERDICT_NONE)
+#: power of the detectable effect
+POWER = 0.8
 
 
 # ---------------------------------------------------------------------------- input checks
@@ -199,8 +214,37 @@ def _hits(h, what: str) -> np.ndarray:
     return a
 
 
+def verdict_counts(verdicts) -> dict[str, int]:
+    """How many comparisons got each verdict (every word, zeros included, so `dvc metrics diff` lines up; other
+    words such as `no clear effect` or `failed` after them)."""
+    v = np.asarray(list(verdicts), dtype=object)
+    words = list(VERDICTS) + sorted(set(v.tolist()) - set(VERDICTS) - {"reference"})
+    return {w: int((v == w).sum()) for w in words}
+
+
+def verdict_of(diff_lo: float, diff_hi: float, eq_lo: float, eq_hi: float, min_effect: float | None) -> str:
+    """The verdict of a paired difference from its CI (`diff_lo..diff_hi`) and its (1 - 2 alpha) CI
+    (`eq_lo..eq_hi`), as in the module doc."""
+    if diff_lo > 0:
+        return VERDICT_HELPS
+    if diff_hi < 0:
+        return VERDICT_HURTS
+    if min_effect is None:
+        return VERDICT_NONE
+    return VERDICT_EQUIVALENT if -min_effect < eq_lo and eq_hi < min_effect else VERDICT_INCONCLUSIVE
+
+
+def detectable_effect(replicates: np.ndarray, ci: float, power: float = POWER) -> float:
+    """The smallest true difference detected with `power` at the two-sided `ci`: (z(1-alpha/2) + z(power)) x SE."""
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf
+    se = float(np.std(replicates, ddof=1)) if len(replicates) > 1 else float("nan")
+    return (z(1.0 - (1.0 - ci) / 2.0) + z(power)) * se
+
+
 def paired_bootstrap(hits_config, hits_ref, n_boot: int = 1000, seed: int = 0, ci: float = 0.95,
-                     resample_fits: bool = True) -> dict:
+                     resample_fits: bool = True, min_effect: float | None = None) -> dict:
     """Paired bootstrap of test recall, config vs reference, over up to three levels.
 
     `hits_*[f, k, i]` says whether test fraud row i is alerted by the detector trained with detector seed k on
@@ -212,7 +256,9 @@ def paired_bootstrap(hits_config, hits_ref, n_boot: int = 1000, seed: int = 0, c
     recall = mean over drawn fits of mean over drawn seeds of mean over drawn rows. `resample_fits=False`
     averages over fits without drawing them: the interval then leaves generator randomness out, which shows
     how much of the width it contributes.
-    Returns recall (+ _lo/_hi), ref_recall, diff (+ _lo/_hi), lift (+ _lo/_hi), verdict, n_boot.
+    Returns recall (+ _lo/_hi), ref_recall, diff (+ _lo/_hi), lift (+ _lo/_hi), verdict (`verdict_of`: five
+    words with `min_effect`, else helps / hurts / no clear effect), eq_lo/eq_hi (the 1 - 2 alpha interval of the
+    two one-sided tests), detectable (the difference detectable with 80% power), se, n_boot.
     The lift is NaN when the reference recall is 0; a lift CI bound is +inf when it falls on replicates
     whose reference recall is 0 (reports then show the difference CI instead).
     """
@@ -261,12 +307,8 @@ def paired_bootstrap(hits_config, hits_ref, n_boot: int = 1000, seed: int = 0, c
     lift_lo, lift_hi = bootstrap_interval(lift_b, ci)
     r_lo, r_hi = bootstrap_interval(rc, ci)
     d_lo, d_hi = bootstrap_interval(diff_b, ci)
-    if d_lo > 0:
-        verdict = VERDICT_HELPS
-    elif d_hi < 0:
-        verdict = VERDICT_HURTS
-    else:
-        verdict = VERDICT_NONE
+    e_lo, e_hi = bootstrap_interval(diff_b, 1.0 - 2.0 * (1.0 - ci))
+    verdict = verdict_of(d_lo, d_hi, e_lo, e_hi, min_effect)
     return {
         "recall": recall,
         "recall_lo": r_lo,
@@ -279,8 +321,28 @@ def paired_bootstrap(hits_config, hits_ref, n_boot: int = 1000, seed: int = 0, c
         "lift_lo": lift_lo,
         "lift_hi": lift_hi,
         "verdict": verdict,
+        "eq_lo": e_lo,
+        "eq_hi": e_hi,
+        "detectable": detectable_effect(diff_b, ci),
+        "se": float(np.std(diff_b, ddof=1)) if n_boot > 1 else float("nan"),
         "n_boot": n_boot,
     }
+
+
+def frauds_needed(n: int, detectable: float, min_effect: float | None) -> float:
+    """Test frauds needed to detect `min_effect` with the power of `detectable`: the SE shrinks as 1/sqrt(n), so
+    n x (detectable / min_effect)^2 (NaN without a min_effect or a finite detectable effect)."""
+    if not min_effect or not np.isfinite(detectable):
+        return float("nan")
+    return float(np.ceil(n * (detectable / min_effect) ** 2))
+
+
+def paired_with(hits_config, hits_ref, ev: dict, ci: float | None = None, resample_fits: bool = True) -> dict:
+    """`paired_bootstrap` with the `evaluate` settings `ev` (n_boot, seed, ci, min_effect when given); `ci`
+    replaces ev's (a Bonferroni-corrected interval)."""
+    return paired_bootstrap(hits_config, hits_ref, n_boot=ev["n_boot"], seed=ev["seed"],
+                            ci=ev["ci"] if ci is None else ci, resample_fits=resample_fits,
+                            min_effect=ev.get("min_effect"))
 
 
 def bootstrap_interval(replicates: np.ndarray, ci: float) -> tuple[float, float]:

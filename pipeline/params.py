@@ -270,6 +270,12 @@ SPEC = Section({
         # columns whose values split the test frauds into segments, each with its own verdict
         "segments": (ListOf(SegmentSpec()), []),
         "min_segment_frauds": (Int(1), 20),  # a segment with fewer test frauds is "too few to judge"
+        # the smallest recall difference worth having (absolute recall points): inside +-min_effect at the 90% CI
+        # (two one-sided tests) a configuration is `equivalent`, a CI reaching past it is `inconclusive`
+        "min_effect": (Float(0.0, 1.0, lo_open=True, hi_open=True), 0.03),
+        # the relative recall gain the summary asks about: would a gain this size have been detected here, and is it
+        # there? (0.23: the published case users cite, "caught 23% more fraud")
+        "reference_lift": (Float(0.0, 10.0, lo_open=True), 0.23),
     }), {}),
     "scarcity": (Section({
         # the same question with the seed set cut to n real frauds: one cell (stage scarcity_cell@N-R-G) per

@@ -23,6 +23,10 @@ from sklearn.metrics import average_precision_score, precision_recall_curve  # n
 from pipeline.errors import ConfigError, DataError  # noqa: E402
 from pipeline.io import atomic_path  # noqa: E402
 
+#: one marker and one colour per verdict, the same in every plot
+VERDICT_MARKS = {"helps": "+", "hurts": "-", "equivalent": "=", "inconclusive": "?", "too few to judge": "."}
+VERDICT_COLOURS = {"helps": "tab:green", "hurts": "tab:red", "equivalent": "tab:blue", "inconclusive": "tab:orange",
+                   "no clear effect": "0.55", "too few to judge": "0.85"}
 FIGSIZE = (9.0, 5.5)
 DPI = 120
 COMPARISON_COLUMNS = ("kind", "generator", "share", "recall", "recall_lo", "recall_hi")
@@ -101,6 +105,12 @@ def plot_recall_vs_share(comparison: pd.DataFrame, headline: str, out_png: str |
         color = colors[i % len(colors)]
         ax.plot(x, y, marker="o", color=color, lw=2, label=gen)
         ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
+        if "verdict" in g:  # the configuration's verdict as the colour of its point
+            ax.scatter(g["share"].to_numpy(float), g["recall"].to_numpy(float), s=70, zorder=4, edgecolors=color,
+                       linewidths=1.5, c=[VERDICT_COLOURS.get(v, "white") for v in g["verdict"]])
+    if "verdict" in aug:
+        for v in dict.fromkeys(aug["verdict"]):
+            ax.scatter([], [], s=70, c=VERDICT_COLOURS.get(v, "white"), edgecolors="k", label=f"verdict: {v}")
 
     for row, name, color in ((base, "real only (baseline)", "black"), (rew, "reweight (no synthetic)", "tab:gray")):
         if row.empty:
@@ -170,13 +180,14 @@ def plot_segment_lift(segments: pd.DataFrame, out_png: str | os.PathLike) -> Non
             v = verdict.get((c, name))
             if v is None:
                 continue
-            mark = {"helps": " +", "hurts": " -", "too few to judge": " ."}.get(v, "")
+            mark = " " + VERDICT_MARKS[v] if v in VERDICT_MARKS else ""
             x = lift.get((c, name))
             text = "n/a" if x is None or not np.isfinite(x) else f"{x * 100:+.0f}%"
             ax.text(j, i, text + mark, ha="center", va="center", fontsize=8)
     ax.set_xticks(range(len(names)), [f"{name}\n({int(n[name])} frauds)" for name in names], fontsize=8)
     ax.set_yticks(range(len(configs)), configs, fontsize=8)
-    ax.set_title("Recall difference vs real-only per fraud segment (test); text: lift, + helps, - hurts, . too few")
+    ax.set_title("Recall difference vs real-only per fraud segment (test); text: lift, + helps, - hurts, "
+                 "= equivalent, ? inconclusive, . too few")
     fig.colorbar(im, ax=ax, label="recall difference")
     _save(fig, out_png)
 
@@ -203,7 +214,7 @@ def plot_scarcity(table: pd.DataFrame, headline_text: str, out_png: str | os.Pat
         right.plot(x, g["diff"], "-o", color=line.get_color(), label=cfg)
         right.fill_between(x, g["diff_lo"], g["diff_hi"], color=line.get_color(), alpha=0.18)
         for xi, yi, v in zip(x, g["diff"], g["verdict"]):
-            mark = {"helps": "+", "hurts": "-"}.get(v)
+            mark = VERDICT_MARKS.get(v)
             if mark:
                 right.annotate(mark, (xi, yi), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=11)
     right.axhline(0.0, color="grey", lw=1, ls="--")
@@ -214,7 +225,7 @@ def plot_scarcity(table: pd.DataFrame, headline_text: str, out_png: str | os.Pat
     left.set_ylabel(headline_text)
     left.set_title("Recall vs known frauds (mean over draws; band: 95% CI)")
     right.set_ylabel("recall difference vs real-only")
-    right.set_title("Augmented minus real-only (band: paired 95% CI; + helps, - hurts)")
+    right.set_title("Augmented minus real-only (band: paired 95% CI; + helps, - hurts, = equivalent, ? inconclusive)")
     left.legend(fontsize=8)
     _save(fig, out_png)
 
@@ -243,7 +254,7 @@ def plot_unseen(table: pd.DataFrame, headline_text: str, out_png: str | os.PathL
         ax.bar(x, y, width * 0.95, label=cfg, color=color, yerr=np.nan_to_num(err), capsize=3,
                error_kw={"elinewidth": 1, "ecolor": "0.3"})
         for xi, yi, v in zip(x, g["recall_hi"].to_numpy(dtype=float), g["verdict"]):
-            mark = {"helps": "+", "hurts": "-"}.get(v)
+            mark = VERDICT_MARKS.get(v)
             if mark and np.isfinite(yi):
                 ax.annotate(mark, (xi, yi), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=13,
                             fontweight="bold")
@@ -254,7 +265,8 @@ def plot_unseen(table: pd.DataFrame, headline_text: str, out_png: str | os.PathL
     ax.set_xticks(np.arange(len(variants)), [f"{column}={v}" for v in variants])
     ax.set_ylim(0.0, 1.08)
     ax.set_ylabel(f"{headline_text} on the held-out variant's test frauds")
-    ax.set_title("Unseen variants: each held out of training and validation in turn (whiskers: 95% CI)")
+    ax.set_title("Unseen variants: each held out of training and validation in turn (whiskers: 95% CI;\n"
+                 "+ helps, - hurts, = equivalent, ? inconclusive, . too few to judge)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _save(fig, out_png)

@@ -28,7 +28,7 @@ from pipeline.compute import SEQUENTIAL, Backend
 from pipeline.errors import PipelineError
 from pipeline.fmt import pct, signed
 from pipeline.generators.base import short_reason
-from pipeline.metrics import VERDICT_HELPS, VERDICT_HURTS, paired_bootstrap
+from pipeline.metrics import NOT_SIGNIFICANT, VERDICT_HELPS, VERDICT_HURTS, paired_with
 from pipeline.schema import Schema
 
 ALL = "all"
@@ -119,7 +119,7 @@ def sweep_table(cells: dict[tuple[Any, int, str], dict[str, Any]], n_frauds: lis
             ref = np.stack([np.vstack([unbits(h) for h in c["baseline"]]) for c in cs])  # (draws, seeds, rows)
             for share in shares:
                 cfg = np.stack([np.vstack([unbits(h) for h in c["augmented"][f"{share:g}"]]) for c in cs])
-                b = paired_bootstrap(cfg, ref, n_boot=ev["n_boot"], seed=ev["seed"], ci=ev["ci"])
+                b = paired_with(cfg, ref, ev)
                 rows.append({**base_row, "share": share, "config": f"{g}@{share:g}", "n_frauds": n_real,
                              "recall": b["recall"], "recall_lo": b["recall_lo"], "recall_hi": b["recall_hi"],
                              "baseline_recall": b["ref_recall"], "diff": b["diff"], "diff_lo": b["diff_lo"],
@@ -134,7 +134,7 @@ def _n_text(row: pd.Series) -> str:
 
 def series_sentence(g: pd.DataFrame, headline_text: str) -> str:
     """What one (generator, share) says across n, e.g. "below about 100 known frauds ... helps (...); from 100 up
-    no clear effect"."""
+    equivalent"."""
     g = g[g["verdict"] != "failed"].sort_values("n_frauds")
     if g.empty:
         return ""
@@ -155,16 +155,17 @@ def series_sentence(g: pd.DataFrame, headline_text: str) -> str:
         if 0 < k < len(verdicts) and verdict not in verdicts[k:]:
             best = g.iloc[:k].sort_values("diff", ascending=verdict == VERDICT_HURTS).iloc[0]
             rest = set(verdicts[k:])
-            after = "no clear effect" if rest == {"no clear effect"} else "mixed (" + ", ".join(sorted(rest)) + ")"
+            after = (" or ".join(sorted(rest)) if rest <= set(NOT_SIGNIFICANT)
+                     else "mixed (" + ", ".join(sorted(rest)) + ")")
             return (f"below about {_n_text(g.iloc[k])} known frauds {title} {verdict} ({cite(best)}); from "
                     f"{_n_text(g.iloc[k])} up {after}.")
-    if set(verdicts) == {"no clear effect"}:
-        return f"{title}: no clear effect at any n from {_n_text(g.iloc[0])} to {_n_text(g.iloc[-1])}."
+    if len(set(verdicts)) == 1 and verdicts[0] in NOT_SIGNIFICANT:
+        return f"{title}: {verdicts[0]} at any n from {_n_text(g.iloc[0])} to {_n_text(g.iloc[-1])}."
     if len(set(verdicts)) == 1:
         best = g.sort_values("diff", ascending=verdicts[0] == VERDICT_HURTS).iloc[0]
         return f"{title} {verdicts[0]} at every n from {_n_text(g.iloc[0])} to {_n_text(g.iloc[-1])} ({cite(best)})."
     parts = []
-    for verdict in (VERDICT_HELPS, VERDICT_HURTS, "no clear effect"):
+    for verdict in dict.fromkeys((VERDICT_HELPS, VERDICT_HURTS, *NOT_SIGNIFICANT, *sorted(set(verdicts)))):
         ns = [_n_text(r) for _, r in g.iterrows() if r["verdict"] == verdict]
         if ns:
             parts.append(f"{verdict} at n = {', '.join(ns)}")

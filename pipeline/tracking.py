@@ -159,7 +159,9 @@ def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str
     best_aug = metrics.get("test", {}).get("best_augmented", {})
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
     verdicts = metrics.get("verdicts", {})
-    verdict_text = "helps" if verdicts.get("helps") else ("no clear effect" if verdicts else "baselines only")
+    # the run's one word: helps when a configuration helps, else the best augmented configuration's verdict
+    verdict_text = ("helps" if verdicts.get("helps") else
+                    str(best_aug.get("verdict", "no clear effect")) if verdicts else "baselines only")
     run_name = f"{date} | {bundle['source_short']} | best: {best_cfg} | {verdict_text}"
     tags = {
         "git_commit": git_commit(root),

@@ -43,13 +43,14 @@ from pipeline.compute import SEQUENTIAL, Backend
 from pipeline.errors import DataError, PipelineError
 from pipeline.fmt import signed
 from pipeline.generators.base import short_reason
-from pipeline.metrics import VERDICT_HELPS, VERDICT_HURTS, VERDICT_NONE, paired_bootstrap
+from pipeline.metrics import (VERDICT_EQUIVALENT, VERDICT_HELPS, VERDICT_HURTS, VERDICT_INCONCLUSIVE,
+                              VERDICT_TOO_FEW, paired_with, verdict_counts, verdict_of)
 from pipeline.schema import Schema
 from pipeline.segments import check_column, label_order, value_labels
 
 REAL_ONLY = "real-only"
 REFERENCE = "reference"
-TOO_FEW = "too few to judge"
+TOO_FEW = VERDICT_TOO_FEW
 FAILED = "failed"
 #: a variant column with more distinct values among the frauds is not a variant column (an amount, an id)
 MAX_VARIANTS = 30
@@ -210,13 +211,15 @@ def min_judgeable(ci: float) -> int:
 
 def judge(config: np.ndarray, ref: np.ndarray, ev: dict[str, Any], ci: float) -> dict[str, Any]:
     """The paired bootstrap of config vs ref at `ci`, with the verdict described in the module doc."""
-    b = paired_bootstrap(config, ref, n_boot=ev["n_boot"], seed=ev["seed"], ci=ci)
+    b = paired_with(config, ref, ev, ci)
     p = sign_test_p(config, ref)
     n = config.shape[-1]
     if n < min_judgeable(ci):
         verdict = TOO_FEW
     elif b["verdict"] in (VERDICT_HELPS, VERDICT_HURTS) and p > 1.0 - ci:
-        verdict = VERDICT_NONE
+        # the interval excludes 0 but too few frauds differ for that to mean anything: not significant, and the
+        # equivalence bounds still decide between equivalent and inconclusive
+        verdict = verdict_of(-1.0, 1.0, b["eq_lo"], b["eq_hi"], ev.get("min_effect"))
     else:
         verdict = b["verdict"]
     return {**b, "sign_p": p, "verdict": verdict}
@@ -324,8 +327,14 @@ def variant_sentence(g: pd.DataFrame, headline_text: str) -> str:
     if parts:
         return f"{lead}; " + "; ".join(parts) + f".{tail}"
     best = judged.sort_values("diff", ascending=False).iloc[0]
-    return (f"{lead}; synthetic fraud left it unchanged: no configuration moved it beyond noise (closest: "
-            f"{_title(best['config'])} {best['recall']:.2f}, {_ci(best)}).{tail}")
+    if (judged["verdict"] == VERDICT_EQUIVALENT).all():
+        how = "synthetic fraud left it unchanged: every configuration is equivalent to real-only on it"
+    elif (judged["verdict"] == VERDICT_INCONCLUSIVE).any():
+        how = ("no configuration moved it beyond noise, but the data cannot rule out a gain worth having "
+               "(inconclusive)")
+    else:
+        how = "no configuration moved it beyond noise"
+    return f"{lead}; {how} (closest: {_title(best['config'])} {best['recall']:.2f}, {_ci(best)}).{tail}"
 
 
 def headline(table: pd.DataFrame) -> str:
@@ -349,6 +358,10 @@ def headline(table: pd.DataFrame) -> str:
               f"{best['recall']:.2f}, {_ci(best)})")
     s += f", lowered it for {len(hurt)}" + (f" ({', '.join(f'{column}={v}' for v in hurt)})" if hurt else "")
     s += f" and left it unchanged beyond noise for {len(flat)}"
+    flat_verdicts = set(aug.loc[aug["variant"].isin(flat), "verdict"])
+    if flat and flat_verdicts <= {VERDICT_EQUIVALENT, VERDICT_INCONCLUSIVE}:  # five-word verdicts (min_effect set)
+        eq = [v for v in flat if (aug.loc[aug["variant"] == v, "verdict"] == VERDICT_EQUIVALENT).all()]
+        s += f" ({len(eq)} equivalent for every configuration, {len(flat) - len(eq)} inconclusive for some)"
     if not_judged:
         s += f"; {len(not_judged)} could not be judged ({', '.join(f'{column}={v}' for v in not_judged)})"
     return s + "."
@@ -404,8 +417,7 @@ def metrics(table: pd.DataFrame, result: dict[str, Any] | None) -> dict[str, Any
         return {"enabled": False}
     aug = table[table["config"] != REAL_ONLY]
     out: dict[str, Any] = {"enabled": True, "column": result["column"], "variants": len(result["variants"]),
-                           "verdicts": {v: int((aug["verdict"] == v).sum()) for v in
-                                        (VERDICT_HELPS, VERDICT_NONE, VERDICT_HURTS, TOO_FEW, FAILED)},
+                           "verdicts": verdict_counts(aug["verdict"]),
                            "per_variant": {}}
     for v, g in table.groupby("variant", sort=False):
         base = g[g["config"] == REAL_ONLY].iloc[0]

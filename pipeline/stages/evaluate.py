@@ -124,12 +124,13 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     metrics["segments"] = segment_metrics(seg_table, best["config"])
     write_json(paths.metrics, metrics)
     summary = summary_markdown(table, text, profile, quality, train_report.get("excluded_generators"), ev["ci"],
-                               unseen=first_paragraph(paths.unseen_summary))
+                               unseen=first_paragraph(paths.unseen_summary), min_effect=ev["min_effect"],
+                               reference_lift=ev["reference_lift"])
     board = leaderboard(table, quality)
     summary += "\n" + leaderboard_markdown(board, text)
     plot_leaderboard(board, text, gate_threshold(quality, "detection_auc_excess"), paths.plots / "leaderboard.png")
     if not seg_table.empty:
-        summary += "\n" + segments_markdown(seg_table, text, ev["min_segment_frauds"])
+        summary += "\n" + segments_markdown(seg_table, text, ev["min_segment_frauds"], ev["min_effect"])
     target = params["augment"]["target"]
     if target:
         targeting = targeting_table(table, hits, y_test, fraud_segments(test, [target["column"]], schema.label), ev)

@@ -16,6 +16,7 @@ from pipeline.errors import ConfigError, DataError
 from pipeline.generators.registry import split_type
 from pipeline.io import read_json, write_csv, write_json, write_text
 from pipeline.paths import Paths
+from pipeline.metrics import verdict_counts
 from pipeline.plots import headline_label, plot_scarcity
 from pipeline.scarcity import ALL, FAILED, OK, SKIPPED, cell_id, run_cell, sweep_markdown, sweep_table
 from pipeline.schema import Schema
@@ -73,8 +74,7 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     plot_scarcity(table, text, plot)
     metrics = {"cells": len(cells), "failed_cells": sum(c["status"] == FAILED for c in cells.values()),
                "skipped_cells": sum(c["status"] == SKIPPED for c in cells.values()),
-               "verdicts": {v: int((judged["verdict"] == v).sum()) if not judged.empty else 0
-                            for v in ("helps", "no clear effect", "hurts")}}
+               "verdicts": verdict_counts(judged["verdict"] if not judged.empty else [])}
     write_json(paths.scarcity_metrics, metrics)
     print(summary.splitlines()[2])
     print(f"scarcity: {len(cells)} cells; see {paths.scarcity_summary.relative_to(paths.root)}")

@@ -59,7 +59,7 @@ def test_outputs_exist(template):
         assert (repo / rel).exists(), rel
     table = pd.read_csv(repo / "reports/comparison.csv")
     assert set(table["config"]) == {"baseline", "reweight", "gaussian_copula@0.5", "smote@0.5"}
-    assert set(table["verdict"]) <= {"reference", "helps", "hurts", "no clear effect"}
+    assert set(table["verdict"]) <= {"reference", "helps", "hurts", "equivalent", "inconclusive"}
     summary = (repo / "reports/summary.md").read_text()
     assert "baseline" in summary and "| configuration |" in summary
 
@@ -137,7 +137,7 @@ def test_a_second_fit_seed_fits_only_the_new_fits_and_widens_the_verdict(repo):
 def test_the_scarcity_sweep_reuses_its_cells_when_a_value_is_added(repo):
     table = pd.read_csv(repo / "reports/scarcity/scarcity.csv")
     assert list(table["n_requested"].astype(str)) == ["10", "all"]
-    assert set(table["verdict"]) <= {"helps", "hurts", "no clear effect"}
+    assert set(table["verdict"]) <= {"helps", "hurts", "equivalent", "inconclusive"}
     summary = (repo / "reports/scarcity/summary.md").read_text()
     assert summary.startswith("# Scarcity sweep") and "| smote@0.5 | 10 |" in summary
     old = {p.name: p.stat().st_mtime_ns for p in (repo / "reports/scarcity/cells").glob("*.json")}

@@ -64,7 +64,7 @@ def test_publish_to_server(small_reports, mlflow_server, tracking_env, tmp_path,
     assert {"real-only baseline", "reweight baseline", "gaussian_copula @ 50%", "smote @ 50%"} <= names
     child = next(c for c in children if c.info.run_name == "smote @ 50%")
     assert {"recall", "recall_lo", "recall_hi", "lift", "lift_lo", "lift_hi"} <= set(child.data.metrics)
-    assert child.data.tags["verdict"] in {"helps", "hurts", "no clear effect"}
+    assert child.data.tags["verdict"] in {"helps", "hurts", "equivalent", "inconclusive"}
     assert child.data.params["share"] == "0.5" and "generator.k_neighbors" in child.data.params
     hist = client.get_metric_history(child.info.run_id, "seed.recall_at_fpr_0.5pct")
     assert sorted(m.step for m in hist) == [0, 1]

@@ -340,3 +340,44 @@ def test_seed_mean_std():
     assert seed_mean_std([0.5]) == (0.5, 0.0)
     m, s = seed_mean_std([1.0, 2.0, 3.0])
     assert m == 2.0 and s == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------------------- five verdicts, detectable effect
+
+
+def test_verdict_of_the_five_words():
+    from pipeline.metrics import verdict_of
+
+    assert verdict_of(0.01, 0.05, 0.02, 0.04, 0.03) == "helps"  # above 0, even inside +-min_effect
+    assert verdict_of(-0.05, -0.01, -0.04, -0.02, 0.03) == "hurts"
+    assert verdict_of(-0.02, 0.02, -0.015, 0.015, 0.03) == "equivalent"
+    assert verdict_of(-0.02, 0.06, -0.01, 0.05, 0.03) == "inconclusive"  # reaches past +min_effect
+    assert verdict_of(-0.02, 0.02, -0.015, 0.015, None) == "no clear effect"  # no min_effect: one word
+
+
+def _equal_hits(n_rows, seeds=3, rate=0.5, seed=0, flip=0.0):
+    rng = np.random.default_rng(seed)
+    ref = rng.random((seeds, n_rows)) < rate
+    cfg = ref ^ (rng.random((seeds, n_rows)) < flip)  # a few frauds differ at random, in both directions
+    return cfg, ref
+
+
+def test_many_frauds_and_no_difference_is_equivalent_few_is_inconclusive():
+    cfg, ref = _equal_hits(4000, flip=0.02)
+    big = paired_bootstrap(cfg, ref, n_boot=400, seed=0, min_effect=0.03)
+    assert big["verdict"] == "equivalent" and -0.03 < big["eq_lo"] <= big["eq_hi"] < 0.03
+    cfg, ref = _equal_hits(60, flip=0.1)
+    small = paired_bootstrap(cfg, ref, n_boot=400, seed=0, min_effect=0.03)
+    assert small["verdict"] == "inconclusive"
+    # the 1 - 2 alpha interval sits inside the 1 - alpha one; the detectable effect shrinks as 1/sqrt(n)
+    assert small["diff_lo"] <= small["eq_lo"] <= small["eq_hi"] <= small["diff_hi"]
+    quad = paired_bootstrap(np.tile(cfg, (1, 4)), np.tile(ref, (1, 4)), n_boot=2000, seed=0, min_effect=0.03)
+    assert quad["detectable"] == pytest.approx(small["detectable"] / 2, rel=0.2)  # 4x the frauds, same pattern
+    assert small["detectable"] == pytest.approx(2.8016 * small["se"], rel=1e-3)  # z(0.975) + z(0.8)
+
+
+def test_frauds_needed_to_detect_min_effect():
+    from pipeline.metrics import frauds_needed
+
+    assert frauds_needed(100, 0.06, 0.03) == 400  # half the detectable effect needs four times the frauds
+    assert np.isnan(frauds_needed(100, 0.06, None)) and np.isnan(frauds_needed(100, float("nan"), 0.03))
