@@ -48,6 +48,8 @@ LAYOUT: dict[str, str] = {
     "scarcity_summary": "reports/scarcity/summary.md",
     "scarcity_metrics": "reports/scarcity/metrics.json",
     "scarcity_plot": "reports/scarcity/lift_vs_n_frauds.png",
+    "scarcity_exchange": "reports/scarcity/exchange.csv",
+    "scarcity_exchange_plot": "reports/scarcity/exchange_rate.png",
     # unseen: leave-one-variant-out cells (cached by what they depend on) and the test's report
     "unseen_cache": "data/cache/unseen",
     "unseen": "reports/unseen",

@@ -230,6 +230,39 @@ def plot_scarcity(table: pd.DataFrame, headline_text: str, out_png: str | os.Pat
     _save(fig, out_png)
 
 
+def plot_exchange(ex: pd.DataFrame, out_png: str | os.PathLike) -> None:
+    """What one synthetic fraud is worth in real frauds (left, with its CI, per configuration, vs the number of
+    known frauds) next to what labelling buys (right: recall added per doubling of the real frauds)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13.0, 5.0))
+    if ex.empty:
+        for ax in (left, right):
+            ax.axis("off")
+        left.text(0.0, 0.5, "No exchange rate: the sweep needs at least two numbers of known frauds\nwith "
+                  "judged cells (see reports/scarcity/summary.md)", fontsize=12)
+        _save(fig, out_png)
+        return
+    for cfg, g in ex.groupby("config", sort=False):
+        g = g.sort_values("n_frauds")
+        x = g["n_frauds"].to_numpy(dtype=float)
+        (line,) = left.plot(x, g["worth"], "-o", label=cfg)
+        left.fill_between(x, g["worth_lo"], g["worth_hi"], color=line.get_color(), alpha=0.15)
+    left.axhline(0.0, color="grey", lw=1, ls="--")
+    left.axhline(1.0, color="k", lw=0.8, ls=":", label="one synthetic = one real fraud")
+    base = ex.drop_duplicates("n_frauds").sort_values("n_frauds")
+    right.bar(np.arange(len(base)), base["gain_per_doubling"].fillna(0.0), color="0.5")
+    right.set_xticks(np.arange(len(base)), [f"{int(n)} -> next" for n in base["n_frauds"]], fontsize=8)
+    left.set_xscale("log")
+    left.set_xlabel("known (real seed) frauds n")
+    left.set_ylabel("real frauds one synthetic row is worth")
+    left.set_title("Exchange rate of synthetic to real frauds (band: 95% CI)")
+    left.legend(fontsize=8)
+    left.grid(alpha=0.3)
+    right.set_ylabel("recall added per doubling of real frauds")
+    right.set_title("Value of labelling (real-only curve)")
+    right.grid(axis="y", alpha=0.3)
+    _save(fig, out_png)
+
+
 def plot_unseen(table: pd.DataFrame, headline_text: str, out_png: str | os.PathLike, note: str = "") -> None:
     """The unseen-variant test: per held-out variant (x), recall on its test frauds for the real-only detector and
     each augmented configuration (bars, whiskers: 95% CI; + helps, - hurts), and a black tick for the detector

@@ -28,7 +28,7 @@ from pipeline.compute import SEQUENTIAL, Backend
 from pipeline.errors import PipelineError
 from pipeline.fmt import pct, signed
 from pipeline.generators.base import short_reason
-from pipeline.metrics import NOT_SIGNIFICANT, VERDICT_HELPS, VERDICT_HURTS, paired_with
+from pipeline.metrics import NOT_SIGNIFICANT, VERDICT_HELPS, VERDICT_HURTS, bootstrap_interval, paired_with
 from pipeline.schema import Schema
 
 ALL = "all"
@@ -128,6 +128,110 @@ def sweep_table(cells: dict[tuple[Any, int, str], dict[str, Any]], n_frauds: lis
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+#: the exchange-rate table's columns (exchange.csv)
+EXCHANGE_COLUMNS = ["config", "generator", "share", "n_frauds", "n_synthetic", "baseline_recall", "recall",
+                    "n_equivalent", "worth", "worth_lo", "worth_hi", "censored", "gain_per_doubling"]
+
+
+def equivalent_n(ns: np.ndarray, curve: np.ndarray, recall: float) -> tuple[float, str]:
+    """The number of real frauds at which the real-only curve (recall at each n, made monotone by a running
+    maximum) reaches `recall`, interpolated linearly in log n; ("", exact) or the nearest end of the curve with
+    "below"/"above" when `recall` is outside the range the sweep measured."""
+    mono = np.maximum.accumulate(curve)
+    if recall <= mono[0]:
+        return float(ns[0]), "below" if recall < mono[0] else ""
+    if recall > mono[-1]:
+        return float(ns[-1]), "above"
+    i = int(np.flatnonzero(mono >= recall)[0])  # first n that reaches it; mono[i - 1] < recall <= mono[i]
+    if mono[i] == recall:
+        return float(ns[i]), ""
+    t = (recall - mono[i - 1]) / (mono[i] - mono[i - 1])
+    return float(np.exp(np.log(ns[i - 1]) + t * (np.log(ns[i]) - np.log(ns[i - 1])))), ""
+
+
+def _gain_per_doubling(ns: np.ndarray, curve: np.ndarray) -> np.ndarray:
+    """Recall added per doubling of the real frauds, from each n to the next (NaN at the largest n)."""
+    out = np.full(len(ns), np.nan)
+    out[:-1] = np.diff(curve) / np.log2(ns[1:] / ns[:-1])
+    return out
+
+
+def exchange_table(cells: dict[tuple[Any, int, str], dict[str, Any]], n_frauds: list, repeats: list[int],
+                   generators: list[str], shares: list[float], ev: dict[str, Any]) -> pd.DataFrame:
+    """What one synthetic fraud is worth in real frauds, per (generator, share, n): the real-only recall curve over
+    n turns the augmented recall into an equivalent number of real frauds (`equivalent_n`), and
+    worth = (n_equivalent - n) / n_synthetic. CI: the same bootstrap as the verdicts (test frauds, detector seeds and
+    draws, the draws paired across n and configurations), the whole curve redrawn in each replicate. Also the
+    value of labelling: recall gained per doubling of the real frauds on the real-only curve."""
+    rows = []
+    for g in generators:
+        ok = []
+        for n in n_frauds:
+            cs = [cells[(n, r, g)] for r in repeats]
+            if all(c["status"] == OK for c in cs):
+                ok.append((int(cs[0]["n_frauds"]), cs))
+        if len(ok) < 2:
+            continue
+        ok.sort(key=lambda t: t[0])
+        ns = np.array([n for n, _ in ok], dtype=float)
+
+        def stack(cs: list, key: str | None) -> np.ndarray:
+            return np.stack([np.vstack([unbits(h) for h in (c["baseline"] if key is None else c["augmented"][key])])
+                             for c in cs]).astype(float)  # (draws, seeds, rows)
+
+        base = [stack(cs, None) for _, cs in ok]
+        d, k, m = base[0].shape
+        rng = np.random.default_rng(ev["seed"])
+        n_boot = int(ev["n_boot"])
+        rows_w = rng.multinomial(m, np.full(m, 1.0 / m), size=n_boot) / m
+        seeds_w = rng.multinomial(k, np.full(k, 1.0 / k), size=n_boot) / k
+        draws_w = rng.multinomial(d, np.full(d, 1.0 / d), size=n_boot) / d
+
+        def replicate(h: np.ndarray) -> np.ndarray:  # (B,) recall in each replicate
+            return np.einsum("br,dsr,bs,bd->b", rows_w, h, seeds_w, draws_w)
+
+        curve = np.array([h.mean() for h in base])
+        curve_b = np.stack([replicate(h) for h in base], axis=1)  # (B, len(ns))
+        gains = _gain_per_doubling(ns, curve)
+        for share in shares:
+            for i, (n, cs) in enumerate(ok):
+                aug = stack(cs, f"{share:g}")
+                n_syn = n_synthetic(n, share)
+                if n_syn == 0:
+                    continue
+                recall = float(aug.mean())
+                n_eq, censored = equivalent_n(ns, curve, recall)
+                aug_b = replicate(aug)
+                worth_b = np.array([(equivalent_n(ns, curve_b[b], aug_b[b])[0] - n) / n_syn for b in range(n_boot)])
+                lo, hi = bootstrap_interval(worth_b, ev["ci"])
+                rows.append({"config": f"{g}@{share:g}", "generator": g, "share": share, "n_frauds": n,
+                             "n_synthetic": n_syn, "baseline_recall": curve[i], "recall": recall,
+                             "n_equivalent": n_eq, "worth": (n_eq - n) / n_syn, "worth_lo": lo, "worth_hi": hi,
+                             "censored": censored, "gain_per_doubling": gains[i]})
+    return pd.DataFrame(rows, columns=EXCHANGE_COLUMNS)
+
+
+def exchange_sentence(ex: pd.DataFrame) -> str:
+    """One sentence: what synthetic rows were worth in real frauds at a middle n, and what labelling would add."""
+    if ex.empty:
+        return ""
+    ns = sorted(set(ex["n_frauds"]))
+    n = ns[(len(ns) - 1) // 2] if len(ns) > 1 else ns[0]
+    at = ex[ex["n_frauds"] == n]
+    r = at.sort_values("worth", ascending=False).iloc[0]
+    worth = r["worth"] * r["n_synthetic"]
+    where = {"above": " (at least: it beats the real-only detector at every n tried)",
+             "below": " (at most: below the real-only detector at the smallest n)"}.get(r["censored"], "")
+    s = (f"At {n} known frauds, {int(r['n_synthetic'])} synthetic rows from {r['generator']} (share "
+         f"{r['share'] * 100:g}%) were worth about {worth:+.0f} real frauds{where} (CI "
+         f"{r['worth_lo'] * r['n_synthetic']:+.0f}..{r['worth_hi'] * r['n_synthetic']:+.0f}; "
+         f"{r['worth']:+.2f} real frauds per synthetic row)")
+    if np.isfinite(r["gain_per_doubling"]):
+        s += (f"; doubling the known frauds to {2 * n} would add {signed(r['gain_per_doubling'])} recall on the "
+              "real-only curve")
+    return s + "."
+
+
 def _n_text(row: pd.Series) -> str:
     return f"all ({int(row['n_frauds'])})" if row["n_requested"] == ALL else str(int(row["n_frauds"]))
 
@@ -173,7 +277,7 @@ def series_sentence(g: pd.DataFrame, headline_text: str) -> str:
 
 
 def sweep_markdown(table: pd.DataFrame, headline_text: str, ev: dict[str, Any], seconds: float | None,
-                   skipped: list[str], plot_name: str) -> str:
+                   skipped: list[str], plot_name: str, exchange: str = "") -> str:
     lines = ["# Scarcity sweep: does synthetic fraud help when few frauds are known?", ""]
     ok = table[table["verdict"] != "failed"] if not table.empty else table
     if ok.empty:
@@ -193,6 +297,9 @@ def sweep_markdown(table: pd.DataFrame, headline_text: str, ev: dict[str, Any], 
                       f"{_n_text(base.iloc[0])} to {_n_text(base.iloc[-1])}). Largest gain: {top['config']} at n = "
                       f"{_n_text(top)}, {signed(top['diff'])} (CI {signed(top['diff_lo'])}..{signed(top['diff_hi'])}).",
                       ""]
+        if exchange:
+            lines += [exchange + " (exchange rate: the augmented recall read off the real-only recall curve over n; "
+                      "`exchange.csv`, `exchange_rate.png`)", ""]
         lines += [f"Real-only {headline_text}: {curve}.", ""]
         if len(per_series) > 1 or not (ok["verdict"] == VERDICT_HELPS).any():
             lines += ["Per configuration:", ""] + [f"- {s}" for s in per_series.values() if s] + [""]

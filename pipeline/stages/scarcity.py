@@ -17,8 +17,9 @@ from pipeline.generators.registry import split_type
 from pipeline.io import read_json, write_csv, write_json, write_text
 from pipeline.paths import Paths
 from pipeline.metrics import verdict_counts
-from pipeline.plots import headline_label, plot_scarcity
-from pipeline.scarcity import ALL, FAILED, OK, SKIPPED, cell_id, run_cell, sweep_markdown, sweep_table
+from pipeline.plots import headline_label, plot_exchange, plot_scarcity
+from pipeline.scarcity import (ALL, FAILED, OK, SKIPPED, cell_id, exchange_sentence, exchange_table, run_cell,
+                               sweep_markdown, sweep_table)
 from pipeline.schema import Schema
 
 
@@ -63,18 +64,24 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
                     raise DataError(f"{f} not found; run the sweep's cells first (dvc repro scarcity)")
                 cells[(n, r, g)] = read_json(f)
     table = sweep_table(cells, sc["n_frauds"], sc["repeats"], sc["generators"], sc["shares"], ev)
+    exchange = exchange_table(cells, sc["n_frauds"], sc["repeats"], sc["generators"], sc["shares"], ev)
     skipped = sorted({f"n = {c['n_requested']} ({c['reason']})" for c in cells.values() if c["status"] == SKIPPED})
     seconds = sum(c.get("generator_seconds", 0) + c.get("detector_seconds", 0) for c in cells.values())
     text = headline_label(headline_name(ev)).replace(" (test)", "")
     plot = paths.scarcity_plot
-    summary = sweep_markdown(table, text, ev, seconds, skipped, plot.name)
+    summary = sweep_markdown(table, text, ev, seconds, skipped, plot.name, exchange_sentence(exchange))
     write_csv(paths.scarcity_table, table)
+    write_csv(paths.scarcity_exchange, exchange)
+    plot_exchange(exchange, paths.scarcity_exchange_plot)
     write_text(paths.scarcity_summary, summary)
     judged = table[table["verdict"] != "failed"] if not table.empty else table
     plot_scarcity(table, text, plot)
     metrics = {"cells": len(cells), "failed_cells": sum(c["status"] == FAILED for c in cells.values()),
                "skipped_cells": sum(c["status"] == SKIPPED for c in cells.values()),
                "verdicts": verdict_counts(judged["verdict"] if not judged.empty else [])}
+    metrics["exchange"] = {f"{r['config']}@n{r['n_frauds']}": {"worth": r["worth"], "worth_lo": r["worth_lo"],
+                                                              "worth_hi": r["worth_hi"]}
+                           for _, r in exchange.iterrows()}
     write_json(paths.scarcity_metrics, metrics)
     print(summary.splitlines()[2])
     print(f"scarcity: {len(cells)} cells; see {paths.scarcity_summary.relative_to(paths.root)}")

@@ -120,3 +120,24 @@ def test_skipped_cells_leave_no_row():
     t = sweep_table(cells, [50, ALL], [0], ["g"], [0.5], EV)
     assert list(t["n_requested"]) == ["all"]
     assert isinstance(t, pd.DataFrame)
+
+
+def test_the_exchange_rate_reads_augmented_recall_off_the_real_only_curve():
+    from pipeline.scarcity import equivalent_n, exchange_sentence, exchange_table
+
+    ns, curve = np.array([25.0, 50.0, 100.0, 200.0]), np.array([0.3, 0.45, 0.6, 0.6])
+    assert equivalent_n(ns, curve, 0.45) == (50.0, "")
+    assert equivalent_n(ns, curve, 0.525)[0] == pytest.approx(np.sqrt(50 * 100))  # halfway in log n
+    assert equivalent_n(ns, curve, 0.7) == (200.0, "above") and equivalent_n(ns, curve, 0.2) == (25.0, "below")
+    assert equivalent_n(ns, np.array([0.3, 0.5, 0.4, 0.6]), 0.45)[0] < 50  # made monotone (running max)
+    # real-only: 60 / 90 / 120 of 200 test frauds at n = 25 / 50 / 100; at n = 25 the augmented detector catches
+    # 90 - as many as real-only with 50 real frauds: its 25 synthetic rows (share 0.5) are worth 25 real frauds
+    spec = {25: (60, 90), 50: (90, 90), 100: (120, 120)}
+    cells = {(n, r, "g"): _cell(n, n, *spec[n]) for n in spec for r in (0, 1)}
+    ex = exchange_table(cells, list(spec), [0, 1], ["g"], [0.5], EV).set_index("n_frauds")
+    assert ex.loc[25, "n_equivalent"] == pytest.approx(50) and ex.loc[25, "worth"] == pytest.approx(1.0)
+    assert ex.loc[25, "worth_lo"] <= 1.0 <= ex.loc[25, "worth_hi"]
+    assert ex.loc[50, "worth"] == pytest.approx(0.0) and ex.loc[25, "gain_per_doubling"] == pytest.approx(0.15)
+    text = exchange_sentence(ex.reset_index())  # said at the middle n of the sweep
+    assert text.startswith("At 50 known frauds, 50 synthetic rows from g (share 50%) were worth about +0 real frauds")
+    assert "doubling the known frauds to 100 would add +0.15 recall" in text
