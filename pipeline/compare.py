@@ -129,6 +129,7 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
             fixed = paired_with(hits[cid], hits[base], ev, resample_fits=False)
             put(i, "diff_ci_width", b["diff_hi"] - b["diff_lo"])
             put(i, "diff_ci_width_without_fits", fixed["diff_hi"] - fixed["diff_lo"])
+            put(i, "verdict_without_fits", fixed["verdict"])
         put(i, "recall", b["recall"])
         put(i, "recall_lo", b["recall_lo"])
         put(i, "recall_hi", b["recall_hi"])
@@ -549,7 +550,19 @@ def fit_seed_sentence(table: pd.DataFrame) -> str:
             f"{np.median(share) * 100:.0f}% of the width comes from which fit was drawn, for "
             f"{int((share >= 0.25).sum())} of {len(aug)} configurations a quarter or more (most for {top['title']}: "
             f"{top['diff_ci_width_without_fits']:.3f} -> {top['diff_ci_width']:.3f}, {share.max() * 100:.0f}%). "
-            "With one fit seed this part of the uncertainty would go unseen.")
+            "With one fit seed this part of the uncertainty would go unseen." + _verdict_changes(aug))
+
+
+def _verdict_changes(aug: pd.DataFrame) -> str:
+    """Which verdicts generator randomness changes (the verdict with the fits averaged instead of drawn)."""
+    if "verdict_without_fits" not in aug:
+        return ""
+    changed = aug[aug["verdict_without_fits"].notna() & (aug["verdict_without_fits"] != aug["verdict"])]
+    if changed.empty:
+        return " No verdict changes when the fits are averaged instead of drawn."
+    return (f" {len(changed)} verdict{'s' if len(changed) > 1 else ''} would differ with one fit's randomness left "
+            "out: " + ", ".join(f"{r['title']} {r['verdict']} (averaged: {r['verdict_without_fits']})"
+                                for _, r in changed.iterrows()) + ".")
 
 
 def gate_markdown(quality: dict[str, dict]) -> str:

@@ -235,3 +235,32 @@ def test_leaderboard_one_row_per_pool_best_on_validation(tmp_path):
     assert "| good | good@0.5 | 0.020 |" in md and "Spearman correlation" in md and ": -1.00 " in md
     plot_leaderboard(board.reset_index(), "recall", 0.1, tmp_path / "board.png")
     assert (tmp_path / "board.png").stat().st_size > 10_000
+
+
+def test_five_verdicts_the_detectable_effect_and_the_reference_gain():
+    from pipeline.compare import decision_sentence
+
+    y_valid, y_test = _y(3000, 150, 1), _y(3000, 300, 2)
+    configs = {"baseline": ("baseline", None, 0.0, None, 2.0), "reweight": ("reweight", None, 0.0, None, 2.0),
+               "same@0.5": ("augmented", "same", 0.5, "sdv", 2.0), "good@0.5": ("augmented", "good", 0.5, "sdv", 3.5)}
+    dets = _detectors(y_valid, y_test, configs)
+    base = {d.seed: d for d in dets if d.config == "baseline"}
+    for d in dets:
+        if d.config == "same@0.5":  # identical to real-only: no difference at all
+            d.valid, d.test = base[d.seed].valid, base[d.seed].test
+    table = compare(dets, y_valid, y_test, {**EV, "min_effect": 0.03}).set_index("config")
+    assert table.loc["same@0.5", "verdict"] == "equivalent" and table.loc["good@0.5", "verdict"] == "helps"
+    assert 0 < table.loc["good@0.5", "detectable"] < 0.2 and table.loc["same@0.5", "eq_hi"] < 0.03
+    # an independent detector of the same strength: its CI straddles 0 and reaches past a small min_effect
+    noisy = _detectors(y_valid, y_test, {"baseline": configs["baseline"],
+                                         "other@0.5": ("augmented", "other", 0.5, "sdv", 2.0)})
+    tiny = compare(noisy, y_valid, y_test, {**EV, "min_effect": 0.005}).set_index("config")
+    assert tiny.loc["other@0.5", "diff_lo"] < 0 < tiny.loc["other@0.5", "diff_hi"]
+    assert tiny.loc["other@0.5", "verdict"] == "inconclusive"
+    text = decision_sentence(table.reset_index(), 0.03, 0.23)
+    assert text.startswith("Of 2 augmented configurations: 1 help, 1 equivalent to real-only")
+    assert "Detectable difference here (80% power): +-" in text
+    assert "A gain the size of the published case (+23% relative recall:" in text
+    assert ("it is there" in text) == bool((table["diff_lo"] >= 0.23 * table.loc["baseline", "recall"]).any())
+    m = metrics_dict(table.reset_index())
+    assert m["verdicts"]["equivalent"] == 1 and m["verdicts"]["inconclusive"] == 0 and "detectable_effect" in m["test"]
