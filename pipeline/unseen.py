@@ -361,7 +361,9 @@ def headline(table: pd.DataFrame) -> str:
     flat_verdicts = set(aug.loc[aug["variant"].isin(flat), "verdict"])
     if flat and flat_verdicts <= {VERDICT_EQUIVALENT, VERDICT_INCONCLUSIVE}:  # five-word verdicts (min_effect set)
         eq = [v for v in flat if (aug.loc[aug["variant"] == v, "verdict"] == VERDICT_EQUIVALENT).all()]
-        s += f" ({len(eq)} equivalent for every configuration, {len(flat) - len(eq)} inconclusive for some)"
+        parts = ([f"{len(eq)} equivalent for every configuration"] if eq else []) + (
+            [f"{len(flat) - len(eq)} inconclusive for some"] if len(flat) > len(eq) else [])
+        s += f" ({', '.join(parts)})"
     if not_judged:
         s += f"; {len(not_judged)} could not be judged ({', '.join(f'{column}={v}' for v in not_judged)})"
     return s + "."
