@@ -253,7 +253,9 @@ def segments_markdown(seg: pd.DataFrame, headline_text: str, min_frauds: int, mi
     for name, g in judged.groupby("segment_name", sort=False):
         need = g["frauds_needed"].median() if "frauds_needed" in g else np.nan
         power.append(f"{name} +-{g['detectable'].median():.2f}" + (
-            f" ({int(need):,} test frauds would detect +-{min_effect:g})" if _finite(need) and min_effect else ""))
+            f" ({int(need):,} test frauds would detect +-{min_effect:g})" if _finite(need) and min_effect else
+            " (every detector alerts the same frauds: no variation to measure)" if g["detectable"].median() == 0
+            else ""))
     if power:
         lines.append("- Detectable difference per segment (80% power, median over configurations): "
                      + "; ".join(power) + ".")
@@ -445,11 +447,11 @@ def decision_sentence(table: pd.DataFrame, min_effect: float | None, reference_l
     if aug.empty:
         return ""
     counts = {v: int((aug["verdict"] == v).sum()) for v in VERDICTS}
-    words = {VERDICT_HELPS: "help", VERDICT_EQUIVALENT: "equivalent to real-only (no gain or loss beyond "
+    words = {VERDICT_HELPS: "help" if counts[VERDICT_HELPS] > 1 else "helps", VERDICT_EQUIVALENT: "equivalent to real-only (no gain or loss beyond "
                                                         f"+-{num(min_effect, 2)})",
              VERDICT_INCONCLUSIVE: "inconclusive (the CI reaches past +-" + num(min_effect, 2) + ": the data cannot "
                                                                                              "tell)",
-             VERDICT_HURTS: "hurt", VERDICT_TOO_FEW: "too few to judge"}
+             VERDICT_HURTS: "hurt" if counts[VERDICT_HURTS] > 1 else "hurts", VERDICT_TOO_FEW: "too few to judge"}
     parts = [f"{n} {words[v]}" for v, n in counts.items() if n]
     other = sorted(set(aug["verdict"]) - set(VERDICTS))
     parts += [f"{int((aug['verdict'] == v).sum())} {v}" for v in other]

@@ -332,7 +332,7 @@ def paired_bootstrap(hits_config, hits_ref, n_boot: int = 1000, seed: int = 0, c
 def frauds_needed(n: int, detectable: float, min_effect: float | None) -> float:
     """Test frauds needed to detect `min_effect` with the power of `detectable`: the SE shrinks as 1/sqrt(n), so
     n x (detectable / min_effect)^2 (NaN without a min_effect or a finite detectable effect)."""
-    if not min_effect or not np.isfinite(detectable):
+    if not min_effect or not np.isfinite(detectable) or detectable <= 0:  # no variation: nothing to scale
         return float("nan")
     return float(np.ceil(n * (detectable / min_effect) ** 2))
 

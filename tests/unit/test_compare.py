@@ -258,7 +258,7 @@ def test_five_verdicts_the_detectable_effect_and_the_reference_gain():
     assert tiny.loc["other@0.5", "diff_lo"] < 0 < tiny.loc["other@0.5", "diff_hi"]
     assert tiny.loc["other@0.5", "verdict"] == "inconclusive"
     text = decision_sentence(table.reset_index(), 0.03, 0.23)
-    assert text.startswith("Of 2 augmented configurations: 1 help, 1 equivalent to real-only")
+    assert text.startswith("Of 2 augmented configurations: 1 helps, 1 equivalent to real-only")
     assert "Detectable difference here (80% power): +-" in text
     assert "A gain the size of the published case (+23% relative recall:" in text
     assert ("it is there" in text) == bool((table["diff_lo"] >= 0.23 * table.loc["baseline", "recall"]).any())

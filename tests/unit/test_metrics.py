@@ -381,3 +381,4 @@ def test_frauds_needed_to_detect_min_effect():
 
     assert frauds_needed(100, 0.06, 0.03) == 400  # half the detectable effect needs four times the frauds
     assert np.isnan(frauds_needed(100, 0.06, None)) and np.isnan(frauds_needed(100, float("nan"), 0.03))
+    assert np.isnan(frauds_needed(100, 0.0, 0.03))  # every detector alerts the same frauds: nothing to scale
