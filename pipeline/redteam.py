@@ -112,16 +112,14 @@ def apply_attack(frame: pd.DataFrame, attack: Attack, legit: pd.DataFrame, schem
                                   "training value to copy; drop the tactic")
             out.loc[fraud, col] = common.index[0]
             continue
-        values = out[col].to_numpy(dtype=np.float64, copy=True)
-        values[fraud] = _numeric(t, values[fraud], legit[col].astype(np.float64))
+        x = out.loc[fraud, col].to_numpy(dtype=np.float64, na_value=np.nan)
+        new = _numeric(t, x, legit[col].astype(np.float64))
         if feature.is_integer:
-            values = np.round(values)
-        out[col] = values.astype(out[col].dtype) if feature.is_integer else values
+            new = np.round(new)
+        out.loc[fraud, col] = new.astype(out[col].dtype)  # only the fraud rows are written
         for derived, formula in DERIVED.get(col, {}).items():
             if derived in schema.feature_names:
-                d = out[derived].to_numpy(copy=True)
-                d[fraud] = formula(values[fraud]).astype(d.dtype)
-                out[derived] = d
+                out.loc[fraud, derived] = formula(new).astype(out[derived].dtype)
     return out
 
 
