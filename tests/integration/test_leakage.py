@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline import scoring
 from pipeline.generators.base import Generator
 from pipeline.params import validate
 from pipeline.paths import Paths
 from pipeline.schema import Schema
-from pipeline import scoring
 from pipeline.stages import evaluate, fit, prepare, sample, train
 from tests.helpers import base_params, tabular_frame
 
