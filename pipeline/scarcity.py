@@ -162,7 +162,9 @@ def exchange_table(cells: dict[tuple[Any, int, str], dict[str, Any]], n_frauds: 
     n turns the augmented recall into an equivalent number of real frauds (`equivalent_n`), and
     worth = (n_equivalent - n) / n_synthetic. CI: the same bootstrap as the verdicts (test frauds, detector seeds and
     draws, the draws paired across n and configurations), the whole curve redrawn in each replicate. Also the
-    value of labelling: recall gained per doubling of the real frauds on the real-only curve."""
+    value of labelling: recall gained per doubling of the real frauds on the real-only curve. A recall beyond the
+    curve is read at its end, so at the largest n the worth is at most 0 in every replicate: its CI leans negative
+    there (the verdict of the recall difference is the answer at that n)."""
     rows = []
     for g in generators:
         ok = []

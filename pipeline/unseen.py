@@ -164,8 +164,8 @@ def _augmented_cell(g: str, gen_type: str, hp: dict[str, Any], share: float, var
     key = cache.key(what="augmented", **spec, **gen_spec, share=share, fit_seeds=setup.fit_seeds,
                     sample_seed=setup.sample_seed)
     cell = cache.get_json(key)
-    if cell is not None:
-        return cell, 0, 1
+    if cell is not None:  # keyed by what the generator is, not what it is called: a renamed one reuses its cells
+        return {**cell, "config": config_name(g, share), "generator": g}, 0, 1
     cell = {**head, "config": config_name(g, share), "generator": g, "share": share, "n_synthetic": n_syn,
             "fit_seeds": list(setup.fit_seeds), "hits": []}
     for fit_seed in setup.fit_seeds:
@@ -361,7 +361,9 @@ def headline(table: pd.DataFrame) -> str:
     flat_verdicts = set(aug.loc[aug["variant"].isin(flat), "verdict"])
     if flat and flat_verdicts <= {VERDICT_EQUIVALENT, VERDICT_INCONCLUSIVE}:  # five-word verdicts (min_effect set)
         eq = [v for v in flat if (aug.loc[aug["variant"] == v, "verdict"] == VERDICT_EQUIVALENT).all()]
-        s += f" ({len(eq)} equivalent for every configuration, {len(flat) - len(eq)} inconclusive for some)"
+        parts = ([f"{len(eq)} equivalent for every configuration"] if eq else []) + (
+            [f"{len(flat) - len(eq)} inconclusive for some"] if len(flat) > len(eq) else [])
+        s += f" ({', '.join(parts)})"
     if not_judged:
         s += f"; {len(not_judged)} could not be judged ({', '.join(f'{column}={v}' for v in not_judged)})"
     return s + "."

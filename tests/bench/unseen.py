@@ -167,9 +167,10 @@ def reading(ds: dict, summary: pd.DataFrame) -> str:
                        for st in ds["settings"] for g, v in st["spread"].items() for x in v])
     sp = sp.drop_duplicates(["same", "variant"])
     if sp.get("pool_has_value") is not None and sp["pool_has_value"].notna().all():
-        s.append(f"`{ds['column']}` is a feature: no seed fraud holds the held-out value and at most "
-                 f"{sp['pool_has_value'].max():.3f} of any pool's rows carry it, so the detectors see that value only "
-                 f"on legitimate rows.")
+        most = sp["pool_has_value"].max()
+        s.append(f"`{ds['column']}` is a feature: no seed fraud holds the held-out value and "
+                 + ("no pool row carries it" if most == 0 else f"at most {most:.3f} of a pool's rows carry it")
+                 + ", so the detectors see that value only on legitimate rows.")
     ranges = summary.groupby("knob", sort=False)["mean_diff"].agg(["min", "max"])
     s.append("Mean difference by knob: " + "; ".join(f"{k} {r['min']:+.3f}..{r['max']:+.3f}" for k, r in
                                                      ranges.iterrows()) + f"; known-variant difference "

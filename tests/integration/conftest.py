@@ -17,8 +17,8 @@ from tests.integration.project import env, small_params
 
 
 def run_stages(root: Path, params: dict) -> Paths:
-    """prepare -> fit -> sample -> train -> evaluate, in-process (no MLflow)."""
-    from pipeline.stages import evaluate, fit, prepare, sample, train
+    """prepare -> fit -> sample -> train -> unseen -> evaluate, in-process (no MLflow)."""
+    from pipeline.stages import evaluate, fit, prepare, sample, train, unseen
 
     params = validate(params)
     paths = Paths.at(root)
@@ -29,6 +29,8 @@ def run_stages(root: Path, params: dict) -> Paths:
             fit.run(params, paths, g, f)
             sample.run(params, paths, g, f)
     train.run(params, paths)
+    if params["data"]["source"] == "simulated":  # unseen.column fraud_scenario: a column of the simulated data
+        unseen.run(params, paths)
     evaluate.run(params, paths)
     return paths
 

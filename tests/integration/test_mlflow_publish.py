@@ -57,14 +57,17 @@ def test_publish_to_server(small_reports, mlflow_server, tracking_env, tmp_path,
         assert tag in parent.data.tags, tag
     assert "test.baseline.recall" in parent.data.metrics
     arts = {a.path for a in client.list_artifacts(parent.info.run_id)}
-    assert {"comparison.csv", "summary.md", "metrics.json", "plots"} <= arts
+    assert {"comparison.csv", "summary.md", "metrics.json", "plots", "unseen"} <= arts
     children = client.search_runs([exp.experiment_id],
                                   filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
     names = {c.info.run_name for c in children}
     assert {"real-only baseline", "reweight baseline", "gaussian_copula @ 50%", "smote @ 50%"} <= names
     child = next(c for c in children if c.info.run_name == "smote @ 50%")
-    assert {"recall", "recall_lo", "recall_hi", "lift", "lift_lo", "lift_hi"} <= set(child.data.metrics)
+    assert {"recall", "recall_lo", "recall_hi", "lift", "lift_lo", "lift_hi", "detectable"} <= set(child.data.metrics)
     assert child.data.tags["verdict"] in {"helps", "hurts", "equivalent", "inconclusive"}
+    # the unseen-variant test's cells of this configuration, one per held-out variant
+    assert any(k.startswith("unseen.fraud_scenario_") and k.endswith(".recall") for k in child.data.metrics)
+    assert any(k.startswith("unseen.fraud_scenario_") and k.endswith(".verdict") for k in child.data.tags)
     assert child.data.params["share"] == "0.5" and "generator.k_neighbors" in child.data.params
     hist = client.get_metric_history(child.info.run_id, "seed.recall_at_fpr_0.5pct")
     assert sorted(m.step for m in hist) == [0, 1]

@@ -138,6 +138,11 @@ def test_the_cache_reuses_cells_and_runs_only_new_ones(splits, tmp_path, monkeyp
                       log=lambda _: None)
     # only the new share's 6 cells ran; their generators came from the cache, one detector each
     assert (wider["computed"], wider["reused"], calls) == (6, 10, {"fit": 0, "train": 6})
+    # a generator renamed (same type and settings) reuses its cells under the new name
+    renamed = run_cells(train, valid, test, schema, setup({"copula": {"type": "gaussian_copula",
+                                                                      "default_distribution": "norm"}}),
+                        CellCache(tmp_path, "data"), log=lambda _: None)
+    assert renamed["computed"] == 0 and {c["config"] for c in renamed["cells"]} == {REAL_ONLY, "copula@0.5"}
     # other data is another key: nothing reused
     other = run_cells(train, valid, test, schema, setup(), CellCache(tmp_path, "other data"), log=lambda _: None)
     assert other["reused"] == 0
