@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("sweep_generator", metavar="generator", help="generator name as configured under `generators:`")
     sub.add_parser("scarcity", help="the scarcity sweep's table, plot and summary from its cells")
     sub.add_parser("unseen", help="leave-one-variant-out: does synthetic fraud catch a variant never trained on?")
+    sub.add_parser("redteam", help="attacker tactics on the test frauds: recall under attack per configuration")
     rt = sub.add_parser("retrain", help="scheduled retraining: rerun on new data, promote only a better detector")
     rt.add_argument("--no-advance", action="store_true",
                     help="simulated source: do not move the simulated window forward")
@@ -104,6 +105,10 @@ def run(argv: list[str] | None = None) -> int:
         stage.run(params, paths)
     elif args.command == "unseen":
         from pipeline.stages import unseen as stage
+
+        stage.run(params, paths)
+    elif args.command == "redteam":
+        from pipeline.stages import redteam as stage
 
         stage.run(params, paths)
     if record_dir:

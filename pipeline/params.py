@@ -164,6 +164,54 @@ class Generators(Check):
         return out
 
 
+class Tactic(Check):
+    """One red-team tactic (`pipeline.redteam`): {name, feature, op, value}. The ops and their values: `scale` a
+    factor in (0, 10]; `shift` any number added; `clip_quantile` q in (0, 1): the value is cut to at most the
+    q-quantile of the legitimate training rows; `hours` [start, end] with 0 <= start < end <= 24: an hour of day
+    outside the window is moved into it; `mode` (no value): a categorical value replaced by the most common
+    legitimate one. Whether the feature exists and has the right type is checked against the schema when the
+    tactics are used (`pipeline.redteam.attacks`)."""
+
+    OPS = ("scale", "shift", "clip_quantile", "hours", "mode")
+    _VALUES = {"scale": Float(0.0, 10.0, lo_open=True), "shift": Float(),
+               "clip_quantile": Float(0.0, 1.0, lo_open=True, hi_open=True)}
+
+    def check(self, key, v):
+        if not isinstance(v, dict):
+            self.fail(key, f"must be a mapping {{name, feature, op, value}}, got {v!r}")
+        unknown = sorted(set(v) - {"name", "feature", "op", "value"})
+        if unknown:
+            self.fail(f"{key}.{unknown[0]}", "unknown key; valid keys: name, feature, op, value")
+        feature = Str().check(f"{key}.feature", v.get("feature"))
+        op = Str(self.OPS).check(f"{key}.op", v.get("op"))
+        value = v.get("value")
+        if op == "mode":
+            if value is not None:
+                self.fail(f"{key}.value", "op mode takes no value (it uses the most common legitimate value)")
+        elif op == "hours":
+            hours = ListOf(Float(0.0, 24.0), min_len=2).check(f"{key}.value", value)
+            if len(hours) != 2 or not hours[0] < hours[1]:
+                self.fail(f"{key}.value", f"must be [start, end] with 0 <= start < end <= 24, got {value!r}")
+            value = hours
+        else:
+            value = self._VALUES[op].check(f"{key}.value", value)
+        name = v.get("name")
+        if name is None:
+            name = f"{feature}_{op}" + ("" if value is None else "_" + "-".join(f"{x:g}" for x in
+                                                                                  (value if op == "hours" else [value])))
+        Str().check(f"{key}.name", name)
+        if "+" in name:
+            self.fail(f"{key}.name", f"may not hold '+' (it joins the names of combined tactics), got {name!r}")
+        return {"name": name, "feature": feature, "op": op, "value": value}
+
+    def invalid_examples(self):
+        return ["amount", {"feature": "x", "op": "squash", "value": 1.0}, {"feature": "x", "op": "scale", "value": 0},
+                {"feature": "x", "op": "scale", "value": 11.0}, {"feature": "x", "op": "clip_quantile", "value": 1.0},
+                {"feature": "x", "op": "hours", "value": [17, 9]}, {"feature": "x", "op": "hours", "value": [9, 25]},
+                {"feature": "x", "op": "mode", "value": 3}, {"feature": "x", "op": "scale", "value": 0.5, "how": 1},
+                {"feature": "x", "op": "scale", "value": 0.5, "name": "a+b"}]
+
+
 _SHARE = Float(0.0, 1.0, hi_open=True)
 _FRACTION = Float(0.0, 1.0, lo_open=True, hi_open=True)
 
@@ -296,6 +344,12 @@ SPEC = Section({
         "fit_seeds": (ListOf(Int(0, 2**31 - 1), min_len=1, unique=True), [0]),  # generator fits per cell
         "seeds": (ListOf(Int(0, 2**32 - 1), min_len=1, unique=True), [0, 1]),  # detector seeds per cell
     }), {}),
+    "redteam": (Section({
+        # attacker tactics applied to the TEST frauds only (pipeline/redteam.py): recall under attack per configuration
+        # and the retrain guardrail retrain.max_redteam_drop; [] = off (nothing is guessed for a user's table)
+        "tactics": (ListOf(Tactic()), []),
+        "combinations": (Bool(), False),  # also every pair of tactics, applied in order ("a+b")
+    }), {}),
     "serve": (Section({
         # a second, larger alert budget: rows between the alert threshold and this one go to human review
         "review_budget": (_FRACTION, 0.02),
@@ -310,7 +364,9 @@ SPEC = Section({
     "retrain": (Section({
         "margin": (Float(0.0, 1.0), 0.01),
         "max_segment_drop": (Float(0.0, 1.0), 0.05),  # no fraud segment may lose more recall than this
-        "allow_flagged_pool": (Bool(), False),  # true: promote a challenger whose synthetic pool the gate flagged
+        "allow_flagged_pool": (Bool(), False),
+        # no red-team tactic may cost the challenger more recall than the champion keeps under it, beyond this
+        "max_redteam_drop": (Float(0.0, 1.0), 0.05),  # true: promote a challenger whose synthetic pool the gate flagged
         "advance_days": (Int(0), 30),
         "audit_log": (Str(), "reports/retrain/audit.jsonl"),
         "lock_file": (Str(), "reports/retrain/retrain.lock"),
@@ -368,6 +424,11 @@ def _cross_checks(p: dict[str, Any]) -> list[tuple[str, str]]:
     if p["detector"]["engine"] == "dask" and p["compute"]["scheduler"] == "sequential":
         problems.append(("detector.engine", "dask trains on a Dask cluster; set compute.scheduler: local (or a "
                                             "scheduler address), or detector.engine: xgboost"))
+    names = [t["name"] for t in p["redteam"]["tactics"]]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        problems.append(("redteam.tactics", f"names {', '.join(map(repr, twice))} more than once; give each tactic its "
+                                            "own name"))
     if d["csv"]["sep"] is not None and d["csv"]["sep"] == d["csv"]["decimal"]:
         problems.append(("data.csv.decimal", f"must differ from data.csv.sep (both are {d['csv']['sep']!r})"))
     return problems

@@ -57,6 +57,12 @@ LAYOUT: dict[str, str] = {
     "unseen_summary": "reports/unseen/summary.md",
     "unseen_metrics": "reports/unseen/metrics.json",
     "unseen_plot": "reports/unseen/recall_on_unseen_variants.png",
+    # redteam: attacker tactics applied to the test frauds
+    "redteam": "reports/redteam",
+    "redteam_table": "reports/redteam/redteam.csv",
+    "redteam_summary": "reports/redteam/summary.md",
+    "redteam_metrics": "reports/redteam/metrics.json",
+    "redteam_plot": "reports/redteam/heatmap.png",
     # publish, and MLflow's local store (used when MLFLOW_TRACKING_URI is not set)
     "mlflow_report": "reports/mlflow.json",
     "mlflow_dir": "mlflow",

@@ -305,6 +305,40 @@ def plot_unseen(table: pd.DataFrame, headline_text: str, out_png: str | os.PathL
     _save(fig, out_png)
 
 
+def plot_redteam(table: pd.DataFrame, out_png: str | os.PathLike, note: str = "") -> None:
+    """Red team heat map: configuration (rows) x copy of the test frauds (columns: unattacked first, then each
+    tactic); colour and number: recall at the alert threshold, below it the drop from the unattacked recall and the
+    verdict mark against real-only under the same tactic (+ helps, - hurts, = equivalent, ? inconclusive)."""
+    if table.empty:
+        fig, ax = plt.subplots(figsize=(7.0, 2.5))
+        ax.axis("off")
+        ax.text(0.0, 0.5, note or "The red team is off (redteam.tactics is empty)", fontsize=12)
+        _save(fig, out_png)
+        return
+    tactics = list(dict.fromkeys(table["tactic"]))
+    configs = list(dict.fromkeys(table["config"]))
+    grid = table.pivot(index="config", columns="tactic", values="recall").reindex(index=configs, columns=tactics)
+    by = table.set_index(["config", "tactic"])
+    titles = [f"{by.loc[(c, tactics[0]), 'title']}{' (challenger)' if by.loc[(c, tactics[0]), 'challenger'] else ''}"
+              for c in configs]
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.25 * len(tactics) + 4.0), max(3.0, 0.42 * len(configs) + 1.8)))
+    im = ax.imshow(grid.to_numpy(dtype=float), cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    for i, c in enumerate(configs):
+        for j, t in enumerate(tactics):
+            r = by.loc[(c, t)]
+            mark = VERDICT_MARKS.get(str(r["verdict"]), "")
+            text = f"{_num(r['recall']):.2f}" + ("" if j == 0 else f"\n{-_num(r['drop']):+.2f} {mark}".rstrip())
+            ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                    color="black" if _num(r["recall"]) > 0.6 else "white")
+    ax.set_xticks(np.arange(len(tactics)), [("unattacked" if t == tactics[0] else t).replace("+", "+\n")
+                                            for t in tactics], rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(np.arange(len(configs)), titles, fontsize=8)
+    fig.colorbar(im, ax=ax, label="recall on the test frauds at the alert threshold")
+    ax.set_title("Red team: recall under each tactic (below: change from unattacked;\n"
+                 "+ / - higher / lower than real-only under the same tactic beyond noise)", fontsize=10)
+    _save(fig, out_png)
+
+
 def plot_leaderboard(board: pd.DataFrame, headline_text: str, max_excess: float | None,
                      out_png: str | os.PathLike) -> None:
     """One point per pool: x = detection AUC excess over real new frauds (fidelity; left is better), y = recall

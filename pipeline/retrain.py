@@ -10,7 +10,8 @@ Steps (`python -m pipeline retrain`, `make retrain`):
 4. score the `champion` and the `challenger` on the SAME new validation/test rows (threshold
    at the headline alert budget from the validation rows, recall on the test rows);
 5. promote the challenger to `champion` only if its headline recall beats the champion's by
-   more than `retrain.margin` (absolute); older versions stay in the registry;
+   more than `retrain.margin` (absolute) and every guardrail of `pipeline.promotion` passes (segments, pool,
+   red team: both scored on the new test frauds under each `redteam:` tactic); older versions stay in the registry;
 6. append one JSON line to the audit log: time, data fingerprint, both scores, decision, run
    ids and drift (population stability index per feature and fraud-rate change against the
    data the champion was trained on, or, before there is a champion, the data of the previous
@@ -239,6 +240,29 @@ def _recalls(scorer: Any, schema, valid: pd.DataFrame, test: pd.DataFrame, budge
             {name: recall_at_budget(yv, sv, yt[m], st[m], budget) for name, m in segments.items()})
 
 
+def attacked_frauds(params: dict, schema, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The new test frauds under each red-team attack (`redteam:`; the quantiles and modes from the new training
+    split's legitimate rows), for the red-team guardrail. No tactics: {}."""
+    from pipeline.redteam import apply_attack, attacks
+
+    legit = train[train[schema.label] == 0]
+    frauds = test[test[schema.label] == 1].reset_index(drop=True)
+    return {a.name: apply_attack(frauds, a, legit, schema) for a in attacks(params["redteam"], schema)}
+
+
+def _attack_recalls(scorer: Any, schema, valid: pd.DataFrame, attacked: dict[str, pd.DataFrame],
+                    budget: float) -> dict[str, float]:
+    """Recall of a registered model on each attacked copy of the test frauds (threshold from the validation legit
+    rows, as for the headline)."""
+    from pipeline.metrics import recall_at_budget
+
+    if not attacked:
+        return {}
+    yv, sv = valid[schema.label].to_numpy(), scorer.scores(valid)
+    return {name: recall_at_budget(yv, sv, frame[schema.label].to_numpy(), scorer.scores(frame), budget)
+            for name, frame in attacked.items()}
+
+
 def pool_flags(paths: Paths, best_config: str | None, fit_seeds: list[int]) -> list[str] | None:
     """Quality-gate checks failed by the pools (one per fit seed) the challenger was trained on (None: real rows
     only)."""
@@ -282,22 +306,29 @@ def _decide(paths: Paths, params: dict, previous: dict[str, Any] | None = None) 
     segments = guardrail_segments(test, params, schema.label)
     y_test = test[schema.label].to_numpy()
     challenger = tracking.load_registered(paths.root, name, tracking.CHALLENGER)
+    attacked = attacked_frauds(params, schema, train, test)
     out["challenger_score"], chall_seg = _recalls(challenger, schema, valid, test, budget, segments)
-    champ_score, champ_seg, champ_error = out["challenger_score"], chall_seg, None
+    chall_rt = _attack_recalls(challenger, schema, valid, attacked, budget)
+    champ_score, champ_seg, champ_rt, champ_error = out["challenger_score"], chall_seg, chall_rt, None
     if champ_v is not None and champ_v != chall_v:
         try:
-            champ_score, champ_seg = _recalls(tracking.load_registered(paths.root, name, tracking.CHAMPION), schema,
-                                              valid, test, budget, segments)
+            champion = tracking.load_registered(paths.root, name, tracking.CHAMPION)
+            champ_score, champ_seg = _recalls(champion, schema, valid, test, budget, segments)
+            champ_rt = _attack_recalls(champion, schema, valid, attacked, budget)
         except Exception as e:  # noqa: BLE001 - e.g. the features changed
             champ_score, champ_error = None, str(e)[:150]
     out["champion_score"] = champ_score
+    redteam = {t: (champ_rt[t], chall_rt[t]) for t in chall_rt} if champ_score is not None else None
+    if redteam:
+        out["redteam"] = {t: {"champion": a, "challenger": b} for t, (a, b) in redteam.items()}
     min_frauds = params["evaluate"]["min_segment_frauds"]  # fewer test frauds: too few to judge
     drops = {k: (round(champ_seg[k] - chall_seg[k], 6) if int(y_test[m].sum()) >= min_frauds else None)
              for k, m in segments.items()}
     decision = decide(champ_v, chall_v, champ_score, out["challenger_score"], rt["margin"], champ_error,
                       segment_drops=drops, max_segment_drop=rt["max_segment_drop"],
                       pool_flags=pool_flags(paths, pub.get("best_config"), params["augment"]["fit_seeds"]),
-                      allow_flagged_pool=rt["allow_flagged_pool"])
+                      allow_flagged_pool=rt["allow_flagged_pool"], redteam_recalls=redteam,
+                      max_redteam_drop=rt["max_redteam_drop"])
     out["decision"] = decision.text
     out["guardrails"] = decision.checks
     out["failed_checks"] = decision.failed

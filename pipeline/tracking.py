@@ -126,6 +126,12 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, float]:
     return out
 
 
+def metric_key(name: str) -> str:
+    """A name as MLflow accepts it in a metric key: characters other than letters, digits, '.', '_' and '-' become
+    '_' (a combined red-team tactic `a+b` is logged as `a_b`)."""
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in str(name))
+
+
 def _find_existing(client: MlflowClient, experiment_id: str, content_hash: str) -> Any | None:
     runs = client.search_runs([experiment_id], filter_string=f"tags.content_hash = '{content_hash}' "
                               "and attributes.status = 'FINISHED'", max_results=1)
@@ -190,6 +196,8 @@ def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str
                 mlflow.log_artifact(str(f))
             for f in bundle.get("unseen_files", []):
                 mlflow.log_artifact(str(f), artifact_path="unseen")
+            for f in bundle.get("redteam_files", []):
+                mlflow.log_artifact(str(f), artifact_path="redteam")
             if bundle.get("plot_dir") and Path(bundle["plot_dir"]).exists():
                 mlflow.log_artifacts(str(bundle["plot_dir"]), artifact_path="plots")
             children = {}
@@ -278,6 +286,17 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
                                                                                               f"{r['variant']}")
                 for m in ("recall", "recall_lo", "recall_hi", "diff", "diff_lo", "diff_hi", "seen_recall",
                           "known_recall", "known_diff", "n_test_frauds"):
+                    fv = finite_or_none(r.get(m))
+                    if fv is not None:
+                        mlflow.log_metric(f"{key}.{m}", fv)
+                mlflow.set_tag(f"{key}.verdict", str(r["verdict"]))
+        redteam = bundle.get("redteam")
+        if redteam is not None and not redteam.empty:
+            # recall under each red-team tactic (not "none": unattacked), the drop from unattacked and the difference
+            # from real-only
+            for _, r in redteam[(redteam["config"] == cfg) & (redteam["tactic"] != "none")].iterrows():
+                key = "redteam." + metric_key(r["tactic"])
+                for m in ("recall", "drop", "diff", "diff_lo", "diff_hi"):
                     fv = finite_or_none(r.get(m))
                     if fv is not None:
                         mlflow.log_metric(f"{key}.{m}", fv)
@@ -399,6 +418,7 @@ def log_retrain(root: Path, experiment: str, record: dict[str, Any], parent_run_
     exp_id = ensure_experiment(client, experiment, root, uri)
     metrics = _flatten({k: v for k, v in record.items() if k in ("champion_score", "challenger_score", "drift")},
                        "retrain.")
+    metrics.update(_flatten({metric_key(t): v for t, v in (record.get("redteam") or {}).items()}, "retrain.redteam."))
     tags = {"retrain.decision": str(record.get("decision")), "retrain.time": str(record.get("time")),
             "retrain.failed_checks": ", ".join(record.get("failed_checks") or []) or "none"}
     if parent_run_id:

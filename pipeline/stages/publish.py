@@ -21,7 +21,8 @@ def _example(paths: Paths, schema: Schema, n: int = 5) -> pd.DataFrame:
 
 
 #: the params sections that shape the results: a change to tracking/retrain settings is not a new result
-RESULT_SECTIONS = ("data", "split", "generators", "augment", "quality", "detector", "evaluate", "serve", "unseen")
+RESULT_SECTIONS = ("data", "split", "generators", "augment", "quality", "detector", "evaluate", "serve", "unseen",
+                   "redteam")
 
 
 def _table(path) -> pd.DataFrame:
@@ -53,6 +54,8 @@ def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     segments = _table(paths.comparison_segments)
     unseen_files = [p for p in (paths.unseen_table, paths.unseen_summary, paths.unseen_metrics, paths.unseen_plot)
                     if p.exists()]
+    redteam_files = [p for p in (paths.redteam_table, paths.redteam_summary, paths.redteam_metrics, paths.redteam_plot)
+                     if p.exists()]
     source = profile.get("source", "")
     return {
         "comparison": table, "metrics": metrics, "summary_text": paths.summary.read_text(),
@@ -64,6 +67,7 @@ def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
         "source": source, "source_short": source.split(":")[0],
         "models": models, "decisions": serving["best"], "segments": segments,
         "unseen": _table(paths.unseen_table), "unseen_files": unseen_files,
+        "redteam": _table(paths.redteam_table), "redteam_files": redteam_files,
     }
 
 

@@ -55,13 +55,16 @@ def test_outputs_exist(template):
                 "reports/scarcity/summary.md", "reports/scarcity/lift_vs_n_frauds.png",
                 "reports/scarcity/metrics.json", "reports/scarcity/cells/10_0_smote.json", "reports/unseen/unseen.csv",
                 "reports/unseen/summary.md", "reports/unseen/metrics.json",
-                "reports/unseen/recall_on_unseen_variants.png"):
+                "reports/unseen/recall_on_unseen_variants.png", "reports/redteam/redteam.csv",
+                "reports/redteam/summary.md", "reports/redteam/metrics.json", "reports/redteam/heatmap.png"):
         assert (repo / rel).exists(), rel
     table = pd.read_csv(repo / "reports/comparison.csv")
     assert set(table["config"]) == {"baseline", "reweight", "gaussian_copula@0.5", "smote@0.5"}
     assert set(table["verdict"]) <= {"reference", "helps", "hurts", "equivalent", "inconclusive"}
     summary = (repo / "reports/summary.md").read_text()
     assert "baseline" in summary and "| configuration |" in summary
+    redteam = json.loads((repo / "reports/redteam/metrics.json").read_text())
+    assert redteam["tactics"][:2] == ["amount_x0.5", "amount_x0.25"] and redteam["real_only"]["config"] == "baseline"
 
 
 def test_second_repro_changes_nothing(repo):

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline import scoring
 from pipeline.generators.base import Generator
 from pipeline.params import validate
 from pipeline.paths import Paths
@@ -105,13 +106,13 @@ def test_detectors_never_train_on_canary_and_eval_rows_are_real(leak_project, mo
     assert saw_synthetic  # the spy did see blended training sets
 
     scored = []
-    real_predict = evaluate.predict_scores
+    real_predict = scoring.predict_scores
 
     def spy_predict(model, X):
         scored.append(X.copy())
         return real_predict(model, X)
 
-    monkeypatch.setattr(evaluate, "predict_scores", spy_predict)
+    monkeypatch.setattr(scoring, "predict_scores", spy_predict)  # evaluate scores through pipeline.scoring
     evaluate.run(params, paths)
     test = Schema.load(paths.schema).to_model_frame(pd.read_parquet(paths.split("test")))
     # every detector is scored on exactly the real validation rows and the untouched real test rows

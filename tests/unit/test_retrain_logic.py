@@ -151,3 +151,45 @@ def test_pool_flags_of_the_challenger(tmp_path):
     write(1, {"detection_auc": {"passed": True}, "dcr_ratio": {"passed": False}, "quality_score": {"passed": None}})
     assert pool_flags(paths, "ctgan@0.5", [0, 1]) == ["detection_auc", "dcr_ratio"]
     assert pool_flags(paths, "ctgan@0.5", [1]) == ["dcr_ratio"]
+
+
+def test_a_challenger_that_loses_recall_under_attack_is_not_promoted_and_the_tactic_is_named():
+    recalls = {"amount_x0.5": (0.70, 0.69), "amount_x0.25": (0.52, 0.41), "business_hours": (0.30, 0.60)}
+    d = decide("1", "2", 0.70, 0.80, margin=0.01, redteam_recalls=recalls, max_redteam_drop=0.05)
+    assert not d.promote and d.failed == ["redteam"]
+    assert d.text == ("kept champion: failed guardrails: redteam ('amount_x0.25': challenger 0.4100 vs champion 0.5200, "
+                      "more than 0.05 lower)")
+    assert d.checks["redteam"]["worst_tactic"] == "amount_x0.25" and d.checks["redteam"]["drops"]["amount_x0.5"] == 0.01
+    # within the allowed drop under every tactic (and no tactics at all): promoted
+    ok = decide("1", "2", 0.70, 0.80, margin=0.01, redteam_recalls={"amount_x0.25": (0.52, 0.48)}, max_redteam_drop=0.05)
+    assert ok.promote and ok.failed == [] and ok.checks["redteam"]["passed"]
+    assert decide("1", "2", 0.70, 0.80, margin=0.01, redteam_recalls={}, max_redteam_drop=0.05).promote
+    # a first champion has nothing to lose recall against
+    assert decide(None, "1", None, 0.5, 0.01, redteam_recalls={"t": (0.9, 0.1)}, max_redteam_drop=0.05).promote
+
+
+def test_the_guardrail_scores_attacked_copies_of_the_new_test_frauds_only():
+    from pipeline.data.contract import infer_schema
+    from pipeline.params import validate
+    from pipeline.retrain import _attack_recalls, attacked_frauds
+    from tests.helpers import base_params
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(3000) < 0.1).astype(int)
+    df = pd.DataFrame({"amount": rng.lognormal(3, 0.5, 3000) * np.where(y == 1, 5.0, 1.0), "v": rng.normal(0, 1, 3000),
+                       "y": y})
+    train, valid, test = df.iloc[:1500], df.iloc[1500:2200], df.iloc[2200:]
+    schema = infer_schema(train, "y")
+    params = validate(base_params(redteam={"tactics": [{"name": "x1", "feature": "amount", "op": "scale", "value": 1.0},
+                                                       {"name": "x0.1", "feature": "amount", "op": "scale",
+                                                        "value": 0.1}]}))
+    attacked = attacked_frauds(params, schema, train, test)
+    assert list(attacked) == ["x1", "x0.1"] and all((f["y"] == 1).all() for f in attacked.values())
+
+    class AmountScorer:  # a champion that alerts on large amounts, scored through the serving interface
+        def scores(self, frame):
+            return frame["amount"].to_numpy()
+
+    r = _attack_recalls(AmountScorer(), schema, valid, attacked, 0.01)
+    assert r["x1"] > 0.5 and r["x0.1"] < r["x1"] / 2
+    assert _attack_recalls(AmountScorer(), schema, valid, {}, 0.01) == {}
