@@ -206,6 +206,9 @@ def summary_markdown(table: pd.DataFrame, attack_list: list[Attack], schema: Sch
               f"{percent(budget)} FPR, from the validation legitimate rows) are unchanged. Verdicts compare recall under an "
               "attack with the real-only detector's under the same attack (paired bootstrap over test frauds, "
               "detector seeds and generator fits). " + derived_note(attack_list, schema), "",
+              f"These {int((table['kind'] != BASELINE).sum())} comparisons are not corrected for multiplicity: expect "
+              f"about {0.05 * int((table['kind'] != BASELINE).sum()):.0f} helps or hurts by chance at a 95% CI, so "
+              "treat a single one as a lead; a configuration that resists many tactics is the stronger signal.", "",
               f"![recall under attack]({plot_name})", "",
               "| tactic | real-only recall (drop) | challenger recall (drop) | higher recall than real-only | lower |",
               "|---|---|---|---|---|"]
