@@ -132,6 +132,17 @@ def metric_key(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in str(name))
 
 
+def _log_rows(rows: pd.DataFrame, key_of: Callable[[pd.Series], str], names: tuple[str, ...]) -> None:
+    """Each row's finite `names` as metrics `<key>.<name>` and its verdict as the tag `<key>.verdict`."""
+    for _, r in rows.iterrows():
+        key = key_of(r)
+        for m in names:
+            fv = finite_or_none(r.get(m))
+            if fv is not None:
+                mlflow.log_metric(f"{key}.{m}", fv)
+        mlflow.set_tag(f"{key}.verdict", str(r["verdict"]))
+
+
 def _find_existing(client: MlflowClient, experiment_id: str, content_hash: str) -> Any | None:
     runs = client.search_runs([experiment_id], filter_string=f"tags.content_hash = '{content_hash}' "
                               "and attributes.status = 'FINISHED'", max_results=1)
@@ -268,39 +279,21 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
                     fv = finite_or_none(val)
                     if fv is not None:
                         mlflow.log_metric(prefix + name, fv, step=int(seed))
-        seg = bundle.get("segments")
+        # the report tables' rows of this configuration: per segment, per held-out variant (real-only: the
+        # baseline's run), per red-team tactic (not "none": unattacked)
+        seg, unseen, redteam = (bundle.get(k) for k in ("segments", "unseen", "redteam"))
         if seg is not None and not seg.empty:
-            for _, r in seg[seg["config"] == cfg].iterrows():
-                key = "segment." + "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in r["segment_name"])
-                for m in ("recall", "diff", "diff_lo", "diff_hi", "lift", "lift_lo", "lift_hi", "n_frauds"):
-                    fv = finite_or_none(r.get(m))
-                    if fv is not None:
-                        mlflow.log_metric(f"{key}.{m}", fv)
-                mlflow.set_tag(f"{key}.verdict", str(r["verdict"]))
-        unseen = bundle.get("unseen")
+            _log_rows(seg[seg["config"] == cfg], lambda r: "segment." + metric_key(r["segment_name"]),
+                      ("recall", "diff", "diff_lo", "diff_hi", "lift", "lift_lo", "lift_hi", "n_frauds"))
         if unseen is not None and not unseen.empty:
-            # the unseen-variant test's cell of this configuration (real-only: the baseline's run)
             name = "real-only" if row["kind"] == "baseline" else cfg
-            for _, r in unseen[unseen["config"] == name].iterrows():
-                key = "unseen." + "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in f"{r['variant_column']}="
-                                                                                              f"{r['variant']}")
-                for m in ("recall", "recall_lo", "recall_hi", "diff", "diff_lo", "diff_hi", "seen_recall",
-                          "known_recall", "known_diff", "n_test_frauds"):
-                    fv = finite_or_none(r.get(m))
-                    if fv is not None:
-                        mlflow.log_metric(f"{key}.{m}", fv)
-                mlflow.set_tag(f"{key}.verdict", str(r["verdict"]))
-        redteam = bundle.get("redteam")
+            _log_rows(unseen[unseen["config"] == name],
+                      lambda r: "unseen." + metric_key(f"{r['variant_column']}={r['variant']}"),
+                      ("recall", "recall_lo", "recall_hi", "diff", "diff_lo", "diff_hi", "seen_recall", "known_recall",
+                       "known_diff", "n_test_frauds"))
         if redteam is not None and not redteam.empty:
-            # recall under each red-team tactic (not "none": unattacked), the drop from unattacked and the difference
-            # from real-only
-            for _, r in redteam[(redteam["config"] == cfg) & (redteam["tactic"] != "none")].iterrows():
-                key = "redteam." + metric_key(r["tactic"])
-                for m in ("recall", "drop", "diff", "diff_lo", "diff_hi"):
-                    fv = finite_or_none(r.get(m))
-                    if fv is not None:
-                        mlflow.log_metric(f"{key}.{m}", fv)
-                mlflow.set_tag(f"{key}.verdict", str(r["verdict"]))
+            _log_rows(redteam[(redteam["config"] == cfg) & (redteam["tactic"] != "none")],
+                      lambda r: "redteam." + metric_key(r["tactic"]), ("recall", "drop", "diff", "diff_lo", "diff_hi"))
         if isinstance(gen, str) and gen in bundle["quality"]:
             mlflow.log_dict(bundle["quality"][gen], "quality.json")
             q = bundle["quality"][gen]

@@ -34,6 +34,18 @@ def base_params(**sections) -> dict:
     return p
 
 
+def write_prepared(root: Path, train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, schema):
+    """A project root holding prepared splits and their schema, as `prepare` writes them; returns its Paths."""
+    from pipeline.paths import Paths
+
+    paths = Paths.at(root)
+    for name, df in (("train", train), ("valid", valid), ("test", test)):
+        paths.split(name).parent.mkdir(parents=True, exist_ok=True)
+        df.to_parquet(paths.split(name))
+    schema.save(paths.schema)
+    return paths
+
+
 def write_params(root: Path, params: dict) -> Path:
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))

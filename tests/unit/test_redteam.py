@@ -14,7 +14,7 @@ from pipeline.params import validate
 from pipeline.paths import Paths
 from pipeline.redteam import CLEAN, Attack, apply_attack, attacks, summary_sentence
 from pipeline.stages import redteam as stage
-from tests.helpers import base_params, write_params
+from tests.helpers import base_params, write_params, write_prepared
 
 LABEL = "y"
 DET = {"n_estimators": 40, "max_depth": 3, "learning_rate": 0.3, "subsample": 1.0, "colsample_bytree": 1.0,
@@ -112,11 +112,7 @@ def test_a_tactic_out_of_range_is_one_line(bad, key):
 def _project(tmp_path, splits, tactics, combinations=False) -> tuple[dict, Paths]:
     """A project with prepared splits and four trained detectors (real-only and reweight, two seeds each)."""
     train, valid, test, schema = splits
-    paths = Paths.at(tmp_path)
-    for name, df in (("train", train), ("valid", valid), ("test", test)):
-        paths.split(name).parent.mkdir(parents=True, exist_ok=True)
-        df.to_parquet(paths.split(name))
-    schema.save(paths.schema)
+    paths = write_prepared(tmp_path, *splits)
     Xt, Xv = schema.to_model_frame(train), schema.to_model_frame(valid)
     yt, yv = train[LABEL].to_numpy(), valid[LABEL].to_numpy()
     records = []

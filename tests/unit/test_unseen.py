@@ -12,11 +12,10 @@ from pipeline.generators.base import Generator
 from pipeline.generators.registry import split_type
 from pipeline.io import read_json
 from pipeline.metrics import VERDICT_HELPS, VERDICT_NONE
-from pipeline.paths import Paths
 from pipeline.stages import unseen as stage
 from pipeline.unseen import (FAILED, REAL_ONLY, TOO_FEW, Setup, headline, judge, min_judgeable, run_cells,
                              sign_test_p, unseen_markdown, unseen_table, variant_sentence, without_variant)
-from tests.helpers import base_params
+from tests.helpers import base_params, write_prepared
 
 LABEL = "y"
 CANARY = 987654.321
@@ -214,12 +213,7 @@ def test_a_variant_that_leaves_no_training_frauds_is_a_failed_cell_not_a_crash(s
 
 
 def _stage_project(tmp_path, splits, **unseen) -> tuple:
-    train, valid, test, schema = splits
-    paths = Paths.at(tmp_path)
-    for name, df in (("train", train), ("valid", valid), ("test", test)):
-        paths.split(name).parent.mkdir(parents=True, exist_ok=True)
-        df.to_parquet(paths.split(name))
-    schema.save(paths.schema)
+    paths = write_prepared(tmp_path, *splits)
     from pipeline.params import validate
 
     p = base_params()
