@@ -94,7 +94,10 @@ def test_second_retrain_compares_on_same_rows_keeps_champion_within_margin(proj)
     last = _audit(proj)[-1]
     assert last["status"] == "ok" and last["decision"].startswith("kept champion") and "margin" in last["failed_checks"]
     g = last["guardrails"]
-    assert set(g) == {"pool", "margin", "segments"} and g["pool"]["passed"] is True
+    assert set(g) == {"pool", "margin", "segments", "redteam"} and g["pool"]["passed"] is True
+    # red team: both registered models scored on the attacked new test frauds under every shipped tactic
+    assert set(last["redteam"]) == set(g["redteam"]["drops"]) and g["redteam"]["worst_tactic"] in last["redteam"]
+    assert g["redteam"]["passed"] == all(d <= g["redteam"]["max_drop"] for d in g["redteam"]["drops"].values())
     # segments: all test frauds (which loses exactly what the challenger loses overall) and each fraud_scenario
     # value with enough test frauds; the worst one decides the check
     assert g["segments"]["worst_drop"] >= -last["gain"] - 1e-6
