@@ -235,11 +235,12 @@ def unseen_table(result: dict[str, Any], ev: dict[str, Any]) -> pd.DataFrame:
     column = result["column"]
     of = np.asarray(result["variant_of_test_fraud"], dtype=object)
     cells = result["cells"]
-    seen = next((c for c in cells if c["variant"] is None and c["status"] == "ok"), None)
+    seen = next((_stack(c) for c in cells if c["variant"] is None and c["status"] == "ok"), None)
     augmented = [c for c in cells if c["variant"] is not None and c["config"] != REAL_ONLY and c["status"] == "ok"]
     m = max(len(augmented), 1)
     adj_ci = 1.0 - (1.0 - ev["ci"]) / m
     base_of = {c["variant"]: c for c in cells if c["config"] == REAL_ONLY and c["variant"] is not None}
+    refs: dict[str, np.ndarray] = {}
     rows = []
     for c in cells:
         v = c["variant"]
@@ -256,9 +257,11 @@ def unseen_table(result: dict[str, Any], ev: dict[str, Any]) -> pd.DataFrame:
             rows.append({**row, "verdict": FAILED, "verdict_adjusted": FAILED,
                          "reason": c.get("reason") or (base or {}).get("reason", "")})
             continue
-        ref = _stack(base)
+        if v not in refs:  # unpacked once per variant
+            refs[v] = _stack(base)
+        ref = refs[v]
         if seen is not None:
-            row["seen_recall"] = float(_stack(seen)[..., mask].mean())
+            row["seen_recall"] = float(seen[..., mask].mean())
         cfg = ref if c["config"] == REAL_ONLY else _stack(c)
         b = judge(cfg[..., mask], ref[..., mask], ev, ev["ci"])
         row.update({k: b[k] for k in ("recall", "recall_lo", "recall_hi", "diff", "diff_lo", "diff_hi", "lift",
