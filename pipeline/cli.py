@@ -38,11 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("train", help="train XGBoost detectors for every generator x share x seed and the baselines")
     sub.add_parser("evaluate", help="score every detector on the real test rows; metrics, CIs, verdicts, plots")
     sub.add_parser("publish", help="log the reports to MLflow and register the best detector")
-    sc = sub.add_parser("scarcity-cell", help="one cell of the scarcity sweep: n seed frauds, draw R, generator G")
-    sc.add_argument("n_frauds", help="number of seed frauds kept (an integer >= 2, or 'all')")
-    sc.add_argument("repeat", type=_seed, help="the draw (its seed, also the generator's fit seed)")
-    sc.add_argument("sweep_generator", metavar="generator", help="generator name as configured under `generators:`")
-    sub.add_parser("scarcity", help="the scarcity sweep's table, plot and summary from its cells")
+    sub.add_parser("scarcity", help="the scarcity sweep: its cells (cached), table, plot and summary")
     sub.add_parser("unseen", help="leave-one-variant-out: does synthetic fraud catch a variant never trained on?")
     sub.add_parser("redteam", help="attacker tactics on the test frauds: recall under attack per configuration")
     rt = sub.add_parser("retrain", help="scheduled retraining: rerun on new data, promote only a better detector")
@@ -95,10 +91,6 @@ def run(argv: list[str] | None = None) -> int:
         from pipeline.stages import publish as stage
 
         stage.run(params, paths)
-    elif args.command == "scarcity-cell":
-        from pipeline.stages import scarcity as stage
-
-        stage.cell(params, paths, stage.parse_n(args.n_frauds), args.repeat, args.sweep_generator)
     elif args.command == "scarcity":
         from pipeline.stages import scarcity as stage
 
@@ -114,10 +106,7 @@ def run(argv: list[str] | None = None) -> int:
     if record_dir:
         from pipeline.io import write_json
 
-        if args.command == "scarcity-cell":
-            stage_id = f"scarcity_cell@{args.n_frauds}-{args.repeat}-{args.sweep_generator}"
-        else:
-            stage_id = args.command + (f"@{args.generator}-{args.fit_seed}" if getattr(args, "generator", None) else "")
+        stage_id = args.command + (f"@{args.generator}-{args.fit_seed}" if getattr(args, "generator", None) else "")
         write_json(Path(record_dir) / f"{stage_id}.json", sorted(reads))
     return 0
 

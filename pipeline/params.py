@@ -326,8 +326,8 @@ SPEC = Section({
         "reference_lift": (Float(0.0, 10.0, lo_open=True), 0.23),
     }), {}),
     "scarcity": (Section({
-        # the same question with the seed set cut to n real frauds: one cell (stage scarcity_cell@N-R-G) per
-        # number of frauds N, draw R and generator G, cached apart so widening a list reuses the other cells
+        # the same question with the seed set cut to n real frauds: one cell per number of frauds N, draw R and
+        # generator G, cached apart (data/cache/scarcity) so widening a list reuses the other cells
         "n_frauds": (ListOf(NFrauds(), min_len=1, unique=True), [25, 50, 100, 200, "all"]),
         "repeats": (ListOf(Int(0, 2**31 - 1), min_len=1, unique=True), [0, 1, 2]),  # draw seeds (= fit seeds)
         "generators": (ListOf(Str(), min_len=1, unique=True), ["gaussian_copula", "smote"]),

@@ -1,7 +1,7 @@
 """Every path of the project, built once; nothing else concatenates path strings.
 
 The layout is one table (`LAYOUT`, relative to the project root; `{name}` is a generator name or
-a split, `{seed}` a generator fit seed, `{cell}` a scarcity cell), so the whole tree can be read at a
+a split, `{seed}` a generator fit seed), so the whole tree can be read at a
 glance. `Paths.at(root).schema` is a file, `Paths.at(root).split("train")` a per-name file,
 `Paths.at(root).pool("ctgan", 0)` a per-(generator, fit seed) file.
 """
@@ -41,8 +41,8 @@ LAYOUT: dict[str, str] = {
     "plot_data": "reports/plot_data",
     "serving": "reports/serving.json",
     "review_queue": "reports/review_queue.csv",
-    # scarcity@N-R-G (one cell: N seed frauds, draw R, generator G) and scarcity (the sweep's report)
-    "scarcity_cell": "reports/scarcity/cells/{cell}.json",
+    # the scarcity sweep: its cells (cached by what they depend on) and its report
+    "scarcity_cache": "data/cache/scarcity",
     "scarcity": "reports/scarcity",
     "scarcity_table": "reports/scarcity/scarcity.csv",
     "scarcity_summary": "reports/scarcity/summary.md",

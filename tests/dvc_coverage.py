@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 #: stages whose module is not pipeline/stages/<stage name>.py
-MODULES = {"scarcity_cell": "pipeline/stages/scarcity.py"}
+MODULES: dict[str, str] = {}
 
 
 def _lookup(params: dict, ref: Any) -> list:

@@ -53,7 +53,7 @@ def test_outputs_exist(template):
                 "reports/summary.md", "reports/plots/recall_vs_share.png", "reports/plots/pr_curves.png",
                 "reports/plot_data/recall_vs_share.csv", "reports/mlflow.json", "reports/scarcity/scarcity.csv",
                 "reports/scarcity/summary.md", "reports/scarcity/lift_vs_n_frauds.png",
-                "reports/scarcity/metrics.json", "reports/scarcity/cells/10_0_smote.json", "reports/unseen/unseen.csv",
+                "reports/scarcity/metrics.json", "reports/unseen/unseen.csv",
                 "reports/unseen/summary.md", "reports/unseen/metrics.json",
                 "reports/unseen/recall_on_unseen_variants.png", "reports/redteam/redteam.csv",
                 "reports/redteam/summary.md", "reports/redteam/metrics.json", "reports/redteam/heatmap.png"):
@@ -143,12 +143,14 @@ def test_the_scarcity_sweep_reuses_its_cells_when_a_value_is_added(repo):
     assert set(table["verdict"]) <= {"helps", "hurts", "equivalent", "inconclusive"}
     summary = (repo / "reports/scarcity/summary.md").read_text()
     assert summary.startswith("# Scarcity sweep") and "| smote@0.5 | 10 |" in summary
-    old = {p.name: p.stat().st_mtime_ns for p in (repo / "reports/scarcity/cells").glob("*.json")}
+    old = {p.name: p.stat().st_mtime_ns for p in (repo / "data/cache/scarcity").glob("*.json")}
+    assert len(old) == 4  # (n = 10, all) x draws (0, 1), one generator
     _set(repo, "scarcity", "n_frauds", [10, 20, "all"])
-    ran = _ran(sh(repo, "dvc", "repro").stdout)
-    assert ran == {"scarcity_cell@20-0-smote", "scarcity_cell@20-1-smote", "scarcity"}
+    out = sh(repo, "dvc", "repro").stdout
+    assert _ran(out) == {"scarcity"}
+    assert "scarcity: 6 cells, 2 computed and 4 reused from the cache" in out  # only n = 20's two draws ran
     for name, mtime in old.items():
-        assert (repo / "reports/scarcity/cells" / name).stat().st_mtime_ns == mtime
+        assert (repo / "data/cache/scarcity" / name).stat().st_mtime_ns == mtime
     table = pd.read_csv(repo / "reports/scarcity/scarcity.csv")
     assert list(table["n_requested"].astype(str)) == ["10", "20", "all"]
     assert list(table["n_frauds"])[:2] == [10, 20]

@@ -7,7 +7,8 @@ import pytest
 from pipeline.cells import bits as _bits
 from pipeline.data.contract import infer_schema
 from pipeline.errors import GeneratorError
-from pipeline.scarcity import (ALL, FAILED, OK, SKIPPED, draw_frauds, run_cell, series_sentence,
+from pipeline.cells import CellCache
+from pipeline.scarcity import (ALL, FAILED, OK, SKIPPED, draw_frauds, run_cell, run_cells, series_sentence,
                                sweep_markdown, sweep_table)
 from tests.helpers import tabular_frame
 
@@ -51,6 +52,30 @@ def test_a_real_cell(splits):
     # deterministic: the same cell gives the same hits
     again = run_cell(train, valid, test, schema, "smote", {"k_neighbors": 3}, 20, 0, [0.5], DET, [0, 1], 0.01, 0)
     assert again["baseline"] == out["baseline"] and again["augmented"] == out["augmented"]
+
+
+def test_the_sweep_reuses_cached_cells_and_runs_only_new_ones(splits, tmp_path):
+    train, valid, test, schema = splits
+    cache = CellCache(tmp_path, "data-v1")
+    gens = {"smote": ("smote", {"k_neighbors": 3})}
+    args = ([0.5], DET, [0], 0.01, 0, cache)
+    first = run_cells(train, valid, test, schema, gens, [20], [0], *args, log=lambda _: None)
+    assert (first["computed"], first["reused"]) == (1, 0) and first["cells"][(20, 0, "smote")]["status"] == OK
+    # widening n runs only the new cell; the cached one comes back unchanged
+    wider = run_cells(train, valid, test, schema, gens, [20, 30], [0], *args, log=lambda _: None)
+    assert (wider["computed"], wider["reused"]) == (1, 1)
+    assert wider["cells"][(20, 0, "smote")] == first["cells"][(20, 0, "smote")]
+    # a renamed generator with the same type and settings reuses its cells under its new name
+    renamed = run_cells(train, valid, test, schema, {"sm": ("smote", {"k_neighbors": 3})}, [20], [0], *args,
+                        log=lambda _: None)
+    assert renamed["reused"] == 1 and renamed["cells"][(20, 0, "sm")]["generator"] == "sm"
+    # other settings or other data: a new cell
+    other = run_cells(train, valid, test, schema, {"smote": ("smote", {"k_neighbors": 4})}, [20], [0], *args,
+                      log=lambda _: None)
+    assert other["computed"] == 1
+    moved = run_cells(train, valid, test, schema, gens, [20], [0], [0.5], DET, [0], 0.01, 0,
+                      CellCache(tmp_path, "data-v2"), log=lambda _: None)
+    assert moved["computed"] == 1
 
 
 def test_n_at_or_above_the_seed_set_is_skipped(splits):
