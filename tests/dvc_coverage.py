@@ -4,8 +4,10 @@ A stage whose code or params are not all declared can be served stale by `dvc re
 
 * code: the modules a stage's entry module imports, transitively inside `pipeline/` (any import,
   including ones inside functions, plus the package `__init__` files on the way), must each be
-  covered by a `deps` entry (the file itself or a folder above it). `pipeline/cli.py`, which only
-  dispatches to the stage, is not counted.
+  covered by a `deps` entry (the file itself or a folder above it). So must what `pipeline/cli.py`
+  runs before it dispatches to the stage (the params loader with every default, the paths): a changed
+  default changes what every stage computes. `cli.py` itself, which only dispatches, and the other
+  commands it dispatches to are not counted.
 * params: the keys a stage reads during a real run (recorded by `pipeline.params.recording` when
   `PIPELINE_RECORD_PARAMS` is set) must each be covered by a `params` entry.
 """
@@ -99,15 +101,37 @@ def imported_modules(root: Path, entry: str) -> set[str]:
     return {str(p.relative_to(root)) for p in seen}
 
 
+#: what cli.py dispatches to (a stage's module, retraining): counted per stage, not for every stage
+_DISPATCHED = ("pipeline.stages", "pipeline.retrain")
+
+
+def cli_modules(root: Path) -> set[str]:
+    """Files under pipeline/ that every stage runs through `pipeline/cli.py` before its own module (relative paths)."""
+    tree = ast.parse((root / "pipeline" / "cli.py").read_text())
+    names = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    names |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+    out: set[str] = set()
+    for name in sorted(names):
+        if name.startswith("pipeline.") and not name.startswith(_DISPATCHED):
+            target = _module_file(root, name)
+            if target is not None:
+                out |= imported_modules(root, str(target.relative_to(root)))
+    return out
+
+
+def stage_modules(root: Path, stage: dict) -> set[str]:
+    """What a stage's process imports from pipeline/: cli's loader chain and the stage's own module, transitively."""
+    return cli_modules(root) | imported_modules(root, stage["module"])
+
+
 def uncovered_code(root: Path, stage: dict) -> list[str]:
     deps = [d.rstrip("/") for d in stage["deps"]]
-    return sorted(m for m in imported_modules(root, stage["module"])
-                  if not any(m == d or m.startswith(d + "/") for d in deps))
+    return sorted(m for m in stage_modules(root, stage) if not any(m == d or m.startswith(d + "/") for d in deps))
 
 
 def unused_code_deps(root: Path, stage: dict) -> list[str]:
     """Declared `pipeline/` deps the stage never imports: each makes DVC rerun the stage for nothing."""
-    mods = imported_modules(root, stage["module"])
+    mods = stage_modules(root, stage)
     return sorted(d for d in stage["deps"] if d.startswith("pipeline")
                   and not any(m == d.rstrip("/") or m.startswith(d.rstrip("/") + "/") for m in mods))
 

@@ -7,7 +7,8 @@ import copy
 
 import pytest
 
-from tests.dvc_coverage import ROOT, imported_modules, load, uncovered_code, uncovered_params, unused_code_deps
+from tests.dvc_coverage import (ROOT, imported_modules, load, stage_modules, uncovered_code, uncovered_params,
+                                unused_code_deps)
 
 STAGES = load()
 
@@ -29,6 +30,16 @@ def test_the_check_fails_when_a_dep_is_removed():
     assert uncovered_code(ROOT, stage) == ["pipeline/quality.py"]
     stage["deps"].remove("pipeline/generators")  # a folder dep covers every module inside it
     assert "pipeline/generators/base.py" in uncovered_code(ROOT, stage)
+
+
+def test_every_stage_depends_on_the_params_defaults():
+    """cli.py loads params (with every default from the SPEC in params.py) before any stage runs: a changed
+    default must rerun every stage, not leave it "up to date" with a stale result."""
+    for sid, stage in STAGES.items():
+        assert {"pipeline/params.py", "pipeline/checks.py"} <= stage_modules(ROOT, stage), sid
+    stage = copy.deepcopy(STAGES["train"])
+    stage["deps"].remove("pipeline/params.py")
+    assert uncovered_code(ROOT, stage) == ["pipeline/params.py"]
 
 
 def test_imports_inside_functions_and_packages_count():
