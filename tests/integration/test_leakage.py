@@ -1,5 +1,8 @@
 """Leakage guards: a canary planted only in the test rows never reaches a generator, a pool or a
-detector's training set; generators see only training frauds; validation/test hold no synthetic rows."""
+detector's training set; generators see only training frauds; validation/test hold no synthetic rows.
+Each test asks for the fixtures it needs (prepared, fitted), so any one of them runs alone or in any order."""
+
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -44,19 +47,14 @@ def leak_project(tmp_path_factory):
                        "ctgan": {"epochs": 2, "batch_size": 100, "verbose": False},
                        "tvae": {"epochs": 2, "batch_size": 100, "verbose": False}}
     p["augment"]["shares"] = [0.0, 0.5]
-    return root, validate(p)
+    params = validate(p)
+    prepare.run(params, Paths.at(root))
+    return root, params
 
 
-def test_canary_only_in_test_split(leak_project):
-    root, params = leak_project
-    paths = Paths.at(root)
-    prepare.run(params, paths)
-    assert _has_canary(pd.read_parquet(paths.split("test")))
-    assert not _has_canary(pd.read_parquet(paths.split("train")))
-    assert not _has_canary(pd.read_parquet(paths.split("valid")))
-
-
-def test_generators_see_only_training_frauds_and_pools_hold_no_canary(leak_project, monkeypatch):
+@pytest.fixture(scope="module")
+def fitted(leak_project):
+    """The generators fitted and sampled on the prepared project, with what each generator's fit was given."""
     root, params = leak_project
     paths = Paths.at(root)
     seen = {}
@@ -66,11 +64,28 @@ def test_generators_see_only_training_frauds_and_pools_hold_no_canary(leak_proje
         seen[self.name] = (seed_set.copy(), None if train is None else train.copy())
         return real_fit(self, seed_set, schema, train=train, seed=seed, target=target)
 
-    monkeypatch.setattr(Generator, "fit", spy)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Generator, "fit", spy)
+        for g in params["generators"]:
+            fit.run(params, paths, g, 0)
+            sample.run(params, paths, g, 0)
+    return root, params, seen
+
+
+def test_canary_only_in_test_split(leak_project):
+    root, params = leak_project
+    paths = Paths.at(root)
+    assert _has_canary(pd.read_parquet(paths.split("test")))
+    assert not _has_canary(pd.read_parquet(paths.split("train")))
+    assert not _has_canary(pd.read_parquet(paths.split("valid")))
+
+
+def test_generators_see_only_training_frauds_and_pools_hold_no_canary(fitted):
+    root, params, seen = fitted
+    paths = Paths.at(root)
     train_split = pd.read_parquet(paths.split("train"))
+    assert set(seen) == set(params["generators"])
     for g in params["generators"]:
-        fit.run(params, paths, g, 0)
-        sample.run(params, paths, g, 0)
         seed_set, train_arg = seen[g]
         frauds = train_split[train_split["Class"] == 1]
         assert len(seed_set) == len(frauds)
@@ -81,8 +96,9 @@ def test_generators_see_only_training_frauds_and_pools_hold_no_canary(leak_proje
         assert not _has_canary(pd.read_parquet(paths.pool(g, 0)))
 
 
-def test_detectors_never_train_on_canary_and_eval_rows_are_real(leak_project, monkeypatch):
-    root, params = leak_project
+def test_detectors_never_train_on_canary_and_eval_rows_are_real(fitted, tmp_path, monkeypatch):
+    root, params, _ = fitted
+    root = shutil.copytree(root, tmp_path / "proj")  # train and evaluate write into a copy: other tests see the fits
     paths = Paths.at(root)
     calls = []
     real = train.train_detector
