@@ -32,12 +32,12 @@ outside the table (`pipeline.blend`), so any user column name is safe.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pipeline.data.numbers import read_numbers
 from pipeline.errors import DataError
 from pipeline.schema import MISSING_TOKEN, Feature, Schema, as_text
 
@@ -50,7 +50,6 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: characters XGBoost rejects in feature names, and what they become in model names
 _UNSAFE = {"[": "(", "]": ")", "<": "(lt)"}
 _OTHER = "(other)"
-_DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
 
 
 def _examples(values, k: int = 3) -> str:
@@ -74,7 +73,8 @@ def clean_features(table: pd.DataFrame, features: list[str], data: dict[str, Any
     """
     table = table.copy()
     kinds: dict[str, str] = {}
-    notes: dict[str, Any] = {"non_finite_to_missing": {}, "coerced_to_missing": {}, "text_parsed_as_numbers": []}
+    notes: dict[str, Any] = {"non_finite_to_missing": {}, "coerced_to_missing": {}, "text_parsed_as_numbers": [],
+                             "number_formats": {}}
     declared = set(categorical)
     for name in features:
         col = table[name]
@@ -119,14 +119,9 @@ def _finite(col: pd.Series, name: str, policy: str, notes: dict[str, Any]) -> pd
     return vals.mask(bad)
 
 
-def _numbers(text: pd.Series, decimal: str) -> pd.Series:
-    if decimal == ",":
-        text = text.where(~text.str.match(_DECIMAL_COMMA), text.str.replace(",", ".", regex=False))
-    return pd.to_numeric(text, errors="coerce")
-
-
 def _text_column(table: pd.DataFrame, name: str, data: dict[str, Any], notes: dict[str, Any]) -> str:
-    """Decide a text column: numbers (all or, with coerce_numeric, mostly), or categorical."""
+    """Decide a text column: numbers (all or, with coerce_numeric, mostly; in one format read from the whole
+    column by `pipeline.data.numbers.read_numbers`), or categorical."""
     col = table[name]
     present = col.notna()
     text = col[present].map(str).str.strip()
@@ -135,7 +130,9 @@ def _text_column(table: pd.DataFrame, name: str, data: dict[str, Any], notes: di
     if text.empty:
         table[name] = as_text(col)
         return "categorical"
-    parsed = _numbers(text, data["csv"]["decimal"])
+    csv = data.get("csv") or {}
+    decimal, thousands = csv.get("decimal"), csv.get("thousands")
+    parsed, fmt = read_numbers(text, name, decimal, thousands, min_share=MOSTLY_NUMERIC)
     ok = parsed.notna() | text.str.lower().isin(("nan",))
     share = float(ok.mean())
     if share == 1.0 or share >= MOSTLY_NUMERIC:
@@ -149,16 +146,18 @@ def _text_column(table: pd.DataFrame, name: str, data: dict[str, Any], notes: di
             notes["coerced_to_missing"][name] = {"count": int(len(stray)), "examples": list(dict.fromkeys(stray))[:5]}
         else:
             notes["text_parsed_as_numbers"].append(name)
+        if fmt is not None and not fmt.is_plain():
+            notes["number_formats"][name] = fmt.describe()
         numbers = pd.Series(np.nan, index=col.index, dtype="float64")
         numbers[parsed.index] = parsed.astype("float64")
         table[name] = _finite(numbers, name, data["non_finite"], notes)
         return "numerical"
-    if data["csv"]["decimal"] == ".":
-        comma = float(_numbers(text, ",").notna().mean())
-        if comma >= MOSTLY_NUMERIC:
+    if decimal == ".":
+        comma, _ = read_numbers(text, name, ",", thousands, min_share=MOSTLY_NUMERIC)
+        if float(comma.notna().mean()) >= MOSTLY_NUMERIC:
             raise DataError(f"column {name!r} holds numbers with decimal commas (e.g. "
-                            f"{_examples(text[text.str.match(_DECIMAL_COMMA)])}); set data.csv.decimal: \",\" "
-                            "in params.yaml (and data.csv.sep if the file is ';'-separated)")
+                            f"{_examples(text[text.str.contains(',', regex=False)])}); set data.csv.decimal: \",\" "
+                            "(or null to detect it per column) in params.yaml")
     table[name] = as_text(col)
     return "categorical"
 
