@@ -41,8 +41,9 @@ _CUR = "(?:" + "|".join(CURRENCY_CODES) + r"|[€£¥₹₽₩₺$]|US\$|A\$|C\$
 _SIGN = "[-+\u2212]"
 _CORE = r"(?:\d(?:[\d.,'\u2019\u00a0\u202f ]*\d)?|[.,]\d+)"
 _VALUE = re.compile(
-    rf"^(?P<s1>{_SIGN})?\s*(?P<open>\()?\s*(?P<s2>{_SIGN})?\s*(?P<c1>{_CUR})?\s*(?P<s3>{_SIGN})?\s*"
-    rf"(?P<core>{_CORE})(?P<exp>[eE][-+]?\d+)?\s*(?P<pct>%)?\s*(?P<c2>{_CUR})?\s*(?P<close>\))?\s*(?P<s4>[-\u2212])?$")
+    rf"^(?P<s1>{_SIGN})?\s*(?P<open>\()?\s*(?P<s2>{_SIGN})?\s*(?P<c1>{_CUR})?\s*(?P<open2>\()?\s*(?P<s3>{_SIGN})?\s*"
+    rf"(?P<core>{_CORE})(?P<exp>[eE][-+]?\d+)?\s*(?P<pct>%)?\s*(?P<close2>\))?\s*(?P<c2>{_CUR})?\s*(?P<close>\))?\s*"
+    rf"(?P<s4>[-\u2212])?$")
 _SPECIAL = {"nan": np.nan, "inf": np.inf, "+inf": np.inf, "-inf": -np.inf, "infinity": np.inf,
             "+infinity": np.inf, "-infinity": -np.inf}
 _MARK = re.compile(r"([.,'\u2019\u00a0\u202f ])")
@@ -106,7 +107,9 @@ def _parse(text: str) -> Parsed | float | None:
         return None
     g = m.groupdict()
     signs = [g[k] for k in ("s1", "s2", "s3", "s4") if g[k]]
-    if bool(g["open"]) != bool(g["close"]) or len(signs) + bool(g["open"]) > 1:
+    g["open"] = (g["open"] or "") + (g["open2"] or "")
+    g["close"] = (g["close"] or "") + (g["close2"] or "")
+    if len(g["open"]) != len(g["close"]) or len(g["open"]) > 1 or len(signs) + bool(g["open"]) > 1:
         return None
     if g["c1"] and g["c2"]:
         return None
@@ -217,7 +220,7 @@ def read_numbers(text: pd.Series, name: str, decimal: str | None = None, thousan
         decided[loser] = "group"
     role.update(decided)
     for m in (".", ","):  # a decided role decides the other mark
-        if m in role and other[m] in seen and other[m] not in role:
+        if m in role and m in seen and other[m] in seen and other[m] not in role:
             role[other[m]] = "group" if role[m] == "decimal" else "decimal"
     if thousands is not None:
         for m in (".", ","):
