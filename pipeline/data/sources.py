@@ -77,12 +77,37 @@ def read_table(path: Path, kind: str, csv: dict[str, Any] | None = None) -> pd.D
         raise DataError(f"data file {path} not found; set data.path in params.yaml to an existing {kind} file")
     if path.is_dir():
         raise DataError(f"data.path {path} is a folder; point it at a {kind} file")
+    _not_a_workbook(path)
     if kind == "csv":
         return _read_csv(path, dict(csv or {}))
     try:
-        return pd.read_parquet(path)
+        table = pd.read_parquet(path)
     except (OSError, ValueError) as e:
         raise DataError(f"cannot read {path} as parquet: {_first_line(e)}; check the file format and data.source") from None
+    if any(n is not None for n in table.index.names):  # a named index (e.g. the time column) is a column
+        named = [n for n in table.index.names if n is not None]
+        clash = [n for n in named if n in table.columns]
+        if clash:
+            raise DataError(f"{path} has {clash[0]!r} both as its index and as a column; drop one of them")
+        table = table.reset_index(level=named).reset_index(drop=True)
+    return table
+
+
+_ZIP, _OLE = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _not_a_workbook(path: Path) -> None:
+    """An Excel workbook (by name, or a zip/OLE file) is named as one, not diagnosed as an encoding problem."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods") or head.startswith(_OLE) or (
+            head.startswith(_ZIP) and suffix != ".parquet"):
+        what = "an Excel workbook" if suffix != ".ods" else "a spreadsheet workbook"
+        if head.startswith(_ZIP) and suffix not in (".xlsx", ".xlsm", ".xlsb", ".ods"):
+            what = "a ZIP archive (an Excel .xlsx workbook or a zipped file)"
+        raise DataError(f"{path} is {what}, not a {'CSV' if suffix != '.parquet' else 'Parquet'} file; export the "
+                        "sheet as CSV (or Parquet) and point data.path at that file")
 
 
 def _first_line(e: BaseException) -> str:
@@ -249,11 +274,12 @@ def apply_roles(table: pd.DataFrame, label: str, time: str | None = None, ids: l
                         ("data.categorical_columns", categorical)):
         missing = [c for c in names if c not in table.columns]
         if missing:
-            raise DataError(f"{role} names {missing}, which the table lacks; columns are: {', '.join(cols[:20])}"
-                            f"{' ...' if len(cols) > 20 else ''}")
+            raise DataError(f"{role} names {missing}, which the table lacks{_near(missing[0], cols, role)}; columns "
+                            f"are: {_names(cols)}")
     table = table.drop(columns=drop)
     if label not in table.columns:
-        raise DataError(f"label column {label!r} not found; set data.label to one of: {', '.join(table.columns[:20])}")
+        raise DataError(f"label column {label!r} not found{_near(label, list(table.columns), 'data.label')}; set "
+                        f"data.label to one of: {_names(list(table.columns))}")
     table[label] = normalise_labels(table[label], label)
     n_fraud = int(table[label].sum())
     if n_fraud == 0:
@@ -263,7 +289,8 @@ def apply_roles(table: pd.DataFrame, label: str, time: str | None = None, ids: l
         raise DataError(f"every one of the {len(table)} rows is labelled fraud; the pipeline needs legitimate rows too")
     if time is not None:
         if time not in table.columns:
-            raise DataError(f"time column {time!r} not found; set data.time_column to an existing column or null")
+            raise DataError(f"time column {time!r} not found{_near(time, list(table.columns), 'data.time_column')}; "
+                            f"set data.time_column to an existing column or null (columns: {_names(list(table.columns))})")
         table[time] = _check_time(table[time], time, csv, dayfirst)
     features = [c for c in table.columns if c not in {label, time, *ids, *meta}]
     if not features:
@@ -273,6 +300,20 @@ def apply_roles(table: pd.DataFrame, label: str, time: str | None = None, ids: l
 
 
 _SLASHED = r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})(?:[ T](\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?"
+
+
+def _names(cols: list[str], k: int = 20) -> str:
+    """Column names as written (repr: a leading or trailing space shows)."""
+    return ", ".join(repr(c) for c in cols[:k]) + (" ..." if len(cols) > k else "")
+
+
+def _near(name: str, cols: list[str], key: str) -> str:
+    """' (the table has ' Class' ...)' when a column differs from `name` only by spaces or case."""
+    close = [c for c in cols if c != name and c.strip().casefold() == name.strip().casefold()]
+    if not close:
+        return ""
+    return (f" (the table has {close[0]!r}, which differs by spaces or case: set {key} to {close[0]!r} or fix the "
+            "header)")
 
 
 def _check_time(col: pd.Series, name: str, csv: dict[str, Any] | None = None,
