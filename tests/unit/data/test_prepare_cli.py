@@ -227,3 +227,27 @@ def test_messy_input_handled_when_allowed(project, capsys, case, data, note):
         assert prof["input_contract"]["non_finite_to_missing"] == {"v1": 60}
     if case == "ids grouped":
         assert len(train["merchant"].unique()) == 20 and "(other)" in set(train["merchant"])
+
+
+def test_wide_table_prepares_without_a_single_warning(project, capsys):
+    """300 columns, a third of them written as text (formatted numbers, categories): no PerformanceWarning
+    (fragmented frames) or any other warning."""
+    rng = np.random.default_rng(0)
+    d = tabular_frame(1500)
+    cols = {f"n{i}": rng.normal(size=len(d)) for i in range(200)}
+    cols.update({f"m{i}": [f"€{v:,.2f}" for v in rng.normal(1000, 500, len(d))] for i in range(50)})
+    cols.update({f"c{i}": rng.choice(["a", "b", "c"], len(d)) for i in range(50)})
+    wide = pd.concat([d[["Time", "Class"]], pd.DataFrame(cols)], axis=1)
+    root = project(_csv_params("data/raw/t.csv"))
+    wide.to_csv(root / "data/raw/t.csv", index=False)
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main(["--root", str(root), "prepare"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert sorted({f"{w.filename}:{w.lineno}" for w in caught}) == []
+    schema = json.loads((root / "data/prepared/schema.json").read_text())
+    assert len(schema["features"]) == 300
+    train = pd.read_parquet(root / "data/prepared/train.parquet")
+    assert train["m0"].dtype.kind == "f" and train["m0"].abs().max() > 1000  # €1,234.56 read as 1234.56
