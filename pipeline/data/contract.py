@@ -200,6 +200,48 @@ def categorical_levels(train_values: pd.Series, name: str, max_categories: int |
     return kept + [other], other
 
 
+#: a single feature whose AUC on its own (either direction) reaches this on the training split is named as a
+#: likely leak; a label proxy that agrees with the label on 98% of rows scores about 0.98
+LEAK_AUC = 0.97
+
+
+def _auc(score: np.ndarray, y: np.ndarray) -> float:
+    """ROC-AUC of one score (ties count half), through the rank-sum."""
+    ranks = pd.Series(score).rank(method="average").to_numpy()
+    n1 = int(y.sum())
+    n0 = len(y) - n1
+    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def likely_leaks(train: pd.DataFrame, schema: Schema, label: str, threshold: float = LEAK_AUC) -> list[dict[str, Any]]:
+    """Features that on their own separate fraud from legitimate rows of the training split almost perfectly
+    (AUC >= `threshold` either way; a categorical scores each row by its level's fraud rate, a missing value
+    is its own level): most likely a label proxy (a chargeback flag, a case status) known only after the fact.
+    Returned for prepare to print and profile.json (read by the evaluate summary); nothing is dropped."""
+    y = train[label].to_numpy().astype(int)
+    if y.min() == y.max():
+        return []
+    out = []
+    for f in schema.features:
+        col = train[f.name]
+        if f.is_categorical:
+            key = col.astype(object).where(col.notna(), "\x00missing")
+            score = key.map(pd.Series(y, index=key.index).groupby(key).mean()).to_numpy(dtype="float64")
+        else:
+            vals = pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64")
+            if np.isnan(vals).all():
+                continue
+            lo = np.nanmin(vals)
+            score = np.where(np.isnan(vals), lo - 1.0, vals) if np.isfinite(lo) else np.nan_to_num(vals, nan=-np.inf)
+        auc = _auc(score, y)
+        best = max(auc, 1.0 - auc)
+        if best >= threshold:
+            direction = ("fraud-rate per level" if f.is_categorical
+                         else "higher values mean fraud" if auc >= 0.5 else "lower values mean fraud")
+            out.append({"column": f.name, "auc": round(best, 4), "score": direction})
+    return sorted(out, key=lambda d: -d["auc"])
+
+
 def infer_schema(train: pd.DataFrame, label: str, time: str | None = None, ids: list[str] | None = None,
                  meta: list[str] | None = None, kinds: dict[str, str] | None = None,
                  max_categories: int | None = None) -> Schema:
