@@ -16,7 +16,13 @@ data", lists the same rules for users):
 * **stray strings in a numeric column** - a text column where at least `MOSTLY_NUMERIC` of the
   values are numbers but some are not (`12,50`, `-`, `abc`): an error naming the column with
   examples, never a silent retype to categorical. `data.coerce_numeric: true` turns the strays into
-  missing values (counted). Numbers written with decimal commas get a hint to set `data.csv.decimal`.
+  missing values (counted). Numbers written with decimal commas while `data.csv.decimal: "."` is set get
+  a hint to set it to "," (or null).
+* **number formats** - grouping and decimal marks, currency, percent, accounting negatives: read in ONE
+  format per column decided from the whole column by `pipeline.data.numbers`, or one line naming the
+  column, two examples and `data.csv.thousands` when a mark could be read either way (`1,979`).
+* **likely leaks** - `likely_leaks` names a feature that alone separates the training classes almost
+  perfectly (AUC >= `LEAK_AUC`), for prepare to print and record; nothing is dropped.
 * **high cardinality** - a categorical column with more than `MAX_LEVELS` distinct values in the
   training split is an error suggesting `data.id_columns`; with `data.max_categories: N` every
   categorical column keeps its N-1 most frequent training values and the rest become one `other`

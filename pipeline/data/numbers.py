@@ -9,8 +9,9 @@ signs (`1.25%`), accounting negatives (`(19.18)`), leading or trailing signs (`-
   group that cannot be a thousands group (`0,125`, `1234.5`), is a **decimal** mark; a mark that occurs
   twice in a value or before the other mark (`1.234.567`, `1,234.50`) **groups** thousands; a space,
   no-break space or apostrophe always groups;
-* `data.csv.decimal` / `data.csv.thousands` fix a mark when declared; evidence that contradicts them is
-  an error;
+* `data.csv.decimal` / `data.csv.thousands` fix a mark when declared; otherwise the evidence of the distinct
+  values decides by majority (a mark proven both ways as often is an error), and values that do not fit
+  the decided format are strays;
 * a mark with no evidence either way (every value like `1,979` or `1.234`) is **ambiguous**: an error
   naming the column, two examples and `data.csv.thousands`, which decides it. A magnitude never
   changes silently;
@@ -176,8 +177,8 @@ def read_numbers(text: pd.Series, name: str, decimal: str | None = None, thousan
     `text`: the column's present, stripped, non-blank values. Returns (float values on the same index,
     NaN where a value is not a number in that format; the format) - or (all NaN, None) when fewer than
     `min_share` of the values look like numbers at all (the column is text, nothing is decided). Raises
-    `DataError` (one line) when the column's own values contradict each other or the settings, or when a
-    mark could be read either way and no evidence or setting decides it.
+    `DataError` (one line) when a mark could be read either way and no evidence or setting decides it, when
+    the evidence is split evenly, or for two currencies or percentages mixed with plain numbers.
     """
     uniq = pd.unique(text.to_numpy(dtype=object))
     parsed = {u: _parse(u) for u in uniq}
