@@ -38,7 +38,7 @@ THOUSANDS = (",", ".", " ", "'")
 CURRENCY_CODES = ("EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD", "NZD", "CNY", "HKD", "SGD", "SEK", "NOK", "DKK",
                   "PLN", "CZK", "HUF", "INR", "BRL", "MXN", "ZAR", "RUB", "TRY", "KRW", "ILS", "RON", "BGN")
 _SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₽": "RUB", "₩": "KRW", "₺": "TRY", "$": "$"}
-_CUR = "(?:" + "|".join(CURRENCY_CODES) + r"|[€£¥₹₽₩₺$]|US\$|A\$|C\$)"
+_CUR = "(?:" + "|".join(CURRENCY_CODES) + r"|[€£¥₹₽₩₺$₪₴₦฿₫]|US\$|A\$|C\$|R\$|zł|kr|Kč|Ft|Fr\.)"
 _SIGN = "[-+\u2212]"
 _CORE = r"(?:\d(?:[\d.,'\u2019\u00a0\u202f ]*\d)?|[.,]\d+)"
 _VALUE = re.compile(

@@ -44,9 +44,15 @@ def _read(values, **csv):
     (["1234.567", "1.234"], [1234.567, 1.234]),  # four digits before the mark: no grouping
     (["1,979", "2,5"], [1.979, 2.5]),  # another row decides
     (["1,979", "1.5"], [1979, 1.5]),  # the other mark is the decimal mark
+    (["R$ 1.234,56", "R$ 2,5"], [1234.56, 2.5]),
+    (["12,50 zł", "3 zł"], [12.5, 3.0]),
+    (["1.234,5-", "3,25"], [-1234.5, 3.25]),
+    (["1 234 567", "12"], [1234567, 12]),
+    (["$1,234.00", "$(12.00)"], [1234.0, -12.0]),
+    (["1e5", "2.5E-3", "nan", "inf"], [1e5, 2.5e-3, float("nan"), float("inf")]),
 ])
 def test_formats_read_from_the_whole_column(values, expected):
-    assert _read(values) == pytest.approx(expected)
+    assert _read(values) == pytest.approx(expected, nan_ok=True)
 
 
 @pytest.mark.parametrize("values, csv, expected", [
