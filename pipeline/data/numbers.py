@@ -237,7 +237,7 @@ def read_numbers(text: pd.Series, name: str, decimal: str | None = None, thousan
                 f"{where}: values such as {_examples(ex)} could use {m!r} as a decimal mark ({ex[0]!r} = {as_dec[0]:g}) "
                 f"or to group thousands ({ex[0]!r} = {grouped[0]:g}), and no value decides it; set "
                 f"data.csv.thousands: {m!r} if it groups thousands, or data.csv.thousands: {keep!r} if {m!r} is the "
-                "decimal mark here")
+                "decimal mark here (or list the column in data.categorical_columns if it is a code)")
     fmt.decimal = next((m for m in (".", ",") if role.get(m) == "decimal"), None)
     grouping = {m for m in (".", ",") if role.get(m) == "group"} | ({" ", "'"} & set(seen))
     if len(grouping & set(seen)) > 1:
