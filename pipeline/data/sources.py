@@ -77,7 +77,7 @@ def read_table(path: Path, kind: str, csv: dict[str, Any] | None = None) -> pd.D
         raise DataError(f"data file {path} not found; set data.path in params.yaml to an existing {kind} file")
     if path.is_dir():
         raise DataError(f"data.path {path} is a folder; point it at a {kind} file")
-    _not_a_workbook(path)
+    _not_a_workbook(path, kind)
     if kind == "csv":
         return _read_csv(path, dict(csv or {}))
     try:
@@ -96,7 +96,7 @@ def read_table(path: Path, kind: str, csv: dict[str, Any] | None = None) -> pd.D
 _ZIP, _OLE = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-def _not_a_workbook(path: Path) -> None:
+def _not_a_workbook(path: Path, kind: str) -> None:
     """An Excel workbook (by name, or a zip/OLE file) is named as one, not diagnosed as an encoding problem."""
     with open(path, "rb") as fh:
         head = fh.read(8)
@@ -106,7 +106,7 @@ def _not_a_workbook(path: Path) -> None:
         what = "an Excel workbook" if suffix != ".ods" else "a spreadsheet workbook"
         if head.startswith(_ZIP) and suffix not in (".xlsx", ".xlsm", ".xlsb", ".ods"):
             what = "a ZIP archive (an Excel .xlsx workbook or a zipped file)"
-        raise DataError(f"{path} is {what}, not a {'CSV' if suffix != '.parquet' else 'Parquet'} file; export the "
+        raise DataError(f"{path} is {what}, not a {'CSV' if kind == 'csv' else 'Parquet'} file; export the "
                         "sheet as CSV (or Parquet) and point data.path at that file")
 
 
