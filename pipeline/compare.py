@@ -507,6 +507,7 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
     if profile:
         lines += [f"Data: {profile.get('source', '')}; {profile.get('split', '')} split; test rows "
                   f"{profile.get('test', {}).get('rows')} with {profile.get('test', {}).get('frauds')} frauds.", ""]
+        lines += [leak_sentence(profile), ""] if leak_sentence(profile) else []
     fits = int(table["n_fits"].max()) if "n_fits" in table else 0
     levels = "test fraud rows, detector seeds and generator fits" if fits > 1 else "test fraud rows and seeds"
     lines += [f"Headline metric: {headline_text}, threshold chosen on the real validation rows, mean over detector "
@@ -535,6 +536,17 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
         lines += ["", "Left out of training: "
                   + "; ".join(f"{g} ({why})" for g, why in excluded.items())]
     return "\n".join(lines) + "\n"
+
+
+def leak_sentence(profile: dict) -> str:
+    """The likely-leak warning `prepare` recorded in profile.json (input_contract.likely_leaks), or ""."""
+    leaks = (profile.get("input_contract") or {}).get("likely_leaks") or []
+    if not leaks:
+        return ""
+    named = ", ".join(f"`{d['column']}` (AUC {d['auc']:.3f})" for d in leaks)
+    return (f"**Likely leak:** {named} on its own separates fraud from legitimate training rows almost perfectly; "
+            "such a column is usually a label proxy (a chargeback flag) known only after the fact, and every recall "
+            "figure here may be inflated by it. Drop it (data.drop_columns) unless it is known when a transaction is scored.")
 
 
 def fit_seed_sentence(table: pd.DataFrame) -> str:

@@ -229,13 +229,17 @@ SPEC = Section({
         "non_finite": (Str(("missing", "reject")), "missing"),
         "coerce_numeric": (Bool(), False),
         "max_categories": (Optional(Int(2)), None),
+        # dd/mm/yyyy (true) or mm/dd/yyyy (false) time columns; null = decided from the column (a first field > 12)
+        "dayfirst": (Optional(Bool()), None),
         # rows per Parquet part of each split (a folder of parts, read part by part by detector.engine: dask);
         # null = one file per split
         "partition_rows": (Optional(Int(1000)), None),
         "csv": (Section({
             "sep": (Optional(Char()), None),
             "encoding": (Optional(Encoding()), None),
-            "decimal": (Char((".", ",")), "."),
+            # number formats (pipeline/data/numbers.py): null = decided per column from its values
+            "decimal": (Optional(Char((".", ","))), None),
+            "thousands": (Optional(Char((",", ".", " ", "'"))), None),
         }), {}),
         "simulate": (Section({
             "n_customers": (Int(1, MAX_CUSTOMERS), 1000),
@@ -403,8 +407,10 @@ def _cross_checks(p: dict[str, Any]) -> list[tuple[str, str]]:
     problems = []
     s = p["split"]
     total = s["train"] + s["gap"] + s["valid"] + s["test"]
-    if total > 1.0 + 1e-9:
-        problems.append(("split", f"train + gap + valid + test must be <= 1, got {total:.3f}"))
+    if abs(total - 1.0) > 1e-9:
+        problems.append(("split", f"train + gap + valid + test must add up to 1, got {total:.3f}"
+                                  + (f" (the newest {1 - total:.3f} of the rows would be used nowhere; enlarge "
+                                     f"split.test to {s['test'] + 1 - total:.3f})" if total < 1 else "")))
     d = p["data"]
     if d["source"] in ("csv", "parquet") and not d["path"]:
         problems.append(("data.path", f"is required when data.source is {d['source']}; "
@@ -431,6 +437,8 @@ def _cross_checks(p: dict[str, Any]) -> list[tuple[str, str]]:
                                             "own name"))
     if d["csv"]["sep"] is not None and d["csv"]["sep"] == d["csv"]["decimal"]:
         problems.append(("data.csv.decimal", f"must differ from data.csv.sep (both are {d['csv']['sep']!r})"))
+    if d["csv"]["thousands"] is not None and d["csv"]["thousands"] == d["csv"]["decimal"]:
+        problems.append(("data.csv.thousands", f"must differ from data.csv.decimal (both are {d['csv']['decimal']!r})"))
     return problems
 
 

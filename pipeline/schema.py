@@ -123,7 +123,7 @@ class Schema:
         missing = [c for c in self.feature_names if c not in df.columns]
         if missing:
             raise DataError(f"table lacks feature columns {missing}; it must have the columns of schema.json")
-        out = pd.DataFrame(index=df.index)
+        out: dict[str, pd.Series] = {}  # built at once: inserting 300 columns one by one fragments the frame
         for f in self.features:
             col = df[f.name]
             if f.is_categorical:
@@ -139,7 +139,7 @@ class Schema:
                 out[f.name] = np.rint(vals).astype(f.dtype) if vals.notna().all() else vals.round().astype("Int64")
             else:
                 out[f.name] = pd.to_numeric(col, errors="coerce").astype("float64")
-        return out
+        return pd.DataFrame(out, index=df.index, columns=self.feature_names)
 
     def to_model_frame(self, df: pd.DataFrame) -> pd.DataFrame:
         """Feature columns ready for XGBoost: categoricals as pandas Categorical with fixed categories.

@@ -16,7 +16,13 @@ data", lists the same rules for users):
 * **stray strings in a numeric column** - a text column where at least `MOSTLY_NUMERIC` of the
   values are numbers but some are not (`12,50`, `-`, `abc`): an error naming the column with
   examples, never a silent retype to categorical. `data.coerce_numeric: true` turns the strays into
-  missing values (counted). Numbers written with decimal commas get a hint to set `data.csv.decimal`.
+  missing values (counted). Numbers written with decimal commas while `data.csv.decimal: "."` is set get
+  a hint to set it to "," (or null).
+* **number formats** - grouping and decimal marks, currency, percent, accounting negatives: read in ONE
+  format per column decided from the whole column by `pipeline.data.numbers`, or one line naming the
+  column, two examples and `data.csv.thousands` when a mark could be read either way (`1,979`).
+* **likely leaks** - `likely_leaks` names a feature that alone separates the training classes almost
+  perfectly (AUC >= `LEAK_AUC`), for prepare to print and record; nothing is dropped.
 * **high cardinality** - a categorical column with more than `MAX_LEVELS` distinct values in the
   training split is an error suggesting `data.id_columns`; with `data.max_categories: N` every
   categorical column keeps its N-1 most frequent training values and the rest become one `other`
@@ -32,12 +38,12 @@ outside the table (`pipeline.blend`), so any user column name is safe.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pipeline.data.numbers import read_numbers
 from pipeline.errors import DataError
 from pipeline.schema import MISSING_TOKEN, Feature, Schema, as_text
 
@@ -50,7 +56,6 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: characters XGBoost rejects in feature names, and what they become in model names
 _UNSAFE = {"[": "(", "]": ")", "<": "(lt)"}
 _OTHER = "(other)"
-_DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
 
 
 def _examples(values, k: int = 3) -> str:
@@ -74,7 +79,8 @@ def clean_features(table: pd.DataFrame, features: list[str], data: dict[str, Any
     """
     table = table.copy()
     kinds: dict[str, str] = {}
-    notes: dict[str, Any] = {"non_finite_to_missing": {}, "coerced_to_missing": {}, "text_parsed_as_numbers": []}
+    notes: dict[str, Any] = {"non_finite_to_missing": {}, "coerced_to_missing": {}, "text_parsed_as_numbers": [],
+                             "number_formats": {}}
     declared = set(categorical)
     for name in features:
         col = table[name]
@@ -119,14 +125,9 @@ def _finite(col: pd.Series, name: str, policy: str, notes: dict[str, Any]) -> pd
     return vals.mask(bad)
 
 
-def _numbers(text: pd.Series, decimal: str) -> pd.Series:
-    if decimal == ",":
-        text = text.where(~text.str.match(_DECIMAL_COMMA), text.str.replace(",", ".", regex=False))
-    return pd.to_numeric(text, errors="coerce")
-
-
 def _text_column(table: pd.DataFrame, name: str, data: dict[str, Any], notes: dict[str, Any]) -> str:
-    """Decide a text column: numbers (all or, with coerce_numeric, mostly), or categorical."""
+    """Decide a text column: numbers (all or, with coerce_numeric, mostly; in one format read from the whole
+    column by `pipeline.data.numbers.read_numbers`), or categorical."""
     col = table[name]
     present = col.notna()
     text = col[present].map(str).str.strip()
@@ -135,7 +136,9 @@ def _text_column(table: pd.DataFrame, name: str, data: dict[str, Any], notes: di
     if text.empty:
         table[name] = as_text(col)
         return "categorical"
-    parsed = _numbers(text, data["csv"]["decimal"])
+    csv = data.get("csv") or {}
+    decimal, thousands = csv.get("decimal"), csv.get("thousands")
+    parsed, fmt = read_numbers(text, name, decimal, thousands, min_share=MOSTLY_NUMERIC)
     ok = parsed.notna() | text.str.lower().isin(("nan",))
     share = float(ok.mean())
     if share == 1.0 or share >= MOSTLY_NUMERIC:
@@ -149,16 +152,18 @@ def _text_column(table: pd.DataFrame, name: str, data: dict[str, Any], notes: di
             notes["coerced_to_missing"][name] = {"count": int(len(stray)), "examples": list(dict.fromkeys(stray))[:5]}
         else:
             notes["text_parsed_as_numbers"].append(name)
+        if fmt is not None and not fmt.is_plain():
+            notes["number_formats"][name] = fmt.describe()
         numbers = pd.Series(np.nan, index=col.index, dtype="float64")
         numbers[parsed.index] = parsed.astype("float64")
         table[name] = _finite(numbers, name, data["non_finite"], notes)
         return "numerical"
-    if data["csv"]["decimal"] == ".":
-        comma = float(_numbers(text, ",").notna().mean())
-        if comma >= MOSTLY_NUMERIC:
+    if decimal == ".":
+        comma, _ = read_numbers(text, name, ",", thousands, min_share=MOSTLY_NUMERIC)
+        if float(comma.notna().mean()) >= MOSTLY_NUMERIC:
             raise DataError(f"column {name!r} holds numbers with decimal commas (e.g. "
-                            f"{_examples(text[text.str.match(_DECIMAL_COMMA)])}); set data.csv.decimal: \",\" "
-                            "in params.yaml (and data.csv.sep if the file is ';'-separated)")
+                            f"{_examples(text[text.str.contains(',', regex=False)])}); set data.csv.decimal: \",\" "
+                            "(or null to detect it per column) in params.yaml")
     table[name] = as_text(col)
     return "categorical"
 
@@ -199,6 +204,48 @@ def categorical_levels(train_values: pd.Series, name: str, max_categories: int |
     while other in counts.index:
         other, i = f"{_OTHER[:-1]} {i})", i + 1
     return kept + [other], other
+
+
+#: a single feature whose AUC on its own (either direction) reaches this on the training split is named as a
+#: likely leak; a label proxy that agrees with the label on 98% of rows scores about 0.98
+LEAK_AUC = 0.97
+
+
+def _auc(score: np.ndarray, y: np.ndarray) -> float:
+    """ROC-AUC of one score (ties count half), through the rank-sum."""
+    ranks = pd.Series(score).rank(method="average").to_numpy()
+    n1 = int(y.sum())
+    n0 = len(y) - n1
+    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def likely_leaks(train: pd.DataFrame, schema: Schema, label: str, threshold: float = LEAK_AUC) -> list[dict[str, Any]]:
+    """Features that on their own separate fraud from legitimate rows of the training split almost perfectly
+    (AUC >= `threshold` either way; a categorical scores each row by its level's fraud rate, a missing value
+    is its own level): most likely a label proxy (a chargeback flag, a case status) known only after the fact.
+    Returned for prepare to print and profile.json (read by the evaluate summary); nothing is dropped."""
+    y = train[label].to_numpy().astype(int)
+    if y.min() == y.max():
+        return []
+    out = []
+    for f in schema.features:
+        col = train[f.name]
+        if f.is_categorical:
+            key = col.astype(object).where(col.notna(), "\x00missing")
+            score = key.map(pd.Series(y, index=key.index).groupby(key).mean()).to_numpy(dtype="float64")
+        else:
+            vals = pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64")
+            if np.isnan(vals).all():
+                continue
+            lo = np.nanmin(vals)
+            score = np.where(np.isnan(vals), lo - 1.0, vals) if np.isfinite(lo) else np.nan_to_num(vals, nan=-np.inf)
+        auc = _auc(score, y)
+        best = max(auc, 1.0 - auc)
+        if best >= threshold:
+            direction = ("fraud-rate per level" if f.is_categorical
+                         else "higher values mean fraud" if auc >= 0.5 else "lower values mean fraud")
+            out.append({"column": f.name, "auc": round(best, 4), "score": direction})
+    return sorted(out, key=lambda d: -d["auc"])
 
 
 def infer_schema(train: pd.DataFrame, label: str, time: str | None = None, ids: list[str] | None = None,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.data.contract import clean_features, infer_schema
+from pipeline.data.contract import LEAK_AUC, clean_features, infer_schema, likely_leaks
 from pipeline.data.sources import load_source
 from pipeline.data.split import PARTS, profile, split_table
 from pipeline.schema import Schema
@@ -39,6 +39,9 @@ def prepare_data(params: dict[str, Any], root: str | Path = ".") -> Prepared:
         conformed = schema.conform(part)
         out[name] = pd.concat([part[keep].reset_index(drop=True), conformed.reset_index(drop=True),
                                part[[src.label]].reset_index(drop=True)], axis=1)
+    leaks = likely_leaks(out["train"], schema, src.label)
+    if leaks:
+        notes["likely_leaks"] = leaks
     grouped = {f.name: {"levels_in_train": int(parts["train"][f.name].dropna().map(str).nunique()),
                         "kept": len(f.categories or []) - 1, "other": f.other}
                for f in schema.features if f.other is not None}
@@ -79,6 +82,14 @@ def contract_lines(notes: dict[str, Any]) -> list[str]:
     for col, info in notes.get("grouped_categories", {}).items():
         lines.append(f"column {col!r}: {info['levels_in_train']} values; the {info['kept']} most frequent kept, "
                      f"the rest grouped as {info['other']!r} (data.max_categories)")
+    for col, info in notes.get("number_formats", {}).items():
+        lines.append(f"column {col!r}: numbers read as " + ", ".join(f"{k} {v!r}" for k, v in info.items())
+                     + " (decided from the whole column; data.csv.decimal / data.csv.thousands)")
+    for leak in notes.get("likely_leaks", []):
+        lines.append(f"WARNING column {leak['column']!r} on its own separates fraud from legitimate training rows "
+                     f"almost perfectly (AUC {leak['auc']:.3f} >= {LEAK_AUC}): likely a leak, a label proxy such as a "
+                     "chargeback flag known only after the fact; list it in data.drop_columns unless it is known "
+                     "when a transaction is scored")
     for col, name in notes.get("model_names", {}).items():
         lines.append(f"column {col!r} is called {name!r} inside XGBoost (which rejects [, ] and <); "
                      "reports use your name")

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.data.numbers import plain_numbers, read_numbers
 from pipeline.errors import DataError
 
 POSITIVE = {"1", "1.0", "true", "t", "yes", "y", "fraud", "fraudulent"}
@@ -55,7 +56,7 @@ def load_source(params: dict[str, Any], root: str | Path = ".") -> Source:
     reading = dict(table.attrs.get("csv", {}))
     src = apply_roles(table, label=d["label"], time=d["time_column"], ids=d["id_columns"],
                        drop=d["drop_columns"], meta=d["meta_columns"], description=desc,
-                       categorical=d["categorical_columns"])
+                       categorical=d["categorical_columns"], csv=d.get("csv"), dayfirst=d.get("dayfirst"))
     src.reading = reading
     return src
 
@@ -76,12 +77,37 @@ def read_table(path: Path, kind: str, csv: dict[str, Any] | None = None) -> pd.D
         raise DataError(f"data file {path} not found; set data.path in params.yaml to an existing {kind} file")
     if path.is_dir():
         raise DataError(f"data.path {path} is a folder; point it at a {kind} file")
+    _not_a_workbook(path, kind)
     if kind == "csv":
         return _read_csv(path, dict(csv or {}))
     try:
-        return pd.read_parquet(path)
+        table = pd.read_parquet(path)
     except (OSError, ValueError) as e:
         raise DataError(f"cannot read {path} as parquet: {_first_line(e)}; check the file format and data.source") from None
+    if any(n is not None for n in table.index.names):  # a named index (e.g. the time column) is a column
+        named = [n for n in table.index.names if n is not None]
+        clash = [n for n in named if n in table.columns]
+        if clash:
+            raise DataError(f"{path} has {clash[0]!r} both as its index and as a column; drop one of them")
+        table = table.reset_index(level=named).reset_index(drop=True)
+    return table
+
+
+_ZIP, _OLE = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _not_a_workbook(path: Path, kind: str) -> None:
+    """An Excel workbook (by name, or a zip/OLE file) is named as one, not diagnosed as an encoding problem."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods") or head.startswith(_OLE) or (
+            head.startswith(_ZIP) and suffix != ".parquet"):
+        what = "an Excel workbook" if suffix != ".ods" else "a spreadsheet workbook"
+        if head.startswith(_ZIP) and suffix not in (".xlsx", ".xlsm", ".xlsb", ".ods"):
+            what = "a ZIP archive (an Excel .xlsx workbook or a zipped file)"
+        raise DataError(f"{path} is {what}, not a {'CSV' if kind == 'csv' else 'Parquet'} file; export the "
+                        "sheet as CSV (or Parquet) and point data.path at that file")
 
 
 def _first_line(e: BaseException) -> str:
@@ -91,7 +117,7 @@ def _first_line(e: BaseException) -> str:
 
 def _read_csv(path: Path, opts: dict[str, Any]) -> pd.DataFrame:
     encoding = opts.get("encoding") or "utf-8-sig"
-    decimal = opts.get("decimal") or "."
+    decimal = opts.get("decimal")
     with open(path, "rb") as fh:
         raw = fh.read(_SNIFF_BYTES)
         complete = not fh.read(1)
@@ -106,7 +132,9 @@ def _read_csv(path: Path, opts: dict[str, Any]) -> pd.DataFrame:
     if sniffed:
         sep = sniff_separator(sample, complete)
     try:
-        df = pd.read_csv(path, sep=sep, encoding=encoding, decimal=decimal, low_memory=False)
+        # every column as text: pandas' own number conversion (decimal=) would read 1,979 as 1.979 before the
+        # contract could see it; plain columns are typed below, the rest by the contract from the whole column
+        df = pd.read_csv(path, sep=sep, encoding=encoding, dtype=str, low_memory=False)
         # pandas renames duplicate headers to X.1; detect them from the raw header line
         header = (pd.read_csv(path, sep=sep, encoding=encoding, nrows=1, header=None, dtype=str).iloc[0].tolist()
                   if len(df.columns) else [])
@@ -126,8 +154,35 @@ def _read_csv(path: Path, opts: dict[str, Any]) -> pd.DataFrame:
                             f"{first!r}); set data.csv.sep in params.yaml to the file's separator")
         raise DataError(f"{path} reads as a single column with data.csv.sep {_show_sep(sep)} (header starts "
                         f"{first!r}); set data.csv.sep to the file's separator, or null to detect it")
-    df.attrs["csv"] = {"sep": sep, "sep_detected": sniffed, "encoding": encoding, "decimal": decimal}
+    df = _typed(df, opts.get("decimal"), opts.get("thousands"))
+    df.attrs["csv"] = {"sep": sep, "sep_detected": sniffed, "encoding": encoding, "decimal": decimal or "auto",
+                       "thousands": opts.get("thousands") or "auto"}
     return df
+
+
+_TRUE, _FALSE = {"True", "TRUE", "true"}, {"False", "FALSE", "false"}
+
+
+def _typed(df: pd.DataFrame, decimal: str | None, thousands: str | None) -> pd.DataFrame:
+    """Type a CSV read as text the way pandas' reader would, but only where no magnitude can change:
+    plain numbers become numbers, true/false columns booleans, empty columns float NaN; every other column
+    stays text for the input contract (`pipeline.data.numbers`). Built in one go (no fragmented frame)."""
+    cols: dict[str, pd.Series] = {}
+    for name in df.columns:
+        raw = df[name]
+        present = raw.dropna()
+        if present.empty:
+            cols[name] = pd.Series(np.nan, index=raw.index, dtype="float64")
+        elif present.isin(_TRUE | _FALSE).all():
+            cols[name] = raw.map(lambda v: v in _TRUE if isinstance(v, str) else v)
+            if not raw.isna().any():
+                cols[name] = cols[name].astype(bool)
+        else:
+            numbers = plain_numbers(raw, decimal, thousands)
+            cols[name] = raw if numbers is None else numbers
+    out = pd.DataFrame(cols, index=df.index)
+    out.columns = df.columns
+    return out
 
 
 def _encoding_error(path: Path, opts: dict[str, Any], e: UnicodeDecodeError) -> DataError:
@@ -203,7 +258,8 @@ def check_roles(label: str, time: str | None, ids: list[str], drop: list[str], m
 
 def apply_roles(table: pd.DataFrame, label: str, time: str | None = None, ids: list[str] | None = None,
                 drop: list[str] | None = None, meta: list[str] | None = None, description: str = "",
-                categorical: list[str] | None = None) -> Source:
+                categorical: list[str] | None = None, csv: dict[str, Any] | None = None,
+                dayfirst: bool | None = None) -> Source:
     ids, drop, meta, categorical = list(ids or []), list(drop or []), list(meta or []), list(categorical or [])
     cols = [str(c) for c in table.columns]
     dupes = sorted({c for c in cols if cols.count(c) > 1})
@@ -218,11 +274,12 @@ def apply_roles(table: pd.DataFrame, label: str, time: str | None = None, ids: l
                         ("data.categorical_columns", categorical)):
         missing = [c for c in names if c not in table.columns]
         if missing:
-            raise DataError(f"{role} names {missing}, which the table lacks; columns are: {', '.join(cols[:20])}"
-                            f"{' ...' if len(cols) > 20 else ''}")
+            raise DataError(f"{role} names {missing}, which the table lacks{_near(missing[0], cols, role)}; columns "
+                            f"are: {_names(cols)}")
     table = table.drop(columns=drop)
     if label not in table.columns:
-        raise DataError(f"label column {label!r} not found; set data.label to one of: {', '.join(table.columns[:20])}")
+        raise DataError(f"label column {label!r} not found{_near(label, list(table.columns), 'data.label')}; set "
+                        f"data.label to one of: {_names(list(table.columns))}")
     table[label] = normalise_labels(table[label], label)
     n_fraud = int(table[label].sum())
     if n_fraud == 0:
@@ -232,8 +289,9 @@ def apply_roles(table: pd.DataFrame, label: str, time: str | None = None, ids: l
         raise DataError(f"every one of the {len(table)} rows is labelled fraud; the pipeline needs legitimate rows too")
     if time is not None:
         if time not in table.columns:
-            raise DataError(f"time column {time!r} not found; set data.time_column to an existing column or null")
-        table[time] = _check_time(table[time], time)
+            raise DataError(f"time column {time!r} not found{_near(time, list(table.columns), 'data.time_column')}; "
+                            f"set data.time_column to an existing column or null (columns: {_names(list(table.columns))})")
+        table[time] = _check_time(table[time], time, csv, dayfirst)
     features = [c for c in table.columns if c not in {label, time, *ids, *meta}]
     if not features:
         raise DataError("no feature columns left after removing label, time, id, meta and dropped columns")
@@ -241,10 +299,34 @@ def apply_roles(table: pd.DataFrame, label: str, time: str | None = None, ids: l
                   description=description, categorical=categorical)
 
 
-def _check_time(col: pd.Series, name: str) -> pd.Series:
+_SLASHED = r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})(?:[ T](\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?"
+
+
+def _names(cols: list[str], k: int = 20) -> str:
+    """Column names as written (repr: a leading or trailing space shows)."""
+    return ", ".join(repr(c) for c in cols[:k]) + (" ..." if len(cols) > k else "")
+
+
+def _near(name: str, cols: list[str], key: str) -> str:
+    """' (the table has ' Class' ...)' when a column differs from `name` only by spaces or case."""
+    close = [c for c in cols if c != name and c.strip().casefold() == name.strip().casefold()]
+    if not close:
+        return ""
+    return (f" (the table has {close[0]!r}, which differs by spaces or case: set {key} to {close[0]!r} or fix the "
+            "header)")
+
+
+def _check_time(col: pd.Series, name: str, csv: dict[str, Any] | None = None,
+                dayfirst: bool | None = None) -> pd.Series:
+    """The time column as datetimes or numbers: missing and non-finite values are errors; text is read as
+    numbers (any format `pipeline.data.numbers` reads) or as dates: ISO 8601 (a `Z` or offset becomes UTC),
+    or dd/mm/yyyy vs mm/dd/yyyy decided from the whole column (a first field above 12 proves day first) or by
+    `data.dayfirst`."""
     if pd.api.types.is_datetime64_any_dtype(col):
         if col.isna().any():
             raise DataError(f"time column {name!r} has {int(col.isna().sum())} missing value(s); fill or drop them")
+        if getattr(col.dt, "tz", None) is not None:
+            col = col.dt.tz_convert("UTC").dt.tz_localize(None)
         return col
     if pd.api.types.is_numeric_dtype(col):
         vals = col.astype("float64")
@@ -253,14 +335,49 @@ def _check_time(col: pd.Series, name: str) -> pd.Series:
             raise DataError(f"time column {name!r} has {int(bad.sum())} NaN/inf value(s); "
                             "fill or drop them, or set data.time_column: null")
         return col
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas warns when it falls back to parsing each value on its own
-        parsed = pd.to_datetime(col, errors="coerce")
-    if parsed.isna().any():
-        text = col.dropna().astype(str).str.strip()
-        if len(text) and text.str.match(r"^[+-]?\d*,\d+$").mean() > 0.9:
+    if col.isna().any():
+        raise DataError(f"time column {name!r} has {int(col.isna().sum())} missing value(s); fill or drop them")
+    text = col.astype(str).str.strip()
+    csv = csv or {}
+    numbers, fmt = read_numbers(text, name, csv.get("decimal"), csv.get("thousands"), min_share=1.0)
+    if fmt is not None and numbers.notna().all():
+        return _check_time(numbers, name)
+    if csv.get("decimal") == ".":
+        commas, _ = read_numbers(text, name, ",", csv.get("thousands"), min_share=1.0)
+        if commas.notna().all():
             raise DataError(f"time column {name!r} holds numbers with decimal commas (e.g. {text.iloc[0]!r}); "
-                            "set data.csv.decimal: \",\" in params.yaml")
-        raise DataError(f"time column {name!r} has {int(parsed.isna().sum())} value(s) that are neither numbers nor "
-                        "dates (or missing); fix them or set data.time_column: null")
+                            "set data.csv.decimal: \",\" (or null to detect it) in params.yaml")
+    slashed = text.str.extract(f"^{_SLASHED}$")
+    if slashed[0].notna().all():
+        first, second = slashed[0].astype(int), slashed[1].astype(int)
+        day_first = bool((first > 12).any())
+        month_first = bool((second > 12).any())
+        if day_first and month_first:
+            raise DataError(f"time column {name!r} mixes day-first and month-first dates (e.g. "
+                            f"{text[first > 12].iloc[0]!r}, {text[second > 12].iloc[0]!r}); fix the file")
+        if not (day_first or month_first):
+            if dayfirst is None:
+                ex = ", ".join(repr(v) for v in text.drop_duplicates().iloc[:2])
+                raise DataError(f"time column {name!r} has dates such as {ex} that read as day/month or month/day; "
+                                "set data.dayfirst: true (dd/mm/yyyy) or false (mm/dd/yyyy) in params.yaml")
+            day_first = dayfirst
+        elif dayfirst is not None and dayfirst != day_first:
+            ex = text[first > 12].iloc[0] if day_first else text[second > 12].iloc[0]
+            raise DataError(f"time column {name!r} has dates such as {ex!r} that contradict data.dayfirst: "
+                            f"{str(dayfirst).lower()}; set data.dayfirst to {str(day_first).lower()} or null")
+        day, month = (slashed[0], slashed[1]) if day_first else (slashed[1], slashed[0])
+        year = slashed[2].where(slashed[2].str.len() == 4, "20" + slashed[2])
+        iso = year + "-" + month.str.zfill(2) + "-" + day.str.zfill(2) + (" " + slashed[3]).fillna("")
+        parsed = pd.to_datetime(iso, errors="coerce", format="mixed")
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas warns when it falls back to parsing each value on its own
+            parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+        if parsed.notna().any():
+            parsed = parsed.dt.tz_localize(None)  # times with a zone (Z, +01:00) as UTC, the rest as written
+    if parsed.isna().any():
+        bad = text[parsed.isna()]
+        raise DataError(f"time column {name!r} has {len(bad)} value(s) that are neither numbers nor dates (e.g. "
+                        f"{', '.join(repr(v[:30]) for v in bad.drop_duplicates().iloc[:3])}); fix them or set "
+                        "data.time_column: null")
     return parsed

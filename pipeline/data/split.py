@@ -37,26 +37,42 @@ def split_table(table: pd.DataFrame, label: str, time: str | None, train: float,
     return parts
 
 
+#: largest difference between a requested share and the one whole timestamps allow before the split stops
+SHARE_TOLERANCE = 0.02
+
+
 def _time_split(table: pd.DataFrame, time: str, train: float, gap: float, valid: float,
                 test: float) -> dict[str, pd.DataFrame]:
-    order = np.argsort(table[time].to_numpy(), kind="stable")
-    t_sorted = table[time].to_numpy()[order]
-    n = len(table)
-    bounds = np.cumsum([train, gap, valid, test])
-    idx = np.minimum((bounds * n).round().astype(int), n)
-    cut = [t_sorted[i] if i < n else None for i in idx]
-
+    """Cut the time-ordered rows at the requested shares, each cut moved to the nearest change of timestamp
+    (rows sharing a timestamp stay in one part). When whole timestamps cannot give the shares - a date-only
+    column where one day holds more rows than the gap, say - an error says so instead of a gap of 0 rows or
+    shifted shares."""
     t = table[time].to_numpy()
-
-    def before(c):
-        return np.ones(n, bool) if c is None else t < c
-
-    m_train = before(cut[0])
-    m_valid = ~before(cut[1]) & before(cut[2])
-    m_test = ~before(cut[2]) & before(cut[3])
+    order = np.argsort(t, kind="stable")
+    ts = t[order]
+    n = len(table)
+    edges = np.r_[0, np.flatnonzero(ts[1:] != ts[:-1]) + 1, n]
+    shares = [train, gap, valid, test]
+    wanted = np.cumsum(shares) * n
+    right = np.clip(np.searchsorted(edges, wanted), 0, len(edges) - 1)
+    left = np.clip(right - 1, 0, len(edges) - 1)
+    pos = np.where(np.abs(edges[left] - wanted) <= np.abs(edges[right] - wanted), edges[left], edges[right])
+    starts = np.r_[0, pos[:-1]]
+    sizes = pos - starts
+    for name, req, size in zip(("train", "gap", "valid", "test"), shares, sizes):
+        got = size / n
+        if (req > 0 and size == 0) or abs(got - req) > SHARE_TOLERANCE:
+            values, counts = np.unique(ts, return_counts=True)
+            top = int(np.argmax(counts))
+            raise DataError(
+                f"time column {time!r} has {len(values)} distinct values for {n} rows (e.g. {counts[top]} rows share "
+                f"{pd.Timestamp(values[top]) if np.issubdtype(ts.dtype, np.datetime64) else values[top]}), so "
+                f"split.{name} = {req:g} can only get {got:.1%} of the rows (rows sharing a timestamp stay in one "
+                "part); use a finer time column (date and time), set split shares that fit whole timestamps, or "
+                "set data.time_column: null for a stratified random split")
     out = {}
-    for name, m in (("train", m_train), ("valid", m_valid), ("test", m_test)):
-        out[name] = table.loc[m].sort_values(time, kind="stable").reset_index(drop=True)
+    for name, (a, b) in (("train", (0, pos[0])), ("valid", (pos[1], pos[2])), ("test", (pos[2], pos[3]))):
+        out[name] = table.iloc[order[a:b]].reset_index(drop=True)
     return out
 
 

@@ -29,9 +29,9 @@ def _table() -> pd.DataFrame:
     return df
 
 
-def _run(root, df: pd.DataFrame, **data) -> pd.DataFrame:
+def _run(root, df: pd.DataFrame, write=None, **data) -> pd.DataFrame:
     (root / "data/raw").mkdir(parents=True)
-    df.to_csv(root / "data/raw/t.csv", index=False)
+    (write or (lambda path: df.to_csv(path, index=False)))(root / "data/raw/t.csv")
     p = base_params()
     p["evaluate"]["segments"] = ["channel"]  # a feature column of the CSV table
     p["data"].update({"source": "csv", "path": "data/raw/t.csv", "label": "Class", "time_column": "Time",
@@ -68,3 +68,34 @@ def test_odd_names_inf_and_grouped_levels_end_to_end(tmp_path):
     assert table["recall"].between(0, 1).all()
     summary = (tmp_path / "reports/summary.md").read_text()
     assert "Traceback" not in summary and "nan%" not in summary
+
+
+def _european_export(df: pd.DataFrame):
+    """The same table as a European spreadsheet export: ';' separated, decimal commas, amounts as
+    '1.234,56 €' (grouping dots), dd/mm/yyyy hh:mm:ss times."""
+    out = df.copy()
+    out["Time"] = out["Time"].dt.strftime("%d/%m/%Y %H:%M:%S")
+    out["amount"] = [f"{v:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".") + " €" for v in df["amount"]]
+    return lambda path: out.to_csv(path, index=False, sep=";", decimal=",")
+
+
+def test_a_formatted_export_gives_the_verdicts_of_the_plain_table_and_the_leak_is_named(tmp_path):
+    """Number formats, day-first dates and the likely-leak warning end to end: a table written with ISO times
+    (ending in Z) and plain numbers, and the same table exported with '1.234,56 €' amounts, decimal commas and
+    dd/mm/yyyy times, give identical comparison tables; a chargeback-like column is named in both summaries."""
+    df = _table()
+    df["Time"] = pd.Timestamp("2024-01-13") + pd.to_timedelta(df["Time"] * 5, unit="s")  # 10 days, day > 12
+    df["amount"] = (df["amount"] * 40).round(2)  # amounts into the thousands: grouping marks in the export
+    rng = np.random.default_rng(9)
+    y = df["Class"].to_numpy()
+    df["chargeback"] = np.where(rng.random(len(df)) < 0.01, 1 - y, y)  # agrees with the label on ~99% of rows
+    reference = _run(tmp_path / "plain", df.assign(Time=df["Time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    exported = _run(tmp_path / "export", df, write=_european_export(df))
+    text = (tmp_path / "export/data/raw/t.csv").read_text(encoding="utf-8")
+    assert ";" in text and " €" in text and any("." in v and "," in v for v in text.split(";")[:200])
+    pd.testing.assert_frame_equal(reference, exported)
+    profile = json.loads((tmp_path / "export/data/prepared/profile.json").read_text())
+    assert profile["input_contract"]["number_formats"]["amount"] == {"decimal": ",", "grouping": ".",
+                                                                     "currency": "EUR"}
+    for root in (tmp_path / "plain", tmp_path / "export"):
+        assert "**Likely leak:** `chargeback`" in (root / "reports/summary.md").read_text()

@@ -25,6 +25,9 @@ def test_shipped_params_are_valid():
     (lambda p: p["quality"].__setitem__("exclude_failed", "yes"), "quality.exclude_failed"),
     (lambda p: p["evaluate"].__setitem__("fpr_budgets", [0.0]), "evaluate.fpr_budgets[0]"),
     (lambda p: p["split"].update({"train": 0.7, "valid": 0.2, "test": 0.2}), "split"),
+    (lambda p: p["data"]["csv"].__setitem__("thousands", ";"), "data.csv.thousands"),
+    (lambda p: p["data"]["csv"].update({"thousands": ",", "decimal": ","}), "data.csv.thousands"),
+    (lambda p: p["data"].__setitem__("dayfirst", "yes"), "data.dayfirst"),
     (lambda p: p["augment"].__setitem__("fit_seeds", []), "augment.fit_seeds"),
     (lambda p: p["augment"].__setitem__("fit_seeds", [0, 0]), "augment.fit_seeds"),
     (lambda p: p["augment"].__setitem__("target", {"policy": "balance"}), "augment.target.column"),
@@ -162,3 +165,19 @@ def test_generator_hyperparameters_checked_on_load():
     p["generators"] = {"ctgan": {"epochz": 3}}
     with pytest.raises(ConfigError, match=r"generators.ctgan: .*epochz"):
         validate(p)
+
+
+def test_split_shares_that_leave_rows_unused_are_an_error():
+    p = base_params()
+    p["split"].update({"train": 0.6, "gap": 0.05, "valid": 0.15, "test": 0.1})
+    with pytest.raises(ConfigError) as e:
+        validate(p)
+    assert ("split: train + gap + valid + test must add up to 1, got 0.900 (the newest 0.100 of the rows would be used "
+            "nowhere; enlarge split.test to 0.200)") in str(e.value)
+
+
+def test_number_format_settings_default_to_detection():
+    p = load_params(ROOT / "params.yaml")
+    assert p["data"]["csv"]["decimal"] is None and p["data"]["csv"]["thousands"] is None
+    assert p["data"]["dayfirst"] is None
+    assert validate({**base_params(), "data": {**base_params()["data"], "csv": {"thousands": "'"}}})

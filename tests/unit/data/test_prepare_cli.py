@@ -146,7 +146,7 @@ def _messy():
                                 "reads as a single column with data.csv.sep '|'"),
         "latin-1 file": (_write(accents, encoding="latin-1"), {},
                          "it is not UTF-8 text (byte 0xe9 at position"),
-        "decimal commas": (_write(d, sep=";", decimal=","), {},
+        "decimal commas": (_write(d, sep=";", decimal=","), {"csv": {"decimal": "."}},
                            "error: time column 'Time' holds numbers with decimal commas"),
         "id-like categorical": (_write(ids), {},
                                 "error: categorical column 'merchant' has 1800 distinct values in the training split "
@@ -188,6 +188,7 @@ def test_messy_input_one_exact_line_exit_2_no_outputs(project, capsys, case):
     ("semicolon", {}, "read as CSV with separator ';' (detected"),
     ("tab", {}, "read as CSV with separator tab (detected"),
     ("decimal", {"csv": {"decimal": ","}}, "read as CSV with separator ';' (detected"),
+    ("decimal detected", {}, "read as CSV with separator ';' (detected"),
     ("latin-1", {"csv": {"encoding": "latin-1"}}, None),
     ("ids grouped", {"max_categories": 20}, "column 'merchant': 1800 values; the 19 most frequent kept"),
     ("ids declared", {"id_columns": ["merchant"]}, None),
@@ -201,6 +202,7 @@ def test_messy_input_handled_when_allowed(project, capsys, case, data, note):
         "semicolon": _write(d, sep=";"),
         "tab": _write(d, sep="\t"),
         "decimal": _write(d, sep=";", decimal=","),
+        "decimal detected": _write(d, sep=";", decimal=","),
         "latin-1": _messy()["latin-1 file"][0],
         "ids grouped": _messy()["id-like categorical"][0],
         "ids declared": _messy()["id-like categorical"][0],
@@ -225,3 +227,27 @@ def test_messy_input_handled_when_allowed(project, capsys, case, data, note):
         assert prof["input_contract"]["non_finite_to_missing"] == {"v1": 60}
     if case == "ids grouped":
         assert len(train["merchant"].unique()) == 20 and "(other)" in set(train["merchant"])
+
+
+def test_wide_table_prepares_without_a_single_warning(project, capsys):
+    """300 columns, a third of them written as text (formatted numbers, categories): no PerformanceWarning
+    (fragmented frames) or any other warning."""
+    rng = np.random.default_rng(0)
+    d = tabular_frame(1500)
+    cols = {f"n{i}": rng.normal(size=len(d)) for i in range(200)}
+    cols.update({f"m{i}": [f"€{v:,.2f}" for v in rng.normal(1000, 500, len(d))] for i in range(50)})
+    cols.update({f"c{i}": rng.choice(["a", "b", "c"], len(d)) for i in range(50)})
+    wide = pd.concat([d[["Time", "Class"]], pd.DataFrame(cols)], axis=1)
+    root = project(_csv_params("data/raw/t.csv"))
+    wide.to_csv(root / "data/raw/t.csv", index=False)
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main(["--root", str(root), "prepare"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert sorted({f"{w.filename}:{w.lineno}" for w in caught}) == []
+    schema = json.loads((root / "data/prepared/schema.json").read_text())
+    assert len(schema["features"]) == 300
+    train = pd.read_parquet(root / "data/prepared/train.parquet")
+    assert train["m0"].dtype.kind == "f" and train["m0"].abs().max() > 1000  # €1,234.56 read as 1234.56
