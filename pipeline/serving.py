@@ -226,7 +226,11 @@ def training_missing(split: str | Path, schema: Schema) -> dict[str, float]:
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
-    data = ds.dataset(str(split), format="parquet")
+    split = Path(split)
+    if not split.exists():
+        raise DataError(f"{split} not found; run the prepare stage (dvc repro prepare)")
+    files = sorted(str(p) for p in split.glob("part-*.parquet")) if split.is_dir() else str(split)
+    data = ds.dataset(files, format="parquet")
     out = {}
     for f in schema.features:
         col = data.to_table(columns=[f.name]).column(0)

@@ -39,7 +39,9 @@ def _params(names: dict[str, str]) -> dict:
     p["generators"] = {"smote": {"k_neighbors": 3}}
     p["augment"].update({"shares": [0.0, 0.5], "fit_seeds": [0]})
     p["detector"]["seeds"] = [0]
-    p["evaluate"].update({"segments": [names["channel"]], "n_boot": 100})
+    # one alert budget, no precision floors or top-k: fewer metric columns, so fewer features for the second run
+    p["evaluate"].update({"segments": [names["channel"]], "n_boot": 100, "fpr_budgets": [0.005],
+                          "precision_floors": [], "top_k": []})
     p["scarcity"] = {"n_frauds": [10, "all"], "repeats": [0], "generators": ["smote"], "shares": [0.5], "seeds": [0]}
     p["unseen"] = {"column": names["channel"], "generators": ["smote"], "shares": [0.5], "fit_seeds": [0],
                    "seeds": [0]}
@@ -73,16 +75,17 @@ def pipeline_names(root: Path, user_columns: set[str]) -> list[str]:
 @pytest.fixture(scope="module")
 def clashing(tmp_path_factory):
     base = tmp_path_factory.mktemp("names")
-    plain = tabular_frame(1500, fraud_rate=0.08, seed=5)
+    plain = tabular_frame(1000, fraud_rate=0.1, seed=5)
+    plain["channel"] = plain["channel"].map({"web": "web", "atm": "web", "pos": "pos", "phone": "pos"})  # 2 variants
     first = _run(base / "plain", plain, PLAIN)
     names = pipeline_names(first, set(plain.columns))
     assert {"score", "decision", "reasons", "verdict", "config", "recall"} <= set(names)
     # the table's four features take the first pipeline names; every other name is a noise feature
     renamed = dict(zip(PLAIN, names[:4]))
     rng = np.random.default_rng(0)
-    table = plain.rename(columns=renamed)
-    for i, n in enumerate(names[4:]):
-        table[n] = rng.integers(0, 5, len(table)) if i % 3 == 0 else rng.normal(0, 1, len(table)).round(4)
+    noise = {n: rng.integers(0, 5, len(plain)) if i % 3 == 0 else rng.normal(0, 1, len(plain)).round(4)
+             for i, n in enumerate(names[4:])}
+    table = pd.concat([plain.rename(columns=renamed), pd.DataFrame(noise)], axis=1)
     root = _run(base / "clashing", table, renamed)
     return root, names, renamed
 

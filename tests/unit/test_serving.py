@@ -176,6 +176,18 @@ def test_training_missing_shares_and_their_summary(tmp_path, scorer):
     assert missing_markdown(Thresholds(0.005, 0.02, 0.9, 0.5).to_dict()) == ""  # an older artifact: no section
 
 
+def test_training_missing_reads_a_folder_of_parts(tmp_path, scorer):
+    s, valid = scorer
+    (tmp_path / "train").mkdir()
+    part = valid.head(50).copy()
+    part.loc[:9, "v1"] = np.nan
+    part.to_parquet(tmp_path / "train" / "part-00000.parquet")
+    valid.iloc[50:100].to_parquet(tmp_path / "train" / "part-00001.parquet")
+    assert training_missing(tmp_path / "train", s.schema) == {"amount": 0.0, "v1": 0.1, "count": 0.0, "channel": 0.0}
+    with pytest.raises(DataError, match="not found; run the prepare stage"):
+        training_missing(tmp_path / "nope.parquet", s.schema)
+
+
 def test_serve_missing_choices_are_the_policies():
     from pipeline.params import SPEC
 
