@@ -176,11 +176,10 @@ class Scorer:
         scores = predict_scores(self.model, X)
         decisions, reasons = self.thresholds.decide(scores), self.reasons(X, features)
         if self.thresholds.missing == MISSING_REVIEW:  # a guarded feature's missing value never decides a row
-            for i, why in enumerate(self.missing_guarded(features)):
-                if why:
-                    decisions[i], reasons[i] = REVIEW, why
-        score, decision, why = OUTPUT_COLUMNS
-        return pd.DataFrame({score: scores, decision: decisions, why: reasons},
+            for i, lacking in enumerate(self.missing_guarded(features)):
+                if lacking:
+                    decisions[i], reasons[i] = REVIEW, lacking
+        return pd.DataFrame(dict(zip(OUTPUT_COLUMNS, (scores, decisions, reasons))),
                             index=rows.index).reset_index(drop=True)
 
     def reasons(self, X: pd.DataFrame, features: pd.DataFrame) -> list[str]:
