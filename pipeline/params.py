@@ -358,6 +358,11 @@ SPEC = Section({
         # a second, larger alert budget: rows between the alert threshold and this one go to human review
         "review_budget": (_FRACTION, 0.02),
         "reasons": (Int(0, 10), 3),  # features named as reasons per scored row
+        # a missing value in a feature missing in at most `missing_share` of training rows: `review` (the row goes to
+        # review, reason `missing: <feature>`), `reject` (the request fails naming feature and row) or `model` (XGBoost
+        # routes it); the choices are pipeline.serving.MISSING_POLICIES
+        "missing": (Str(("review", "reject", "model")), "review"),
+        "missing_share": (Float(0.0, 1.0), 0.01),
     }), {}),
     "tracking": (Section({
         "experiment": (Str(), "fraud-augmentation"),

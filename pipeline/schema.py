@@ -51,6 +51,11 @@ class Feature:
         return self.type == "numerical" and self.dtype.startswith("int")
 
 
+#: prefix of every column the pipeline computes into a table that also holds user columns (the review queue's
+#: `pipeline.score`, `pipeline.decision`, `pipeline.reasons`): no user column may start with it, so a computed column
+#: can never meet a user column, whatever the user's names (`score`, `decision`, ... are fine as features)
+RESERVED_PREFIX = "pipeline."
+
 #: stand-in for a missing categorical value inside encoders (oversamplers, quality); the input contract
 #: (pipeline.data.contract) keeps it out of user data, so it can never be confused with a real value
 MISSING_TOKEN = "\x00missing"
@@ -78,6 +83,14 @@ class Schema:
     time: str | None = None
     ids: list[str] = field(default_factory=list)
     meta: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        taken = [c for c in (self.label, self.time, *self.ids, *self.meta, *self.feature_names)
+                 if c is not None and str(c).startswith(RESERVED_PREFIX)]
+        if taken:
+            raise DataError(f"column(s) {taken} start with {RESERVED_PREFIX!r}, which the pipeline reserves for the "
+                            "columns it computes (review queue); rename them in the source, or drop them with "
+                            "data.drop_columns")
 
     # -- views -------------------------------------------------------------------------
     @property

@@ -11,7 +11,16 @@
   (categoricals as strings). Extra columns are ignored; a missing feature column, or a value that
   is not a number in a numerical column, is a `ServingInputError` naming the column (HTTP 400
   behind `mlflow models serve`); a category never seen in training scores like a missing value
-  (or as the `other` level when rare levels are grouped); missing values are allowed everywhere.
+  (or as the `other` level when rare levels are grouped).
+* **Missing values** (`serve.missing`): a feature that was missing in at most `serve.missing_share` of the
+  training rows (`Thresholds.training_missing` holds each feature's share) is *guarded*: XGBoost would route
+  its missing value down a default branch it never learnt from, so such a value never decides a row silently.
+  `review` (default): the row is `review`, whatever its score, with the reason `missing: <feature>`; `reject`:
+  the request fails naming the feature and row; `model`: the model routes it. A feature missing more often in
+  training keeps the model's routing under every policy.
+* **Output**: `score`, `decision`, `reasons` (`OUTPUT_COLUMNS`) in a frame of their own. Where they sit beside
+  user columns (the review queue) they are renamed into the reserved namespace `pipeline.` (`queue_frame`), which
+  no user column may use (`pipeline.schema.RESERVED_PREFIX`), so any user name, `score` included, is safe.
 
 `Scorer` is the one implementation: the evaluate stage builds the review queue with it and the
 MLflow serving model (`pipeline.tracking.ServingModel`) wraps it, so what analysts see in
@@ -20,7 +29,7 @@ MLflow serving model (`pipeline.tracking.ServingModel`) wraps it, so what analys
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +40,20 @@ from pipeline.errors import DataError
 from pipeline.fmt import percent
 from pipeline.io import read_json
 from pipeline.metrics import threshold_at_fpr
-from pipeline.schema import Schema
+from pipeline.schema import RESERVED_PREFIX, Schema
 
 ALERT, REVIEW, PASS = "alert", "review", "pass"
 DECISIONS = (ALERT, REVIEW, PASS)
+
+#: the columns the serving model answers with (`Scorer.predict`), in order: a frame of their own
+OUTPUT_COLUMNS = ("score", "decision", "reasons")
+#: the same columns where they sit beside user columns (review queue): in the reserved namespace
+QUEUE_COLUMNS = {c: RESERVED_PREFIX + c for c in OUTPUT_COLUMNS}
+
+#: `serve.missing` policies for a missing value in a guarded feature (one missing in training at most
+#: `serve.missing_share` of the time)
+MISSING_REVIEW, MISSING_REJECT, MISSING_MODEL = "review", "reject", "model"
+MISSING_POLICIES = (MISSING_REVIEW, MISSING_REJECT, MISSING_MODEL)
 
 
 class ServingInputError(DataError):
@@ -48,13 +67,26 @@ class Thresholds:
     alert: float
     review: float
     reasons: int = 3
+    # missing-input policy (`serve.missing`, `serve.missing_share`) and each feature's share of training rows with a
+    # missing value; an artifact written before the policy existed loads with `model` (the old behaviour)
+    missing: str = MISSING_MODEL
+    missing_share: float = 0.0
+    training_missing: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_validation(cls, legit_scores: np.ndarray, alert_budget: float, review_budget: float,
-                        reasons: int = 3) -> "Thresholds":
-        """Thresholds at the two FPR budgets on the validation legit rows' scores."""
+                        reasons: int = 3, missing: str = MISSING_MODEL, missing_share: float = 0.0,
+                        training_missing: dict[str, float] | None = None) -> "Thresholds":
+        """Thresholds at the two FPR budgets on the validation legit rows' scores (and the missing-input policy)."""
         return cls(alert_budget, review_budget, threshold_at_fpr(legit_scores, alert_budget),
-                   threshold_at_fpr(legit_scores, review_budget), reasons)
+                   threshold_at_fpr(legit_scores, review_budget), reasons, missing, float(missing_share),
+                   dict(training_missing or {}))
+
+    def guarded(self, features: list[str]) -> list[str]:
+        """The features whose missing value the policy handles (missing in at most `missing_share` of training)."""
+        if self.missing == MISSING_MODEL:
+            return []
+        return [f for f in features if f in self.training_missing and self.training_missing[f] <= self.missing_share]
 
     def decide(self, scores: np.ndarray) -> np.ndarray:
         s = np.asarray(scores, dtype="float64")
@@ -96,6 +128,37 @@ class Scorer:
                 raise ServingInputError(f"column {f.name!r} must hold numbers; row {i} has {col.iloc[i]!r}")
         return rows[self.schema.feature_names]
 
+    def check_missing(self, features: pd.DataFrame) -> None:
+        """Under `serve.missing: reject`, a ServingInputError naming the first guarded feature that is missing."""
+        if self.thresholds.missing != MISSING_REJECT:
+            return
+        for name in self.thresholds.guarded(self.schema.feature_names):
+            hit = np.flatnonzero(self._missing(features, name))
+            if len(hit):
+                more = f" (and {len(hit) - 1} more row(s))" if len(hit) > 1 else ""
+                raise ServingInputError(
+                    f"feature {name!r} is missing in row {int(hit[0])}{more}; it was missing in "
+                    f"{percent(self.thresholds.training_missing[name], 2)} of training rows, so the model never learnt "
+                    f"what a missing value means (serve.missing: reject): send a value, or register the model under "
+                    f"serve.missing: review")
+
+    def _missing(self, features: pd.DataFrame, name: str) -> np.ndarray:
+        """Rows whose value of feature `name` is missing (empty strings count as missing in categoricals)."""
+        col = features[name]
+        miss = col.isna().to_numpy(dtype=bool)
+        if self.schema.feature(name).is_categorical:
+            miss |= col.map(lambda v: isinstance(v, str) and v.strip() == "").to_numpy(dtype=bool)
+        return miss
+
+    def missing_guarded(self, features: pd.DataFrame) -> list[str]:
+        """Per row, the guarded features it lacks, as the reason `missing: a, b` ('' when none)."""
+        names = self.thresholds.guarded(self.schema.feature_names)
+        out = [[] for _ in range(len(features))]
+        for name in names:
+            for i in np.flatnonzero(self._missing(features, name)):
+                out[i].append(name)
+        return ["missing: " + ", ".join(m) if m else "" for m in out]
+
     # -- scoring -------------------------------------------------------------------------
     def scores(self, rows: pd.DataFrame) -> np.ndarray:
         from pipeline.detector import predict_scores
@@ -103,14 +166,21 @@ class Scorer:
         return predict_scores(self.model, self.schema.to_model_frame(self.check_input(rows)))
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """score, decision (alert | review | pass) and reasons for every row, in input order."""
+        """score, decision (alert | review | pass) and reasons for every row, in input order, under the
+        missing-input policy (`scores` gives the model's scores alone, whatever is missing)."""
         from pipeline.detector import predict_scores
 
         features = self.check_input(rows)
+        self.check_missing(features)
         X = self.schema.to_model_frame(features)
         scores = predict_scores(self.model, X)
-        return pd.DataFrame({"score": scores, "decision": self.thresholds.decide(scores),
-                             "reasons": self.reasons(X, features)}, index=rows.index).reset_index(drop=True)
+        decisions, reasons = self.thresholds.decide(scores), self.reasons(X, features)
+        if self.thresholds.missing == MISSING_REVIEW:  # a guarded feature's missing value never decides a row
+            for i, lacking in enumerate(self.missing_guarded(features)):
+                if lacking:
+                    decisions[i], reasons[i] = REVIEW, lacking
+        return pd.DataFrame(dict(zip(OUTPUT_COLUMNS, (scores, decisions, reasons))),
+                            index=rows.index).reset_index(drop=True)
 
     def reasons(self, X: pd.DataFrame, features: pd.DataFrame) -> list[str]:
         """The features that raised each row's score most (positive contributions only), with their values."""
@@ -140,6 +210,52 @@ def serving_frame(schema: Schema, rows: pd.DataFrame) -> pd.DataFrame:
         out[f.name] = (out[f.name].map(lambda v: "" if v is None else v).astype(object) if f.is_categorical
                        else out[f.name].astype("float64"))
     return out
+
+
+def queue_frame(user: pd.DataFrame, decided: pd.DataFrame) -> pd.DataFrame:
+    """User columns beside the scorer's output (`Scorer.predict`), the output renamed into the reserved namespace
+    (`QUEUE_COLUMNS`: `pipeline.score`, ...), so no user column name can meet a computed one."""
+    out = decided.rename(columns=QUEUE_COLUMNS).reset_index(drop=True)
+    return pd.concat([user.reset_index(drop=True), out], axis=1)
+
+
+def training_missing(split: str | Path, schema: Schema) -> dict[str, float]:
+    """Each feature's share of rows with a missing value in a prepared split (a Parquet file or folder of parts),
+    read one column at a time."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    split = Path(split)
+    if not split.exists():
+        raise DataError(f"{split} not found; run the prepare stage (dvc repro prepare)")
+    files = sorted(str(p) for p in split.glob("part-*.parquet")) if split.is_dir() else str(split)
+    data = ds.dataset(files, format="parquet")
+    out = {}
+    for f in schema.features:
+        col = data.to_table(columns=[f.name]).column(0)
+        n = len(col)
+        nulls = (pc.sum(pc.is_null(col, nan_is_null=True)).as_py() or 0) if n else 0
+        out[f.name] = float(nulls) / n if n else 0.0
+    return out
+
+
+def missing_markdown(thresholds: dict[str, Any]) -> str:
+    """The summary's lines on missing values at serving: the policy and each feature's training missing share."""
+    shares = thresholds.get("training_missing") or {}
+    policy, limit = thresholds.get("missing", MISSING_MODEL), float(thresholds.get("missing_share", 0.0))
+    if not shares:
+        return ""
+    guarded = [f for f, v in shares.items() if v <= limit] if policy != MISSING_MODEL else []
+    what = {MISSING_REVIEW: "sends the row to `review` with the reason `missing: <feature>`",
+            MISSING_REJECT: "rejects the request, naming the feature and row",
+            MISSING_MODEL: "is routed by the model (XGBoost's default branch)"}[policy]
+    lines = [f"Missing values at serving (`serve.missing: {policy}`): a missing value in a feature missing in at most "
+             f"{percent(limit, 2)} of training rows {what}" + ("" if policy == MISSING_MODEL else
+                                                                "; in other features the model routes it") + ".", "",
+             "| feature | missing in training | missing value at serving |", "|---|---:|---|"]
+    for name, share in shares.items():
+        lines.append(f"| {name} | {percent(share, 2)} | {policy if name in guarded else 'model'} |")
+    return "\n".join(lines) + "\n"
 
 
 def _show(v: Any) -> str:

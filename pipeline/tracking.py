@@ -197,8 +197,12 @@ def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str
             pid = parent.info.run_id
             mlflow.log_metrics(_flatten(metrics.get("test", {}), "test."))
             decisions = bundle.get("decisions") or {}
-            mlflow.log_metrics(_flatten({k: v for k, v in decisions.items() if k in ("thresholds", "test_decisions")
-                                         or k.endswith(("_fpr_valid", "_fpr_test"))}, "serving."))
+            thresholds = dict(decisions.get("thresholds") or {})
+            shares = thresholds.pop("training_missing", None) or {}  # keyed by user names: made metric-safe below
+            mlflow.log_metrics(_flatten({**{k: v for k, v in decisions.items() if k == "test_decisions"
+                                            or k.endswith(("_fpr_valid", "_fpr_test"))}, "thresholds": thresholds},
+                                        "serving."))
+            mlflow.log_metrics({f"serving.training_missing.{metric_key(f)}": float(v) for f, v in shares.items()})
             mlflow.log_params({"experiment.generators": ",".join(bundle["generators"]),
                                "experiment.shares": ",".join(f"{s:g}" for s in bundle["shares"]),
                                "experiment.seeds": ",".join(str(s) for s in bundle["seeds"]),
@@ -335,12 +339,23 @@ def set_serving_model() -> None:
 
 
 def serving_signature(schema) -> Any:
-    """Inputs: every feature by the user's name (numbers as double, categoricals as string); outputs: decisions."""
+    """Inputs: every feature by the user's name (categoricals as string, real numbers as double, integer features as
+    `any`); outputs: decisions (`pipeline.serving.OUTPUT_COLUMNS`).
+
+    Integer features are `any` because MLflow 3's schema enforcement has no numeric type that takes both an int64
+    column and one with a null: `double` refuses int64 ("Can not safely convert int64 to float64": the prepared test
+    rows of a count column), `long` refuses float64 and nullable Int64, so a null in a count would fail. `Scorer`
+    checks those columns itself (a value that is not a number is an error naming the column and row)."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema as MlflowSchema
+    from mlflow.types.schema import AnyType
 
-    inputs = [ColSpec("string" if f.is_categorical else "double", f.name) for f in schema.features]
-    outputs = [ColSpec("double", "score"), ColSpec("string", "decision"), ColSpec("string", "reasons")]
+    from pipeline.serving import OUTPUT_COLUMNS
+
+    inputs = [ColSpec("string" if f.is_categorical else AnyType() if f.is_integer else "double", f.name)
+              for f in schema.features]
+    score, decision, reasons = OUTPUT_COLUMNS
+    outputs = [ColSpec("double", score), ColSpec("string", decision), ColSpec("string", reasons)]
     return ModelSignature(inputs=MlflowSchema(inputs), outputs=MlflowSchema(outputs))
 
 

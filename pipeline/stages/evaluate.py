@@ -23,18 +23,22 @@ from pipeline.reports import first_paragraph, gate_threshold, load_generator_rep
 from pipeline.schema import Schema
 from pipeline.scoring import score_detectors
 from pipeline.segments import fraud_segments
-from pipeline.serving import REVIEW, Scorer, Thresholds, decision_counts, decisions_markdown, realised_fpr
+from pipeline.serving import (QUEUE_COLUMNS, REVIEW, Scorer, Thresholds, decision_counts, decisions_markdown,
+                              missing_markdown, queue_frame, realised_fpr, training_missing)
 
 
 def decide_test_rows(params: dict[str, Any], paths: Paths, schema: Schema, test: pd.DataFrame,
                      y_valid, y_test, detectors: dict[str, DetectorScores]) -> tuple[dict, pd.DataFrame]:
     """Decision thresholds of the detectors publish logs (best config and baseline, first fit and seed), from the
-    validation rows; their realised FPRs; the best one's decisions on the test rows and its review queue."""
+    validation rows, with the missing-input policy and each feature's missing share in the training split; their
+    realised FPRs; the best one's decisions on the test rows and its review queue (computed columns `pipeline.*`)."""
     budget, sv = params["evaluate"]["fpr_budgets"][0], params["serve"]
+    shares = training_missing(paths.split("train"), schema)
     out: dict[str, Any] = {}
     queue = pd.DataFrame()
     for role, d in detectors.items():
-        thresholds = Thresholds.from_validation(d.valid[y_valid == 0], budget, sv["review_budget"], sv["reasons"])
+        thresholds = Thresholds.from_validation(d.valid[y_valid == 0], budget, sv["review_budget"], sv["reasons"],
+                                                sv["missing"], sv["missing_share"], shares)
         entry = {"config": d.config, "seed": d.seed, "fit_seed": d.fit_seed, "model": d.model,
                  "thresholds": thresholds.to_dict(),
                  **realised_fpr(thresholds, d.valid[y_valid == 0], d.test[y_test == 0])}
@@ -42,10 +46,10 @@ def decide_test_rows(params: dict[str, Any], paths: Paths, schema: Schema, test:
             scorer = Scorer(load_detector(paths.detectors / d.model), schema, thresholds)
             decided = scorer.predict(test)
             entry["test_decisions"] = decision_counts(decided["decision"], y_test)
-            keep = [c for c in (schema.time, *schema.ids, *schema.meta) if c] + schema.feature_names
-            queue = pd.concat([test[keep].reset_index(drop=True), decided, test[[schema.label]].reset_index(drop=True)],
-                              axis=1)
-            queue = queue[queue["decision"] == REVIEW].sort_values("score", ascending=False, kind="stable")
+            keep = [c for c in (schema.time, *schema.ids, *schema.meta) if c] + schema.feature_names + [schema.label]
+            queue = queue_frame(test[keep], decided)
+            queue = queue[queue[QUEUE_COLUMNS["decision"]] == REVIEW].sort_values(QUEUE_COLUMNS["score"],
+                                                                                   ascending=False, kind="stable")
         out[role] = entry
     return out, queue.reset_index(drop=True)
 
@@ -91,6 +95,8 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
         targeting = targeting_table(table, hits, y_test, fraud_segments(test, [target["column"]], schema.label), ev)
         summary += "\n" + targeting_markdown(targeting, text, target)
     summary += "\n" + decisions_markdown(serving["best"])
+    missing = missing_markdown(serving["best"]["thresholds"])
+    summary += ("\n" + missing) if missing else ""
     write_text(paths.summary, summary)
     write_json(paths.serving, serving)
     write_csv(paths.review_queue, queue)

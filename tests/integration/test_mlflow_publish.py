@@ -99,6 +99,9 @@ def test_publish_to_server(small_reports, mlflow_server, tracking_env, tmp_path,
     np.testing.assert_allclose(served["score"], expected)
     assert list(served.columns) == ["score", "decision", "reasons"]
     assert {"serving.thresholds.alert", "serving.test_decisions.review.rows"} <= set(parent.data.metrics)
+    # each feature's missing share in training, keyed by a metric-safe name (not under serving.thresholds)
+    assert "serving.training_missing.tx_amount" in parent.data.metrics
+    assert not any(k.startswith("serving.thresholds.training_missing") for k in parent.data.metrics)
 
     # publishing the same results again creates no new runs
     n_before = len(client.search_runs([exp.experiment_id]))

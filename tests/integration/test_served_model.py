@@ -98,6 +98,8 @@ def _rows(root: Path, n: int = 25) -> pd.DataFrame:
     rows = serving_frame(schema, pd.read_parquet(Paths.at(root).split("test")).head(n))
     rows.loc[3, "channel"] = "never-seen-channel"  # an unseen category
     rows.loc[4, "channel"] = ""  # a missing one
+    rows.loc[5, "amount"] = np.nan  # nulls in numerical features (JSON null), one of them an integer count
+    rows.loc[6, "count"] = np.nan
     return rows
 
 
@@ -116,6 +118,7 @@ def _in_process(root: Path, version: str, rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _payload(rows: pd.DataFrame) -> bytes:
+    rows = rows.astype(object).where(rows.notna(), None)  # a missing number travels as JSON null
     return json.dumps({"dataframe_split": rows.to_dict(orient="split")}).encode()
 
 
@@ -133,6 +136,9 @@ def test_served_champion_answers_like_the_model_in_process_and_rejects_bad_reque
         assert served["decision"].tolist() == expected["decision"].tolist()
         assert served["reasons"].tolist() == expected["reasons"].tolist()
         assert set(served["decision"]) <= {"alert", "review", "pass"}
+        # serve.missing: review - a feature never missing in training: its null sends the row to review, named
+        assert served.loc[4:6, "decision"].tolist() == ["review"] * 3
+        assert served.loc[4:6, "reasons"].tolist() == ["missing: channel", "missing: amount", "missing: count"]
         # bad requests: 4xx with the problem named
         code, body = _post(url, _payload(rows.drop(columns="amount")))
         assert code == 400 and "missing inputs ['amount']" in body["message"]

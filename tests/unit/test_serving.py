@@ -6,8 +6,14 @@ import pytest
 
 from pipeline.data.contract import infer_schema
 from pipeline.detector import predict_scores, train_detector
-from pipeline.serving import (ALERT, PASS, REVIEW, Scorer, ServingInputError, Thresholds, decision_counts,
-                              decisions_markdown, realised_fpr, serving_frame)
+from dataclasses import replace
+
+from pipeline.errors import DataError
+from pipeline.schema import RESERVED_PREFIX, Schema
+from pipeline.serving import (ALERT, MISSING_POLICIES, MISSING_REJECT, MISSING_REVIEW, OUTPUT_COLUMNS, PASS,
+                              QUEUE_COLUMNS, REVIEW, Scorer, ServingInputError, Thresholds, decision_counts,
+                              decisions_markdown, missing_markdown, queue_frame, realised_fpr, serving_frame,
+                              training_missing)
 from tests.helpers import tabular_frame
 
 LABEL = "Class"
@@ -91,3 +97,122 @@ def test_counts_realised_fpr_and_summary():
     text = decisions_markdown({"config": "baseline", "seed": 0, "thresholds": t.to_dict(), "test_decisions": counts,
                                **fpr})
     assert "| alert | 0.9000 | 0.50% | 25.00% | 0.00% | 1 | 1 |" in text and "review_queue.csv" in text
+
+
+# -- missing values at serving (serve.missing) ----------------------------------------------------------------------
+def _with_policy(scorer, policy, shares=None, limit=0.01):
+    s, valid = scorer
+    shares = shares if shares is not None else {f: 0.0 for f in s.schema.feature_names}  # never missing in training
+    return Scorer(s.model, s.schema, replace(s.thresholds, missing=policy, missing_share=limit,
+                                             training_missing=shares)), valid
+
+
+def _with_null(rows: pd.DataFrame, name: str, i: int) -> pd.DataFrame:
+    out = rows.copy()
+    out[name] = out[name].astype(object)
+    out.loc[i, name] = None
+    return out
+
+
+def test_review_policy_sends_a_null_in_each_guarded_feature_to_review_with_the_reason(scorer):
+    s, valid = _with_policy(scorer, MISSING_REVIEW)
+    rows = valid.head(6).reset_index(drop=True)
+    base = s.predict(rows)
+    for name in s.schema.feature_names:
+        for frame in (rows, serving_frame(s.schema, rows)):  # as prepared, and as a client sends it
+            out = s.predict(_with_null(frame, name, 2))
+            assert out.loc[2, "decision"] == REVIEW and out.loc[2, "reasons"] == f"missing: {name}", name
+            assert np.isfinite(out.loc[2, "score"])  # the model's score is still reported
+            # the other rows are untouched
+            pd.testing.assert_frame_equal(out.drop(index=2), base.drop(index=2))
+    # an empty string in a categorical is a missing value too; several missing features are all named
+    both = _with_null(rows, "amount", 0).assign(channel=["", *rows["channel"][1:]])
+    assert s.predict(both).loc[0, "reasons"] == "missing: amount, channel"
+    # scores alone (retrain, evaluate) are the model's whatever the policy
+    np.testing.assert_allclose(s.scores(both), scorer[0].scores(both))
+
+
+def test_reject_policy_names_the_feature_and_row(scorer):
+    s, valid = _with_policy(scorer, MISSING_REJECT)
+    rows = valid.head(5).reset_index(drop=True)
+    for name in s.schema.feature_names:
+        with pytest.raises(ServingInputError, match=rf"feature '{name}' is missing in row 3; it was missing in 0.00% "
+                                                    r"of training rows.*serve.missing: reject"):
+            s.predict(_with_null(rows, name, 3))
+    assert len(s.predict(rows)) == 5  # complete rows are scored
+    assert len(s.scores(_with_null(rows, "amount", 3))) == 5
+
+
+def test_model_policy_and_commonly_missing_features_keep_the_models_routing(scorer):
+    base, valid = scorer
+    rows = _with_null(_with_null(valid.head(5).reset_index(drop=True), "amount", 1), "v1", 1)
+    expected = base.predict(rows)  # no policy: the artifact of an older model
+    s, _ = _with_policy(scorer, "model")
+    pd.testing.assert_frame_equal(s.predict(rows), expected)
+    # amount and v1 missing in 30% of training rows: the model learnt their missing value, under every policy
+    shares = {f: 0.3 if f in ("amount", "v1") else 0.0 for f in base.schema.feature_names}
+    for policy in (MISSING_REVIEW, MISSING_REJECT):
+        s, _ = _with_policy(scorer, policy, shares)
+        pd.testing.assert_frame_equal(s.predict(rows), expected)
+    s, _ = _with_policy(scorer, MISSING_REVIEW, shares, limit=0.3)  # the limit is inclusive
+    assert s.predict(rows).loc[1, "reasons"] == "missing: amount, v1"
+
+
+def test_training_missing_shares_and_their_summary(tmp_path, scorer):
+    s, valid = scorer
+    rows = valid.head(10).reset_index(drop=True).astype({"amount": "float64", "channel": object})
+    rows.loc[:1, "amount"] = np.nan
+    rows.loc[0, "channel"] = None
+    rows["count"] = pd.array([None] * 5 + list(rows["count"][5:]), dtype="Int64")
+    rows.to_parquet(tmp_path / "train.parquet")
+    shares = training_missing(tmp_path / "train.parquet", s.schema)
+    assert shares == {"amount": 0.2, "v1": 0.0, "count": 0.5, "channel": 0.1}
+    t = Thresholds(0.005, 0.02, 0.9, 0.5, missing=MISSING_REVIEW, missing_share=0.1, training_missing=shares)
+    assert t.guarded(s.schema.feature_names) == ["v1", "channel"]
+    text = missing_markdown(t.to_dict())
+    assert "`serve.missing: review`" in text and "| amount | 20.00% | model |" in text
+    assert "| channel | 10.00% | review |" in text and "| v1 | 0.00% | review |" in text
+    assert Thresholds(**{k: v for k, v in t.to_dict().items()}) == t  # thresholds.json round trip
+    assert missing_markdown(Thresholds(0.005, 0.02, 0.9, 0.5).to_dict()) == ""  # an older artifact: no section
+
+
+def test_training_missing_reads_a_folder_of_parts(tmp_path, scorer):
+    s, valid = scorer
+    (tmp_path / "train").mkdir()
+    part = valid.head(50).copy()
+    part.loc[:9, "v1"] = np.nan
+    part.to_parquet(tmp_path / "train" / "part-00000.parquet")
+    valid.iloc[50:100].to_parquet(tmp_path / "train" / "part-00001.parquet")
+    assert training_missing(tmp_path / "train", s.schema) == {"amount": 0.0, "v1": 0.1, "count": 0.0, "channel": 0.0}
+    with pytest.raises(DataError, match="not found; run the prepare stage"):
+        training_missing(tmp_path / "nope.parquet", s.schema)
+
+
+def test_serve_missing_choices_are_the_policies():
+    from pipeline.params import SPEC
+
+    check, default = SPEC.spec["serve"][0].spec["missing"]
+    assert tuple(check.choices) == MISSING_POLICIES and default == MISSING_REVIEW
+
+
+# -- no pipeline name can meet a user column -----------------------------------------------------------------------
+def test_user_columns_named_like_the_outputs_stay_apart(scorer):
+    s, valid = scorer
+    rows = valid.head(4).reset_index(drop=True)
+    user = rows.assign(**{c: [1.0, 2.0, 3.0, 4.0] for c in OUTPUT_COLUMNS})
+    out = s.predict(user)  # extra columns are ignored: the answer is a frame of its own
+    assert list(out.columns) == list(OUTPUT_COLUMNS)
+    queue = queue_frame(user, out)
+    assert queue.columns.is_unique and list(queue.columns) == list(user.columns) + list(QUEUE_COLUMNS.values())
+    pd.testing.assert_series_equal(queue["score"], user["score"])
+    np.testing.assert_allclose(queue[QUEUE_COLUMNS["score"]], out["score"])
+
+
+def test_the_reserved_namespace_is_refused_in_one_line():
+    schema = Schema.from_dict({"label": "Class", "features": [{"name": "score", "type": "numerical",
+                                                                "dtype": "float64"}]})
+    assert schema.feature_names == ["score"]
+    for where in ({"features": [{"name": RESERVED_PREFIX + "score", "type": "numerical", "dtype": "float64"}]},
+                  {"features": [], "meta": [RESERVED_PREFIX + "x"]}):
+        with pytest.raises(DataError, match=r"start with 'pipeline\.', which the pipeline reserves .* rename them"):
+            Schema.from_dict({"label": "Class", **where})

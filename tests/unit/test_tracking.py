@@ -44,3 +44,29 @@ def test_aliases_on_a_local_store(tmp_path, no_uri):
 def test_flatten_keeps_finite_numbers_only():
     nested = {"a": {"b": 1, "c": float("nan"), "d": "text", "e": {"f": 2.5}}, "g": True}
     assert tracking._flatten(nested, "x.") == {"x.a.b": 1.0, "x.a.e.f": 2.5}
+
+
+def test_serving_signature_takes_prepared_rows_and_nulls_in_integer_features():
+    """MLflow 3's schema enforcement: `double` refuses int64, `long` refuses a null; integer features are `any`."""
+    import numpy as np
+    import pandas as pd
+    from mlflow.models import validate_schema
+
+    from pipeline.data.contract import infer_schema
+    from pipeline.serving import serving_frame
+    from tests.helpers import tabular_frame
+
+    df = tabular_frame(200, seed=3).drop(columns="Time")
+    schema = infer_schema(df, "Class")
+    assert schema.feature("count").is_integer and not schema.feature("amount").is_integer
+    sig = tracking.serving_signature(schema)
+    types = {c["name"]: c["type"] for c in sig.inputs.to_dict()}
+    assert types == {"amount": "double", "v1": "double", "count": "any", "channel": "string"}
+    assert [c.name for c in sig.outputs.inputs] == ["score", "decision", "reasons"]
+    prepared = schema.conform(df)  # count as int64, as in the prepared splits
+    assert prepared["count"].dtype == "int64"
+    with_nulls = prepared.astype({"count": "Int64", "channel": object})
+    with_nulls.loc[0, "count"] = pd.NA
+    with_nulls.loc[1, ["amount", "v1", "channel"]] = [np.nan, np.nan, None]
+    for rows in (prepared, with_nulls, serving_frame(schema, with_nulls), prepared.astype({"count": "float64"})):
+        validate_schema(rows, sig.inputs)

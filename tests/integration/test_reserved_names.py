@@ -1,0 +1,154 @@
+"""No name the pipeline uses can meet a user column; missing values at serving; the registered model on prepared rows.
+
+A first small real `dvc repro` (plain column names) shows which column names the pipeline itself writes: the header
+of every CSV table it leaves under `reports/` (comparison, segments, review queue, plot data, scarcity, unseen,
+red-team), besides the serving model's answer (`pipeline.serving.OUTPUT_COLUMNS`) and the tables' own column
+constants. A second run takes a table whose FEATURES carry every one of those names (`score`, `decision`,
+`verdict`, `recall`, `config`, ...) through the whole pipeline, then the registered model answers on its prepared
+test rows in-process, with a null in each feature in turn.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import redteam, scarcity, unseen
+from pipeline.paths import Paths
+from pipeline.schema import RESERVED_PREFIX, Schema
+from pipeline.serving import OUTPUT_COLUMNS, QUEUE_COLUMNS, REVIEW, Scorer, Thresholds
+from tests.helpers import base_params, tabular_frame
+from tests.integration.project import make_project, sh
+
+pytestmark = pytest.mark.slow
+NAME = "fraud-detector"
+PLAIN = {"amount": "amount", "v1": "v1", "count": "count", "channel": "channel"}  # tabular_frame's features
+
+
+def _params(names: dict[str, str]) -> dict:
+    """One generator, one fit, one detector seed; segments, unseen variants and a red-team tactic on the table's own
+    columns (under the names they carry in this run)."""
+    p = base_params()
+    p["data"].update({"source": "csv", "path": "data/raw/t.csv", "label": "Class", "time_column": "Time",
+                      "id_columns": [], "meta_columns": [], "drop_columns": []})
+    p["generators"] = {"smote": {"k_neighbors": 3}}
+    p["augment"].update({"shares": [0.0, 0.5], "fit_seeds": [0]})
+    p["detector"]["seeds"] = [0]
+    # one alert budget, no precision floors or top-k: fewer metric columns, so fewer features for the second run
+    p["evaluate"].update({"segments": [names["channel"]], "n_boot": 100, "fpr_budgets": [0.005],
+                          "precision_floors": [], "top_k": []})
+    p["scarcity"] = {"n_frauds": [10, "all"], "repeats": [0], "generators": ["smote"], "shares": [0.5], "seeds": [0]}
+    p["unseen"] = {"column": names["channel"], "generators": ["smote"], "shares": [0.5], "fit_seeds": [0],
+                   "seeds": [0]}
+    p["redteam"] = {"tactics": [{"name": "half", "feature": names["amount"], "op": "scale", "value": 0.5}],
+                    "combinations": False}
+    return p
+
+
+def _run(dest: Path, table: pd.DataFrame, names: dict[str, str]) -> Path:
+    root = make_project(dest, _params(names))
+    table.to_csv(root / "data/raw/t.csv", index=False)
+    sh(root, "git", "add", "-A")
+    sh(root, "git", "commit", "-qm", "data")
+    sh(root, "dvc", "repro")
+    return root
+
+
+def pipeline_names(root: Path, user_columns: set[str]) -> list[str]:
+    """Every column name the pipeline wrote into a table of a finished run, its serving answer and its tables'
+    column constants; the reserved `pipeline.` namespace aside (no user column may take it: tests/unit)."""
+    names = set(OUTPUT_COLUMNS) | set(unseen.COLUMNS) | set(redteam.COLUMNS) | set(scarcity.COLUMNS)
+    names |= set(scarcity.EXCHANGE_COLUMNS)
+    for csv in (root / "reports").rglob("*.csv"):
+        try:
+            names |= set(pd.read_csv(csv, nrows=0).columns)
+        except pd.errors.EmptyDataError:
+            continue
+    return sorted(n for n in names - user_columns if not n.startswith(RESERVED_PREFIX) and not n.startswith("Unnamed"))
+
+
+@pytest.fixture(scope="module")
+def clashing(tmp_path_factory):
+    base = tmp_path_factory.mktemp("names")
+    plain = tabular_frame(1000, fraud_rate=0.1, seed=5)
+    plain["channel"] = plain["channel"].map({"web": "web", "atm": "web", "pos": "pos", "phone": "pos"})  # 2 variants
+    first = _run(base / "plain", plain, PLAIN)
+    names = pipeline_names(first, set(plain.columns))
+    assert {"score", "decision", "reasons", "verdict", "config", "recall"} <= set(names)
+    # the table's four features take the first pipeline names; every other name is a noise feature
+    renamed = dict(zip(PLAIN, names[:4]))
+    rng = np.random.default_rng(0)
+    noise = {n: rng.integers(0, 5, len(plain)) if i % 3 == 0 else rng.normal(0, 1, len(plain)).round(4)
+             for i, n in enumerate(names[4:])}
+    table = pd.concat([plain.rename(columns=renamed), pd.DataFrame(noise)], axis=1)
+    root = _run(base / "clashing", table, renamed)
+    return root, names, renamed
+
+
+def _load(root: Path):
+    import mlflow.pyfunc
+
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{Paths.at(root).mlflow_db}"
+    try:
+        return mlflow.pyfunc.load_model(f"models:/{NAME}@challenger")
+    finally:
+        if old is None:
+            os.environ.pop("MLFLOW_TRACKING_URI")
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = old
+
+
+def test_features_named_like_every_pipeline_column_run_end_to_end(clashing):
+    root, names, _ = clashing
+    paths = Paths.at(root)
+    schema = Schema.load(paths.schema)
+    assert set(names) <= set(schema.feature_names)
+    queue = pd.read_csv(paths.review_queue)
+    assert queue.columns.is_unique and set(QUEUE_COLUMNS.values()) <= set(queue.columns)
+    assert set(schema.feature_names) <= set(queue.columns)
+    assert (queue[QUEUE_COLUMNS["decision"]] == REVIEW).all()
+    for table in ("comparison.csv", "comparison_segments.csv", "unseen/unseen.csv", "redteam/redteam.csv",
+                  "scarcity/scarcity.csv"):
+        assert pd.read_csv(root / "reports" / table).columns.is_unique, table
+    assert (root / "reports/mlflow.json").exists()  # published and registered
+    # the serving section reports each feature's missing share in training (none of these is ever missing)
+    summary = paths.summary.read_text()
+    assert "Missing values at serving (`serve.missing: review`)" in summary
+    t = json.loads(paths.serving.read_text())["best"]["thresholds"]
+    assert t["missing"] == "review" and t["training_missing"] == {f: 0.0 for f in schema.feature_names}
+
+
+def test_the_registered_model_answers_on_the_prepared_test_rows(clashing):
+    root, names, renamed = clashing
+    paths = Paths.at(root)
+    schema = Schema.load(paths.schema)
+    test = pd.read_parquet(paths.split("test"))
+    assert test[renamed["count"]].dtype == "int64"  # an integer feature, as prepared (double refused it)
+    model = _load(root)
+    out = model.predict(test)
+    assert list(out.columns) == list(OUTPUT_COLUMNS) and len(out) == len(test)
+    # the serving core (what evaluate uses for the review queue) answers the same
+    serving = json.loads(paths.serving.read_text())["best"]
+    core = Scorer.from_files(paths.detectors / serving["model"], paths.schema, _thresholds(root, serving))
+    pd.testing.assert_frame_equal(out, core.predict(test))
+    # a null in each feature in turn: the row goes to review, with the feature named, in-process and in the core
+    rows = pd.concat([test.head(1)] * len(schema.feature_names), ignore_index=True)
+    for i, f in enumerate(schema.feature_names):
+        rows[f] = rows[f].astype(object if schema.feature(f).is_categorical else "float64")
+        rows.loc[i, f] = None if schema.feature(f).is_categorical else np.nan
+    got = model.predict(rows)
+    assert got["decision"].tolist() == [REVIEW] * len(rows)
+    assert got["reasons"].tolist() == [f"missing: {f}" for f in schema.feature_names]
+    pd.testing.assert_frame_equal(got, core.predict(rows))
+
+
+def _thresholds(root: Path, serving: dict) -> Path:
+    path = root / "thresholds.json"
+    path.write_text(json.dumps(Thresholds(**serving["thresholds"]).to_dict()))
+    return path
