@@ -91,6 +91,7 @@ def test_second_retrain_compares_on_same_rows_keeps_champion_within_margin(proj)
     (proj / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     r = _retrain(proj)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "removed DVC's stage lock" not in r.stdout  # no run was killed: no stale lock to remove
     last = _audit(proj)[-1]
     assert last["status"] == "ok" and last["decision"].startswith("kept champion") and "margin" in last["failed_checks"]
     g = last["guardrails"]
@@ -133,6 +134,8 @@ def test_pipeline_failure_keeps_champion_and_releases_lock(proj):
     assert r.returncode == 2 and r.stderr.strip().startswith("error:")
     last = _audit(proj)[-1]
     assert last["status"] == "failed" and "error" in last
+    # the audit line carries the one-line cause, not only DVC's "failed to reproduce"
+    assert "in stage prepare: error: the train split holds" in last["error"] and "split.min_frauds" in last["error"]
     assert _alias(proj, "champion") == champ
     with audit.exclusive_lock(proj / "reports/retrain/retrain.lock"):
         pass  # released
