@@ -24,7 +24,7 @@ from pipeline.metrics import (VERDICT_EQUIVALENT, VERDICT_HELPS, VERDICT_HURTS, 
                               VERDICT_TOO_FEW, VERDICTS, detector_metrics,
                               frauds_needed, metric_names, paired_with, verdict_counts, pct_label, recall_at_threshold,
                               seed_mean_std)
-from pipeline.reports import failed_checks
+from pipeline.reports import failed_checks, gate_status
 
 
 @dataclass
@@ -582,7 +582,8 @@ def gate_markdown(quality: dict[str, dict]) -> str:
                 f"seed set is {num(ref_q)}. " if ref_auc is not None else
                 "There are too few real held-out frauds for that reference here, so only the absolute checks run. ")
              + "A pool is flagged when it is easier to tell from the seed frauds than real new frauds are by more "
-             f"than {num(limit.get('detection_auc_excess'), 2)} AUC, when its quality score is more than "
+             f"than {num(limit.get('detection_auc_excess'), 2)} AUC beyond the noise (the lower bound of the 90% "
+             "bootstrap interval of that excess above it; a reference below chance counts as 0.5), when its quality score is more than "
              f"{num(limit.get('quality_score_drop'), 2)} below theirs (or below {num(limit.get('quality_score'), 2)}), "
              f"when more than {percent(limit.get('exact_copy_share'), 0)} of its rows copy a seed row, or when it "
              f"sits much closer to its seed rows than real new frauds do (DCR ratio below "
@@ -594,7 +595,9 @@ def gate_markdown(quality: dict[str, dict]) -> str:
             continue
         excess = q.get("detection_auc_excess")
         told = (f"told apart with AUC {num(q.get('detection_auc'))}"
-                + (f", {signed(excess, 3)} vs real new frauds" if excess is not None else ""))
+                + (f", {signed(excess, 3)} vs real new frauds (90% interval "
+                   f"{signed(q.get('detection_auc_excess_lo'), 3)}..{signed(q.get('detection_auc_excess_hi'), 3)})"
+                   if excess is not None else ""))
         lines.append(f"- {g}: {told}; quality {num(q.get('quality_score'))}; DCR ratio {num(q.get('dcr_ratio'))}; "
                      f"exact copies {percent(q.get('exact_copy_share'), 0)}: **{_gate(q)}**.")
     lines += ["", "| generator | quality score | drop vs real new frauds | exact copies | DCR ratio (pool/holdout) | "
@@ -610,7 +613,10 @@ def _gate(q: dict) -> str:
     if q.get("failed"):
         return "no pool: could not be sampled"
     failed = failed_checks(q)
-    return "pass" if not failed else "flagged: " + ", ".join(failed)
+    if failed:
+        return "flagged: " + ", ".join(failed)
+    status = gate_status(q)
+    return "pass" if status == "passed" else status
 
 
 def metrics_dict(table: pd.DataFrame) -> dict[str, Any]:
