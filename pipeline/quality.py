@@ -50,6 +50,7 @@ import pandas as pd
 
 from pipeline.encoding import Encoder, tokens
 from pipeline.io import finite_or_none
+from pipeline.reports import STATUS_FLAGGED, STATUS_PASSED, STATUS_TOO_FEW  # noqa: F401 - the gate's verdicts
 from pipeline.schema import Schema
 
 # check name -> (threshold key, direction). The calibrated checks compare the pool with REAL held-out frauds
@@ -68,9 +69,6 @@ _CHECKS = {
 #: reports STATUS_TOO_FEW instead of judging the pool against them
 MIN_REFERENCE_ROWS = 10
 
-#: the gate's verdicts (`status` in the report): flagged when a check fails; "not enough held-out frauds" when no
-#: check fails but the calibrated checks could not be measured for want of real held-out frauds; passed otherwise
-STATUS_PASSED, STATUS_FLAGGED, STATUS_TOO_FEW = "passed", "flagged", "not enough held-out frauds"
 
 #: Detection AUCs from few rows are noisy (on 30-60 held-out frauds the reference came out at 0.29-0.36, below
 #: chance, in five runs on pools of the same distribution). Each AUC is measured with DETECTION_REPEATS repeats of

@@ -73,11 +73,15 @@ def failed_checks(quality_report: dict[str, Any]) -> list[str]:
     return [name for name, c in (quality_report.get("checks") or {}).items() if c.get("passed") is False]
 
 
+#: the quality gate's verdicts on a pool (`status` in a quality report, set by `pipeline.quality.assess_pool`):
+#: flagged when a check fails; "not enough held-out frauds" when none fails but the calibrated checks could not be
+#: measured for want of real held-out frauds (reported, not flagged); passed otherwise
+STATUS_PASSED, STATUS_FLAGGED, STATUS_TOO_FEW = "passed", "flagged", "not enough held-out frauds"
+
+
 def gate_status(quality_report: dict[str, Any]) -> str:
     """The gate's verdict on a pool: "flagged" when a check failed, else the report's status ("passed", or "not
     enough held-out frauds" when the calibrated checks could not be measured)."""
-    from pipeline.quality import STATUS_FLAGGED, STATUS_PASSED
-
     return STATUS_FLAGGED if failed_checks(quality_report) else quality_report.get("status") or STATUS_PASSED
 
 
