@@ -25,9 +25,9 @@ def _params():
     p["scarcity"].update({"generators": ["gaussian_copula"], "n_frauds": ["all"], "repeats": [0]})  # retrain skips it
     # the unseen test reruns with every retrain (publish logs it); off here, where the tests are about the mechanics
     p["unseen"].update({"column": None, "generators": ["gaussian_copula"]})
-    # the quality gate flags most SDV pools on this small data; these tests are about the retrain mechanics (the
-    # pool guardrail has its own tests in tests/unit/test_retrain_logic.py)
-    p["retrain"]["allow_flagged_pool"] = True
+    # the shipped guardrails (retrain.allow_flagged_pool: false): publish registers only an admissible challenger (a
+    # baseline, or a blend whose pool passed the gate), so the loop closes by default; the pool guardrail has its
+    # own tests in tests/unit/test_retrain_logic.py
     return p
 
 
