@@ -71,7 +71,7 @@ MIN_REFERENCE_ROWS = 10
 
 
 #: Detection AUCs from few rows are noisy (on 30-60 held-out frauds the reference came out at 0.29-0.36, below
-#: chance, in five runs on pools of the same distribution). Each AUC is measured with DETECTION_REPEATS repeats of
+#: chance, in five runs). Each AUC is measured with DETECTION_REPEATS repeats of
 #: 3-fold cross-validation (out-of-fold scores averaged per row) and carries DETECTION_BOOT bootstrap replicates
 #: over its rows; `detection_auc_excess` is flagged only when the lower bound of its two-sided EXCESS_CI interval
 #: lies above the threshold (beyond the noise), and a reference below chance counts as chance (0.5).
