@@ -436,10 +436,10 @@ def challenger_sentence(table: pd.DataFrame) -> str:
     they differ."""
     chosen = challenger_config(table)
     s = (f"Registered as the challenger: {chosen['title']} (best on validation among the admissible "
-         f"configurations; {chosen['admission']}).")
+         f"configurations; {chosen.get('admission', 'no admission recorded')}).")
     top = best_config(table)
     if top["config"] != chosen["config"]:
-        s += f" The best on validation, {top['title']}, was not admissible: {top['admission']}."
+        s += f" The best on validation, {top['title']}, was not admissible: {top.get('admission')}."
     return s
 
 

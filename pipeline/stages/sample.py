@@ -22,7 +22,8 @@ from pipeline.targeting import allocate
 
 def _line(report: dict[str, Any]) -> str:
     failed = failed_checks(report)
-    flag = gate_status(report) + (" (" + ", ".join(failed) + ")" if failed else "")
+    flag = gate_status(report) + (" (" + ", ".join(failed) + ")" if failed else
+                                  f" ({report['status_note']})" if report.get("status_note") else "")
     excess = report.get("detection_auc_excess")
     return (f"quality gate {flag}: quality score {num(report.get('quality_score'))}, exact copies "
             f"{num(report.get('exact_copy_share'))}, DCR ratio {num(report.get('dcr_ratio'))}, detection AUC "

@@ -310,3 +310,16 @@ def test_five_verdicts_the_detectable_effect_and_the_reference_gain():
     assert ("it is there" in text) == bool((table["diff_lo"] >= 0.23 * table.loc["baseline", "recall"]).any())
     m = metrics_dict(table.reset_index())
     assert m["verdicts"]["equivalent"] == 1 and m["verdicts"]["inconclusive"] == 0 and "detectable_effect" in m["test"]
+
+
+def test_the_gate_table_reports_too_few_held_out_frauds_as_its_own_status():
+    from pipeline.compare import gate_markdown
+
+    checks = {"detection_auc_excess": {"value": None, "threshold": 0.1, "passed": None},
+              "exact_copy_share": {"value": 0.0, "threshold": 0.05, "passed": True}}
+    md = gate_markdown({"g": {"checks": checks, "passed": True, "status": "not enough held-out frauds"},
+                        "h": {"checks": {**checks, "exact_copy_share": {"value": 0.5, "threshold": 0.05,
+                                                                        "passed": False}}, "passed": False}})
+    assert "too few real held-out frauds for that reference" in md
+    assert "**not enough held-out frauds**" in md and "| not enough held-out frauds |" in md
+    assert "**flagged: exact_copy_share**" in md
