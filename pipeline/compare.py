@@ -24,7 +24,7 @@ from pipeline.metrics import (VERDICT_EQUIVALENT, VERDICT_HELPS, VERDICT_HURTS, 
                               VERDICT_TOO_FEW, VERDICTS, detector_metrics,
                               frauds_needed, metric_names, paired_with, verdict_counts, pct_label, recall_at_threshold,
                               seed_mean_std)
-from pipeline.reports import failed_checks
+from pipeline.reports import failed_checks, gate_status
 
 
 @dataclass
@@ -120,9 +120,19 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
         out_cols.setdefault(key, [np.nan] * len(table))[i] = value
 
     best_over = _best_oversampler(table)
+    valid_hits = headline_hits(detectors, y_valid, y_valid, ev["fpr_budgets"][0], on="valid")
     for i, row in table.iterrows():
         cid = row["config"]
         b = paired(cid, base, ev["ci"])
+        if row["kind"] == AUGMENTED:  # beyond noise on VALIDATION, Bonferroni over the augmented configurations
+            v = paired_with(valid_hits[cid], valid_hits[base], ev, adj_ci)
+            put(i, "valid_diff", v["diff"])
+            put(i, "valid_diff_lo", v["diff_lo"])
+            put(i, "valid_diff_hi", v["diff_hi"])
+            put(i, "valid_verdict_adjusted", v["verdict"])
+        admissible, why = _admission(row, v["diff_lo"] if row["kind"] == AUGMENTED else None, adj_ci)
+        put(i, "admissible", admissible)
+        put(i, "admission", why)
         if multi_fit and row["n_fits"] > 1:
             # how much of the difference CI's width generator randomness contributes: the same interval with
             # the fits averaged instead of drawn
@@ -166,19 +176,25 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
 
 
 def headline_hits(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.ndarray,
-                  budget: float) -> dict[str, np.ndarray]:
+                  budget: float, on: str = "test") -> dict[str, np.ndarray]:
     """{config: (n_seeds, n_test_frauds) bool, or (n_fits, n_seeds, n_test_frauds) for a generator fitted with
     several fit seeds}: which test frauds each detector alerts at the headline budget (threshold from the
-    validation legit rows), fits and seeds in ascending order."""
+    validation legit rows), fits and seeds in ascending order. `on="valid"`: the same for the validation frauds
+    (`y_test` is then ignored), for choices made without the test rows."""
     from pipeline.metrics import threshold_at_fpr
 
-    fraud, legit = np.asarray(y_test) == 1, np.asarray(y_valid) == 0
+    if on not in ("test", "valid"):
+        raise ValueError(f"on must be 'test' or 'valid', got {on!r}")
+    fraud, legit = np.asarray(y_test if on == "test" else y_valid) == 1, np.asarray(y_valid) == 0
+
+    def rows(d: DetectorScores) -> np.ndarray:
+        return d.test if on == "test" else d.valid
     by_config: dict[str, dict[int | None, list[DetectorScores]]] = {}
     for d in detectors:
         by_config.setdefault(d.config, {}).setdefault(d.fit_seed, []).append(d)
     out = {}
     for cid, by_fit in by_config.items():
-        per_fit = [np.vstack([d.test[fraud] >= threshold_at_fpr(d.valid[legit], budget)
+        per_fit = [np.vstack([rows(d)[fraud] >= threshold_at_fpr(d.valid[legit], budget)
                               for d in sorted(ds, key=lambda d: d.seed)])
                    for _, ds in sorted(by_fit.items(), key=lambda kv: -1 if kv[0] is None else kv[0])]
         if len({h.shape for h in per_fit}) > 1:
@@ -381,6 +397,52 @@ def _best_oversampler(table: pd.DataFrame) -> str | None:
     return str(ranked.iloc[0]["config"])
 
 
+def _admission(row: pd.Series, valid_diff_lo: float | None, ci: float) -> tuple[bool, str]:
+    """May this configuration be registered as the challenger, and why (not). A baseline may; an augmented
+    configuration only when its synthetic pool passed the quality gate (no gate report: not shown to pass) AND it
+    beats the real-only baseline on the validation frauds beyond noise: the lower bound of the paired bootstrap
+    interval of its validation recall difference, at the Bonferroni-adjusted level `ci`, above 0."""
+    if row["kind"] == BASELINE:
+        return True, "the real-only baseline"
+    if row["kind"] == REWEIGHT:
+        return True, "a baseline (real rows, scale_pos_weight)"
+    passed = row.get("quality_passed", np.nan)
+    gate = passed is True or passed is np.True_
+    if not gate:
+        flagged = str(row.get("quality_failed_checks", "") or "").replace(" ", ", ")
+        reason = (f"its pool was flagged by the quality gate ({flagged})" if flagged else
+                  "its pool has no quality-gate report")
+        return False, reason
+    beats = valid_diff_lo is not None and np.isfinite(valid_diff_lo) and valid_diff_lo > 0
+    level = f"{ci * 100:.4g}%"
+    if not beats:
+        return False, (f"its pool passed the gate, but it does not beat real-only on validation beyond noise "
+                       f"({level} interval of the recall difference reaches {signed(valid_diff_lo)})")
+    return True, (f"its pool passed the quality gate and it beats real-only on validation beyond noise "
+                  f"({level} interval of the recall difference from {signed(valid_diff_lo)})")
+
+
+def challenger_config(table: pd.DataFrame) -> pd.Series:
+    """THE choice of the detector `publish` registers as the challenger (and `evaluate` sets serving thresholds
+    for): the best admissible configuration on the VALIDATION rows (`best_config` among the rows `compare` marked
+    `admissible`: a baseline, or an augmented configuration whose pool passed the gate and which beats real-only on
+    validation beyond noise). The real-only baseline is always admissible, so there is always one."""
+    admissible = table[table["admissible"].astype(bool)] if "admissible" in table else table
+    return best_config(admissible)
+
+
+def challenger_sentence(table: pd.DataFrame) -> str:
+    """Why the registered challenger was registered, and why the best configuration on validation was not, when
+    they differ."""
+    chosen = challenger_config(table)
+    s = (f"Registered as the challenger: {chosen['title']} (best on validation among the admissible "
+         f"configurations; {chosen.get('admission', 'no admission recorded')}).")
+    top = best_config(table)
+    if top["config"] != chosen["config"]:
+        s += f" The best on validation, {top['title']}, was not admissible: {top.get('admission')}."
+    return s
+
+
 def best_config(table: pd.DataFrame, kinds: tuple[str, ...] = (BASELINE, REWEIGHT, AUGMENTED)) -> pd.Series:
     """The configuration with the highest mean headline recall on the VALIDATION rows (then validation
     PR-AUC); ties go to the simpler configuration (baseline first). Chosen without looking at test rows,
@@ -512,7 +574,8 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
     levels = "test fraud rows, detector seeds and generator fits" if fits > 1 else "test fraud rows and seeds"
     lines += [f"Headline metric: {headline_text}, threshold chosen on the real validation rows, mean over detector "
               f"seeds{' and generator fits' if fits > 1 else ''}; CI: {ci * 100:g}% paired bootstrap over {levels}. "
-              "The best configuration (registered as the challenger) is chosen on the validation rows.", ""]
+              "The configuration registered as the challenger is chosen on the validation rows.", "",
+              challenger_sentence(table), ""]
     if fits > 1:
         lines += [fit_seed_sentence(table), ""]
     lines += [
@@ -594,7 +657,8 @@ def gate_markdown(quality: dict[str, dict]) -> str:
                 f"seed set is {num(ref_q)}. " if ref_auc is not None else
                 "There are too few real held-out frauds for that reference here, so only the absolute checks run. ")
              + "A pool is flagged when it is easier to tell from the seed frauds than real new frauds are by more "
-             f"than {num(limit.get('detection_auc_excess'), 2)} AUC, when its quality score is more than "
+             f"than {num(limit.get('detection_auc_excess'), 2)} AUC beyond the noise (the lower bound of the 90% "
+             "bootstrap interval of that excess above it; a reference below chance counts as 0.5), when its quality score is more than "
              f"{num(limit.get('quality_score_drop'), 2)} below theirs (or below {num(limit.get('quality_score'), 2)}), "
              f"when more than {percent(limit.get('exact_copy_share'), 0)} of its rows copy a seed row, or when it "
              f"sits much closer to its seed rows than real new frauds do (DCR ratio below "
@@ -606,7 +670,9 @@ def gate_markdown(quality: dict[str, dict]) -> str:
             continue
         excess = q.get("detection_auc_excess")
         told = (f"told apart with AUC {num(q.get('detection_auc'))}"
-                + (f", {signed(excess, 3)} vs real new frauds" if excess is not None else ""))
+                + (f", {signed(excess, 3)} vs real new frauds (90% interval "
+                   f"{signed(q.get('detection_auc_excess_lo'), 3)}..{signed(q.get('detection_auc_excess_hi'), 3)})"
+                   if excess is not None else ""))
         lines.append(f"- {g}: {told}; quality {num(q.get('quality_score'))}; DCR ratio {num(q.get('dcr_ratio'))}; "
                      f"exact copies {percent(q.get('exact_copy_share'), 0)}: **{_gate(q)}**.")
     lines += ["", "| generator | quality score | drop vs real new frauds | exact copies | DCR ratio (pool/holdout) | "
@@ -622,7 +688,10 @@ def _gate(q: dict) -> str:
     if q.get("failed"):
         return "no pool: could not be sampled"
     failed = failed_checks(q)
-    return "pass" if not failed else "flagged: " + ", ".join(failed)
+    if failed:
+        return "flagged: " + ", ".join(failed)
+    status = gate_status(q)
+    return "pass" if status == "passed" else status
 
 
 def metrics_dict(table: pd.DataFrame) -> dict[str, Any]:
@@ -646,8 +715,9 @@ def metrics_dict(table: pd.DataFrame) -> dict[str, Any]:
             "pr_auc": b["pr_auc_mean"]}
         out["verdicts"] = verdict_counts(aug["verdict"])
         out["test"]["detectable_effect"] = float(aug["detectable"].median())
-    best = best_config(table)
+    best = challenger_config(table)  # what publish registers
     out["best_config"] = best["config"]
+    out["best_on_validation"] = best_config(table)["config"]
     out["test"]["best"] = {"recall": best["recall"], "lift": 0.0 if best["kind"] == BASELINE else best["lift"]}
     return _clean(out)
 

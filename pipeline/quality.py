@@ -16,16 +16,25 @@ held-out fraud rows) and returns a JSON-able dict:
   `dcr_ratio` = median pool DCR / median holdout DCR: well below 1 means the pool sits closer
   to the seed rows than new real frauds do, i.e. it memorises them.
 * `detection_auc`: XGBoost (50 trees, depth 3, one thread: see DETECTION_N_JOBS) telling seed
-  rows from an equal-size pool subsample, mean ROC-AUC over 3 stratified folds (0.5 = indistinguishable, 1 = trivially told apart).
+  rows from an equal-size pool subsample: ROC-AUC of the out-of-fold scores of DETECTION_REPEATS repeats of
+  3-fold cross-validation (0.5 = indistinguishable, 1 = trivially told apart), with a 90% bootstrap interval
+  over its rows (`detection_auc_interval`; `detection_auc_rows` rows a side). See `detection`.
 * `detection_auc_real_reference`, `quality_score_real_reference`: the same two measures for REAL
   held-out frauds (the validation split's) against the seed set - how different real new frauds
   already are (fraud drifts). The calibrated checks judge the pool against them:
   `detection_auc_excess` (pool AUC minus reference AUC: how much easier the pool is to tell from the
   seed set than real new frauds are) and `quality_score_drop` (reference score minus pool score).
+  The gate knows its noise: with few held-out frauds the reference AUC is noise (it fell to 0.29-0.36, below
+  chance, on 30-60 frauds); a reference below chance counts as chance (0.5, `detection_auc_real_reference_used`),
+  the excess carries a bootstrap interval (`detection_auc_excess_lo`/`_hi`, EXCESS_CI) and its check fails only
+  when the interval's LOWER bound lies above `max_detection_auc_excess` (the check's `value` stays the point
+  estimate). Below MIN_REFERENCE_ROWS held-out frauds nothing calibrated is measured and the report's `status`
+  says "not enough held-out frauds" (STATUS_TOO_FEW: reported, not flagged) with a `status_note`.
   The absolute `quality_score` and `detection_auc` checks stay available (`min_quality_score`,
   `max_detection_auc`; the latter off by default: on drifting data it flags every pool).
 * `checks`: {name: {"value", "threshold", "passed"}}; `passed` is None when the value could not
   be computed (not evaluated; it does not fail the gate) or the threshold is None (disabled).
+* `passed` (no check failed) and `status`: "flagged", "not enough held-out frauds" or "passed".
 
 The pool is subsampled to `max_rows` rows (seeded) for the report, DCR and detection; the
 exact-copy share uses the whole pool.
@@ -41,6 +50,7 @@ import pandas as pd
 
 from pipeline.encoding import Encoder, tokens
 from pipeline.io import finite_or_none
+from pipeline.reports import STATUS_FLAGGED, STATUS_PASSED, STATUS_TOO_FEW  # noqa: F401 - the gate's verdicts
 from pipeline.schema import Schema
 
 # check name -> (threshold key, direction). The calibrated checks compare the pool with REAL held-out frauds
@@ -55,8 +65,19 @@ _CHECKS = {
     "detection_auc": ("max_detection_auc", "max"),
     "detection_auc_excess": ("max_detection_auc_excess", "max"),
 }
-#: below this many real held-out frauds the references (and the calibrated checks) are not computed
+#: below this many real held-out frauds the references (and the calibrated checks) are not computed: the gate
+#: reports STATUS_TOO_FEW instead of judging the pool against them
 MIN_REFERENCE_ROWS = 10
+
+
+#: Detection AUCs from few rows are noisy (on 30-60 held-out frauds the reference came out at 0.29-0.36, below
+#: chance, in five runs). Each AUC is measured with DETECTION_REPEATS repeats of
+#: 3-fold cross-validation (out-of-fold scores averaged per row) and carries DETECTION_BOOT bootstrap replicates
+#: over its rows; `detection_auc_excess` is flagged only when the lower bound of its two-sided EXCESS_CI interval
+#: lies above the threshold (beyond the noise), and a reference below chance counts as chance (0.5).
+DETECTION_REPEATS = 3
+DETECTION_BOOT = 500
+EXCESS_CI = 0.90
 
 _TABLE = "fraud"
 
@@ -96,29 +117,62 @@ def assess_pool(seed_set: pd.DataFrame, pool: pd.DataFrame, holdout: pd.DataFram
     dcr, ratio = _dcr(seed_df, pool_sub, hold_df, schema)
     result["dcr"] = dcr
     result["dcr_ratio"] = ratio
-    result["detection_auc"] = _detection_auc(seed_df, pool_sub, schema, seed)
+    pool_det = detection(seed_df, pool_sub, schema, seed)
+    result["detection_auc"] = pool_det["auc"] if pool_det else None
     # the same measures for REAL held-out frauds against the seed set: how far apart real frauds of two periods
     # already are (drift). A pool judged against these is judged against what real new frauds look like.
     has_ref = len(hold_df) >= MIN_REFERENCE_ROWS
-    result["detection_auc_real_reference"] = _detection_auc(seed_df, hold_df, schema, seed) if has_ref else None
+    ref_det = detection(seed_df, hold_df, schema, seed) if has_ref else None
+    result["detection_auc_real_reference"] = ref_det["auc"] if ref_det else None
     result["quality_score_real_reference"] = (_quality_report(seed_df, hold_df, schema)["quality_score"]
                                               if has_ref else None)
     result["sdmetrics_privacy"] = _sdmetrics_privacy(seed_df, pool_sub, hold_df, schema, seed) if has_ref else None
-    result["detection_auc_excess"] = _difference(result["detection_auc"], result["detection_auc_real_reference"])
+    for key, det in (("detection_auc", pool_det), ("detection_auc_real_reference", ref_det)):
+        result[key + "_interval"] = [det["auc_lo"], det["auc_hi"]] if det else None
+        result[key + "_rows"] = det["n"] if det else None
+    result.update(detection_excess(pool_det, ref_det, seed))
     result["quality_score_drop"] = _difference(result["quality_score_real_reference"], result["quality_score"])
 
     checks = {}
     for name, (key, direction) in _CHECKS.items():
         value, limit = result[name], limits[key]
+        if name == "detection_auc_excess":  # judged beyond its noise: the interval's lower bound against the limit
+            value = result["detection_auc_excess_lo"]
         if value is None or limit is None:
             passed = None
         else:
             passed = bool(value >= limit) if direction == "min" else bool(value <= limit)
-        checks[name] = {"value": value, "threshold": limit, "passed": passed}
+        checks[name] = {"value": result[name], "threshold": limit, "passed": passed}
     result["checks"] = checks
     result["passed"] = all(c["passed"] is not False for c in checks.values())
+    calibrated = ("detection_auc_excess", "quality_score_drop")
+    too_few = not has_ref and any(limits[_CHECKS[c][0]] is not None for c in calibrated)
+    result["status"] = (STATUS_FLAGGED if not result["passed"] else STATUS_TOO_FEW if too_few else STATUS_PASSED)
+    if too_few:
+        result["status_note"] = (f"{len(hold_df)} real held-out fraud(s), fewer than {MIN_REFERENCE_ROWS}: the "
+                                 "calibrated checks (detection AUC excess, quality score drop) were not measured")
     result["thresholds"] = limits
     return result
+
+
+def detection_excess(pool_det: dict | None, ref_det: dict | None, seed: int = 0,
+                     ci: float = EXCESS_CI) -> dict[str, Any]:
+    """`detection_auc_excess` (pool AUC minus the real held-out frauds' AUC, a reference below chance counted as
+    0.5) with its `ci` bootstrap interval (`_lo`, `_hi`): the pool's and the reference's replicates are drawn
+    independently, each replicate's reference floored at 0.5 as the point estimate's is. None without both."""
+    keys = ("detection_auc_excess", "detection_auc_excess_lo", "detection_auc_excess_hi",
+            "detection_auc_real_reference_used")
+    if pool_det is None or ref_det is None:
+        return dict.fromkeys(keys)
+    rng = np.random.default_rng(seed + 2)
+    n = min(len(pool_det["replicates"]), len(ref_det["replicates"]))
+    pool_rep = rng.permutation(pool_det["replicates"])[:n]
+    ref_rep = np.maximum(rng.permutation(ref_det["replicates"])[:n], 0.5)
+    excess = pool_rep - ref_rep
+    tail = (1.0 - ci) / 2.0
+    ref_used = max(ref_det["auc"], 0.5)
+    return dict(zip(keys, (float(pool_det["auc"] - ref_used), float(np.quantile(excess, tail)),
+                           float(np.quantile(excess, 1.0 - tail)), float(ref_used))))
 
 
 def _difference(a: float | None, b: float | None) -> float | None:
@@ -252,9 +306,17 @@ def _dcr(seed_df, pool_df, hold_df, schema) -> tuple[dict[str, Any], float | Non
     return stats, ratio
 
 
-def _detection_auc(seed_df, pool_df, schema, seed) -> float | None:
-    n = min(len(seed_df), len(pool_df))
-    if n < 3:
+def detection(seed_df: pd.DataFrame, other_df: pd.DataFrame, schema: Schema, seed: int = 0,
+              repeats: int = DETECTION_REPEATS, n_boot: int = DETECTION_BOOT) -> dict[str, Any] | None:
+    """How well a classifier tells `other_df` rows from `seed_df` rows: {"auc", "auc_lo", "auc_hi" (90% bootstrap
+    interval), "replicates" (bootstrap AUCs), "n" (rows per side)}, or None with fewer than 6 rows a side.
+
+    Equal-size subsamples of both (the smaller side's size), XGBoost (50 trees, depth 3, one thread: see
+    DETECTION_N_JOBS) in `repeats` repeats of stratified 3-fold cross-validation; each row's out-of-fold scores are
+    averaged over the repeats and the AUC is that of the averaged scores. The replicates resample the rows of each
+    side (the test-set noise, which dominates on few rows)."""
+    n = min(len(seed_df), len(other_df))
+    if n < 6:
         return None
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
@@ -262,14 +324,33 @@ def _detection_auc(seed_df, pool_df, schema, seed) -> float | None:
 
     rng = np.random.default_rng(seed + 1)
     real = seed_df.iloc[np.sort(rng.choice(len(seed_df), size=n, replace=False))]
-    fake = pool_df.iloc[np.sort(rng.choice(len(pool_df), size=n, replace=False))]
+    fake = other_df.iloc[np.sort(rng.choice(len(other_df), size=n, replace=False))]
     X = schema.to_model_frame(pd.concat([real, fake], ignore_index=True))
     y = np.r_[np.zeros(n, dtype=int), np.ones(n, dtype=int)]
-    aucs = []
-    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
-    for train_idx, test_idx in folds.split(X, y):
-        model = XGBClassifier(n_estimators=50, max_depth=3, n_jobs=DETECTION_N_JOBS, tree_method="hist",
-                              enable_categorical=True, random_state=seed, verbosity=0)
-        model.fit(X.iloc[train_idx], y[train_idx])
-        aucs.append(roc_auc_score(y[test_idx], model.predict_proba(X.iloc[test_idx])[:, 1]))
-    return float(np.mean(aucs))
+    scores = np.zeros(len(y))
+    for r in range(repeats):
+        folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed + 1000 * r)
+        for train_idx, test_idx in folds.split(X, y):
+            model = XGBClassifier(n_estimators=50, max_depth=3, n_jobs=DETECTION_N_JOBS, tree_method="hist",
+                                  enable_categorical=True, random_state=seed + r, verbosity=0)
+            model.fit(X.iloc[train_idx], y[train_idx])
+            scores[test_idx] += model.predict_proba(X.iloc[test_idx])[:, 1] / repeats
+    reps = bootstrap_auc(y, scores, n_boot, np.random.default_rng(seed + 3))
+    return {"auc": float(roc_auc_score(y, scores)), "auc_lo": float(np.quantile(reps, 0.05)),
+            "auc_hi": float(np.quantile(reps, 0.95)), "replicates": reps, "n": int(n)}
+
+
+def bootstrap_auc(y: np.ndarray, scores: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """`n_boot` ROC-AUCs of (y, scores) with the positive and the negative rows each resampled with replacement
+    (ties count one half), vectorised: one sort, one cumulative sum per replicate."""
+    y = np.asarray(y)
+    uniq, inv = np.unique(np.asarray(scores, dtype=float), return_inverse=True)
+    pos, neg = inv[y == 1], inv[y == 0]
+    n1, n0 = len(pos), len(neg)
+    wp = rng.multinomial(n1, np.full(n1, 1.0 / n1), size=n_boot).astype(float)  # (n_boot, n1) draw counts
+    wn = rng.multinomial(n0, np.full(n0, 1.0 / n0), size=n_boot).astype(float)
+    neg_at = np.zeros((n_boot, len(uniq)))  # negatives drawn at each distinct score
+    np.add.at(neg_at.T, neg, wn.T)
+    below = np.cumsum(neg_at, axis=1) - neg_at  # negatives strictly below each distinct score
+    wins = below[:, pos] + 0.5 * neg_at[:, pos]
+    return (wp * wins).sum(axis=1) / (n1 * n0)

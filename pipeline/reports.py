@@ -12,7 +12,8 @@ from pipeline.targeting import split_name
 
 #: quality-report numbers averaged over a generator's fits when it has several
 _MEAN_KEYS = ("quality_score", "exact_copy_share", "dcr_ratio", "detection_auc", "detection_auc_real_reference",
-              "detection_auc_excess", "quality_score_real_reference", "quality_score_drop", "column_shapes",
+              "detection_auc_excess", "detection_auc_excess_lo", "detection_auc_excess_hi",
+              "quality_score_real_reference", "quality_score_drop", "column_shapes",
               "column_pair_trends", "fit_seconds")
 
 
@@ -70,6 +71,18 @@ def merge_fits(reports: list[dict[str, Any]], fit_seeds: list[int]) -> dict[str,
 def failed_checks(quality_report: dict[str, Any]) -> list[str]:
     """Names of the gate checks a quality report failed (checks not evaluated do not fail)."""
     return [name for name, c in (quality_report.get("checks") or {}).items() if c.get("passed") is False]
+
+
+#: the quality gate's verdicts on a pool (`status` in a quality report, set by `pipeline.quality.assess_pool`):
+#: flagged when a check fails; "not enough held-out frauds" when none fails but the calibrated checks could not be
+#: measured for want of real held-out frauds (reported, not flagged); passed otherwise
+STATUS_PASSED, STATUS_FLAGGED, STATUS_TOO_FEW = "passed", "flagged", "not enough held-out frauds"
+
+
+def gate_status(quality_report: dict[str, Any]) -> str:
+    """The gate's verdict on a pool: "flagged" when a check failed, else the report's status ("passed", or "not
+    enough held-out frauds" when the calibrated checks could not be measured)."""
+    return STATUS_FLAGGED if failed_checks(quality_report) else quality_report.get("status") or STATUS_PASSED
 
 
 def gate_threshold(quality: dict[str, dict], check: str) -> float | None:

@@ -29,6 +29,7 @@ A retrain killed before it could write its line is recorded by the next one.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -101,11 +102,21 @@ def _dvc(paths: Paths, args: list[str]) -> None:
         _kill_tree(proc.pid)
         proc.wait()
         raise
-    output = "".join(lines)
     if proc.returncode != 0:
-        tail = [ln for ln in output.strip().splitlines() if ln.strip()]
-        err = next((ln for ln in reversed(tail) if "error" in ln.lower()), tail[-1] if tail else "")
-        raise PipelineError(f"`dvc {' '.join(args)}` failed (exit {proc.returncode}): {err.strip()[:300]}")
+        raise PipelineError(f"`dvc {' '.join(args)}` failed (exit {proc.returncode}){failure_cause(''.join(lines))}")
+
+
+def failure_cause(output: str) -> str:
+    """The one-line cause of a failed `dvc repro`, from its output: the stage that failed (DVC's `failed to
+    reproduce 'S'`) and the stage's own one-line `error: ...` (what `pipeline.cli` prints for a PipelineError);
+    DVC's last error line when the stage printed none, else the last line."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    dvc_error = next((ln for ln in reversed(lines) if ln.startswith("ERROR")), None)
+    stage_error = next((ln for ln in reversed(lines) if ln.startswith("error:")), None)
+    stage = re.search(r"failed to reproduce '([^']+)'", dvc_error or "")
+    where = f" in stage {stage.group(1)}" if stage else ""
+    cause = stage_error or dvc_error or (lines[-1] if lines else "")
+    return f"{where}: {cause[:300]}" if cause else where
 
 
 def clear_stale_dvc_lock(paths: Paths) -> bool:
@@ -123,6 +134,8 @@ def clear_stale_dvc_lock(paths: Paths) -> bool:
     except (OSError, json.JSONDecodeError):
         return False
     infos = [*entries.get("write", {}).values(), *[i for v in entries.get("read", {}).values() for i in v]]
+    if not infos:
+        return False  # DVC leaves the file behind, empty, after every run: nothing holds it, nothing to remove
     for info in infos:
         try:
             if psutil.Process(int(info["pid"])).status() != psutil.STATUS_ZOMBIE:

@@ -15,17 +15,22 @@ from pipeline.generators.base import Generator
 from pipeline.io import write_json, write_parquet
 from pipeline.paths import Paths
 from pipeline.quality import assess_pool, threshold_keys
-from pipeline.reports import failed_checks
+from pipeline.reports import failed_checks, gate_status
 from pipeline.schema import Schema
 from pipeline.targeting import allocate
 
 
 def _line(report: dict[str, Any]) -> str:
     failed = failed_checks(report)
-    flag = "passed" if not failed else "flagged (" + ", ".join(failed) + ")"
+    flag = gate_status(report) + (" (" + ", ".join(failed) + ")" if failed else
+                                  f" ({report['status_note']})" if report.get("status_note") else "")
+    excess = report.get("detection_auc_excess")
     return (f"quality gate {flag}: quality score {num(report.get('quality_score'))}, exact copies "
             f"{num(report.get('exact_copy_share'))}, DCR ratio {num(report.get('dcr_ratio'))}, detection AUC "
-            f"{num(report.get('detection_auc'))}")
+            f"{num(report.get('detection_auc'))}" + ("" if excess is None else
+                                                     f" (excess over real new frauds {num(excess)}, 90% interval "
+                                                     f"{num(report.get('detection_auc_excess_lo'))}.."
+                                                     f"{num(report.get('detection_auc_excess_hi'))})"))
 
 
 def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[str, Any]:

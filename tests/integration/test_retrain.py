@@ -25,9 +25,9 @@ def _params():
     p["scarcity"].update({"generators": ["gaussian_copula"], "n_frauds": ["all"], "repeats": [0]})  # retrain skips it
     # the unseen test reruns with every retrain (publish logs it); off here, where the tests are about the mechanics
     p["unseen"].update({"column": None, "generators": ["gaussian_copula"]})
-    # the quality gate flags most SDV pools on this small data; these tests are about the retrain mechanics (the
-    # pool guardrail has its own tests in tests/unit/test_retrain_logic.py)
-    p["retrain"]["allow_flagged_pool"] = True
+    # the shipped guardrails (retrain.allow_flagged_pool: false): publish registers only an admissible challenger (a
+    # baseline, or a blend whose pool passed the gate), so the loop closes by default; the pool guardrail has its
+    # own tests in tests/unit/test_retrain_logic.py
     return p
 
 
@@ -91,6 +91,7 @@ def test_second_retrain_compares_on_same_rows_keeps_champion_within_margin(proj)
     (proj / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     r = _retrain(proj)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "removed DVC's stage lock" not in r.stdout  # no run was killed: no stale lock to remove
     last = _audit(proj)[-1]
     assert last["status"] == "ok" and last["decision"].startswith("kept champion") and "margin" in last["failed_checks"]
     g = last["guardrails"]
@@ -136,6 +137,8 @@ def test_pipeline_failure_keeps_champion_and_releases_lock(proj):
     assert r.returncode == 2 and r.stderr.strip().startswith("error:")
     last = _audit(proj)[-1]
     assert last["status"] == "failed" and "error" in last
+    # the audit line carries the one-line cause, not only DVC's "failed to reproduce"
+    assert "in stage prepare: error: the train split holds" in last["error"] and "split.min_frauds" in last["error"]
     assert _alias(proj, "champion") == champ
     with audit.exclusive_lock(proj / "reports/retrain/retrain.lock"):
         pass  # released

@@ -3,7 +3,8 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from pipeline.compare import DetectorScores, compare, lift_text, metrics_dict, summary_markdown, summary_sentence
+from pipeline.compare import (DetectorScores, best_config, challenger_config, compare, lift_text, metrics_dict,
+                              summary_markdown, summary_sentence)
 
 EV = {"fpr_budgets": [0.01, 0.05], "precision_floors": [0.5], "top_k": [20], "n_boot": 300, "ci": 0.95, "seed": 0}
 
@@ -37,7 +38,8 @@ def test_verdicts_follow_the_ci():
         "bad@0.5": ("augmented", "bad", 0.5, "sdv", 0.5),
         "same@0.5": ("augmented", "same", 0.5, "oversampler", 2.0),
     }
-    table = compare(_detectors(y_valid, y_test, configs), y_valid, y_test, EV)
+    gate = {g: {"passed": True, "checks": {"detection_auc_excess": {"passed": True}}} for g in ("good", "bad", "same")}
+    table = compare(_detectors(y_valid, y_test, configs), y_valid, y_test, EV, gate)
     v = dict(zip(table["config"], table["verdict"]))
     assert v["baseline"] == "reference"
     assert v["good@0.5"] == "helps" and v["bad@0.5"] == "hurts"
@@ -51,6 +53,50 @@ def test_verdicts_follow_the_ci():
     assert "good at 50% synthetic share raised recall" in summary_sentence(table, "recall")
     md = summary_markdown(table, "recall", ci=0.9)
     assert "| good@0.5 |" in md and "90% CI" in md and "chosen on the validation rows" in md
+
+
+def _gate(passed, failed=()):
+    return {"passed": passed, "checks": {c: {"passed": c not in failed} for c in ("detection_auc_excess", "dcr_ratio")}}
+
+
+def test_the_challenger_is_the_best_admissible_configuration_not_the_best_on_validation():
+    """The best configuration on validation trained on a pool the gate flagged: it is not registered (the retrain
+    guardrail would refuse it, and `make retrain` would crown nothing). The challenger is the best ADMISSIBLE one: a
+    baseline, or an augmented configuration whose pool passed the gate and which beats real-only on validation
+    beyond noise; the summary says why it was registered and why the top one was not."""
+    y_valid, y_test = _y(3000, 150, 1), _y(3000, 300, 2)
+    configs = {
+        "baseline": ("baseline", None, 0.0, None, 2.0),
+        "reweight": ("reweight", None, 0.0, None, 1.5),
+        "flagged@0.5": ("augmented", "flagged", 0.5, "sdv", 4.5),  # best on validation, pool flagged
+        "good@0.5": ("augmented", "good", 0.5, "sdv", 3.5),  # passed the gate, beats real-only beyond noise
+        "flat@0.5": ("augmented", "flat", 0.5, "sdv", 2.05),  # passed the gate, no better than real-only
+    }
+    quality = {"flagged": _gate(False, ["detection_auc_excess"]), "good": _gate(True), "flat": _gate(True)}
+    dets = _detectors(y_valid, y_test, configs)
+    table = compare(dets, y_valid, y_test, EV, quality)
+    rows = table.set_index("config")
+    assert best_config(table)["config"] == "flagged@0.5"
+    assert challenger_config(table)["config"] == "good@0.5"
+    assert dict(zip(table["config"], table["admissible"])) == {"baseline": True, "reweight": True, "flagged@0.5": False,
+                                                               "good@0.5": True, "flat@0.5": False}
+    assert rows.loc["good@0.5", "valid_diff_lo"] > 0 and rows.loc["good@0.5", "valid_verdict_adjusted"] == "helps"
+    assert "does not beat real-only on validation beyond noise" in rows.loc["flat@0.5", "admission"]
+    m = metrics_dict(table)
+    assert (m["best_config"], m["best_on_validation"]) == ("good@0.5", "flagged@0.5")  # publish registers best_config
+    md = summary_markdown(table, "recall")
+    assert ("Registered as the challenger: good@0.5 (best on validation among the admissible configurations; its "
+            "pool passed the quality gate and it beats real-only on validation beyond noise") in md
+    assert ("The best on validation, flagged@0.5, was not admissible: its pool was flagged by the quality gate "
+            "(detection_auc_excess).") in md
+    # with no augmented configuration admissible, a baseline is registered (the better of the two on validation)
+    quality["good"] = _gate(False, ["dcr_ratio"])
+    table = compare(dets, y_valid, y_test, EV, quality)
+    assert challenger_config(table)["config"] == "baseline"
+    assert "Registered as the challenger: baseline (best on validation among the admissible configurations; the " \
+           "real-only baseline)." in summary_markdown(table, "recall")
+    # no gate report at all: a pool not shown to pass is not admissible
+    assert challenger_config(compare(dets, y_valid, y_test, EV))["kind"] in ("baseline", "reweight")
 
 
 def test_no_effect_sentence():
@@ -264,3 +310,16 @@ def test_five_verdicts_the_detectable_effect_and_the_reference_gain():
     assert ("it is there" in text) == bool((table["diff_lo"] >= 0.23 * table.loc["baseline", "recall"]).any())
     m = metrics_dict(table.reset_index())
     assert m["verdicts"]["equivalent"] == 1 and m["verdicts"]["inconclusive"] == 0 and "detectable_effect" in m["test"]
+
+
+def test_the_gate_table_reports_too_few_held_out_frauds_as_its_own_status():
+    from pipeline.compare import gate_markdown
+
+    checks = {"detection_auc_excess": {"value": None, "threshold": 0.1, "passed": None},
+              "exact_copy_share": {"value": 0.0, "threshold": 0.05, "passed": True}}
+    md = gate_markdown({"g": {"checks": checks, "passed": True, "status": "not enough held-out frauds"},
+                        "h": {"checks": {**checks, "exact_copy_share": {"value": 0.5, "threshold": 0.05,
+                                                                        "passed": False}}, "passed": False}})
+    assert "too few real held-out frauds for that reference" in md
+    assert "**not enough held-out frauds**" in md and "| not enough held-out frauds |" in md
+    assert "**flagged: exact_copy_share**" in md

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from pipeline.params import defaults
-from pipeline.quality import assess_pool, threshold_keys
+from pipeline.quality import (STATUS_FLAGGED, STATUS_PASSED, STATUS_TOO_FEW, assess_pool, detection_excess,
+                              threshold_keys)
 from pipeline.reports import failed_checks
 
 LIMITS = {k: defaults()["quality"][k] for k in threshold_keys()}  # the shipped defaults, from the one spec
@@ -138,6 +139,75 @@ def test_calibrated_checks_need_real_held_out_frauds(frames):
     report = assess_pool(frames["seed"], frames["far"], frames["holdout"].iloc[:5], SCHEMA, LIMITS)
     assert report["detection_auc_real_reference"] is None and report["quality_score_real_reference"] is None
     assert report["checks"]["detection_auc_excess"]["passed"] is None  # not evaluated: it does not pass or fail
+    assert report["status"] == STATUS_FLAGGED  # the far pool still fails the absolute quality floor
+
+
+def test_too_few_held_out_frauds_is_its_own_status_that_does_not_flag(frames):
+    """With too few real held-out frauds to measure the reference, the gate says so instead of flagging; the
+    checks that need no reference (copies, the absolute floor) still flag."""
+    report = assess_pool(frames["seed"], frames["same"], frames["holdout"].iloc[:5], SCHEMA, LIMITS)
+    assert report["passed"] is True and report["status"] == STATUS_TOO_FEW == "not enough held-out frauds"
+    assert "5 real held-out fraud(s), fewer than 10" in report["status_note"]
+    assert failed_checks(report) == []
+    copies = assess_pool(frames["seed"], pd.concat([frames["seed"]] * 2, ignore_index=True),
+                         frames["holdout"].iloc[:5], SCHEMA, LIMITS)
+    assert copies["status"] == STATUS_FLAGGED and "exact_copy_share" in failed_checks(copies)
+    ok = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA, LIMITS)
+    assert ok["status"] == STATUS_PASSED and "status_note" not in ok
+
+
+def test_a_reference_below_chance_counts_as_chance_and_the_excess_carries_its_interval():
+    rng = np.random.default_rng(0)
+    pool = {"auc": 0.52, "replicates": rng.normal(0.52, 0.02, 500)}
+    below = {"auc": 0.31, "replicates": rng.normal(0.31, 0.08, 500)}  # few rows: noise below chance
+    out = detection_excess(pool, below)
+    assert out["detection_auc_real_reference_used"] == 0.5
+    assert out["detection_auc_excess"] == pytest.approx(0.02)  # not 0.21
+    assert out["detection_auc_excess_lo"] < 0.02 < out["detection_auc_excess_hi"] <= 0.52 - 0.5 + 0.1
+    above = detection_excess(pool, {"auc": 0.7, "replicates": rng.normal(0.7, 0.05, 500)})
+    assert above["detection_auc_excess"] == pytest.approx(-0.18) and above["detection_auc_real_reference_used"] == 0.7
+    assert detection_excess(None, below)["detection_auc_excess"] is None
+
+
+def _linked(rng, n):
+    """Fraud rows whose columns move together (amount and items grow with the score)."""
+    score = rng.normal(0, 1, n)
+    return pd.DataFrame({"amount": np.exp(3 + score + rng.normal(0, 0.2, n)), "score": score,
+                         "n_items": np.clip(np.round(4 + 2 * score + rng.normal(0, 0.5, n)), 0, None).astype(int),
+                         "channel": np.where(score > 0.5, "web", rng.choice(["app", "atm", "pos"], n))})
+
+
+@pytest.mark.parametrize("n_holdout", [30, 60, 100])
+def test_on_small_tables_a_pool_like_real_frauds_passes(n_holdout):
+    """Small tables are the use case: with 30-100 real held-out frauds the reference AUC is noise (it fell to
+    0.29-0.36 on such tables and flagged pools a classifier cannot tell from real frauds). A pool drawn from the real
+    frauds' own distribution (a second batch of real frauds) must pass the gate, for every seed."""
+    for seed in range(3):
+        rng = np.random.default_rng(1000 * n_holdout + seed)
+        seed_set, holdout, pool = _linked(rng, 300), _linked(rng, n_holdout), _linked(rng, 600)
+        report = assess_pool(seed_set, pool, holdout, SCHEMA, LIMITS, seed=seed)
+        assert report["status"] == STATUS_PASSED, (seed, failed_checks(report), report["detection_auc_excess_lo"])
+        assert report["checks"]["detection_auc_excess"]["passed"] is True  # measured, not skipped
+        lo, hi = report["detection_auc_real_reference_interval"]
+        assert lo <= report["detection_auc_real_reference"] <= hi and report["detection_auc_real_reference_rows"] \
+            == n_holdout
+
+
+@pytest.mark.parametrize("n_holdout", [60, 100])
+def test_on_small_tables_an_obviously_bad_pool_is_still_flagged(n_holdout):
+    """Noise-aware is not blind: a pool with every relation between columns broken (columns shuffled), or moved
+    away from the real frauds, is flagged beyond the noise at 60-100 held-out frauds."""
+    for seed in range(2):
+        rng = np.random.default_rng(1000 * n_holdout + seed)
+        seed_set, holdout = _linked(rng, 300), _linked(rng, n_holdout)
+        shuffled = pd.concat([seed_set] * 2, ignore_index=True)
+        for col in shuffled.columns:
+            shuffled[col] = rng.permutation(shuffled[col].to_numpy())
+        shifted = _linked(rng, 600).assign(score=lambda d: d["score"] + 1.0)
+        for pool in (shuffled, shifted):
+            report = assess_pool(seed_set, pool, holdout, SCHEMA, LIMITS, seed=seed)
+            assert report["detection_auc_excess_lo"] > LIMITS["max_detection_auc_excess"]
+            assert report["checks"]["detection_auc_excess"]["passed"] is False and report["status"] == STATUS_FLAGGED
 
 
 def test_sdmetrics_privacy_metrics_are_reported_beside_the_gate(frames):

@@ -87,6 +87,8 @@ def test_stale_dvc_lock_removed_only_when_its_processes_are_gone(tmp_path):
     paths = Paths.at(tmp_path)
     paths.dvc_rwlock.parent.mkdir(parents=True)
     assert clear_stale_dvc_lock(paths) is False  # no lock
+    paths.dvc_rwlock.write_text(json.dumps({"read": {}, "write": {}}))  # what DVC leaves after every finished run
+    assert clear_stale_dvc_lock(paths) is False and paths.dvc_rwlock.exists()  # nothing held: nothing removed
     paths.dvc_rwlock.write_text(json.dumps({"write": {"data/prepared": {"pid": os.getpid(), "cmd": "dvc repro"}}}))
     assert clear_stale_dvc_lock(paths) is False and paths.dvc_rwlock.exists()  # a live holder keeps it
     import time
@@ -193,3 +195,18 @@ def test_the_guardrail_scores_attacked_copies_of_the_new_test_frauds_only():
     r = _attack_recalls(AmountScorer(), schema, valid, attacked, 0.01)
     assert r["x1"] > 0.5 and r["x0.1"] < r["x1"] / 2
     assert _attack_recalls(AmountScorer(), schema, valid, {}, 0.01) == {}
+
+
+def test_a_failed_dvc_repro_names_the_stage_and_its_one_line_cause():
+    from pipeline.retrain import failure_cause
+
+    output = ("Running stage 'prepare':\n> python -m pipeline prepare\n"
+              "error: the train split holds 3 fraud(s) in 900 rows, fewer than split.min_frauds=20; provide more data\n"
+              "ERROR: failed to reproduce 'prepare': failed to run: python -m pipeline prepare, exited with 2\n")
+    assert failure_cause(output) == (" in stage prepare: error: the train split holds 3 fraud(s) in 900 rows, fewer "
+                                     "than split.min_frauds=20; provide more data")
+    # a stage that died without its one line (a bug's traceback): DVC's line; no output at all: nothing to add
+    assert failure_cause("Traceback ...\nKeyError: 'x'\nERROR: failed to reproduce 'train': failed to run: "
+                         "python -m pipeline train, exited with 1\n") == (
+        " in stage train: ERROR: failed to reproduce 'train': failed to run: python -m pipeline train, exited with 1")
+    assert failure_cause("") == ""
