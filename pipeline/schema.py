@@ -73,6 +73,11 @@ def as_text(col: pd.Series) -> pd.Series:
                    else str(v)).astype(object)
 
 
+def plain_number(col: pd.Series) -> bool:
+    """A column already held as numbers (not text, not booleans): it needs no parsing."""
+    return pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)
+
+
 _OPTIONAL = ("categories", "other", "model_name")  # left out of schema.json when None
 
 
@@ -148,10 +153,10 @@ class Schema:
                     kept = set(f.categories or [])
                     out[f.name] = out[f.name].map(lambda v: v if v is None or v in kept else f.other).astype(object)
             elif f.is_integer:
-                vals = pd.to_numeric(col, errors="coerce")
+                vals = col if plain_number(col) else pd.to_numeric(col, errors="coerce")
                 out[f.name] = np.rint(vals).astype(f.dtype) if vals.notna().all() else vals.round().astype("Int64")
             else:
-                out[f.name] = pd.to_numeric(col, errors="coerce").astype("float64")
+                out[f.name] = (col if plain_number(col) else pd.to_numeric(col, errors="coerce")).astype("float64")
         return pd.DataFrame(out, index=df.index, columns=self.feature_names)
 
     def to_model_frame(self, df: pd.DataFrame) -> pd.DataFrame:

@@ -40,7 +40,7 @@ from pipeline.errors import DataError
 from pipeline.fmt import percent
 from pipeline.io import read_json
 from pipeline.metrics import threshold_at_fpr
-from pipeline.schema import RESERVED_PREFIX, Schema
+from pipeline.schema import RESERVED_PREFIX, Schema, plain_number
 
 ALERT, REVIEW, PASS = "alert", "review", "pass"
 DECISIONS = (ALERT, REVIEW, PASS)
@@ -54,6 +54,10 @@ QUEUE_COLUMNS = {c: RESERVED_PREFIX + c for c in OUTPUT_COLUMNS}
 #: `serve.missing_share` of the time)
 MISSING_REVIEW, MISSING_REJECT, MISSING_MODEL = "review", "reject", "model"
 MISSING_POLICIES = (MISSING_REVIEW, MISSING_REJECT, MISSING_MODEL)
+
+
+#: requests up to this many rows are scored on one XGBoost thread (`Scorer._threads_for`)
+ONE_THREAD_ROWS = 20_000
 
 
 class ServingInputError(DataError):
@@ -118,9 +122,9 @@ class Scorer:
             raise ServingInputError(f"missing feature column(s) {missing}; send every column of the model's "
                                     f"signature ({len(self.schema.feature_names)} features)")
         for f in self.schema.features:
-            if f.is_categorical:
-                continue
             col = rows[f.name]
+            if f.is_categorical or plain_number(col):  # numbers already: nothing to check
+                continue
             parsed = pd.to_numeric(col, errors="coerce")
             bad = parsed.isna() & col.notna()
             if bad.any():
@@ -160,25 +164,41 @@ class Scorer:
         return ["missing: " + ", ".join(m) if m else "" for m in out]
 
     # -- scoring -------------------------------------------------------------------------
+    def _threads_for(self, n_rows: int) -> None:
+        """One XGBoost thread for a request of up to `ONE_THREAD_ROWS` rows (starting the thread pool costs more
+        than it saves there; scores do not depend on the thread count), all cores for larger tables."""
+        n_jobs = 1 if n_rows <= ONE_THREAD_ROWS else None
+        if getattr(self.model, "n_jobs", "unset") != n_jobs:
+            self.model.set_params(n_jobs=n_jobs)
+
     def scores(self, rows: pd.DataFrame) -> np.ndarray:
         from pipeline.detector import predict_scores
 
-        return predict_scores(self.model, self.schema.to_model_frame(self.check_input(rows)))
+        X = self.schema.to_model_frame(self.check_input(rows))
+        self._threads_for(len(X))
+        return predict_scores(self.model, X)
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         """score, decision (alert | review | pass) and reasons for every row, in input order, under the
-        missing-input policy (`scores` gives the model's scores alone, whatever is missing)."""
+        missing-input policy (`scores` gives the model's scores alone, whatever is missing). Reasons explain the
+        rows that are not `pass` (a passed row needs none: its reasons are empty), so their cost - per-row
+        contributions, the costliest part of an answer - is paid for the few rows an analyst will read."""
         from pipeline.detector import predict_scores
 
         features = self.check_input(rows)
         self.check_missing(features)
         X = self.schema.to_model_frame(features)
+        self._threads_for(len(X))
         scores = predict_scores(self.model, X)
-        decisions, reasons = self.thresholds.decide(scores), self.reasons(X, features)
-        if self.thresholds.missing == MISSING_REVIEW:  # a guarded feature's missing value never decides a row
-            for i, lacking in enumerate(self.missing_guarded(features)):
-                if lacking:
-                    decisions[i], reasons[i] = REVIEW, lacking
+        decisions = self.thresholds.decide(scores)
+        reasons = np.full(len(X), "", dtype=object)
+        lacking = (np.asarray(self.missing_guarded(features), dtype=object)
+                   if self.thresholds.missing == MISSING_REVIEW else np.full(len(X), "", dtype=object))
+        explain = np.flatnonzero((decisions != PASS) & (lacking == ""))
+        if len(explain):
+            reasons[explain] = self.reasons(X.iloc[explain], features.iloc[explain])
+        guarded = lacking != ""  # a guarded feature's missing value never decides a row: review, and why
+        decisions[guarded], reasons[guarded] = REVIEW, lacking[guarded]
         return pd.DataFrame(dict(zip(OUTPUT_COLUMNS, (scores, decisions, reasons))),
                             index=rows.index).reset_index(drop=True)
 
@@ -186,20 +206,20 @@ class Scorer:
         """The features that raised each row's score most (positive contributions only), with their values."""
         import xgboost as xgb
 
-        if len(X) == 0 or self.thresholds.reasons == 0:
+        k = self.thresholds.reasons
+        if len(X) == 0 or k == 0:
             return [""] * len(X)
         booster = self.model.get_booster()
         best = getattr(self.model, "best_iteration", None)
         contribs = booster.predict(xgb.DMatrix(X, enable_categorical=True), pred_contribs=True,
                                    iteration_range=(0, int(best) + 1) if best is not None else (0, 0))
         contribs = contribs[:, :-1]  # the last column is the bias
+        top = np.argsort(-contribs, axis=1, kind="stable")[:, :k]
+        value = np.take_along_axis(contribs, top, axis=1)
         names = self.schema.feature_names
-        raw = features.reset_index(drop=True)
-        out = []
-        for i, row in enumerate(contribs):
-            top = [j for j in np.argsort(-row, kind="stable")[: self.thresholds.reasons] if row[j] > 0]
-            out.append("; ".join(f"{names[j]}={_show(raw.iat[i, j])} ({row[j]:+.2f})" for j in top))
-        return out
+        columns = [features[n].to_numpy(dtype=object) for n in names]
+        return ["; ".join(f"{names[j]}={_show(columns[j][i])} ({v:+.2f})" for j, v in zip(top[i], value[i]) if v > 0)
+                for i in range(len(top))]
 
 
 def serving_frame(schema: Schema, rows: pd.DataFrame) -> pd.DataFrame:

@@ -55,6 +55,22 @@ def test_reasons_name_the_users_features_with_positive_contributions(scorer):
             assert name in s.schema.feature_names and p.endswith(")") and "(+" in p
 
 
+def test_reasons_explain_the_rows_that_are_not_passed_exactly_as_for_every_row(scorer):
+    """Contributions are computed for alert and review rows only: their reasons equal those computed for all
+    rows at once (row by row, whatever else is in the request); a passed row has none."""
+    s, valid = scorer
+    out = s.predict(valid)
+    flagged = out["decision"].to_numpy() != PASS
+    assert flagged.any() and (~flagged).any()
+    X = s.schema.to_model_frame(valid[s.schema.feature_names])
+    everyone = np.asarray(s.reasons(X, valid[s.schema.feature_names]), dtype=object)
+    assert list(out["reasons"][flagged]) == list(everyone[flagged])
+    assert (out["reasons"][~flagged] == "").all() and (everyone[~flagged] != "").any()
+    # one row at a time answers the same as the whole table
+    for i in np.flatnonzero(flagged)[:5]:
+        pd.testing.assert_frame_equal(s.predict(valid.iloc[[i]]), out.iloc[[i]].reset_index(drop=True))
+
+
 def test_awkward_requests_have_defined_behaviour(scorer):
     s, valid = scorer
     rows = valid.head(5).copy()
