@@ -1,5 +1,5 @@
-"""The compute backend: where a stage's independent units of work run (params `compute`; README "When one machine
-is not enough").
+"""The compute backend: where a stage's independent units of work run (params `compute`; docs/operations.md,
+"When one machine is not enough").
 
 `compute.scheduler`:
 - `local` (default): a Dask `LocalCluster` on this machine, one single-threaded worker process per core

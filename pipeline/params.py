@@ -224,7 +224,7 @@ SPEC = Section({
         "id_columns": (ListOf(Str(), unique=True), []),
         "drop_columns": (ListOf(Str(), unique=True), []),
         "meta_columns": (ListOf(Str(), unique=True), []),
-        # the input contract (pipeline/data/contract.py; README "Bring your own data")
+        # the input contract (pipeline/data/contract.py; docs/data.md)
         "categorical_columns": (ListOf(Str(), unique=True), []),
         "non_finite": (Str(("missing", "reject")), "missing"),
         "coerce_numeric": (Bool(), False),

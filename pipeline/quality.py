@@ -226,7 +226,7 @@ SDMETRICS_DCR_ROWS = 300
 
 def _sdmetrics_privacy(seed_df: pd.DataFrame, pool_df: pd.DataFrame, hold_df: pd.DataFrame, schema: Schema,
                        seed: int) -> dict[str, Any]:
-    """SDMetrics 0.32's own DCR privacy metrics, reported beside the gate (not gating; see the README):
+    """SDMetrics 0.32's own DCR privacy metrics, reported beside the gate (not gating; see docs/method.md):
     DCROverfittingProtection (share of pool rows closer to the seed set than to the real held-out frauds; score 1 =
     no closer to the seed set than to held-out rows) and DCRBaselineProtection (pool's distance to the seed set
     against random data's; 1 = as far as random rows). On a time split the held-out frauds are both fewer and

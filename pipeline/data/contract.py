@@ -1,8 +1,8 @@
 """The input contract: which feature columns `prepare` accepts, and as what.
 
 Every feature column's type is decided here, once, and recorded in `schema.json`; later stages
-never guess again. What the contract does with each kind of messy input (README, "Bring your own
-data", lists the same rules for users):
+never guess again. What the contract does with each kind of messy input (docs/data.md, "The input
+contract", lists the same rules for users):
 
 * **types** - numbers and booleans are `numerical` (integers stored as int64 only when exact,
   below 2**53; larger ones as float64); strings and pandas categoricals are
