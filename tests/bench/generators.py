@@ -117,7 +117,7 @@ def _tree_cpu_s() -> float:
 class _Contention:
     """CPU seconds other jobs used on the machine while a block ran (this process tree excluded)."""
 
-    def __enter__(self) -> "_Contention":
+    def __enter__(self) -> _Contention:
         self.t0, self.busy0, self.own0 = time.perf_counter(), busy_cpu_s(), _tree_cpu_s()
         return self
 
@@ -209,7 +209,7 @@ class _TreePoller:
                 pass
             self._halt.wait(self.interval)
 
-    def __enter__(self) -> "_TreePoller":
+    def __enter__(self) -> _TreePoller:
         self._thread.start()
         return self
 

@@ -261,7 +261,7 @@ def expected_stages(project: Path) -> list[str]:
     """Every stage of the copy's dvc.yaml, foreach stages expanded over params.yaml's generators."""
     import yaml
 
-    gens = list((yaml.safe_load((project / "params.yaml").read_text()).get("generators") or {}))
+    gens = list(yaml.safe_load((project / "params.yaml").read_text()).get("generators") or {})
     out = []
     for name, spec in yaml.safe_load((project / "dvc.yaml").read_text())["stages"].items():
         if "foreach" in spec:

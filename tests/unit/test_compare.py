@@ -3,8 +3,16 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from pipeline.compare import (DetectorScores, best_config, challenger_config, compare, lift_text, metrics_dict,
-                              summary_markdown, summary_sentence)
+from pipeline.compare import (
+    DetectorScores,
+    best_config,
+    challenger_config,
+    compare,
+    lift_text,
+    metrics_dict,
+    summary_markdown,
+    summary_sentence,
+)
 
 EV = {"fpr_budgets": [0.01, 0.05], "precision_floors": [0.5], "top_k": [20], "n_boot": 300, "ci": 0.95, "seed": 0}
 

@@ -7,8 +7,15 @@ import copy
 
 import pytest
 
-from tests.dvc_coverage import (ROOT, imported_modules, load, stage_modules, uncovered_code, uncovered_params,
-                                unused_code_deps)
+from tests.dvc_coverage import (
+    ROOT,
+    imported_modules,
+    load,
+    stage_modules,
+    uncovered_code,
+    uncovered_params,
+    unused_code_deps,
+)
 
 STAGES = load()
 

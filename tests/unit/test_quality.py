@@ -7,8 +7,14 @@ import pandas as pd
 import pytest
 
 from pipeline.params import defaults
-from pipeline.quality import (STATUS_FLAGGED, STATUS_PASSED, STATUS_TOO_FEW, assess_pool, detection_excess,
-                              threshold_keys)
+from pipeline.quality import (
+    STATUS_FLAGGED,
+    STATUS_PASSED,
+    STATUS_TOO_FEW,
+    assess_pool,
+    detection_excess,
+    threshold_keys,
+)
 from pipeline.reports import failed_checks
 
 LIMITS = {k: defaults()["quality"][k] for k in threshold_keys()}  # the shipped defaults, from the one spec

@@ -4,12 +4,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.cells import CellCache
 from pipeline.cells import bits as _bits
 from pipeline.data.contract import infer_schema
 from pipeline.errors import GeneratorError
-from pipeline.cells import CellCache
-from pipeline.scarcity import (ALL, FAILED, OK, SKIPPED, draw_frauds, run_cell, run_cells, series_sentence,
-                               sweep_markdown, sweep_table)
+from pipeline.scarcity import (
+    ALL,
+    FAILED,
+    OK,
+    SKIPPED,
+    draw_frauds,
+    run_cell,
+    run_cells,
+    series_sentence,
+    sweep_markdown,
+    sweep_table,
+)
 from tests.helpers import tabular_frame
 
 LABEL = "Class"

@@ -1,19 +1,35 @@
 """pipeline.serving: thresholds, decisions, reasons and defined behaviour on awkward requests."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from pipeline.data.contract import infer_schema
 from pipeline.detector import predict_scores, train_detector
-from dataclasses import replace
-
 from pipeline.errors import DataError
 from pipeline.schema import RESERVED_PREFIX, Schema
-from pipeline.serving import (ALERT, MISSING_POLICIES, MISSING_REJECT, MISSING_REVIEW, OUTPUT_COLUMNS, PASS,
-                              QUEUE_COLUMNS, REVIEW, Scorer, ServingInputError, Thresholds, decision_counts,
-                              decisions_markdown, missing_markdown, queue_frame, realised_fpr, serving_frame,
-                              training_missing)
+from pipeline.serving import (
+    ALERT,
+    MISSING_POLICIES,
+    MISSING_REJECT,
+    MISSING_REVIEW,
+    OUTPUT_COLUMNS,
+    PASS,
+    QUEUE_COLUMNS,
+    REVIEW,
+    Scorer,
+    ServingInputError,
+    Thresholds,
+    decision_counts,
+    decisions_markdown,
+    missing_markdown,
+    queue_frame,
+    realised_fpr,
+    serving_frame,
+    training_missing,
+)
 from tests.helpers import tabular_frame
 
 LABEL = "Class"

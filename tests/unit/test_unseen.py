@@ -13,8 +13,21 @@ from pipeline.generators.registry import split_type
 from pipeline.io import read_json
 from pipeline.metrics import VERDICT_HELPS, VERDICT_NONE
 from pipeline.stages import unseen as stage
-from pipeline.unseen import (FAILED, REAL_ONLY, TOO_FEW, Setup, headline, judge, min_judgeable, run_cells,
-                             sign_test_p, unseen_markdown, unseen_table, variant_sentence, without_variant)
+from pipeline.unseen import (
+    FAILED,
+    REAL_ONLY,
+    TOO_FEW,
+    Setup,
+    headline,
+    judge,
+    min_judgeable,
+    run_cells,
+    sign_test_p,
+    unseen_markdown,
+    unseen_table,
+    variant_sentence,
+    without_variant,
+)
 from tests.helpers import base_params, write_prepared
 
 LABEL = "y"

@@ -1,11 +1,15 @@
 """arfpy benchmark: python run_arfpy.py <table> [--shim]"""
-import sys, time
+import sys
+import time
+
 if '--shim' in sys.argv:
     import numpy as np
     if not hasattr(np, 'in1d'):
         np.in1d = np.isin  # one-line numpy-2 compatibility shim
-import numpy as np, pandas as pd
+import numpy as np
+import pandas as pd
 from arfpy import arf
+
 table = sys.argv[1]
 np.random.seed(0)
 seed = pd.read_parquet(f'/tmp/geneval/seeds/{table}.parquet')

@@ -1,7 +1,12 @@
 """ForestDiffusion benchmark: python run_fd.py <table> [key=value ...] (overrides of ForestDiffusionModel defaults)"""
-import sys, time, ast
-import numpy as np, pandas as pd
+import ast
+import sys
+import time
+
+import numpy as np
+import pandas as pd
 from ForestDiffusion import ForestDiffusionModel
+
 table = sys.argv[1]
 kw = {k: ast.literal_eval(v) for k, v in (a.split('=', 1) for a in sys.argv[2:] if '=' in a)}
 tag = kw.pop('tag', None)

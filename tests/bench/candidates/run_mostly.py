@@ -1,7 +1,12 @@
 """mostlyai-engine TabularARGN benchmark: python run_mostly.py <table> [max_training_time_minutes]"""
-import sys, time, shutil
-import pandas as pd, torch
+import shutil
+import sys
+import time
+
+import pandas as pd
+import torch
 from mostlyai.engine import TabularARGN
+
 table = sys.argv[1]
 mtt = float(sys.argv[2]) if len(sys.argv) > 2 else 4.0
 torch.set_num_threads(2)
