@@ -20,10 +20,22 @@ from sklearn.metrics import average_precision_score
 
 from pipeline.fmt import num, pct, percent, signed
 from pipeline.grid import AUGMENTED, BASELINE, REWEIGHT
-from pipeline.metrics import (VERDICT_EQUIVALENT, VERDICT_HELPS, VERDICT_HURTS, VERDICT_INCONCLUSIVE,
-                              VERDICT_TOO_FEW, VERDICTS, detector_metrics,
-                              frauds_needed, metric_names, paired_with, verdict_counts, pct_label, recall_at_threshold,
-                              seed_mean_std)
+from pipeline.metrics import (
+    VERDICT_EQUIVALENT,
+    VERDICT_HELPS,
+    VERDICT_HURTS,
+    VERDICT_INCONCLUSIVE,
+    VERDICT_TOO_FEW,
+    VERDICTS,
+    detector_metrics,
+    frauds_needed,
+    metric_names,
+    paired_with,
+    pct_label,
+    recall_at_threshold,
+    seed_mean_std,
+    verdict_counts,
+)
 from pipeline.reports import failed_checks, gate_status
 
 

@@ -112,7 +112,7 @@ class Backend:
         self._cluster = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
-    def __enter__(self) -> "Backend":
+    def __enter__(self) -> Backend:
         return self
 
     def __exit__(self, *exc) -> None:

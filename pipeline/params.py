@@ -22,8 +22,21 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from pipeline.checks import (REQUIRED, Bool, Char, Check, Encoding, Float, Int, Invalid, ListOf, Optional, Section,
-                             Str, validate_all)
+from pipeline.checks import (
+    REQUIRED,
+    Bool,
+    Char,
+    Check,
+    Encoding,
+    Float,
+    Int,
+    Invalid,
+    ListOf,
+    Optional,
+    Section,
+    Str,
+    validate_all,
+)
 from pipeline.data.simulate import MAX_CUSTOMERS
 from pipeline.errors import ConfigError
 from pipeline.paths import PARAMS_FILE

@@ -188,7 +188,7 @@ class Schema:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Schema":
+    def from_dict(cls, d: dict[str, Any]) -> Schema:
         return cls(
             label=d["label"],
             time=d.get("time"),
@@ -201,7 +201,7 @@ class Schema:
         write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: str | Path) -> "Schema":
+    def load(cls, path: str | Path) -> Schema:
         path = Path(path)
         if not path.exists():
             raise DataError(f"{path} not found; run the prepare stage first (dvc repro prepare)")

@@ -16,9 +16,10 @@ import os
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -31,11 +32,10 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 
-from mlflow.tracking import MlflowClient  # noqa: E402
-
 import mlflow  # noqa: E402
 import mlflow.models  # noqa: E402
 import mlflow.pyfunc  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -174,7 +174,7 @@ def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str
     metrics: dict = bundle["metrics"]
     best_cfg = metrics.get("best_config", "baseline")
     best_aug = metrics.get("test", {}).get("best_augmented", {})
-    date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     verdicts = metrics.get("verdicts", {})
     # the run's one word: helps when a configuration helps, else the best augmented configuration's verdict
     verdict_text = ("helps" if verdicts.get("helps") else
@@ -347,7 +347,8 @@ def serving_signature(schema) -> Any:
     rows of a count column), `long` refuses float64 and nullable Int64, so a null in a count would fail. `Scorer`
     checks those columns itself (a value that is not a number is an error naming the column and row)."""
     from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema as MlflowSchema
+    from mlflow.types import ColSpec
+    from mlflow.types import Schema as MlflowSchema
     from mlflow.types.schema import AnyType
 
     from pipeline.serving import OUTPUT_COLUMNS

@@ -32,9 +32,10 @@ import sys
 import time
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from numbers import Integral
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
 import cloudpickle
 import numpy as np
@@ -129,7 +130,7 @@ class Generator(ABC):
 
     # -- fit -----------------------------------------------------------------------------
     def fit(self, seed_set: pd.DataFrame, schema: Schema, train: pd.DataFrame | None = None,
-            seed: int = 0, target: pd.Series | None = None) -> "Generator":
+            seed: int = 0, target: pd.Series | None = None) -> Generator:
         """Fit on the seed set (fraud rows of the training split; extra columns are ignored).
 
         `train` is the whole training split (features and `schema.label`); only oversamplers use
@@ -393,7 +394,7 @@ class Generator(ABC):
                 cloudpickle.dump(self, handle)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Generator":
+    def load(cls, path: str | Path) -> Generator:
         """Read a generator written by `save`."""
         path = Path(path)
         if not path.is_file():

@@ -13,8 +13,7 @@ from pipeline.compare import headline_hits
 from pipeline.io import read_json, write_csv, write_json, write_text
 from pipeline.paths import Paths
 from pipeline.plots import plot_redteam
-from pipeline.redteam import (CLEAN, COLUMNS, apply_attack, attacks, metrics, redteam_table, split_hits,
-                              summary_markdown)
+from pipeline.redteam import CLEAN, COLUMNS, apply_attack, attacks, metrics, redteam_table, split_hits, summary_markdown
 from pipeline.schema import Schema
 from pipeline.scoring import score_detectors
 
