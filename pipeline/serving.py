@@ -306,7 +306,8 @@ def decisions_markdown(entry: dict[str, Any]) -> str:
              "| decision | threshold (score >=) | FPR budget | FPR on validation | FPR on test | rows | frauds |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for name, key in ((ALERT, "alert"), (REVIEW, "review")):
-        lines.append(f"| {name} | {t[key]:.4f} | {percent(t[key + '_budget'], 2)} | {percent(entry[key + '_fpr_valid'], 2)} | "
+        lines.append(f"| {name} | {t[key]:.4f} | {percent(t[key + '_budget'], 2)} | "
+                     f"{percent(entry[key + '_fpr_valid'], 2)} | "
                      f"{percent(entry[key + '_fpr_test'], 2)} | {c[name]['rows']} | {c[name]['frauds']} |")
     lines.append(f"| {PASS} | | | | | {c[PASS]['rows']} | {c[PASS]['frauds']} |")
     lines += ["", "Thresholds are set on the validation legitimate rows; the test FPR shows what each budget really "

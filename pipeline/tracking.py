@@ -86,8 +86,8 @@ def connect(root: Path, retries: int = 3, wait_s: float = 2.0) -> tuple[MlflowCl
             time.sleep(wait_s)
     if reason is not None:
         raise TrackingError(f"MLflow tracking server {uri} unreachable after {retries + 1} tries ({reason}); start it, "
-                            "or set MLFLOW_TRACKING_URI to a running server (unset it to use the local mlflow/mlflow.db), "
-                            "then rerun `dvc repro`: nothing else is recomputed")
+                            "or set MLFLOW_TRACKING_URI to a running server (unset it to use the local "
+                            "mlflow/mlflow.db), then rerun `dvc repro`: nothing else is recomputed")
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(tracking_uri=uri)
     try:
@@ -222,7 +222,8 @@ def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str
             models = {}
             for role, spec in bundle["models"].items():
                 models[role] = _log_model(spec, role)
-            registered = _register(client, models["best"]["model_uri"], model_name, pid, best_cfg) if "best" in models else {}
+            registered = (_register(client, models["best"]["model_uri"], model_name, pid, best_cfg)
+                          if "best" in models else {})
             record = {
                 "tracking_uri": uri, "experiment": experiment, "experiment_id": exp_id, "parent_run_id": pid,
                 "parent_run_name": run_name, "child_run_ids": children, "models": models,

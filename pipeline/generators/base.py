@@ -360,8 +360,8 @@ class Generator(ABC):
             if k and value == MISSING_SEGMENT:
                 raise GeneratorError(f"{self.name} cannot target rows whose {col} is missing; give that value weight 0")
             if k and value not in known:
-                raise GeneratorError(f"augment.target asks for {k} rows with {col}={value!r}, a value no seed fraud has "
-                                     f"(values: {', '.join(v for v in known if v != MISSING_SEGMENT)}); fix "
+                raise GeneratorError(f"augment.target asks for {k} rows with {col}={value!r}, a value no seed fraud "
+                                     f"has (values: {', '.join(v for v in known if v != MISSING_SEGMENT)}); fix "
                                      "augment.target.weights")
         wanted = {str(v): int(k) for v, k in counts.items() if k}
         total = sum(wanted.values())
@@ -398,7 +398,8 @@ class Generator(ABC):
         """Read a generator written by `save`."""
         path = Path(path)
         if not path.is_file():
-            raise GeneratorError(f"generator file {path} not found; run the fit stage (dvc repro fit@<name>-<fit seed>) first")
+            raise GeneratorError(f"generator file {path} not found; run the fit stage "
+                                 "(dvc repro fit@<name>-<fit seed>) first")
         try:
             with open(path, "rb") as handle:
                 obj = cloudpickle.load(handle)
