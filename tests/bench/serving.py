@@ -55,9 +55,9 @@ def _post(url: str, body: bytes) -> float:
 
 
 def main() -> None:
+    import mlflow
     import pandas as pd
 
-    import mlflow
     from pipeline import tracking
     from pipeline.io import read_json, write_json, write_text
     from pipeline.paths import Paths
