@@ -19,11 +19,12 @@ export DVC_NO_ANALYTICS := 1
 export DVC_SITE_CACHE_DIR := $(CURDIR)/.dvc/tmp/site-cache
 export GIT_PYTHON_REFRESH := quiet
 
-.PHONY: help install run test test-fast ui serve retrain bench clean
+.PHONY: help install run lint test test-fast ui serve retrain bench clean
 
 help:
 	@echo "make run      set up .venv, run the whole pipeline (dvc repro) on the built-in data, print the verdict"
-	@echo "make test     set up .venv and run the test suite"
+	@echo "make test     set up .venv, lint, and run the test suite"
+	@echo "make lint     ruff check pipeline tests (the rules in pyproject.toml; make test runs it first)"
 	@echo "make ui       open the MLflow UI on http://127.0.0.1:$(PORT)"
 	@echo "make serve    serve the registered champion on http://127.0.0.1:$(PORT) (ALIAS=challenger to serve that)"
 	@echo "make retrain  scheduled retraining: rerun on new data, promote only a better detector"
@@ -52,7 +53,10 @@ run: $(STAMP)
 	@echo "         reports/unseen/summary.md and recall_on_unseen_variants.png (attack variants never trained on),"
 	@echo "         reports/metrics.json (dvc metrics show), MLflow runs in mlflow/mlflow.db: run 'make ui'."
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline tests
+
+test: $(STAMP) lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

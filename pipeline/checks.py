@@ -14,8 +14,9 @@ from __future__ import annotations
 import codecs
 import copy
 import math
+from collections.abc import Callable
 from numbers import Integral, Real
-from typing import Any, Callable
+from typing import Any
 
 from pipeline.errors import ConfigError
 

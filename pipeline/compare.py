@@ -20,10 +20,22 @@ from sklearn.metrics import average_precision_score
 
 from pipeline.fmt import num, pct, percent, signed
 from pipeline.grid import AUGMENTED, BASELINE, REWEIGHT
-from pipeline.metrics import (VERDICT_EQUIVALENT, VERDICT_HELPS, VERDICT_HURTS, VERDICT_INCONCLUSIVE,
-                              VERDICT_TOO_FEW, VERDICTS, detector_metrics,
-                              frauds_needed, metric_names, paired_with, verdict_counts, pct_label, recall_at_threshold,
-                              seed_mean_std)
+from pipeline.metrics import (
+    VERDICT_EQUIVALENT,
+    VERDICT_HELPS,
+    VERDICT_HURTS,
+    VERDICT_INCONCLUSIVE,
+    VERDICT_TOO_FEW,
+    VERDICTS,
+    detector_metrics,
+    frauds_needed,
+    metric_names,
+    paired_with,
+    pct_label,
+    recall_at_threshold,
+    seed_mean_std,
+    verdict_counts,
+)
 from pipeline.reports import failed_checks, gate_status
 
 
@@ -81,7 +93,8 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
         row: dict[str, Any] = {
             "config": cid, "title": first.title, "kind": first.kind, "generator": first.generator,
             "family": first.family, "share": first.share, "n_seeds": len({d.seed for d in ds}),
-            "seeds": " ".join(str(d.seed) for d in ds), "n_fits": len(fits), "fit_seeds": " ".join(str(f) for f in fits),
+            "seeds": " ".join(str(d.seed) for d in ds), "n_fits": len(fits),
+            "fit_seeds": " ".join(str(f) for f in fits),
             "n_real_fraud": first.n_real_fraud, "n_synthetic": first.n_synthetic,
             "valid_recall_mean": float(np.mean(valid_recall)), "valid_pr_auc_mean": float(np.mean(valid_ap)),
         }
@@ -479,7 +492,8 @@ def summary_sentence(table: pd.DataFrame, headline_text: str) -> str:
     base = table[table["kind"] == BASELINE].iloc[0]
     aug = table[table["kind"] == AUGMENTED]
     if aug.empty:
-        return f"No augmented configuration was trained; the real-only baseline reached {headline_text} {base['recall']:.2f}."
+        return (f"No augmented configuration was trained; the real-only baseline reached {headline_text} "
+                f"{base['recall']:.2f}.")
     helps = aug[aug["verdict"] == VERDICT_HELPS]
     if not helps.empty:
         b = helps.sort_values(["diff_lo", "recall"], ascending=False).iloc[0]
@@ -509,8 +523,8 @@ def decision_sentence(table: pd.DataFrame, min_effect: float | None, reference_l
     if aug.empty:
         return ""
     counts = {v: int((aug["verdict"] == v).sum()) for v in VERDICTS}
-    words = {VERDICT_HELPS: "help" if counts[VERDICT_HELPS] > 1 else "helps", VERDICT_EQUIVALENT: "equivalent to real-only (no gain or loss beyond "
-                                                        f"+-{num(min_effect, 2)})",
+    words = {VERDICT_HELPS: "help" if counts[VERDICT_HELPS] > 1 else "helps",
+             VERDICT_EQUIVALENT: f"equivalent to real-only (no gain or loss beyond +-{num(min_effect, 2)})",
              VERDICT_INCONCLUSIVE: "inconclusive (the CI reaches past +-" + num(min_effect, 2) + ": the data cannot "
                                                                                              "tell)",
              VERDICT_HURTS: "hurt" if counts[VERDICT_HURTS] > 1 else "hurts", VERDICT_TOO_FEW: "too few to judge"}
@@ -590,7 +604,8 @@ def summary_markdown(table: pd.DataFrame, headline_text: str, profile: dict | No
         lift, lift_ci = ("", "") if r["kind"] == BASELINE else lift_text(r)
         detectable = "" if r["kind"] == BASELINE or not _finite(r.get("detectable")) else f"+-{r['detectable']:.3f}"
         lines.append(
-            f"| {r['title']} | {int(r['n_synthetic'])} | {r['recall']:.3f} | {r['recall_lo']:.3f}..{r['recall_hi']:.3f} | "
+            f"| {r['title']} | {int(r['n_synthetic'])} | {r['recall']:.3f} | "
+            f"{r['recall_lo']:.3f}..{r['recall_hi']:.3f} | "
             f"{lift} | {lift_ci} | {r['verdict']} | {detectable} | {r['verdict_adjusted']} | {vr} | "
             f"{r['pr_auc_mean']:.3f} | {q} |")
     if quality:
@@ -609,7 +624,8 @@ def leak_sentence(profile: dict) -> str:
     named = ", ".join(f"`{d['column']}` (AUC {d['auc']:.3f})" for d in leaks)
     return (f"**Likely leak:** {named} on its own separates fraud from legitimate training rows almost perfectly; "
             "such a column is usually a label proxy (a chargeback flag) known only after the fact, and every recall "
-            "figure here may be inflated by it. Drop it (data.drop_columns) unless it is known when a transaction is scored.")
+            "figure here may be inflated by it. Drop it (data.drop_columns) unless it is known when a transaction is "
+            "scored.")
 
 
 def fit_seed_sentence(table: pd.DataFrame) -> str:
@@ -658,7 +674,8 @@ def gate_markdown(quality: dict[str, dict]) -> str:
                 "There are too few real held-out frauds for that reference here, so only the absolute checks run. ")
              + "A pool is flagged when it is easier to tell from the seed frauds than real new frauds are by more "
              f"than {num(limit.get('detection_auc_excess'), 2)} AUC beyond the noise (the lower bound of the 90% "
-             "bootstrap interval of that excess above it; a reference below chance counts as 0.5), when its quality score is more than "
+             "bootstrap interval of that excess above it; a reference below chance counts as 0.5), when its quality "
+             "score is more than "
              f"{num(limit.get('quality_score_drop'), 2)} below theirs (or below {num(limit.get('quality_score'), 2)}), "
              f"when more than {percent(limit.get('exact_copy_share'), 0)} of its rows copy a seed row, or when it "
              f"sits much closer to its seed rows than real new frauds do (DCR ratio below "

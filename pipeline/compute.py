@@ -112,7 +112,7 @@ class Backend:
         self._cluster = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
-    def __enter__(self) -> "Backend":
+    def __enter__(self) -> Backend:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -228,7 +228,8 @@ class Backend:
                         raise ComputeError(
                             f"{what} {name(items[i])}: the Dask workers running it died "
                             f"{_allowed_failures() + 1} times (killed or out of memory); give workers more memory "
-                            f"(compute.worker_memory, or dask worker --memory-limit) or set compute.scheduler: sequential - nothing was written"
+                            f"(compute.worker_memory, or dask worker --memory-limit) or set compute.scheduler: "
+                            "sequential - nothing was written"
                         ) from None
                     if on_result:
                         on_result(i, results[i])

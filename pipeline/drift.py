@@ -60,7 +60,8 @@ def drift(reference: dict[str, Any] | None, train: pd.DataFrame, schema,
             psi[name] = round(_psi([ref["shares"].get(c, 0.0) for c in cats],
                                    [now["features"][name]["shares"].get(c, 0.0) for c in cats]), 6)
     worst = max(psi.items(), key=lambda kv: kv[1]) if psi else (None, 0.0)
-    return {"available": True, "reference": basis, "fraud_rate_reference": reference["fraud_rate"], "fraud_rate_now": now["fraud_rate"],
+    return {"available": True, "reference": basis, "fraud_rate_reference": reference["fraud_rate"],
+            "fraud_rate_now": now["fraud_rate"],
             "fraud_rate_change": round(now["fraud_rate"] - reference["fraud_rate"], 6), "psi": psi,
             "max_psi": worst[1], "max_psi_feature": worst[0],
             "drifted_features": sorted(k for k, v in psi.items() if v > PSI_DRIFT)}

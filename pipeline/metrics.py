@@ -21,7 +21,7 @@ Metric names are MLflow/DVC-safe: letters, digits, `_` and `.` only (see `pct_la
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score

@@ -22,8 +22,21 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from pipeline.checks import (REQUIRED, Bool, Char, Check, Encoding, Float, Int, Invalid, ListOf, Optional, Section,
-                             Str, validate_all)
+from pipeline.checks import (
+    REQUIRED,
+    Bool,
+    Char,
+    Check,
+    Encoding,
+    Float,
+    Int,
+    Invalid,
+    ListOf,
+    Optional,
+    Section,
+    Str,
+    validate_all,
+)
 from pipeline.data.simulate import MAX_CUSTOMERS
 from pipeline.errors import ConfigError
 from pipeline.paths import PARAMS_FILE
@@ -197,8 +210,8 @@ class Tactic(Check):
             value = self._VALUES[op].check(f"{key}.value", value)
         name = v.get("name")
         if name is None:
-            name = f"{feature}_{op}" + ("" if value is None else "_" + "-".join(f"{x:g}" for x in
-                                                                                  (value if op == "hours" else [value])))
+            name = f"{feature}_{op}" + ("" if value is None else
+                                        "_" + "-".join(f"{x:g}" for x in (value if op == "hours" else [value])))
         Str().check(f"{key}.name", name)
         if "+" in name:
             self.fail(f"{key}.name", f"may not hold '+' (it joins the names of combined tactics), got {name!r}")
@@ -422,7 +435,8 @@ def _cross_checks(p: dict[str, Any]) -> list[tuple[str, str]]:
                                       f"set it to your {d['source']} file"))
     if p["serve"]["review_budget"] <= p["evaluate"]["fpr_budgets"][0]:
         problems.append(("serve.review_budget", f"must be larger than the alert budget (evaluate.fpr_budgets[0] = "
-                                                f"{p['evaluate']['fpr_budgets'][0]}), got {p['serve']['review_budget']}"))
+                                                f"{p['evaluate']['fpr_budgets'][0]}), got "
+                                                f"{p['serve']['review_budget']}"))
     target = p["augment"]["target"]
     if target and (target["policy"] == "weights") != (target["weights"] is not None):
         problems.append(("augment.target", "policy: weights needs weights: {value: weight, ...}; policy: balance takes "

@@ -178,8 +178,8 @@ def summary_sentence(table: pd.DataFrame) -> str:
     t = strongest(table)
     at = table[table["tactic"] == t]
     base = at[at["kind"] == BASELINE].iloc[0]
-    text = (f"Under the strongest tactic ({t}) the real-only detector's recall falls from {num(base['clean_recall'], 2)} "
-            f"to {num(base['recall'], 2)}")
+    text = (f"Under the strongest tactic ({t}) the real-only detector's recall falls from "
+            f"{num(base['clean_recall'], 2)} to {num(base['recall'], 2)}")
     chall = at[at["challenger"] & (at["kind"] != BASELINE)]
     if not chall.empty:
         c = chall.iloc[0]
@@ -202,8 +202,9 @@ def summary_markdown(table: pd.DataFrame, attack_list: list[Attack], schema: Sch
     if table.empty:
         return "\n".join(lines)
     n = int(table["n_test_frauds"].iloc[0])
-    lines += [f"Each tactic changes the {n} real test frauds only; legitimate rows and the alert thresholds (alert budget "
-              f"{percent(budget)} FPR, from the validation legitimate rows) are unchanged. Verdicts compare recall under an "
+    lines += [f"Each tactic changes the {n} real test frauds only; legitimate rows and the alert thresholds "
+              f"(alert budget {percent(budget)} FPR, from the validation legitimate rows) are unchanged. "
+              "Verdicts compare recall under an "
               "attack with the real-only detector's under the same attack (paired bootstrap over test frauds, "
               "detector seeds and generator fits). " + derived_note(attack_list, schema), "",
               f"These {int((table['kind'] != BASELINE).sum())} comparisons are not corrected for multiplicity: expect "

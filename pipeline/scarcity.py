@@ -227,7 +227,8 @@ def exchange_table(cells: dict[tuple[Any, int, str], dict[str, Any]], n_frauds: 
         seeds_w = rng.multinomial(k, np.full(k, 1.0 / k), size=n_boot) / k
         draws_w = rng.multinomial(d, np.full(d, 1.0 / d), size=n_boot) / d
 
-        def replicate(h: np.ndarray) -> np.ndarray:  # (B,) recall in each replicate
+        # (B,) recall in each replicate; the weights bound as defaults: defined in the loop, called in this pass only
+        def replicate(h: np.ndarray, rows_w=rows_w, seeds_w=seeds_w, draws_w=draws_w) -> np.ndarray:
             return np.einsum("br,dsr,bs,bd->b", rows_w, h, seeds_w, draws_w)
 
         curve = np.array([h.mean() for h in base])

@@ -151,7 +151,8 @@ class Schema:
                                               ).astype(object)
                 if f.other is not None:
                     kept = set(f.categories or [])
-                    out[f.name] = out[f.name].map(lambda v: v if v is None or v in kept else f.other).astype(object)
+                    out[f.name] = out[f.name].map(lambda v, kept=kept, other=f.other: v if v is None or v in kept
+                                                  else other).astype(object)
             elif f.is_integer:
                 vals = col if plain_number(col) else pd.to_numeric(col, errors="coerce")
                 out[f.name] = np.rint(vals).astype(f.dtype) if vals.notna().all() else vals.round().astype("Int64")
@@ -188,7 +189,7 @@ class Schema:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Schema":
+    def from_dict(cls, d: dict[str, Any]) -> Schema:
         return cls(
             label=d["label"],
             time=d.get("time"),
@@ -201,7 +202,7 @@ class Schema:
         write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: str | Path) -> "Schema":
+    def load(cls, path: str | Path) -> Schema:
         path = Path(path)
         if not path.exists():
             raise DataError(f"{path} not found; run the prepare stage first (dvc repro prepare)")

@@ -80,7 +80,7 @@ class Thresholds:
     @classmethod
     def from_validation(cls, legit_scores: np.ndarray, alert_budget: float, review_budget: float,
                         reasons: int = 3, missing: str = MISSING_MODEL, missing_share: float = 0.0,
-                        training_missing: dict[str, float] | None = None) -> "Thresholds":
+                        training_missing: dict[str, float] | None = None) -> Thresholds:
         """Thresholds at the two FPR budgets on the validation legit rows' scores (and the missing-input policy)."""
         return cls(alert_budget, review_budget, threshold_at_fpr(legit_scores, alert_budget),
                    threshold_at_fpr(legit_scores, review_budget), reasons, missing, float(missing_share),
@@ -107,7 +107,7 @@ class Scorer:
         self.model, self.schema, self.thresholds = model, schema, thresholds
 
     @classmethod
-    def from_files(cls, model_path: str | Path, schema_path: str | Path, thresholds_path: str | Path) -> "Scorer":
+    def from_files(cls, model_path: str | Path, schema_path: str | Path, thresholds_path: str | Path) -> Scorer:
         from pipeline.detector import load_detector
 
         return cls(load_detector(model_path), Schema.load(schema_path), Thresholds(**read_json(thresholds_path)))
@@ -306,7 +306,8 @@ def decisions_markdown(entry: dict[str, Any]) -> str:
              "| decision | threshold (score >=) | FPR budget | FPR on validation | FPR on test | rows | frauds |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for name, key in ((ALERT, "alert"), (REVIEW, "review")):
-        lines.append(f"| {name} | {t[key]:.4f} | {percent(t[key + '_budget'], 2)} | {percent(entry[key + '_fpr_valid'], 2)} | "
+        lines.append(f"| {name} | {t[key]:.4f} | {percent(t[key + '_budget'], 2)} | "
+                     f"{percent(entry[key + '_fpr_valid'], 2)} | "
                      f"{percent(entry[key + '_fpr_test'], 2)} | {c[name]['rows']} | {c[name]['frauds']} |")
     lines.append(f"| {PASS} | | | | | {c[PASS]['rows']} | {c[PASS]['frauds']} |")
     lines += ["", "Thresholds are set on the validation legitimate rows; the test FPR shows what each budget really "

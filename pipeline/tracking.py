@@ -16,9 +16,10 @@ import os
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -31,11 +32,10 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 
-from mlflow.tracking import MlflowClient  # noqa: E402
-
 import mlflow  # noqa: E402
 import mlflow.models  # noqa: E402
 import mlflow.pyfunc  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -86,8 +86,8 @@ def connect(root: Path, retries: int = 3, wait_s: float = 2.0) -> tuple[MlflowCl
             time.sleep(wait_s)
     if reason is not None:
         raise TrackingError(f"MLflow tracking server {uri} unreachable after {retries + 1} tries ({reason}); start it, "
-                            "or set MLFLOW_TRACKING_URI to a running server (unset it to use the local mlflow/mlflow.db), "
-                            "then rerun `dvc repro`: nothing else is recomputed")
+                            "or set MLFLOW_TRACKING_URI to a running server (unset it to use the local "
+                            "mlflow/mlflow.db), then rerun `dvc repro`: nothing else is recomputed")
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(tracking_uri=uri)
     try:
@@ -174,7 +174,7 @@ def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str
     metrics: dict = bundle["metrics"]
     best_cfg = metrics.get("best_config", "baseline")
     best_aug = metrics.get("test", {}).get("best_augmented", {})
-    date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     verdicts = metrics.get("verdicts", {})
     # the run's one word: helps when a configuration helps, else the best augmented configuration's verdict
     verdict_text = ("helps" if verdicts.get("helps") else
@@ -222,7 +222,8 @@ def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str
             models = {}
             for role, spec in bundle["models"].items():
                 models[role] = _log_model(spec, role)
-            registered = _register(client, models["best"]["model_uri"], model_name, pid, best_cfg) if "best" in models else {}
+            registered = (_register(client, models["best"]["model_uri"], model_name, pid, best_cfg)
+                          if "best" in models else {})
             record = {
                 "tracking_uri": uri, "experiment": experiment, "experiment_id": exp_id, "parent_run_id": pid,
                 "parent_run_name": run_name, "child_run_ids": children, "models": models,
@@ -347,7 +348,8 @@ def serving_signature(schema) -> Any:
     rows of a count column), `long` refuses float64 and nullable Int64, so a null in a count would fail. `Scorer`
     checks those columns itself (a value that is not a number is an error naming the column and row)."""
     from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema as MlflowSchema
+    from mlflow.types import ColSpec
+    from mlflow.types import Schema as MlflowSchema
     from mlflow.types.schema import AnyType
 
     from pipeline.serving import OUTPUT_COLUMNS

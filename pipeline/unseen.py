@@ -43,8 +43,16 @@ from pipeline.compute import SEQUENTIAL, Backend
 from pipeline.errors import DataError, PipelineError
 from pipeline.fmt import signed
 from pipeline.generators.base import short_reason
-from pipeline.metrics import (VERDICT_EQUIVALENT, VERDICT_HELPS, VERDICT_HURTS, VERDICT_INCONCLUSIVE,
-                              VERDICT_TOO_FEW, paired_with, verdict_counts, verdict_of)
+from pipeline.metrics import (
+    VERDICT_EQUIVALENT,
+    VERDICT_HELPS,
+    VERDICT_HURTS,
+    VERDICT_INCONCLUSIVE,
+    VERDICT_TOO_FEW,
+    paired_with,
+    verdict_counts,
+    verdict_of,
+)
 from pipeline.schema import Schema
 from pipeline.segments import check_column, label_order, value_labels
 

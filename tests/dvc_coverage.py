@@ -55,7 +55,7 @@ def stages(dvc_yaml: dict, params: dict) -> dict[str, dict[str, list[str]]]:
             for combo in itertools.product(*axes.values()):
                 text = body
                 for axis, value in zip(axes, combo):
-                    text = text.replace("${item.%s}" % axis, str(value))
+                    text = text.replace(f"${{item.{axis}}}", str(value))
                 out[f"{name}@" + "-".join(str(v) for v in combo)] = {**yaml.safe_load(text), "module": module}
         else:
             out[name] = {**spec, "module": module}

@@ -234,7 +234,8 @@ def read_numbers(text: pd.Series, name: str, decimal: str | None = None, thousan
             as_dec = [_value(values[u], m, set()) for u in ex[:1]]
             keep = "." if m == "," else ","
             raise DataError(
-                f"{where}: values such as {_examples(ex)} could use {m!r} as a decimal mark ({ex[0]!r} = {as_dec[0]:g}) "
+                f"{where}: values such as {_examples(ex)} could use {m!r} as a decimal mark "
+                f"({ex[0]!r} = {as_dec[0]:g}) "
                 f"or to group thousands ({ex[0]!r} = {grouped[0]:g}), and no value decides it; set "
                 f"data.csv.thousands: {m!r} if it groups thousands, or data.csv.thousands: {keep!r} if {m!r} is the "
                 "decimal mark here (or list the column in data.categorical_columns if it is a code)")

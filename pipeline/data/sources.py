@@ -46,7 +46,8 @@ def load_source(params: dict[str, Any], root: str | Path = ".") -> Source:
                                          delay_days=d["features"]["delay_days"])
         sim = d["simulate"]
         desc = (f"simulated: {sim['n_customers']} customers, {sim['n_terminals']} terminals, "
-                f"days {sim['day_offset']}..{sim['day_offset'] + sim['n_days'] - 1} from {sim['start_date']}, seed {sim['seed']}")
+                f"days {sim['day_offset']}..{sim['day_offset'] + sim['n_days'] - 1} from {sim['start_date']}, "
+                f"seed {sim['seed']}")
     else:
         path = Path(d["path"])
         if not path.is_absolute():
@@ -83,7 +84,8 @@ def read_table(path: Path, kind: str, csv: dict[str, Any] | None = None) -> pd.D
     try:
         table = pd.read_parquet(path)
     except (OSError, ValueError) as e:
-        raise DataError(f"cannot read {path} as parquet: {_first_line(e)}; check the file format and data.source") from None
+        raise DataError(f"cannot read {path} as parquet: {_first_line(e)}; check the file format and "
+                        "data.source") from None
     if any(n is not None for n in table.index.names):  # a named index (e.g. the time column) is a column
         named = [n for n in table.index.names if n is not None]
         clash = [n for n in named if n in table.columns]
@@ -290,7 +292,8 @@ def apply_roles(table: pd.DataFrame, label: str, time: str | None = None, ids: l
     if time is not None:
         if time not in table.columns:
             raise DataError(f"time column {time!r} not found{_near(time, list(table.columns), 'data.time_column')}; "
-                            f"set data.time_column to an existing column or null (columns: {_names(list(table.columns))})")
+                            f"set data.time_column to an existing column or null "
+                            f"(columns: {_names(list(table.columns))})")
         table[time] = _check_time(table[time], time, csv, dayfirst)
     features = [c for c in table.columns if c not in {label, time, *ids, *meta}]
     if not features:

@@ -32,9 +32,10 @@ import sys
 import time
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from numbers import Integral
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
 import cloudpickle
 import numpy as np
@@ -129,7 +130,7 @@ class Generator(ABC):
 
     # -- fit -----------------------------------------------------------------------------
     def fit(self, seed_set: pd.DataFrame, schema: Schema, train: pd.DataFrame | None = None,
-            seed: int = 0, target: pd.Series | None = None) -> "Generator":
+            seed: int = 0, target: pd.Series | None = None) -> Generator:
         """Fit on the seed set (fraud rows of the training split; extra columns are ignored).
 
         `train` is the whole training split (features and `schema.label`); only oversamplers use
@@ -359,8 +360,8 @@ class Generator(ABC):
             if k and value == MISSING_SEGMENT:
                 raise GeneratorError(f"{self.name} cannot target rows whose {col} is missing; give that value weight 0")
             if k and value not in known:
-                raise GeneratorError(f"augment.target asks for {k} rows with {col}={value!r}, a value no seed fraud has "
-                                     f"(values: {', '.join(v for v in known if v != MISSING_SEGMENT)}); fix "
+                raise GeneratorError(f"augment.target asks for {k} rows with {col}={value!r}, a value no seed fraud "
+                                     f"has (values: {', '.join(v for v in known if v != MISSING_SEGMENT)}); fix "
                                      "augment.target.weights")
         wanted = {str(v): int(k) for v, k in counts.items() if k}
         total = sum(wanted.values())
@@ -393,11 +394,12 @@ class Generator(ABC):
                 cloudpickle.dump(self, handle)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Generator":
+    def load(cls, path: str | Path) -> Generator:
         """Read a generator written by `save`."""
         path = Path(path)
         if not path.is_file():
-            raise GeneratorError(f"generator file {path} not found; run the fit stage (dvc repro fit@<name>-<fit seed>) first")
+            raise GeneratorError(f"generator file {path} not found; run the fit stage "
+                                 "(dvc repro fit@<name>-<fit seed>) first")
         try:
             with open(path, "rb") as handle:
                 obj = cloudpickle.load(handle)

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, ClassVar, Iterator
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -187,7 +188,8 @@ class SDVGenerator(Generator):
             except Exception as error:
                 raise GeneratorError(
                     f"{self.name} could not sample {k} rows with {col}={value!r} ({short_reason(error, 140)}); "
-                    f"give {value!r} a smaller weight in augment.target.weights, or choose another generator") from error
+                    f"give {value!r} a smaller weight in augment.target.weights, "
+                    "or choose another generator") from error
             if isinstance(rows, dict):
                 rows = rows[TABLE]
             if len(rows) < k:

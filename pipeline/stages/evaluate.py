@@ -10,21 +10,50 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.compare import (DetectorScores, challenger_config, compare, headline_hits, headline_name, leaderboard,
-                              leaderboard_markdown, metrics_dict, segment_metrics, segment_table, segments_markdown,
-                              summary_markdown, targeting_markdown, targeting_table)
+from pipeline.compare import (
+    DetectorScores,
+    challenger_config,
+    compare,
+    headline_hits,
+    headline_name,
+    leaderboard,
+    leaderboard_markdown,
+    metrics_dict,
+    segment_metrics,
+    segment_table,
+    segments_markdown,
+    summary_markdown,
+    targeting_markdown,
+    targeting_table,
+)
 from pipeline.detector import load_detector
 from pipeline.grid import BASELINE
 from pipeline.io import read_json, write_csv, write_json, write_text
 from pipeline.paths import Paths
-from pipeline.plots import (headline_label, plot_leaderboard, plot_pr_curves, plot_recall_vs_share, plot_segment_lift,
-                            pr_curve_points)
+from pipeline.plots import (
+    headline_label,
+    plot_leaderboard,
+    plot_pr_curves,
+    plot_recall_vs_share,
+    plot_segment_lift,
+    pr_curve_points,
+)
 from pipeline.reports import first_paragraph, gate_threshold, load_generator_reports
 from pipeline.schema import Schema
 from pipeline.scoring import score_detectors
 from pipeline.segments import fraud_segments
-from pipeline.serving import (QUEUE_COLUMNS, REVIEW, Scorer, Thresholds, decision_counts, decisions_markdown,
-                              missing_markdown, queue_frame, realised_fpr, training_missing)
+from pipeline.serving import (
+    QUEUE_COLUMNS,
+    REVIEW,
+    Scorer,
+    Thresholds,
+    decision_counts,
+    decisions_markdown,
+    missing_markdown,
+    queue_frame,
+    realised_fpr,
+    training_missing,
+)
 
 
 def decide_test_rows(params: dict[str, Any], paths: Paths, schema: Schema, test: pd.DataFrame,

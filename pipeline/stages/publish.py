@@ -76,10 +76,11 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
 
     t = params["tracking"]
     bundle = build_bundle(params, paths)
-    record = publish(bundle, paths.root, t["experiment"], t["model_name"], retries=t["retries"], wait_s=t["retry_wait_s"])
+    record = publish(bundle, paths.root, t["experiment"], t["model_name"], retries=t["retries"],
+                     wait_s=t["retry_wait_s"])
     write_json(paths.mlflow_report, record)
     reg = record.get("registered_model") or {}
     print(f"publish: parent run {record.get('parent_run_id')} in experiment {t['experiment']!r} at "
-          f"{record.get('tracking_uri')}" + (f"; registered {reg['name']} v{reg['version']} ({', '.join(reg['aliases'])})"
-                                              if reg else ""))
+          f"{record.get('tracking_uri')}"
+          + (f"; registered {reg['name']} v{reg['version']} ({', '.join(reg['aliases'])})" if reg else ""))
     return record

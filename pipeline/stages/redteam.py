@@ -13,8 +13,7 @@ from pipeline.compare import headline_hits
 from pipeline.io import read_json, write_csv, write_json, write_text
 from pipeline.paths import Paths
 from pipeline.plots import plot_redteam
-from pipeline.redteam import (CLEAN, COLUMNS, apply_attack, attacks, metrics, redteam_table, split_hits,
-                              summary_markdown)
+from pipeline.redteam import CLEAN, COLUMNS, apply_attack, attacks, metrics, redteam_table, split_hits, summary_markdown
 from pipeline.schema import Schema
 from pipeline.scoring import score_detectors
 
@@ -30,8 +29,8 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
         legit = train[train[schema.label] == 0]
         frauds = test[test[schema.label] == 1].reset_index(drop=True)
         copies = [frauds] + [apply_attack(frauds, a, legit, schema) for a in attack_list]
-        scored = score_detectors(read_json(paths.train_report), paths, schema, valid, pd.concat(copies, ignore_index=True),
-                                 params, test_parts=False)
+        scored = score_detectors(read_json(paths.train_report), paths, schema, valid,
+                                 pd.concat(copies, ignore_index=True), params, test_parts=False)
         hits = headline_hits(scored, valid[schema.label].to_numpy(), np.ones(len(frauds) * len(copies), dtype=int),
                              ev["fpr_budgets"][0])
         configs = list(dict.fromkeys((d.config, d.title, d.kind) for d in scored))

@@ -16,8 +16,8 @@ from pipeline.compute import open_backend
 from pipeline.errors import ConfigError
 from pipeline.generators.registry import split_type
 from pipeline.io import write_csv, write_json, write_text
-from pipeline.paths import Paths
 from pipeline.metrics import verdict_counts
+from pipeline.paths import Paths
 from pipeline.plots import headline_label, plot_exchange, plot_scarcity
 from pipeline.provenance import file_fingerprint
 from pipeline.scarcity import FAILED, SKIPPED, exchange_sentence, exchange_table, run_cells, sweep_markdown, sweep_table

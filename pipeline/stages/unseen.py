@@ -28,7 +28,8 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     if un["column"] is not None:
         splits = [paths.split(s) for s in ("train", "valid", "test")]
         train, valid, test = (pd.read_parquet(f) for f in splits)
-        setup = Setup(entry=un["column"], generators={g: split_type(g, params["generators"][g]) for g in un["generators"]},
+        setup = Setup(entry=un["column"],
+                      generators={g: split_type(g, params["generators"][g]) for g in un["generators"]},
                       shares=list(un["shares"]), fit_seeds=list(un["fit_seeds"]), seeds=list(un["seeds"]),
                       detector=dict(params["detector"]), budget=ev["fpr_budgets"][0],
                       sample_seed=params["augment"]["sample_seed"])
@@ -37,7 +38,8 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
             result = run_cells(train, valid, test, schema, setup, cache, backend)
         table = unseen_table(result, ev)
     column = result["column"] if result else None
-    summary = unseen_markdown(table, result, text, ev, feature=column in schema.feature_names, plot_name=paths.unseen_plot.name)
+    summary = unseen_markdown(table, result, text, ev, feature=column in schema.feature_names,
+                              plot_name=paths.unseen_plot.name)
     write_csv(paths.unseen_table, table)
     write_text(paths.unseen_summary, summary)
     out = metrics(table, result)

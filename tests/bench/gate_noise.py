@@ -51,7 +51,8 @@ GOOD, BAD = ("real",), ("shuffled", "shifted", "uniform")
 
 LINKED = Schema(label="is_fraud", features=[
     Feature("amount", "numerical", "float64"), Feature("score", "numerical", "float64"),
-    Feature("n_items", "numerical", "int64"), Feature("channel", "categorical", "object", ["app", "atm", "pos", "web"])])
+    Feature("n_items", "numerical", "int64"),
+    Feature("channel", "categorical", "object", ["app", "atm", "pos", "web"])])
 
 
 def linked(rng: np.random.Generator, n: int) -> pd.DataFrame:
@@ -99,7 +100,8 @@ def bad_pools(seed_df: pd.DataFrame, schema: Schema, rng: np.random.Generator) -
     shuffled = pd.concat([seed_df] * 2, ignore_index=True)
     for c in shuffled.columns:
         shuffled[c] = rng.permutation(shuffled[c].to_numpy())
-    shifted = seed_df.sample(2 * len(seed_df), replace=True, random_state=int(rng.integers(2**31))).reset_index(drop=True)
+    shifted = seed_df.sample(2 * len(seed_df), replace=True,
+                             random_state=int(rng.integers(2**31))).reset_index(drop=True)
     uniform = shifted.copy()
     for c in num:
         x = pd.to_numeric(seed_df[c], errors="coerce").astype(float)
@@ -132,7 +134,8 @@ def trials(table: str, schema: Schema, seed_all: pd.DataFrame, real_new: pd.Data
                 rows.append({"table": table, "n_holdout": n, "draw": d, "pool": name, "pool_rows": len(pool),
                              "reference_auc": ref["auc"], "reference_auc_old": ref_old, "pool_auc": det["auc"],
                              "excess": ex["detection_auc_excess"], "excess_lo": ex["detection_auc_excess_lo"],
-                             "excess_hi": ex["detection_auc_excess_hi"], "flagged": ex["detection_auc_excess_lo"] > LIMIT,
+                             "excess_hi": ex["detection_auc_excess_hi"],
+                             "flagged": ex["detection_auc_excess_lo"] > LIMIT,
                              "excess_old": old_excess, "flagged_old": old_excess > LIMIT})
                 print(json.dumps(rows[-1]), flush=True)
     return rows
@@ -145,7 +148,8 @@ def markdown(df: pd.DataFrame, meta: dict) -> str:
              f"{meta['cpus']} cores). Limit `max_detection_auc_excess` {LIMIT}. **new**: the noise-aware check "
              "(flagged when the lower bound of the 90% bootstrap interval of the excess is above the limit, a "
              "reference below chance counted as 0.5); **old**: mean AUC over one 3-fold split, flagged when the point "
-             "excess is above the limit. `real` pools are real frauds of the held-out period and should pass; `shuffled` / `shifted` / `uniform` should be flagged.", ""]
+             "excess is above the limit. `real` pools are real frauds of the held-out period and should pass; "
+             "`shuffled` / `shifted` / `uniform` should be flagged.", ""]
     for table, g in df.groupby("table", sort=False):
         lines += [f"## {table}", "", "| held-out frauds | median reference AUC (new / old) | reference below 0.5 "
                   "(old) | " + " | ".join(f"{p}: flagged new / old" for p in (*GOOD, *BAD)) + " |",

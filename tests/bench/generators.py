@@ -549,7 +549,8 @@ def run_overhead(tmp: Path) -> dict:
         for which in ("pipeline", "raw"):
             res = _run_child(["--overhead", which, str(OVERHEAD_ROWS), str(tmp)])
             runs[which].append(res)
-            print(f"  {which:8s}: cold {res.get('fit_wall_s', res.get('error'))} s, warm {res.get('warm_fit_wall_s')} s "
+            print(f"  {which:8s}: cold {res.get('fit_wall_s', res.get('error'))} s, "
+                  f"warm {res.get('warm_fit_wall_s')} s "
                   f"(other jobs' CPU {res.get('cpu_s', {}).get('cold', {}).get('other_jobs')} / "
                   f"{res.get('cpu_s', {}).get('warm', {}).get('other_jobs')} s) "
                   f"(batch {res.get('batch_size_used')}, threads {res.get('torch_threads')}, "
@@ -622,7 +623,8 @@ def write_table(doc: dict) -> None:
         "(VmHWM = ru_maxrss of the fresh process) at the end of the fit = "
         "after-import baseline + growth during the fit. Columns modelled (constant columns are dropped before "
         "fitting; the earliest fraud rows have no terminal history yet): "
-        + ", ".join(f"N={n}: {next((r.get('modelled_columns') for r in grid if r.get('seed_rows_requested') == n and r.get('modelled_columns')), '-')}"
+        + ", ".join(f"N={n}: " + str(next((r.get("modelled_columns") for r in grid
+                                           if r.get("seed_rows_requested") == n and r.get("modelled_columns")), "-"))
                     for n in SIZES) + ".",
         "",
         "| generator | " + " | ".join(f"fit s (N={n})" for n in SIZES) + " | "
@@ -648,7 +650,8 @@ def write_table(doc: dict) -> None:
         lines += ["", f"Contention: CPU seconds other jobs used on the machine during each fit: max {max(others)}, "
                   f"total {round(sum(others), 1)} (per cell in generators.json, `cpu_s`)."]
     lines += ["", "Load average (1 min) at start/end of each cell: "
-              + ", ".join(f"{r['generator']}@{r.get('seed_rows_requested')} {r['loadavg']['start'][0]}/{r['loadavg']['end'][0]}"
+              + ", ".join(f"{r['generator']}@{r.get('seed_rows_requested')} "
+                          f"{r['loadavg']['start'][0]}/{r['loadavg']['end'][0]}"
                           for r in grid if "loadavg" in r), ""]
     seq = [r for r in doc.get("joblib_sequential", []) if "error" not in r]
     if seq:
@@ -696,7 +699,8 @@ def write_table(doc: dict) -> None:
         if not b:
             continue
         lines += [
-            f"### Profile ({phase} fit, cProfile{'' if prof.get('triggered_by_ratio') else '; ratio within target, for the record'})",
+            f"### Profile ({phase} fit, cProfile"
+            f"{'' if prof.get('triggered_by_ratio') else '; ratio within target, for the record'})",
             "",
             f"Profiled: pipeline {b['pipeline_profiled_total_s']} s, raw {b['raw_profiled_total_s']} s, "
             f"difference {b['difference_s']} s (pipeline's CTGAN model fit {b['pipeline_model_fit_s']} s; "
@@ -761,7 +765,8 @@ def main() -> None:
             "started": started,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-            "versions": versions(("sdv", "ctgan", "rdt", "torch", "imbalanced-learn", "scikit-learn", "pandas", "numpy")),
+            "versions": versions(("sdv", "ctgan", "rdt", "torch", "imbalanced-learn", "scikit-learn", "pandas",
+                                  "numpy")),
             "data": data,
             "sizes": list(SIZES),
             "generators": list(GENERATORS),

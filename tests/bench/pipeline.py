@@ -17,7 +17,8 @@ Three runs, each timed:
 
 ``os.getloadavg()`` is recorded at the start and end of each run, and the CPU seconds other jobs
 used on the machine meanwhile (machine-wide busy CPU minus this run's, ``cpu_s.other_jobs``): the
-two cores may be shared, and contention slows the train stage (XGBoost, n_jobs=2) several-fold. Run from the repository root: ``.venv/bin/python tests/bench/pipeline.py`` (3-5 minutes;
+two cores may be shared, and contention slows the train stage (XGBoost, n_jobs=2) several-fold.
+Run from the repository root: ``.venv/bin/python tests/bench/pipeline.py`` (3-5 minutes;
 ``--keep`` keeps the temporary copy). Results go to ``tests/bench/results/pipeline.json`` and a
 table to ``tests/bench/results/pipeline.md``.
 """
@@ -433,7 +434,8 @@ def main() -> None:
         }
         write_json(RESULTS, doc)
         write_table(doc)
-        print(f"checks: {json.dumps({k: v for k, v in checks.items() if k not in ('package_file', 'expected_stages')})}")
+        print(f"checks: "
+              f"{json.dumps({k: v for k, v in checks.items() if k not in ('package_file', 'expected_stages')})}")
         print(f"wrote {RESULTS.relative_to(ROOT)} and {TABLE.relative_to(ROOT)}")
     finally:
         if keep:
@@ -448,7 +450,8 @@ def _report(r: dict) -> None:
     print(f"  {r['label']}: exit {r['returncode']}, {r['wall_s']} s, stages run: {len(r['stages_run'])}, "
           f"CPU s this run {cpu.get('this_run')} / other jobs {cpu.get('other_jobs')}, "
           f"peak RSS {r['peak_mib']['gnu_time_max_process_rss']} MiB (GNU time) / "
-          f"{r['peak_mib']['psutil_max_tree_rss_sum']} MiB (tree), load {r['loadavg']['start']} -> {r['loadavg']['end']}",
+          f"{r['peak_mib']['psutil_max_tree_rss_sum']} MiB (tree), "
+          f"load {r['loadavg']['start']} -> {r['loadavg']['end']}",
           flush=True)
     for s in r["stages"]:
         print(f"    {s['stage']:24s} {s['wall_s']:8.2f} s  peak tree {s['peak_tree_rss_mib']} MiB", flush=True)

@@ -55,9 +55,9 @@ def _post(url: str, body: bytes) -> float:
 
 
 def main() -> None:
+    import mlflow
     import pandas as pd
 
-    import mlflow
     from pipeline import tracking
     from pipeline.io import read_json, write_json, write_text
     from pipeline.paths import Paths
@@ -118,7 +118,8 @@ def main() -> None:
 
     res = {
         "benchmark": "mlflow models serve --env-manager local, one uvicorn worker, 127.0.0.1; client-side latency",
-        "model": {"config": entry["config"], "features": len(schema.features), "reasons": entry["thresholds"]["reasons"]},
+        "model": {"config": entry["config"], "features": len(schema.features),
+                  "reasons": entry["thresholds"]["reasons"]},
         "server_startup_s": round(startup, 2),
         "single_row": {"requests": REQUESTS_1, "p50_ms": _pct(lat1, 50), "p99_ms": _pct(lat1, 99),
                        "rows_per_s": round(REQUESTS_1 / sum(lat1), 1)},

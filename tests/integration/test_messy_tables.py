@@ -38,7 +38,8 @@ def _run(root, df: pd.DataFrame, write=None, **data) -> pd.DataFrame:
                       "id_columns": [], "meta_columns": [], "drop_columns": [], **data})
     write_params(root, p)
     out, err = io.StringIO(), io.StringIO()
-    for cmd in (["prepare"], *[[s, g, "0"] for s in ("fit", "sample") for g in p["generators"]], ["train"], ["evaluate"]):
+    for cmd in (["prepare"], *[[s, g, "0"] for s in ("fit", "sample") for g in p["generators"]], ["train"],
+                ["evaluate"]):
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(["--root", str(root), *cmd])
         assert code == 0, f"{cmd}: {err.getvalue()}"

@@ -136,7 +136,8 @@ def test_dead_server_fails_in_one_line_and_keeps_outputs(small_reports, tracking
     root, _ = small_reports
     root = _copy(root, tmp_path / "proj3")
     before = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
-    (root / "params.yaml").write_text((root / "params.yaml").read_text().replace("retry_wait_s: 2.0", "retry_wait_s: 0.1"))
+    (root / "params.yaml").write_text((root / "params.yaml").read_text().replace("retry_wait_s: 2.0",
+                                                                                 "retry_wait_s: 0.1"))
     uri = f"http://127.0.0.1:{free_port()}"
     tracking_env(uri)
     code = main(["--root", str(root), "publish"])

@@ -144,7 +144,8 @@ def test_pipeline_failure_keeps_champion_and_releases_lock(proj):
         pass  # released
     failed_target = last["day_offset"]
     p = yaml.safe_load(good)
-    p["data"]["simulate"]["day_offset"] = yaml.safe_load((proj / "params.yaml").read_text())["data"]["simulate"]["day_offset"]
+    p["data"]["simulate"]["day_offset"] = (
+        yaml.safe_load((proj / "params.yaml").read_text())["data"]["simulate"]["day_offset"])
     (proj / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     r = _retrain(proj)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

@@ -174,7 +174,8 @@ def test_segment_recall_on_a_hand_built_case():
     seg_a = np.array([1, 1, 1, 1, 0, 0, 0, 0], bool)
     base_scores = np.array([0.9, 0.9, 0.1, 0.1, 0.9, 0.1, 0.0, 0.0])
     cfg_scores = np.array([0.9, 0.9, 0.9, 0.9, 0.1, 0.1, 0.0, 0.0])
-    dets = [DetectorScores("baseline", "real-only baseline", "baseline", None, 0.0, 0, None, 6, 0, s_valid, base_scores),
+    dets = [DetectorScores("baseline", "real-only baseline", "baseline", None, 0.0, 0, None, 6, 0, s_valid,
+                           base_scores),
             DetectorScores("g@0.5", "g @ 50%", "augmented", "g", 0.5, 0, "sdv", 6, 6, s_valid, cfg_scores)]
     table = pd.DataFrame([{"config": d.config, "title": d.title, "kind": d.kind, "generator": d.generator,
                            "share": d.share} for d in dets])

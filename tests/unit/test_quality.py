@@ -16,9 +16,9 @@ from pipeline.quality import (
     threshold_keys,
 )
 from pipeline.reports import failed_checks
+from pipeline.schema import Feature, Schema
 
 LIMITS = {k: defaults()["quality"][k] for k in threshold_keys()}  # the shipped defaults, from the one spec
-from pipeline.schema import Feature, Schema
 
 SCHEMA = Schema(
     label="is_fraud",

@@ -159,11 +159,12 @@ def test_a_challenger_that_loses_recall_under_attack_is_not_promoted_and_the_tac
     recalls = {"amount_x0.5": (0.70, 0.69), "amount_x0.25": (0.52, 0.41), "business_hours": (0.30, 0.60)}
     d = decide("1", "2", 0.70, 0.80, margin=0.01, redteam_recalls=recalls, max_redteam_drop=0.05)
     assert not d.promote and d.failed == ["redteam"]
-    assert d.text == ("kept champion: failed guardrails: redteam ('amount_x0.25': challenger 0.4100 vs champion 0.5200, "
-                      "more than 0.05 lower)")
+    assert d.text == ("kept champion: failed guardrails: redteam ('amount_x0.25': challenger 0.4100 vs champion "
+                      "0.5200, more than 0.05 lower)")
     assert d.checks["redteam"]["worst_tactic"] == "amount_x0.25" and d.checks["redteam"]["drops"]["amount_x0.5"] == 0.01
     # within the allowed drop under every tactic (and no tactics at all): promoted
-    ok = decide("1", "2", 0.70, 0.80, margin=0.01, redteam_recalls={"amount_x0.25": (0.52, 0.48)}, max_redteam_drop=0.05)
+    ok = decide("1", "2", 0.70, 0.80, margin=0.01, redteam_recalls={"amount_x0.25": (0.52, 0.48)},
+                max_redteam_drop=0.05)
     assert ok.promote and ok.failed == [] and ok.checks["redteam"]["passed"]
     assert decide("1", "2", 0.70, 0.80, margin=0.01, redteam_recalls={}, max_redteam_drop=0.05).promote
     # a first champion has nothing to lose recall against

@@ -52,7 +52,8 @@ def test_stray_strings_rejected_with_examples_never_retyped():
     with pytest.raises(DataError) as e:
         clean_features(df, ["amount"], _data())
     msg = str(e.value)
-    assert msg.startswith("column 'amount' is numeric but 3 of its 103 values are not numbers (e.g. '12,50', '-', 'n/a')")
+    assert msg.startswith("column 'amount' is numeric but 3 of its 103 values are not numbers "
+                          "(e.g. '12,50', '-', 'n/a')")
     assert "data.coerce_numeric: true" in msg and "data.categorical_columns" in msg
 
 

@@ -31,7 +31,8 @@ def test_prepare_csv_time_ordered(project, capsys):
     code, err = _run_prepare(root, capsys)
     assert code == 0, err
     parts = {n: pd.read_parquet(root / f"data/prepared/{n}.parquet") for n in ("train", "valid", "test")}
-    assert parts["train"]["Time"].max() < parts["valid"]["Time"].min() <= parts["valid"]["Time"].max() < parts["test"]["Time"].min()
+    assert (parts["train"]["Time"].max() < parts["valid"]["Time"].min() <= parts["valid"]["Time"].max()
+            < parts["test"]["Time"].min())
     schema = json.loads((root / "data/prepared/schema.json").read_text())
     assert schema["label"] == "Class" and schema["time"] == "Time"
     assert {f["name"]: f["type"] for f in schema["features"]} == {
@@ -71,7 +72,8 @@ def test_prepare_simulated(project, capsys):
 
 BAD = {
     "missing file": (lambda root: None, "not found"),
-    "unreadable csv": (lambda root: (root / "data/raw/t.csv").write_bytes(b"\xff\xfe\x00garbage\n\x00\x01"), "cannot read"),
+    "unreadable csv": (lambda root: (root / "data/raw/t.csv").write_bytes(b"\xff\xfe\x00garbage\n\x00\x01"),
+                       "cannot read"),
     "empty file": (lambda root: (root / "data/raw/t.csv").write_text(""), "is empty"),
     "header only": (lambda root: (root / "data/raw/t.csv").write_text("Time,amount,Class\n"), "no rows"),
     "missing label": (lambda root: tabular_frame().drop(columns="Class").to_csv(root / "data/raw/t.csv", index=False),
@@ -79,7 +81,8 @@ BAD = {
     "other label values": (lambda root: tabular_frame().assign(Class=lambda d: d.Class + 1).to_csv(
         root / "data/raw/t.csv", index=False), "besides 0/1"),
     "no fraud": (lambda root: tabular_frame().assign(Class=0).to_csv(root / "data/raw/t.csv", index=False), "no fraud"),
-    "all fraud": (lambda root: tabular_frame().assign(Class=1).to_csv(root / "data/raw/t.csv", index=False), "every one"),
+    "all fraud": (lambda root: tabular_frame().assign(Class=1).to_csv(root / "data/raw/t.csv", index=False),
+                  "every one"),
     "too few frauds": (lambda root: tabular_frame(3000, fraud_rate=0.004).to_csv(root / "data/raw/t.csv", index=False),
                        "fewer than split.min_frauds"),
     "nan time": (lambda root: tabular_frame().assign(Time=lambda d: d.Time.where(d.index != 7)).to_csv(
@@ -133,15 +136,17 @@ def _messy():
     ids = d.assign(merchant=[f"m{i % 2500}" for i in range(len(d))])
     return {
         "inf rejected on request": (_write(inf), {"non_finite": "reject"},
-                                    "error: column 'amount' has 1 infinite or out-of-range value(s) (e.g. -inf); fix them "
-                                    "in the file, or set data.non_finite: missing to treat them as missing values"),
+                                    "error: column 'amount' has 1 infinite or out-of-range value(s) (e.g. -inf); "
+                                    "fix them in the file, or set data.non_finite: missing to treat them as missing "
+                                    "values"),
         "stray strings": (_write(stray), {},
                           "error: column 'amount' is numeric but 3 of its 3000 values are not numbers (e.g. '12,50', "
                           "'abc', '-'); fix them in the file, set data.coerce_numeric: true to treat them as missing "
                           "values, or list the column in data.categorical_columns if it is a code"),
         "single column": (_write(d, sep=":"), {},
                           "reads as a single column (separators tried: ',' ';' '|' tab; header starts "
-                          "'Time:amount:v1:count:channel:Class'); set data.csv.sep in params.yaml to the file's separator"),
+                          "'Time:amount:v1:count:channel:Class'); set data.csv.sep in params.yaml to the file's "
+                          "separator"),
         "wrong separator set": (_write(d, sep=";"), {"csv": {"sep": "|"}},
                                 "reads as a single column with data.csv.sep '|'"),
         "latin-1 file": (_write(accents, encoding="latin-1"), {},

@@ -114,7 +114,8 @@ def test_start_date_shifts_times_only():
 
 
 def test_tiny_radius_falls_back_to_nearest_terminal():
-    tx = simulate_transactions(**{**DEFAULTS, 'n_customers': 50, 'n_terminals': 80, 'n_days': 5, 'radius': 0.01, 'seed': 2})
+    tx = simulate_transactions(**{**DEFAULTS, 'n_customers': 50, 'n_terminals': 80, 'n_days': 5, 'radius': 0.01,
+                                  'seed': 2})
     legit = tx[tx["fraud_scenario"] == 0]
     assert legit.groupby("customer_id")["terminal_id"].nunique().max() == 1
     terms = tx.drop_duplicates("terminal_id").set_index("terminal_id")[["terminal_x", "terminal_y"]]
