@@ -1,0 +1,2 @@
+"""The data a run starts from: sources (CSV, Parquet, the built-in simulator), the input contract (types, number
+formats, categories, likely leaks), features and the time-ordered split - everything `prepare` does."""
