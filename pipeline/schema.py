@@ -73,9 +73,25 @@ def as_text(col: pd.Series) -> pd.Series:
                    else str(v)).astype(object)
 
 
+def plain_dtype(dtype: Any) -> bool:
+    """A dtype of numbers (not text, not booleans): values of it need no parsing."""
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
 def plain_number(col: pd.Series) -> bool:
     """A column already held as numbers (not text, not booleans): it needs no parsing."""
-    return pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)
+    return plain_dtype(col.dtype)
+
+
+def _categorical_values(f: Feature, col: pd.Series) -> pd.Series:
+    """A categorical feature's values as strings, missing as None (an empty string is missing, as in a CSV file and
+    a JSON request); with rare levels grouped, a level outside the kept ones becomes the `other` level."""
+    out = col.astype(object).where(col.notna(), None)
+    out = out.map(lambda v: None if v is None or str(v).strip() == "" else str(v)).astype(object)
+    if f.other is not None:
+        kept = set(f.categories or [])
+        out = out.map(lambda v: v if v is None or v in kept else f.other).astype(object)
+    return out
 
 
 _OPTIONAL = ("categories", "other", "model_name")  # left out of schema.json when None
@@ -138,21 +154,12 @@ class Schema:
 
     def conform(self, df: pd.DataFrame) -> pd.DataFrame:
         """Return the feature columns of `df` with the schema's dtypes (categoricals as str)."""
-        missing = [c for c in self.feature_names if c not in df.columns]
-        if missing:
-            raise DataError(f"table lacks feature columns {missing}; it must have the columns of schema.json")
+        self._check_columns(df)
         out: dict[str, pd.Series] = {}  # built at once: inserting 300 columns one by one fragments the frame
         for f in self.features:
             col = df[f.name]
             if f.is_categorical:
-                out[f.name] = col.astype(object).where(col.notna(), None)
-                # an empty string is a missing value, as in a CSV file (and in a JSON request)
-                out[f.name] = out[f.name].map(lambda v: None if v is None or str(v).strip() == "" else str(v)
-                                              ).astype(object)
-                if f.other is not None:
-                    kept = set(f.categories or [])
-                    out[f.name] = out[f.name].map(lambda v, kept=kept, other=f.other: v if v is None or v in kept
-                                                  else other).astype(object)
+                out[f.name] = _categorical_values(f, col)
             elif f.is_integer:
                 vals = col if plain_number(col) else pd.to_numeric(col, errors="coerce")
                 out[f.name] = np.rint(vals).astype(f.dtype) if vals.notna().all() else vals.round().astype("Int64")
@@ -160,20 +167,40 @@ class Schema:
                 out[f.name] = (col if plain_number(col) else pd.to_numeric(col, errors="coerce")).astype("float64")
         return pd.DataFrame(out, index=df.index, columns=self.feature_names)
 
+    def _check_columns(self, df: pd.DataFrame) -> None:
+        missing = [c for c in self.feature_names if c not in df.columns]
+        if missing:
+            raise DataError(f"table lacks feature columns {missing}; it must have the columns of schema.json")
+
     def to_model_frame(self, df: pd.DataFrame) -> pd.DataFrame:
         """Feature columns ready for XGBoost: categoricals as pandas Categorical with fixed categories.
 
         Values never seen in training become missing (XGBoost routes them like NaN), or the `other`
         level when rare levels are grouped. Columns carry the model names (`model_feature_names`).
+        Numerical columns already held as numbers are converted together (one array; integers rounded as
+        `conform` rounds them): a served request of one row pays one conversion, not one per column.
         """
-        out = self.conform(df)
-        for f in self.features:
-            if f.is_categorical:
-                out[f.name] = pd.Categorical(out[f.name], categories=f.categories or [])
-            elif f.is_integer:
-                out[f.name] = out[f.name].astype("float64")
-        out.columns = self.model_feature_names
-        return out
+        self._check_columns(df)
+        numerical = [f for f in self.features if not f.is_categorical]
+        dtypes = df.dtypes
+        if not (df.columns.is_unique and all(plain_dtype(dtypes[f.name]) for f in numerical)):
+            out = self.conform(df)
+            for f in self.features:
+                if f.is_categorical:
+                    out[f.name] = pd.Categorical(out[f.name], categories=f.categories or [])
+                elif f.is_integer:
+                    out[f.name] = out[f.name].astype("float64")
+            out.columns = self.model_feature_names
+            return out
+        values = df[[f.name for f in numerical]].to_numpy(dtype="float64", na_value=np.nan)
+        whole = [i for i, f in enumerate(numerical) if f.is_integer]
+        if whole:
+            values[:, whole] = np.rint(values[:, whole])
+        position = {f.name: i for i, f in enumerate(numerical)}
+        cols = {f.model_column: (pd.Categorical(_categorical_values(f, df[f.name]), categories=f.categories or [])
+                                 if f.is_categorical else values[:, position[f.name]])
+                for f in self.features}
+        return pd.DataFrame(cols, index=df.index, columns=self.model_feature_names)
 
     # -- persistence -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

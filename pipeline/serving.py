@@ -40,7 +40,7 @@ from pipeline.errors import DataError
 from pipeline.fmt import percent
 from pipeline.io import read_json
 from pipeline.metrics import threshold_at_fpr
-from pipeline.schema import RESERVED_PREFIX, Schema, plain_number
+from pipeline.schema import RESERVED_PREFIX, Schema, plain_dtype
 
 ALERT, REVIEW, PASS = "alert", "review", "pass"
 DECISIONS = (ALERT, REVIEW, PASS)
@@ -121,10 +121,11 @@ class Scorer:
         if missing:
             raise ServingInputError(f"missing feature column(s) {missing}; send every column of the model's "
                                     f"signature ({len(self.schema.feature_names)} features)")
+        dtypes = rows.dtypes
         for f in self.schema.features:
-            col = rows[f.name]
-            if f.is_categorical or plain_number(col):  # numbers already: nothing to check
+            if f.is_categorical or (rows.columns.is_unique and plain_dtype(dtypes[f.name])):  # numbers already
                 continue
+            col = rows[f.name]
             parsed = pd.to_numeric(col, errors="coerce")
             bad = parsed.isna() & col.notna()
             if bad.any():
@@ -157,11 +158,16 @@ class Scorer:
     def missing_guarded(self, features: pd.DataFrame) -> list[str]:
         """Per row, the guarded features it lacks, as the reason `missing: a, b` ('' when none)."""
         names = self.thresholds.guarded(self.schema.feature_names)
-        out = [[] for _ in range(len(features))]
-        for name in names:
-            for i in np.flatnonzero(self._missing(features, name)):
-                out[i].append(name)
-        return ["missing: " + ", ".join(m) if m else "" for m in out]
+        out = [""] * len(features)
+        if not names:
+            return out
+        miss = features[names].isna().to_numpy(dtype=bool)  # (rows, guarded features), one pass
+        for j, name in enumerate(names):
+            if self.schema.feature(name).is_categorical:  # empty strings are missing too
+                miss[:, j] = self._missing(features, name)
+        for i in np.flatnonzero(miss.any(axis=1)):
+            out[i] = "missing: " + ", ".join(n for n, m in zip(names, miss[i]) if m)
+        return out
 
     # -- scoring -------------------------------------------------------------------------
     def _threads_for(self, n_rows: int) -> None:

@@ -50,3 +50,25 @@ def test_save_load_round_trip(tmp_path):
     assert Schema.load(tmp_path / "schema.json") == SCHEMA
     with pytest.raises(DataError, match="run the prepare stage"):
         Schema.load(tmp_path / "nope.json")
+
+
+def test_model_frame_of_numbers_is_the_same_by_the_fast_and_the_parsing_path():
+    """Columns already numeric are converted together; the same rows sent as text go through `conform`'s parsing:
+    both give the same model frame (integers rounded half to even, missing kept, categories fixed)."""
+    schema = Schema(label="y", features=[
+        Feature("amount", "numerical", "float64"), Feature("n", "numerical", "int64"),
+        Feature("k", "numerical", "int64"), Feature("f32", "numerical", "float32"),
+        Feature("channel", "categorical", "object", ["atm", "web", "(other)"], other="(other)"),
+    ])
+    rows = pd.DataFrame({"amount": [1.5, -2.25, np.nan, 1e9], "n": [1.0, 2.5, np.nan, 3.5],
+                         "k": pd.array([1, None, 3, 4], dtype="Int64"),
+                         "f32": np.array([0.1, 0.2, np.nan, 4], dtype="float32"),
+                         "channel": ["web", "pos", None, " "]})
+    fast = schema.to_model_frame(rows)
+    as_text = rows.astype({"amount": object, "n": object, "k": object, "f32": object})
+    slow = schema.to_model_frame(as_text)
+    pd.testing.assert_frame_equal(fast, slow)
+    assert fast["n"].tolist()[:2] == [1.0, 2.0] and np.isnan(fast["n"].iloc[2])
+    assert fast["channel"].tolist()[:2] == ["web", "(other)"] and fast["channel"].isna().tolist()[2:] == [True, True]
+    # a one-row request, as served
+    pd.testing.assert_frame_equal(schema.to_model_frame(rows.iloc[[1]]), slow.iloc[[1]])
