@@ -11,7 +11,6 @@ test rows in-process, with a null in each feature in turn.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -91,17 +90,13 @@ def clashing(tmp_path_factory):
 
 
 def _load(root: Path):
+    """The registered challenger of the project at `root`, from its own store: an in-process publish in another test
+    (pipeline.tracking.connect) sets MLflow's process-wide tracking URI, which wins over the environment."""
     import mlflow.pyfunc
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
-    old = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{Paths.at(root).mlflow_db}"
-    try:
+    with _use_tracking_uri(f"sqlite:///{Paths.at(root).mlflow_db}"):
         return mlflow.pyfunc.load_model(f"models:/{NAME}@challenger")
-    finally:
-        if old is None:
-            os.environ.pop("MLFLOW_TRACKING_URI")
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = old
 
 
 def test_features_named_like_every_pipeline_column_run_end_to_end(clashing):
