@@ -11,6 +11,7 @@ test rows in-process, with a null in each feature in turn.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -90,13 +91,22 @@ def clashing(tmp_path_factory):
 
 
 def _load(root: Path):
-    """The registered challenger of the project at `root`, from its own store: an in-process publish in another test
-    (pipeline.tracking.connect) sets MLflow's process-wide tracking URI, which wins over the environment."""
+    """The registered challenger of the project at `root`, from its own store. An in-process publish in another test
+    (pipeline.tracking.connect) sets MLflow's process-wide tracking URI, which wins over the environment; setting
+    it here also writes MLFLOW_TRACKING_URI. Both are put back exactly as they were, so no later test sees ours."""
     import mlflow.pyfunc
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+    from mlflow.tracking._tracking_service import utils as tracking_utils
 
-    with _use_tracking_uri(f"sqlite:///{Paths.at(root).mlflow_db}"):
+    old_global, old_env = tracking_utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
+    try:
+        mlflow.set_tracking_uri(f"sqlite:///{Paths.at(root).mlflow_db}")
         return mlflow.pyfunc.load_model(f"models:/{NAME}@challenger")
+    finally:
+        tracking_utils._tracking_uri = old_global
+        if old_env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = old_env
 
 
 def test_features_named_like_every_pipeline_column_run_end_to_end(clashing):
