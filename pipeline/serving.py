@@ -30,6 +30,7 @@ MLflow serving model (`pipeline.tracking.ServingModel`) wraps it, so what analys
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -101,10 +102,30 @@ class Thresholds:
 
 
 class Scorer:
-    """A trained detector, the prepared schema and the decision thresholds: raw rows in, decisions out."""
+    """A trained detector, the prepared schema and the decision thresholds: raw rows in, decisions out.
+
+    A request goes straight from its columns into one float matrix in the model's feature order (numbers as
+    float64, integer features rounded as `Schema.conform` rounds them, categoricals as their index in the
+    schema's fixed categories, missing or never seen as NaN: what `Schema.to_model_frame` gives XGBoost), scored
+    by the booster's `inplace_predict`; no per-request DataFrame is built. Everything that depends only on the
+    schema, the thresholds and the model (positions, category codes, guarded features, the booster and its
+    iteration range) is worked out once, here. Contributions (reasons) are computed only for rows that are
+    not `pass`."""
 
     def __init__(self, model: Any, schema: Schema, thresholds: Thresholds):
         self.model, self.schema, self.thresholds = model, schema, thresholds
+        features = schema.features
+        self._names = [f.name for f in features]
+        self._numerical = [f.name for f in features if not f.is_categorical]
+        self._numerical_at = np.array([i for i, f in enumerate(features) if not f.is_categorical], dtype=np.intp)
+        self._integer_at = np.array([i for i, f in enumerate(features) if f.is_integer], dtype=np.intp)
+        self._categorical = [(i, f, {c: float(k) for k, c in enumerate(f.categories or [])},
+                              None if f.other is None else set(f.categories or []))
+                             for i, f in enumerate(features) if f.is_categorical]
+        self._guarded = thresholds.guarded(self._names)
+        self._guarded_at = np.array([self._names.index(n) for n in self._guarded], dtype=np.intp)
+        self._booster: Any = None
+        self._iterations: tuple[int, int] = (0, 0)
 
     @classmethod
     def from_files(cls, model_path: str | Path, schema_path: str | Path, thresholds_path: str | Path) -> Scorer:
@@ -115,30 +136,82 @@ class Scorer:
     # -- input ---------------------------------------------------------------------------
     def check_input(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The feature columns of `rows`, or a ServingInputError naming what is wrong."""
-        if not isinstance(rows, pd.DataFrame):
-            raise ServingInputError(f"expected a table of feature columns, got {type(rows).__name__}")
-        missing = [c for c in self.schema.feature_names if c not in rows.columns]
-        if missing:
-            raise ServingInputError(f"missing feature column(s) {missing}; send every column of the model's "
-                                    f"signature ({len(self.schema.feature_names)} features)")
+        self._check_columns(rows)
         dtypes = rows.dtypes
         for f in self.schema.features:
-            if f.is_categorical or (rows.columns.is_unique and plain_dtype(dtypes[f.name])):  # numbers already
+            if f.is_categorical or (rows.columns.is_unique and _plain(dtypes[f.name])):  # numbers already
                 continue
+            self._parsed(rows[f.name], f.name)
+        return rows[self._names]
+
+    def _check_columns(self, rows: pd.DataFrame) -> None:
+        if not isinstance(rows, pd.DataFrame):
+            raise ServingInputError(f"expected a table of feature columns, got {type(rows).__name__}")
+        columns = rows.columns
+        missing = [c for c in self._names if c not in columns]
+        if missing:
+            raise ServingInputError(f"missing feature column(s) {missing}; send every column of the model's "
+                                    f"signature ({len(self._names)} features)")
+
+    @staticmethod
+    def _parsed(col: pd.Series, name: str) -> np.ndarray:
+        """A numerical column that is not held as numbers, parsed (float64), or a ServingInputError naming the row."""
+        parsed = pd.to_numeric(col, errors="coerce")
+        bad = parsed.isna() & col.notna()
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ServingInputError(f"column {name!r} must hold numbers; row {i} has {col.iloc[i]!r}")
+        return parsed.to_numpy(dtype="float64", na_value=np.nan)
+
+    def _matrix(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The model's input matrix of `rows` (float64, features in schema order: see the class docstring) and, per
+        row and feature, whether the value is missing (NaN or None; an empty string in a categorical too; a category
+        never seen in training is NaN in the matrix but not missing)."""
+        self._check_columns(rows)
+        n = len(rows)
+        X = np.empty((n, len(self._names)), dtype="float64")
+        missing = np.zeros((n, len(self._names)), dtype=bool)
+        if len(self._numerical):
+            unique, dtypes = rows.columns.is_unique, rows.dtypes
+            if unique and all(_plain(d) for d in dtypes):  # a table of numbers (a served request): one conversion
+                at = rows.columns.get_indexer(self._numerical)
+                values = rows.to_numpy(dtype="float64", na_value=np.nan)[:, at]
+            elif n:
+                values = np.column_stack([
+                    rows[name].to_numpy(dtype="float64", na_value=np.nan)
+                    if unique and _plain(dtypes[name]) else self._parsed(rows[name], name) for name in self._numerical])
+            else:
+                values = np.empty((0, len(self._numerical)))
+            X[:, self._numerical_at] = values
+            if len(self._integer_at):
+                X[:, self._integer_at] = np.rint(X[:, self._integer_at])
+            missing[:, self._numerical_at] = np.isnan(values)
+        for i, f, codes, kept in self._categorical:
             col = rows[f.name]
-            parsed = pd.to_numeric(col, errors="coerce")
-            bad = parsed.isna() & col.notna()
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise ServingInputError(f"column {f.name!r} must hold numbers; row {i} has {col.iloc[i]!r}")
-        return rows[self.schema.feature_names]
+            raw = col.astype(object).where(col.notna(), None).to_numpy(dtype=object)
+            code = np.full(n, np.nan)
+            for r, v in enumerate(raw):
+                if v is None:
+                    missing[r, i] = True
+                    continue
+                text = str(v)
+                if text.strip() == "":
+                    missing[r, i] = isinstance(v, str)
+                    continue
+                if kept is not None and text not in kept:
+                    text = f.other
+                code[r] = codes.get(text, np.nan)
+            X[:, i] = code
+        return X, missing
 
     def check_missing(self, features: pd.DataFrame) -> None:
         """Under `serve.missing: reject`, a ServingInputError naming the first guarded feature that is missing."""
-        if self.thresholds.missing != MISSING_REJECT:
-            return
-        for name in self.thresholds.guarded(self.schema.feature_names):
-            hit = np.flatnonzero(self._missing(features, name))
+        if self.thresholds.missing == MISSING_REJECT:
+            self._reject_missing(self._matrix(features)[1])
+
+    def _reject_missing(self, missing: np.ndarray) -> None:
+        for name, j in zip(self._guarded, self._guarded_at):
+            hit = np.flatnonzero(missing[:, j])
             if len(hit):
                 more = f" (and {len(hit) - 1} more row(s))" if len(hit) > 1 else ""
                 raise ServingInputError(
@@ -147,26 +220,17 @@ class Scorer:
                     f"what a missing value means (serve.missing: reject): send a value, or register the model under "
                     f"serve.missing: review")
 
-    def _missing(self, features: pd.DataFrame, name: str) -> np.ndarray:
-        """Rows whose value of feature `name` is missing (empty strings count as missing in categoricals)."""
-        col = features[name]
-        miss = col.isna().to_numpy(dtype=bool)
-        if self.schema.feature(name).is_categorical:
-            miss |= col.map(lambda v: isinstance(v, str) and v.strip() == "").to_numpy(dtype=bool)
-        return miss
-
     def missing_guarded(self, features: pd.DataFrame) -> list[str]:
         """Per row, the guarded features it lacks, as the reason `missing: a, b` ('' when none)."""
-        names = self.thresholds.guarded(self.schema.feature_names)
-        out = [""] * len(features)
-        if not names:
+        return list(self._lacking(self._matrix(features)[1]))
+
+    def _lacking(self, missing: np.ndarray) -> np.ndarray:
+        out = np.full(len(missing), "", dtype=object)
+        if not self._guarded:
             return out
-        miss = features[names].isna().to_numpy(dtype=bool)  # (rows, guarded features), one pass
-        for j, name in enumerate(names):
-            if self.schema.feature(name).is_categorical:  # empty strings are missing too
-                miss[:, j] = self._missing(features, name)
+        miss = missing[:, self._guarded_at]
         for i in np.flatnonzero(miss.any(axis=1)):
-            out[i] = "missing: " + ", ".join(n for n, m in zip(names, miss[i]) if m)
+            out[i] = "missing: " + ", ".join(n for n, m in zip(self._guarded, miss[i]) if m)
         return out
 
     # -- scoring -------------------------------------------------------------------------
@@ -175,55 +239,70 @@ class Scorer:
         than it saves there; scores do not depend on the thread count), all cores for larger tables."""
         n_jobs = 1 if n_rows <= ONE_THREAD_ROWS else None
         if getattr(self.model, "n_jobs", "unset") != n_jobs:
-            self.model.set_params(n_jobs=n_jobs)
+            self.model.set_params(n_jobs=n_jobs)  # passes nthread on to the booster
+        if self._booster is None:
+            self._booster = self.model.get_booster()
+            best = getattr(self.model, "best_iteration", None)  # the early-stopped trees, as predict_proba uses
+            self._iterations = (0, int(best) + 1) if best is not None else (0, 0)
+
+    def _scores(self, X: np.ndarray) -> np.ndarray:
+        """The fraud score of each row of the model matrix: `predict_proba(...)[:, 1]` of the model frame."""
+        self._threads_for(len(X))
+        if len(X) == 0:
+            return np.empty(0, dtype="float64")
+        return self._booster.inplace_predict(X, iteration_range=self._iterations, missing=np.nan,
+                                             validate_features=False).astype("float64")
 
     def scores(self, rows: pd.DataFrame) -> np.ndarray:
-        from pipeline.detector import predict_scores
-
-        X = self.schema.to_model_frame(self.check_input(rows))
-        self._threads_for(len(X))
-        return predict_scores(self.model, X)
+        return self._scores(self._matrix(rows)[0])
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         """score, decision (alert | review | pass) and reasons for every row, in input order, under the
         missing-input policy (`scores` gives the model's scores alone, whatever is missing). Reasons explain the
         rows that are not `pass` (a passed row needs none: its reasons are empty), so their cost - per-row
         contributions, the costliest part of an answer - is paid for the few rows an analyst will read."""
-        from pipeline.detector import predict_scores
-
-        features = self.check_input(rows)
-        self.check_missing(features)
-        X = self.schema.to_model_frame(features)
-        self._threads_for(len(X))
-        scores = predict_scores(self.model, X)
+        X, missing = self._matrix(rows)
+        if self.thresholds.missing == MISSING_REJECT:
+            self._reject_missing(missing)
+        scores = self._scores(X)
         decisions = self.thresholds.decide(scores)
         reasons = np.full(len(X), "", dtype=object)
-        lacking = (np.asarray(self.missing_guarded(features), dtype=object)
-                   if self.thresholds.missing == MISSING_REVIEW else np.full(len(X), "", dtype=object))
-        explain = np.flatnonzero((decisions != PASS) & (lacking == ""))
+        if self.thresholds.missing == MISSING_REVIEW:
+            lacking = self._lacking(missing)
+            guarded = lacking != ""  # a guarded feature's missing value never decides a row: review, and why
+        else:
+            lacking, guarded = reasons, np.zeros(len(X), dtype=bool)
+        explain = np.flatnonzero((decisions != PASS) & ~guarded)
         if len(explain):
-            reasons[explain] = self.reasons(X.iloc[explain], features.iloc[explain])
-        guarded = lacking != ""  # a guarded feature's missing value never decides a row: review, and why
-        decisions[guarded], reasons[guarded] = REVIEW, lacking[guarded]
-        return pd.DataFrame(dict(zip(OUTPUT_COLUMNS, (scores, decisions, reasons))),
-                            index=rows.index).reset_index(drop=True)
+            reasons[explain] = self._reasons(X[explain], rows, explain)
+        if guarded.any():
+            decisions[guarded], reasons[guarded] = REVIEW, lacking[guarded]
+        return pd.DataFrame(dict(zip(OUTPUT_COLUMNS, (scores, decisions, reasons))))
 
-    def reasons(self, X: pd.DataFrame, features: pd.DataFrame) -> list[str]:
-        """The features that raised each row's score most (positive contributions only), with their values."""
+    def reasons(self, X: pd.DataFrame | np.ndarray, features: pd.DataFrame) -> list[str]:
+        """The features that raised each row's score most (positive contributions only), with their values: `X` the
+        model frame (`Schema.to_model_frame`) or matrix (`_matrix`) of `features`."""
+        if not isinstance(X, np.ndarray):
+            X = self._matrix(features)[0]
+        return self._reasons(X, features, np.arange(len(X)))
+
+    def _reasons(self, X: np.ndarray, rows: pd.DataFrame, at: np.ndarray) -> list[str]:
+        """Reasons for the matrix rows `X`, which are rows `at` of the request `rows` (whose values they show)."""
         import xgboost as xgb
 
         k = self.thresholds.reasons
         if len(X) == 0 or k == 0:
             return [""] * len(X)
-        booster = self.model.get_booster()
-        best = getattr(self.model, "best_iteration", None)
-        contribs = booster.predict(xgb.DMatrix(X, enable_categorical=True), pred_contribs=True,
-                                   iteration_range=(0, int(best) + 1) if best is not None else (0, 0))
+        self._threads_for(len(X))
+        b = self._booster
+        contribs = b.predict(xgb.DMatrix(X, missing=np.nan, feature_names=b.feature_names,
+                                         feature_types=b.feature_types, nthread=1 if len(X) <= ONE_THREAD_ROWS else -1),
+                             pred_contribs=True, iteration_range=self._iterations)
         contribs = contribs[:, :-1]  # the last column is the bias
         top = np.argsort(-contribs, axis=1, kind="stable")[:, :k]
         value = np.take_along_axis(contribs, top, axis=1)
-        names = self.schema.feature_names
-        columns = [features[n].to_numpy(dtype=object) for n in names]
+        names = self._names
+        columns = {j: rows[names[j]].to_numpy(dtype=object)[at] for j in np.unique(top)}
         return ["; ".join(f"{names[j]}={_show(columns[j][i])} ({v:+.2f})" for j, v in zip(top[i], value[i]) if v > 0)
                 for i in range(len(top))]
 
@@ -282,6 +361,12 @@ def missing_markdown(thresholds: dict[str, Any]) -> str:
     for name, share in shares.items():
         lines.append(f"| {name} | {percent(share, 2)} | {policy if name in guarded else 'model'} |")
     return "\n".join(lines) + "\n"
+
+
+@lru_cache(maxsize=64)
+def _plain(dtype: Any) -> bool:
+    """`plain_dtype`, remembered per dtype (a request asks it of every column)."""
+    return plain_dtype(dtype)
 
 
 def _show(v: Any) -> str:
