@@ -248,3 +248,102 @@ def test_the_reserved_namespace_is_refused_in_one_line():
                   {"features": [], "meta": [RESERVED_PREFIX + "x"]}):
         with pytest.raises(DataError, match=r"start with 'pipeline\.', which the pipeline reserves .* rename them"):
             Schema.from_dict({"label": "Class", **where})
+
+
+# -- the lean scoring path answers exactly as the model-frame path it replaced ----------------------------------------
+def _previous_predict(s: Scorer, rows: pd.DataFrame) -> pd.DataFrame:
+    """The computation `Scorer.predict` did before it built its own matrix: the model frame (`to_model_frame`),
+    `predict_proba`, contributions on a pandas DMatrix, missing values found column by column."""
+    import xgboost as xgb
+
+    from pipeline.serving import _show
+
+    t, names = s.thresholds, s.schema.feature_names
+    features = rows[names]
+    miss = {}
+    for n in t.guarded(names):
+        col = features[n]
+        m = col.isna().to_numpy(dtype=bool)
+        if s.schema.feature(n).is_categorical:
+            m |= col.map(lambda v: isinstance(v, str) and v.strip() == "").to_numpy(dtype=bool)
+        miss[n] = m
+    if t.missing == MISSING_REJECT:
+        for n, m in miss.items():
+            if m.any():
+                raise ServingInputError(f"feature {n!r} is missing in row {int(np.flatnonzero(m)[0])}")
+    X = s.schema.to_model_frame(features)
+    scores = predict_scores(s.model, X)
+    decisions = t.decide(scores)
+    lacking = np.array(["" if t.missing != MISSING_REVIEW else
+                        ("missing: " + ", ".join(n for n in miss if miss[n][i]) if any(m[i] for m in miss.values())
+                         else "") for i in range(len(X))], dtype=object)
+    reasons = np.full(len(X), "", dtype=object)
+    explain = np.flatnonzero((decisions != PASS) & (lacking == ""))
+    if len(explain):
+        best = getattr(s.model, "best_iteration", None)
+        contribs = s.model.get_booster().predict(
+            xgb.DMatrix(X.iloc[explain], enable_categorical=True), pred_contribs=True,
+            iteration_range=(0, int(best) + 1) if best is not None else (0, 0))[:, :-1]
+        top = np.argsort(-contribs, axis=1, kind="stable")[:, :t.reasons]
+        value = np.take_along_axis(contribs, top, axis=1)
+        cols = [features[n].to_numpy(dtype=object)[explain] for n in names]
+        reasons[explain] = ["; ".join(f"{names[j]}={_show(cols[j][i])} ({v:+.2f})" for j, v in zip(top[i], value[i])
+                                      if v > 0) for i in range(len(top))]
+    guarded = lacking != ""
+    decisions[guarded], reasons[guarded] = REVIEW, lacking[guarded]
+    return pd.DataFrame({"score": scores, "decision": decisions, "reasons": reasons})
+
+
+def _awkward_rows(valid: pd.DataFrame) -> pd.DataFrame:
+    """Real-ish rows with a null in every feature somewhere, unseen and empty categories, numbers as text."""
+    rows = valid.head(300).reset_index(drop=True).astype({"amount": object, "v1": "float64", "count": object,
+                                                          "channel": object})
+    rows.loc[3, "amount"] = None
+    rows.loc[[4, 9], "v1"] = np.nan
+    rows.loc[5, "count"] = None
+    rows.loc[6, "channel"] = None
+    rows.loc[7, "channel"] = ""
+    rows.loc[8, "channel"] = "never-seen"
+    rows.loc[9, ["amount", "count"]] = [None, None]
+    rows.loc[10, "amount"] = "12.5"  # a number sent as text
+    rows.loc[11, "count"] = 2.6  # a non-whole count: rounded, as conform rounds it
+    return rows
+
+
+@pytest.mark.parametrize("policy", MISSING_POLICIES)
+def test_predict_equals_the_previous_model_frame_path_under_each_missing_policy(scorer, policy):
+    s, valid = _with_policy(scorer, policy)
+    complete = valid.head(300).reset_index(drop=True)
+    awkward = _awkward_rows(valid)
+    frames = [complete, complete[list(reversed(complete.columns))].assign(extra="x"),
+              serving_frame(s.schema, complete), complete.astype({"count": "Int64"})]
+    if policy != MISSING_REJECT:
+        frames += [awkward, serving_frame(s.schema, awkward)]
+    for rows in frames:
+        expected = _previous_predict(s, rows)
+        assert (expected["decision"] != PASS).any() and (expected["reasons"] != "").any()
+        out = s.predict(rows)
+        pd.testing.assert_frame_equal(out, expected, check_exact=True)
+        np.testing.assert_array_equal(s.scores(rows), predict_scores(s.model, s.schema.to_model_frame(
+            rows[s.schema.feature_names])))
+        for i in (0, 3, 6, 7, 8, 9, 10, 11, *np.flatnonzero(expected["decision"] != PASS)[:5]):  # one row alone
+            pd.testing.assert_frame_equal(s.predict(rows.iloc[[i]]), expected.iloc[[i]].reset_index(drop=True),
+                                          check_exact=True)
+    if policy == MISSING_REJECT:
+        for i, name in ((3, "amount"), (4, "v1"), (5, "count"), (6, "channel"), (7, "channel")):
+            with pytest.raises(ServingInputError, match=f"feature '{name}' is missing in row {i}"):
+                s.predict(pd.concat([complete.head(i).astype(object), awkward.iloc[[i]]], ignore_index=True))
+
+
+def test_scores_and_reasons_do_not_depend_on_the_thread_count(scorer):
+    s, valid = _with_policy(scorer, MISSING_REVIEW)
+    import pipeline.serving as serving
+
+    rows = valid.head(300).reset_index(drop=True)
+    few = s.predict(rows)
+    old = serving.ONE_THREAD_ROWS
+    try:
+        serving.ONE_THREAD_ROWS = 0  # every request on all cores
+        pd.testing.assert_frame_equal(s.predict(rows), few, check_exact=True)
+    finally:
+        serving.ONE_THREAD_ROWS = old
