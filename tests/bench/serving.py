@@ -7,7 +7,11 @@ MLflow store, registers it, starts `mlflow models serve -m models:/fraud-detecto
 
 * single-row requests (`dataframe_split`, one test row each; `REQUESTS_1` requests),
 * 1,000-row requests (`REQUESTS_1000` requests of consecutive test rows),
-* the same 1,000-row batches scored in-process by `mlflow.pyfunc.load_model(...).predict` (no HTTP).
+* the same 1,000-row batches scored in-process by `mlflow.pyfunc.load_model(...).predict` (no HTTP),
+* a profile, in-process after the server has stopped: where one request's time goes - the scoring server's
+  parsing (`_parse_json_data`: JSON, DataFrame, casts to the signature's types), `PyFuncModel.predict` (MLflow's
+  signature enforcement + ours), our `Scorer.predict` alone, and the answer's JSON (`predictions_to_json`) - for
+  one row and for 1,000 rows (p50 of `PROFILE_REPEATS`).
 
 Latency is client-side wall time per request (JSON encoding excluded, HTTP round trip and JSON decoding
 included): p50 and p99; throughput is rows per second over all requests of a kind. Run from the
@@ -37,6 +41,7 @@ from tests.helpers import free_port, wait_for_http  # noqa: E402
 
 REQUESTS_1 = 300
 REQUESTS_1000 = 30
+PROFILE_REPEATS = 30
 RESULTS = ROOT / "tests" / "bench" / "results"
 
 
@@ -52,6 +57,39 @@ def _post(url: str, body: bytes) -> float:
     with urllib.request.urlopen(req, timeout=120) as r:
         json.loads(r.read())
     return time.perf_counter() - t0
+
+
+def _p50(f, repeats: int = PROFILE_REPEATS) -> float:
+    import numpy as np
+
+    f()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    return round(float(np.median(times)) * 1000, 2)
+
+
+def _parts(model, body: bytes) -> dict[str, float]:
+    """p50 ms of each part of one served request, in-process (MLflow's private scoring-server functions)."""
+    from io import StringIO
+
+    from mlflow.pyfunc.scoring_server import _parse_json_data, predictions_to_json
+
+    schema, scorer = model.metadata.get_input_schema(), model.unwrap_python_model().scorer
+    frame = _parse_json_data(body, model.metadata, schema).data
+    answer = model.predict(frame)
+    part = {"parse_json_to_frame_ms": _p50(lambda: _parse_json_data(body, model.metadata, schema)),
+            "pyfunc_predict_ms": _p50(lambda: model.predict(frame)),
+            "scorer_predict_ms": _p50(lambda: scorer.predict(frame)),
+            "answer_to_json_ms": _p50(lambda: predictions_to_json(answer, StringIO()))}
+    part["mlflow_signature_enforcement_ms"] = round(part["pyfunc_predict_ms"] - part["scorer_predict_ms"], 2)
+    return part
+
+
+def profile(model, bodies: dict[str, bytes]) -> dict[str, dict[str, float]]:
+    return {name: _parts(model, body) for name, body in bodies.items()}
 
 
 def main() -> None:
@@ -115,6 +153,7 @@ def main() -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+    parts = profile(model, {"1_row": singles[0], "1000_rows": body(batches[0])})
 
     res = {
         "benchmark": "mlflow models serve --env-manager local, one uvicorn worker, 127.0.0.1; client-side latency",
@@ -127,6 +166,7 @@ def main() -> None:
                       "rows_per_s": round(1000 * REQUESTS_1000 / sum(lat1000), 1)},
         "in_process_1000": {"p50_ms": _pct(inproc, 50), "p99_ms": _pct(inproc, 99),
                             "rows_per_s": round(1000 * REQUESTS_1000 / sum(inproc), 1)},
+        "profile_in_process": parts,
         "loadavg_start_end": [load0, load1],
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "versions": versions(("mlflow", "xgboost-cpu", "pandas", "uvicorn")),
@@ -143,7 +183,16 @@ def main() -> None:
         f"| 1 row | {s1['requests']} | {s1['p50_ms']} ms | {s1['p99_ms']} ms | {s1['rows_per_s']} |",
         f"| 1,000 rows | {s1000['requests']} | {s1000['p50_ms']} ms | {s1000['p99_ms']} ms | {s1000['rows_per_s']} |",
         f"| 1,000 rows in-process (no HTTP) | {s1000['requests']} | {ip['p50_ms']} ms | {ip['p99_ms']} ms | "
-        f"{ip['rows_per_s']} |", ""]))
+        f"{ip['rows_per_s']} |", "",
+        f"Load average (1, 5, 15 min) at start {load0}, at end {load1}.", "",
+        "Where a request's time goes (in-process, p50 ms, after the server stopped; `PyFuncModel.predict` includes "
+        "MLflow's signature enforcement and our `Scorer.predict`):", "",
+        "| part | 1 row | 1,000 rows |", "|---|---:|---:|",
+        *[f"| {label} | {parts['1_row'][key]} | {parts['1000_rows'][key]} |" for label, key in (
+            ("server: JSON -> DataFrame, casts to signature types", "parse_json_to_frame_ms"),
+            ("MLflow pyfunc: signature enforcement, wrappers", "mlflow_signature_enforcement_ms"),
+            ("our Scorer.predict", "scorer_predict_ms"),
+            ("server: answer -> JSON", "answer_to_json_ms"))], ""]))
     print(json.dumps(res, indent=2))
 
 
