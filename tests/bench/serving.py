@@ -14,9 +14,11 @@ MLflow store, registers it, starts `mlflow models serve -m models:/fraud-detecto
   one row and for 1,000 rows (p50 of `PROFILE_REPEATS`).
 
 Latency is client-side wall time per request (JSON encoding excluded, HTTP round trip and JSON decoding
-included): p50 and p99; throughput is rows per second over all requests of a kind. Run from the
+included; `urllib`, a new connection per request, and again over one kept-alive connection): p50 and p99;
+throughput is rows per second over all requests of a kind. Run from the
 repository root: `.venv/bin/python tests/bench/serving.py` (about a minute). Results go to
-`tests/bench/results/serving.json` and `serving.md`.
+`tests/bench/results/serving.json` and `serving.md`. When `serving_before.json` sits beside them (this script's
+results for an earlier version of the code, measured in the same session), `serving.md` sets the two side by side.
 """
 
 from __future__ import annotations
@@ -59,6 +61,21 @@ def _post(url: str, body: bytes) -> float:
     return time.perf_counter() - t0
 
 
+class _KeptAlive:
+    """One persistent HTTP connection (as a client library's session keeps one): no TCP set-up per request."""
+
+    def __init__(self, port: int):
+        import http.client
+
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def post(self, body: bytes) -> float:
+        t0 = time.perf_counter()
+        self.conn.request("POST", "/invocations", body=body, headers={"Content-Type": "application/json"})
+        json.loads(self.conn.getresponse().read())
+        return time.perf_counter() - t0
+
+
 def _p50(f, repeats: int = PROFILE_REPEATS) -> float:
     import numpy as np
 
@@ -90,6 +107,30 @@ def _parts(model, body: bytes) -> dict[str, float]:
 
 def profile(model, bodies: dict[str, bytes]) -> dict[str, dict[str, float]]:
     return {name: _parts(model, body) for name, body in bodies.items()}
+
+
+def _before_after(after: dict) -> list[str]:
+    """Lines comparing this run with `serving_before.json` (an earlier version's run of this script), if present."""
+    path = RESULTS / "serving_before.json"
+    if not path.exists():
+        return []
+    before = json.loads(path.read_text())
+    rows = [("1 row, p50 (ms)", ("single_row", "p50_ms")), ("1,000 rows, rows/s", ("rows_1000", "rows_per_s")),
+            ("1 row kept alive, p50 (ms)", ("single_row_kept_alive", "p50_ms")),
+            ("1,000 rows kept alive, rows/s", ("rows_1000_kept_alive", "rows_per_s")),
+            ("1,000 rows in-process, rows/s", ("in_process_1000", "rows_per_s")),
+            ("Scorer.predict, 1 row (ms)", ("profile_in_process", "1_row", "scorer_predict_ms")),
+            ("Scorer.predict, 1,000 rows (ms)", ("profile_in_process", "1000_rows", "scorer_predict_ms")),
+            ("load average at start", ("loadavg_start_end", 0))]
+
+    def get(d, keys):
+        for k in keys:
+            d = d[k]
+        return d
+
+    return [f"Before and after, measured in the same session: before = {before.get('code', 'an earlier version')} "
+            "(`serving_before.json`), after = this run.", "", "| | before | after |", "|---|---:|---:|",
+            *[f"| {label} | {get(before, keys)} | {get(after, keys)} |" for label, keys in rows], ""]
 
 
 def main() -> None:
@@ -142,7 +183,11 @@ def main() -> None:
         singles = [body(test.iloc[i:i + 1]) for i in range(REQUESTS_1)]
         lat1 = [_post(url, b) for b in singles]
         batches = [test.iloc[i * 1000:(i + 1) * 1000] for i in range(REQUESTS_1000)]
-        lat1000 = [_post(url, body(b)) for b in batches]
+        bodies1000 = [body(b) for b in batches]
+        lat1000 = [_post(url, b) for b in bodies1000]
+        kept = _KeptAlive(port)
+        kept1 = [kept.post(b) for b in singles]
+        kept1000 = [kept.post(b) for b in bodies1000]
         model = mlflow.pyfunc.load_model("models:/fraud-detector@champion")
         inproc = []
         for b in batches:
@@ -164,6 +209,11 @@ def main() -> None:
                        "rows_per_s": round(REQUESTS_1 / sum(lat1), 1)},
         "rows_1000": {"requests": REQUESTS_1000, "p50_ms": _pct(lat1000, 50), "p99_ms": _pct(lat1000, 99),
                       "rows_per_s": round(1000 * REQUESTS_1000 / sum(lat1000), 1)},
+        "single_row_kept_alive": {"requests": REQUESTS_1, "p50_ms": _pct(kept1, 50), "p99_ms": _pct(kept1, 99),
+                                  "rows_per_s": round(REQUESTS_1 / sum(kept1), 1)},
+        "rows_1000_kept_alive": {"requests": REQUESTS_1000, "p50_ms": _pct(kept1000, 50),
+                                 "p99_ms": _pct(kept1000, 99),
+                                 "rows_per_s": round(1000 * REQUESTS_1000 / sum(kept1000), 1)},
         "in_process_1000": {"p50_ms": _pct(inproc, 50), "p99_ms": _pct(inproc, 99),
                             "rows_per_s": round(1000 * REQUESTS_1000 / sum(inproc), 1)},
         "profile_in_process": parts,
@@ -182,6 +232,9 @@ def main() -> None:
         "| request | requests | p50 | p99 | rows/s |", "|---|---:|---:|---:|---:|",
         f"| 1 row | {s1['requests']} | {s1['p50_ms']} ms | {s1['p99_ms']} ms | {s1['rows_per_s']} |",
         f"| 1,000 rows | {s1000['requests']} | {s1000['p50_ms']} ms | {s1000['p99_ms']} ms | {s1000['rows_per_s']} |",
+        *[f"| {label}, one kept-alive connection | {k['requests']} | {k['p50_ms']} ms | {k['p99_ms']} ms | "
+          f"{k['rows_per_s']} |" for label, k in (("1 row", res["single_row_kept_alive"]),
+                                                  ("1,000 rows", res["rows_1000_kept_alive"]))],
         f"| 1,000 rows in-process (no HTTP) | {s1000['requests']} | {ip['p50_ms']} ms | {ip['p99_ms']} ms | "
         f"{ip['rows_per_s']} |", "",
         f"Load average (1, 5, 15 min) at start {load0}, at end {load1}.", "",
@@ -192,7 +245,7 @@ def main() -> None:
             ("server: JSON -> DataFrame, casts to signature types", "parse_json_to_frame_ms"),
             ("MLflow pyfunc: signature enforcement, wrappers", "mlflow_signature_enforcement_ms"),
             ("our Scorer.predict", "scorer_predict_ms"),
-            ("server: answer -> JSON", "answer_to_json_ms"))], ""]))
+            ("server: answer -> JSON", "answer_to_json_ms"))], "", *_before_after(res)]))
     print(json.dumps(res, indent=2))
 
 
