@@ -236,14 +236,13 @@ class Scorer:
     # -- scoring -------------------------------------------------------------------------
     def _threads_for(self, n_rows: int) -> None:
         """One XGBoost thread for a request of up to `ONE_THREAD_ROWS` rows (starting the thread pool costs more
-        than it saves there; scores do not depend on the thread count), all cores for larger tables."""
-        n_jobs = 1 if n_rows <= ONE_THREAD_ROWS else None
-        if getattr(self.model, "n_jobs", "unset") != n_jobs:
-            self.model.set_params(n_jobs=n_jobs)  # passes nthread on to the booster
+        than it saves there; scores do not depend on the thread count), all cores for larger tables. Set on the
+        booster itself, each call (the model may be shared): `set_params(n_jobs=None)` would leave it at one."""
         if self._booster is None:
             self._booster = self.model.get_booster()
             best = getattr(self.model, "best_iteration", None)  # the early-stopped trees, as predict_proba uses
             self._iterations = (0, int(best) + 1) if best is not None else (0, 0)
+        self._booster.set_param("nthread", 1 if n_rows <= ONE_THREAD_ROWS else 0)  # 0: every core
 
     def _scores(self, X: np.ndarray) -> np.ndarray:
         """The fraud score of each row of the model matrix: `predict_proba(...)[:, 1]` of the model frame."""
