@@ -1,4 +1,4 @@
-"""pipeline.serving: thresholds, decisions, reasons and defined behaviour on awkward requests."""
+"""pipeline.ops.serving: thresholds, decisions, reasons and defined behaviour on awkward requests."""
 
 from dataclasses import replace
 
@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.core.errors import DataError
+from pipeline.core.schema import RESERVED_PREFIX, Schema
 from pipeline.data.contract import infer_schema
-from pipeline.detector import predict_scores, train_detector
-from pipeline.errors import DataError
-from pipeline.schema import RESERVED_PREFIX, Schema
-from pipeline.serving import (
+from pipeline.experiment.detector import predict_scores, train_detector
+from pipeline.ops.serving import (
     ALERT,
     MISSING_POLICIES,
     MISSING_REJECT,
@@ -221,7 +221,7 @@ def test_training_missing_reads_a_folder_of_parts(tmp_path, scorer):
 
 
 def test_serve_missing_choices_are_the_policies():
-    from pipeline.params import SPEC
+    from pipeline.config.params import SPEC
 
     check, default = SPEC.spec["serve"][0].spec["missing"]
     assert tuple(check.choices) == MISSING_POLICIES and default == MISSING_REVIEW

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.cli import main
-from pipeline.compare import leak_sentence
 from pipeline.data.contract import clean_features, infer_schema, likely_leaks
+from pipeline.experiment.compare import leak_sentence
 from tests.helpers import base_params, tabular_frame
 
 
