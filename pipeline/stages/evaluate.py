@@ -14,20 +14,16 @@ from pipeline.core.files import read_json, write_csv, write_json, write_text
 from pipeline.core.paths import Paths
 from pipeline.core.schema import Schema
 from pipeline.data.segments import fraud_segments
+from pipeline.experiment.challenger import challenger_config
 from pipeline.experiment.compare import (
     DetectorScores,
-    challenger_config,
     compare,
     headline_hits,
     headline_name,
     leaderboard,
-    leaderboard_markdown,
     metrics_dict,
     segment_metrics,
     segment_table,
-    segments_markdown,
-    summary_markdown,
-    targeting_markdown,
     targeting_table,
 )
 from pipeline.experiment.detector import load_detector
@@ -46,6 +42,7 @@ from pipeline.ops.serving import (
     training_missing,
 )
 from pipeline.quality.reports import first_paragraph, gate_threshold, load_generator_reports
+from pipeline.reporting.markdown import leaderboard_markdown, segments_markdown, summary_markdown, targeting_markdown
 from pipeline.reporting.plots import (
     headline_label,
     plot_leaderboard,
