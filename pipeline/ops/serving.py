@@ -23,7 +23,7 @@
   no user column may use (`pipeline.core.schema.RESERVED_PREFIX`), so any user name, `score` included, is safe.
 
 `Scorer` is the one implementation: the evaluate stage builds the review queue with it and the
-MLflow serving model (`pipeline.ops.tracking.ServingModel`) wraps it, so what analysts see in
+MLflow serving model (`pipeline.ops.pyfunc.ServingModel`) wraps it, so what analysts see in
 `reports/review_queue.csv` is what the endpoint answers.
 """
 

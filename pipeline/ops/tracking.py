@@ -1,4 +1,5 @@
-"""MLflow: the only module that imports mlflow.
+"""MLflow runs and the model registry. With `pipeline.ops.pyfunc` (the served model's MLflow class), the
+only modules that import mlflow.
 
 Tracking URI: `MLFLOW_TRACKING_URI` when set, else `sqlite:///<root>/mlflow/mlflow.db` with
 artifacts in `<root>/mlflow/artifacts/`. One parent run per pipeline execution; one child run
@@ -309,34 +310,6 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
                     mlflow.log_metric(f"quality.{k}", fv)
             mlflow.set_tag("quality_passed", str(q.get("passed")))
         return child.info.run_id
-
-
-class ServingModel(mlflow.pyfunc.PythonModel):
-    """The registered model: raw feature rows in (the user's column names, categoricals as strings); score,
-    decision (alert | review | pass) and reasons out. All the logic is `pipeline.ops.serving.Scorer`; a request it
-    cannot score becomes an MLflow error with the reason, which `mlflow models serve` answers with HTTP 400."""
-
-    def load_context(self, context):
-        from pipeline.ops.serving import Scorer
-
-        a = context.artifacts
-        self.scorer = Scorer.from_files(a["model"], a["schema"], a["thresholds"])
-
-    def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        from mlflow.exceptions import MlflowException
-        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-
-        from pipeline.ops.serving import ServingInputError
-
-        try:
-            return self.scorer.predict(model_input)
-        except ServingInputError as e:
-            raise MlflowException(str(e), error_code=INVALID_PARAMETER_VALUE) from None
-
-
-def set_serving_model() -> None:
-    """Called by `pipeline/ops/serving_model.py` when MLflow loads the model from code."""
-    mlflow.models.set_model(ServingModel())
 
 
 def serving_signature(schema) -> Any:
