@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline.errors import ConfigError, PipelineError
+from pipeline.core.errors import ConfigError, PipelineError
 
 #: when set to a folder, each stage writes there the params keys it read (`<stage>.json`): the
 #: DVC-coverage test checks them against the `params` of the stage in dvc.yaml
@@ -49,12 +49,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from pipeline.params import load_params
-    from pipeline.paths import Paths
+    from pipeline.config.params import load_params
+    from pipeline.core.paths import Paths
 
     paths = Paths.at(Path(args.root).resolve())
     if args.command == "retrain":
-        from pipeline import retrain
+        import pipeline.ops.retrain as retrain
 
         return retrain.run(paths, params_file=args.params, advance=not args.no_advance)
     params = load_params(args.params or paths.params)
@@ -64,7 +64,7 @@ def run(argv: list[str] | None = None) -> int:
     record_dir = os.environ.get(RECORD_ENV)
     reads: set[str] = set()
     if record_dir:
-        from pipeline.params import recording
+        from pipeline.config.params import recording
 
         params = recording(params, reads)
     if args.command == "prepare":
@@ -104,7 +104,7 @@ def run(argv: list[str] | None = None) -> int:
 
         stage.run(params, paths)
     if record_dir:
-        from pipeline.io import write_json
+        from pipeline.core.files import write_json
 
         stage_id = args.command + (f"@{args.generator}-{args.fit_seed}" if getattr(args, "generator", None) else "")
         write_json(Path(record_dir) / f"{stage_id}.json", sorted(reads))

@@ -8,7 +8,7 @@ A stage whose code or params are not all declared can be served stale by `dvc re
   runs before it dispatches to the stage (the params loader with every default, the paths): a changed
   default changes what every stage computes. `cli.py` itself, which only dispatches, and the other
   commands it dispatches to are not counted.
-* params: the keys a stage reads during a real run (recorded by `pipeline.params.recording` when
+* params: the keys a stage reads during a real run (recorded by `pipeline.config.params.recording` when
   `PIPELINE_RECORD_PARAMS` is set) must each be covered by a `params` entry.
 """
 
@@ -102,7 +102,7 @@ def imported_modules(root: Path, entry: str) -> set[str]:
 
 
 #: what cli.py dispatches to (a stage's module, retraining): counted per stage, not for every stage
-_DISPATCHED = ("pipeline.stages", "pipeline.retrain")
+_DISPATCHED = ("pipeline.stages", "pipeline.ops.retrain")
 
 
 def cli_modules(root: Path) -> set[str]:
@@ -113,9 +113,11 @@ def cli_modules(root: Path) -> set[str]:
     out: set[str] = set()
     for name in sorted(names):
         if name.startswith("pipeline.") and not name.startswith(_DISPATCHED):
-            target = _module_file(root, name)
-            if target is not None:
-                out |= imported_modules(root, str(target.relative_to(root)))
+            parts = name.split(".")
+            for i in range(2, len(parts) + 1):  # the packages on the way are executed too
+                target = _module_file(root, ".".join(parts[:i]))
+                if target is not None:
+                    out |= imported_modules(root, str(target.relative_to(root)))
     return out
 
 

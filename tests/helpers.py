@@ -36,7 +36,7 @@ def base_params(**sections) -> dict:
 
 def write_prepared(root: Path, train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, schema):
     """A project root holding prepared splits and their schema, as `prepare` writes them; returns its Paths."""
-    from pipeline.paths import Paths
+    from pipeline.core.paths import Paths
 
     paths = Paths.at(root)
     for name, df in (("train", train), ("valid", valid), ("test", test)):

@@ -33,7 +33,7 @@ contract", lists the same rules for users):
   occur as a value.
 
 Internal marker columns never share the user's namespace: the blend keeps its synthetic-row mask
-outside the table (`pipeline.blend`), so any user column name is safe.
+outside the table (`pipeline.experiment.blend`), so any user column name is safe.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.core.errors import DataError
+from pipeline.core.schema import MISSING_TOKEN, Feature, Schema, as_text
 from pipeline.data.numbers import read_numbers
-from pipeline.errors import DataError
-from pipeline.schema import MISSING_TOKEN, Feature, Schema, as_text
 
 #: most distinct values a categorical feature may have in the training split unless data.max_categories is set
 MAX_LEVELS = 50

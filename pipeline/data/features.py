@@ -26,8 +26,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from pipeline.core.errors import DataError
 from pipeline.data.simulate import COLUMNS as SIM_COLUMNS
-from pipeline.errors import DataError
 
 REQUIRED = [c for c in SIM_COLUMNS if c != "fraud_scenario"]  # fraud_scenario is optional
 _DAY_NS = 86_400 * 10**9

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import DataError
+from pipeline.core.errors import DataError
 
 #: grouping marks accepted in data.csv.thousands
 THOUSANDS = (",", ".", " ", "'")

@@ -8,10 +8,10 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.core.schema import Schema
 from pipeline.data.contract import LEAK_AUC, clean_features, infer_schema, likely_leaks
 from pipeline.data.sources import load_source
 from pipeline.data.split import PARTS, profile, split_table
-from pipeline.schema import Schema
 
 
 @dataclass

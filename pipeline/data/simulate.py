@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import ConfigError
+from pipeline.core.errors import ConfigError
 
 COLUMNS = [
     "tx_id",
@@ -95,7 +95,7 @@ def simulate_transactions(
     """Simulate the transactions of absolute days ``[day_offset, day_offset + n_days)``.
 
     Returns one row per transaction, sorted by time (then tx_id), with the columns of `COLUMNS`.
-    The arguments are the validated `data.simulate` params (defaults and checks: `pipeline.params`).
+    The arguments are the validated `data.simulate` params (defaults and checks: `pipeline.config.params`).
     `tx_id` is ``absolute_day * 10**8 + rank within the day``: stable across windows.
     """
     radius = float(radius)

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.core.errors import DataError
 from pipeline.data.numbers import plain_numbers, read_numbers
-from pipeline.errors import DataError
 
 POSITIVE = {"1", "1.0", "true", "t", "yes", "y", "fraud", "fraudulent"}
 NEGATIVE = {"0", "0.0", "false", "f", "no", "n", "legit", "legitimate", "genuine", "normal"}

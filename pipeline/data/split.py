@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import DataError
+from pipeline.core.errors import DataError
 
 PARTS = ("train", "valid", "test")
 

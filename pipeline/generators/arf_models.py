@@ -28,10 +28,10 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from pipeline.checks import Bool, Check, Float, Int
-from pipeline.encoding import tokens
+from pipeline.core.checks import Bool, Check, Float, Int
+from pipeline.core.feature_encoding import tokens
+from pipeline.core.schema import MISSING_TOKEN
 from pipeline.generators.base import Generator
-from pipeline.schema import MISSING_TOKEN
 
 
 def _arf_module():

@@ -41,11 +41,11 @@ import cloudpickle
 import numpy as np
 import pandas as pd
 
-from pipeline.checks import Check, Section, validate_all
-from pipeline.errors import ConfigError, GeneratorError, PipelineError
-from pipeline.io import atomic_path
-from pipeline.schema import Schema, as_text
-from pipeline.segments import MISSING_SEGMENT
+from pipeline.core.checks import Check, Section, validate_all
+from pipeline.core.errors import ConfigError, GeneratorError, PipelineError
+from pipeline.core.files import atomic_path
+from pipeline.core.schema import Schema, as_text
+from pipeline.data.segments import MISSING_SEGMENT
 
 _MAX_WARNINGS_KEPT = 10
 
@@ -142,7 +142,8 @@ class Generator(ABC):
         seed = _check_seed(seed, f"{self.name}.fit")
         if not isinstance(schema, Schema):
             raise GeneratorError(
-                f"{self.name}.fit needs a pipeline.schema.Schema, got {type(schema).__name__}; pass Schema.load(...)"
+                f"{self.name}.fit needs a pipeline.core.schema.Schema, got {type(schema).__name__}; "
+                "pass Schema.load(...)"
             )
         if not isinstance(seed_set, pd.DataFrame):
             raise GeneratorError(

@@ -34,9 +34,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from pipeline.checks import Bool, Check, Int, Str
-from pipeline.encoding import Encoder, tokens
-from pipeline.errors import GeneratorError
+from pipeline.core.checks import Bool, Check, Int, Str
+from pipeline.core.errors import GeneratorError
+from pipeline.core.feature_encoding import Encoder, tokens
 from pipeline.generators.base import Generator
 
 

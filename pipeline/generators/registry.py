@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline.errors import ConfigError
+from pipeline.core.errors import ConfigError
 from pipeline.generators.arf_models import ARFGenerator
 from pipeline.generators.base import Generator
 from pipeline.generators.oversamplers import (

@@ -27,8 +27,8 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from pipeline.checks import Bool, Check, Float, Int, ListOf, MappingOf, Optional, Str
-from pipeline.errors import GeneratorError
+from pipeline.core.checks import Bool, Check, Float, Int, ListOf, MappingOf, Optional, Str
+from pipeline.core.errors import GeneratorError
 from pipeline.generators.base import Generator, short_reason
 
 TABLE = "fraud"

@@ -10,39 +10,26 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.compare import (
+from pipeline.core.files import read_json, write_csv, write_json, write_text
+from pipeline.core.paths import Paths
+from pipeline.core.schema import Schema
+from pipeline.data.segments import fraud_segments
+from pipeline.experiment.challenger import challenger_config
+from pipeline.experiment.compare import (
     DetectorScores,
-    challenger_config,
     compare,
     headline_hits,
     headline_name,
     leaderboard,
-    leaderboard_markdown,
     metrics_dict,
     segment_metrics,
     segment_table,
-    segments_markdown,
-    summary_markdown,
-    targeting_markdown,
     targeting_table,
 )
-from pipeline.detector import load_detector
-from pipeline.grid import BASELINE
-from pipeline.io import read_json, write_csv, write_json, write_text
-from pipeline.paths import Paths
-from pipeline.plots import (
-    headline_label,
-    plot_leaderboard,
-    plot_pr_curves,
-    plot_recall_vs_share,
-    plot_segment_lift,
-    pr_curve_points,
-)
-from pipeline.reports import first_paragraph, gate_threshold, load_generator_reports
-from pipeline.schema import Schema
-from pipeline.scoring import score_detectors
-from pipeline.segments import fraud_segments
-from pipeline.serving import (
+from pipeline.experiment.detector import load_detector
+from pipeline.experiment.grid import BASELINE
+from pipeline.experiment.scoring import score_detectors
+from pipeline.ops.serving import (
     QUEUE_COLUMNS,
     REVIEW,
     Scorer,
@@ -53,6 +40,16 @@ from pipeline.serving import (
     queue_frame,
     realised_fpr,
     training_missing,
+)
+from pipeline.quality.reports import first_paragraph, gate_threshold, load_generator_reports
+from pipeline.reporting.markdown import leaderboard_markdown, segments_markdown, summary_markdown, targeting_markdown
+from pipeline.reporting.plots import (
+    headline_label,
+    plot_leaderboard,
+    plot_pr_curves,
+    plot_recall_vs_share,
+    plot_segment_lift,
+    pr_curve_points,
 )
 
 

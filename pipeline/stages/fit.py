@@ -6,11 +6,11 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.errors import ConfigError
+from pipeline.core.errors import ConfigError
+from pipeline.core.files import write_json
+from pipeline.core.paths import Paths
+from pipeline.core.schema import Schema
 from pipeline.generators.registry import make_generator, split_type
-from pipeline.io import write_json
-from pipeline.paths import Paths
-from pipeline.schema import Schema
 
 
 def target_values(params: dict[str, Any], schema: Schema, train: pd.DataFrame) -> pd.Series | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.core.files import write_json, write_parquet
+from pipeline.core.paths import Paths
 from pipeline.data.prepare import contract_lines, prepare_data
-from pipeline.io import write_json, write_parquet
-from pipeline.paths import Paths
 
 
 def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:

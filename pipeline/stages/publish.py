@@ -6,12 +6,12 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.io import read_json, write_json
-from pipeline.paths import Paths
-from pipeline.provenance import file_fingerprint, json_hash
-from pipeline.reports import load_generator_reports
-from pipeline.schema import Schema
-from pipeline.serving import serving_frame
+from pipeline.core.files import read_json, write_json
+from pipeline.core.paths import Paths
+from pipeline.core.provenance import file_fingerprint, json_hash
+from pipeline.core.schema import Schema
+from pipeline.ops.serving import serving_frame
+from pipeline.quality.reports import load_generator_reports
 
 
 def _example(paths: Paths, schema: Schema, n: int = 5) -> pd.DataFrame:
@@ -72,7 +72,7 @@ def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
 
 
 def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
-    from pipeline.tracking import publish
+    from pipeline.ops.tracking import publish
 
     t = params["tracking"]
     bundle = build_bundle(params, paths)

@@ -1,4 +1,4 @@
-"""Stage `redteam`: every trained detector scored on attacked copies of the real test frauds (`pipeline.redteam`):
+"""Stage `redteam`: every trained detector scored on attacked copies of the real test frauds (`experiment.redteam`):
 table, summary, heat map and metrics in reports/redteam/."""
 
 from __future__ import annotations
@@ -9,13 +9,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.compare import headline_hits
-from pipeline.io import read_json, write_csv, write_json, write_text
-from pipeline.paths import Paths
-from pipeline.plots import plot_redteam
-from pipeline.redteam import CLEAN, COLUMNS, apply_attack, attacks, metrics, redteam_table, split_hits, summary_markdown
-from pipeline.schema import Schema
-from pipeline.scoring import score_detectors
+from pipeline.core.files import read_json, write_csv, write_json, write_text
+from pipeline.core.paths import Paths
+from pipeline.core.schema import Schema
+from pipeline.experiment.compare import headline_hits
+from pipeline.experiment.redteam import (
+    CLEAN,
+    COLUMNS,
+    apply_attack,
+    attacks,
+    metrics,
+    redteam_table,
+    split_hits,
+    summary_markdown,
+)
+from pipeline.experiment.scoring import score_detectors
+from pipeline.reporting.plots import plot_redteam
 
 
 def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Stage `sample@G-F`: the synthetic fraud pool of generator G fitted with fit seed F, sized for the largest share,
 plus its quality gate; with augment.target set, also the targeted pool (same size, segment mix of
-`pipeline.targeting`) with its own gate."""
+`pipeline.generators.targeting`) with its own gate."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.blend import n_synthetic, pool_seed
-from pipeline.errors import GeneratorError
-from pipeline.fmt import num
+from pipeline.core.errors import GeneratorError
+from pipeline.core.files import write_json, write_parquet
+from pipeline.core.formats import num
+from pipeline.core.paths import Paths
+from pipeline.core.schema import Schema
+from pipeline.experiment.blend import n_synthetic, pool_seed
 from pipeline.generators.base import Generator
-from pipeline.io import write_json, write_parquet
-from pipeline.paths import Paths
-from pipeline.quality import assess_pool, threshold_keys
-from pipeline.reports import failed_checks, gate_status
-from pipeline.schema import Schema
-from pipeline.targeting import allocate
+from pipeline.generators.targeting import allocate
+from pipeline.quality.gate import assess_pool, threshold_keys
+from pipeline.quality.reports import failed_checks, gate_status
 
 
 def _line(report: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""Stage `scarcity`: the scarcity sweep (`pipeline.scarcity`) - its cells, then its table, plot and summary.
+"""Stage `scarcity`: the scarcity sweep (`pipeline.experiment.scarcity`) - its cells, then its table, plot and summary.
 
 The cells run in this one process, from the cell cache (data/cache/scarcity) where their inputs are unchanged, so
 adding a value to `scarcity.n_frauds`, `repeats` or `generators` runs only the new cells.
@@ -10,22 +10,30 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.cells import CellCache
-from pipeline.compare import headline_name
-from pipeline.compute import open_backend
-from pipeline.errors import ConfigError
+from pipeline.core.compute import open_backend
+from pipeline.core.errors import ConfigError
+from pipeline.core.files import write_csv, write_json, write_text
+from pipeline.core.paths import Paths
+from pipeline.core.provenance import file_fingerprint
+from pipeline.core.schema import Schema
+from pipeline.experiment.cells import CellCache
+from pipeline.experiment.compare import headline_name
+from pipeline.experiment.metrics import verdict_counts
+from pipeline.experiment.scarcity import (
+    FAILED,
+    SKIPPED,
+    exchange_sentence,
+    exchange_table,
+    run_cells,
+    sweep_markdown,
+    sweep_table,
+)
 from pipeline.generators.registry import split_type
-from pipeline.io import write_csv, write_json, write_text
-from pipeline.metrics import verdict_counts
-from pipeline.paths import Paths
-from pipeline.plots import headline_label, plot_exchange, plot_scarcity
-from pipeline.provenance import file_fingerprint
-from pipeline.scarcity import FAILED, SKIPPED, exchange_sentence, exchange_table, run_cells, sweep_markdown, sweep_table
-from pipeline.schema import Schema
+from pipeline.reporting.plots import headline_label, plot_exchange, plot_scarcity
 
 
 def sweep_cells(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
-    """Every cell of the sweep the params ask for (`pipeline.scarcity.run_cells`)."""
+    """Every cell of the sweep the params ask for (`pipeline.experiment.scarcity.run_cells`)."""
     sc = params["scarcity"]
     missing = [g for g in sc["generators"] if g not in params["generators"]]
     if missing:

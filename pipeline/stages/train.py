@@ -2,8 +2,8 @@
 
 Reads only the TRAIN and VALID splits and the synthetic pools: the test rows never enter this
 stage. Early stopping uses the real validation rows. With `detector.engine: xgboost` each detector is one unit of
-work on the compute backend (`pipeline.compute`: in parallel on a Dask cluster, identical results); with `dask`
-each detector trains over the whole cluster on the training split's Parquet parts (`pipeline.engine_dask`).
+work on the compute backend (`pipeline.core.compute`: in parallel on a Dask cluster, identical results); with `dask`
+each detector trains over the whole cluster on the training split's Parquet parts (`pipeline.experiment.engine_dask`).
 The detectors are written together once every one has trained.
 """
 
@@ -15,16 +15,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.blend import blend, draw_synthetic
-from pipeline.compute import announce, open_backend
-from pipeline.detector import detector_bytes, train_detector
-from pipeline.errors import DataError
-from pipeline.grid import AUGMENTED, REWEIGHT, build_grid
-from pipeline.io import atomic_dir, write_bytes, write_json
-from pipeline.paths import Paths
-from pipeline.reports import failed_checks, load_generator_reports
-from pipeline.schema import Schema
-from pipeline.targeting import pool_names, split_name
+from pipeline.core.compute import announce, open_backend
+from pipeline.core.errors import DataError
+from pipeline.core.files import atomic_dir, write_bytes, write_json
+from pipeline.core.paths import Paths
+from pipeline.core.schema import Schema
+from pipeline.experiment.blend import blend, draw_synthetic
+from pipeline.experiment.detector import detector_bytes, train_detector
+from pipeline.experiment.grid import AUGMENTED, REWEIGHT, build_grid
+from pipeline.generators.targeting import pool_names, split_name
+from pipeline.quality.reports import failed_checks, load_generator_reports
 
 
 def excluded_generators(params: dict[str, Any], paths: Paths) -> dict[str, str]:
@@ -57,7 +57,7 @@ def _read_pool(paths: Paths, name: str, fit_seed: int) -> pd.DataFrame:
 def _fit_unit(unit: tuple, *, train: pd.DataFrame, pools: dict, X_valid: pd.DataFrame, y_valid: np.ndarray,
               schema: Schema, det: dict[str, Any], n_fraud: int, n_legit: int) -> tuple[bytes, dict, int, int]:
     """One detector (`detector.engine: xgboost`): (model file bytes, info, training rows, synthetic rows). Runs
-    in the stage's process or on a Dask worker (`pipeline.compute`); everything random is seeded by the unit."""
+    in the stage's process or on a Dask worker (`pipeline.core.compute`); everything random is seeded by the unit."""
     arm, fit, seed = unit
     label = schema.label
     if arm.kind == AUGMENTED:
@@ -73,7 +73,7 @@ def _fit_unit(unit: tuple, *, train: pd.DataFrame, pools: dict, X_valid: pd.Data
 def _fit_dask(units: list[tuple], backend, paths: Paths, schema: Schema, pools: dict, X_valid: pd.DataFrame,
               y_valid: np.ndarray, det: dict[str, Any], on_result) -> tuple[list, int, int]:
     """Every detector with `detector.engine: dask`, one after another, each over the whole cluster."""
-    from pipeline import engine_dask
+    from pipeline.experiment import engine_dask
 
     client = backend.client
     ddf = engine_dask.read_split(paths.split("train"), schema)

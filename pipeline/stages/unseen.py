@@ -1,4 +1,4 @@
-"""Stage `unseen`: the leave-one-variant-out test (`pipeline.unseen`): table, summary, plot and metrics in
+"""Stage `unseen`: the leave-one-variant-out test (`pipeline.experiment.unseen`): table, summary, plot and metrics in
 reports/unseen/. Cells come from the cell cache (data/cache/unseen) where their inputs are unchanged."""
 
 from __future__ import annotations
@@ -7,16 +7,16 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.cells import CellCache
-from pipeline.compare import headline_name
-from pipeline.compute import open_backend
+from pipeline.core.compute import open_backend
+from pipeline.core.files import write_csv, write_json, write_text
+from pipeline.core.paths import Paths
+from pipeline.core.provenance import file_fingerprint
+from pipeline.core.schema import Schema
+from pipeline.experiment.cells import CellCache
+from pipeline.experiment.compare import headline_name
+from pipeline.experiment.unseen import COLUMNS, Setup, headline, metrics, run_cells, unseen_markdown, unseen_table
 from pipeline.generators.registry import split_type
-from pipeline.io import write_csv, write_json, write_text
-from pipeline.paths import Paths
-from pipeline.plots import headline_label, plot_unseen
-from pipeline.provenance import file_fingerprint
-from pipeline.schema import Schema
-from pipeline.unseen import COLUMNS, Setup, headline, metrics, run_cells, unseen_markdown, unseen_table
+from pipeline.reporting.plots import headline_label, plot_unseen
 
 
 def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:

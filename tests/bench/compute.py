@@ -1,4 +1,4 @@
-"""Benchmark: the compute backend (pipeline/compute.py) and the dask engine (pipeline/engine_dask.py).
+"""Benchmark: the compute backend (pipeline/core/compute.py) and the dask engine (pipeline/experiment/engine_dask.py).
 
 Part `train`: the train stage's wall time on the built-in simulated data (default size, 178k transactions)
 with the shipped grid's size - 6 generators x 3 shares x 3 detector seeds + 2 baselines x 3 seeds = 60
@@ -188,10 +188,10 @@ def _child(engine: str, root: Path, worker_memory: str) -> None:
     import numpy as np
     import pandas as pd
 
-    from pipeline.detector import predict_scores, train_detector
-    from pipeline.metrics import threshold_at_fpr
-    from pipeline.paths import Paths
-    from pipeline.schema import Schema
+    from pipeline.core.paths import Paths
+    from pipeline.core.schema import Schema
+    from pipeline.experiment.detector import predict_scores, train_detector
+    from pipeline.experiment.metrics import threshold_at_fpr
 
     paths = Paths.at(root)
     schema = Schema.load(paths.schema)
@@ -205,7 +205,7 @@ def _child(engine: str, root: Path, worker_memory: str) -> None:
         import psutil
         from distributed import Client, LocalCluster
 
-        from pipeline import engine_dask
+        from pipeline.experiment import engine_dask
 
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, memory_limit=worker_memory, dashboard_address=":0")
         client = Client(cluster)

@@ -10,7 +10,7 @@ the detection check flags:
 * obviously bad pools - the seed rows' columns shuffled independently (`shuffled`), numbers moved by one standard
   deviation (`shifted`), uniform noise over each column's seed range (`uniform`) - the gate should flag them;
 
-with the noise-aware check (`pipeline.quality`: repeated cross-validation, bootstrap interval of the excess, a
+with the noise-aware check (`pipeline.quality.gate`: repeated cross-validation, bootstrap interval of the excess, a
 reference below chance counted as 0.5, flagged only when the interval's lower bound is above the limit) and with
 the check it replaced (mean AUC over 3 folds, point excess above the limit: `old`), at the shipped limit
 (`quality.max_detection_auc_excess`).
@@ -37,10 +37,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.params import defaults, load_params  # noqa: E402
-from pipeline.paths import Paths  # noqa: E402
-from pipeline.quality import detection, detection_excess  # noqa: E402
-from pipeline.schema import Feature, Schema  # noqa: E402
+from pipeline.config.params import defaults, load_params  # noqa: E402
+from pipeline.core.paths import Paths  # noqa: E402
+from pipeline.core.schema import Feature, Schema  # noqa: E402
+from pipeline.quality.gate import detection, detection_excess  # noqa: E402
 from tests.bench.benchlib import loadavg, versions  # noqa: E402
 
 RESULTS = ROOT / "tests" / "bench" / "results"

@@ -153,7 +153,7 @@ def hyperparameters(kind: str) -> dict:
 def _read_data(datadir: Path, n: int, with_legit: bool):
     import pandas as pd
 
-    from pipeline.schema import Schema
+    from pipeline.core.schema import Schema
 
     schema = Schema.load(datadir / "schema.json")
     fraud = pd.read_parquet(datadir / "fraud.parquet").head(n)
@@ -372,7 +372,7 @@ def child_overhead(which: str, n: int, datadir: Path) -> dict:
 # (label, file suffix, function name): cumulative time of these is reported from the profiles
 KEY_FUNCTIONS = [
     ("pipeline Generator.fit (total)", "pipeline/generators/base.py", "fit"),
-    ("pipeline Schema.conform", "pipeline/schema.py", "conform"),
+    ("pipeline Schema.conform", "pipeline/core/schema.py", "conform"),
     ("pipeline SDVGenerator._fit", "pipeline/generators/sdv_models.py", "_fit"),
     ("pipeline _metadata (SDV Metadata)", "pipeline/generators/sdv_models.py", "_metadata"),
     ("pipeline _loss_info", "pipeline/generators/sdv_models.py", "_loss_info"),
@@ -455,11 +455,11 @@ def child_profile(which: str, n: int, datadir: Path, out: Path) -> dict:
 def build_data(datadir: Path) -> dict:
     import pandas as pd
 
+    from pipeline.config.params import defaults
+    from pipeline.core.files import write_parquet
     from pipeline.data.contract import infer_schema
     from pipeline.data.features import add_transaction_features
     from pipeline.data.simulate import simulate_transactions
-    from pipeline.io import write_parquet
-    from pipeline.params import defaults
 
     t0 = time.perf_counter()
     d = defaults()["data"]
@@ -715,8 +715,8 @@ def write_table(doc: dict) -> None:
 
 
 def main() -> None:
+    from pipeline.core.files import write_json
     from pipeline.generators import GENERATORS
-    from pipeline.io import write_json
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-generators-"))
     started = time.strftime("%Y-%m-%dT%H:%M:%S")

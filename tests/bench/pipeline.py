@@ -369,7 +369,7 @@ def write_table(doc: dict) -> None:
 
 def main() -> None:
     keep = "--keep" in sys.argv[1:]
-    from pipeline.io import write_json
+    from pipeline.core.files import write_json
 
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     project = make_project()

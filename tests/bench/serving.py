@@ -160,11 +160,11 @@ def main() -> None:
     import mlflow
     import pandas as pd
 
-    from pipeline import tracking
-    from pipeline.io import read_json, write_json, write_text
-    from pipeline.paths import Paths
-    from pipeline.schema import Schema
-    from pipeline.serving import serving_frame
+    from pipeline.core.files import read_json, write_json, write_text
+    from pipeline.core.paths import Paths
+    from pipeline.core.schema import Schema
+    from pipeline.ops import tracking
+    from pipeline.ops.serving import serving_frame
 
     paths = Paths.at(ROOT)
     if not paths.serving.exists():

@@ -111,9 +111,9 @@ class _Timer:
 
 
 def _simulate_features(kwargs: dict) -> dict:
+    from pipeline.config.params import defaults
     from pipeline.data.features import add_transaction_features
     from pipeline.data.simulate import simulate_transactions
-    from pipeline.params import defaults
 
     d = defaults()["data"]
     load_start = loadavg()
@@ -150,8 +150,8 @@ def _prepare(kwargs: dict) -> dict:
 
     import pipeline.data.prepare as prep_mod
     import pipeline.stages.prepare as stage
-    from pipeline.params import load_params
-    from pipeline.paths import Paths
+    from pipeline.config.params import load_params
+    from pipeline.core.paths import Paths
 
     overrides = {f"data.simulate.{k}": v for k, v in kwargs.items()}
     params = load_params(ROOT / "params.yaml", overrides=overrides)
@@ -217,7 +217,7 @@ def run_one(name: str) -> dict:
     import pipeline.data.features  # noqa: F401
     import pipeline.data.simulate  # noqa: F401
     import pipeline.stages.prepare  # noqa: F401
-    from pipeline.params import load_params
+    from pipeline.config.params import load_params
 
     load_params(ROOT / "params.yaml")  # imports the registry (light) once
     kwargs = SIZES[name]
@@ -253,7 +253,7 @@ def main() -> None:
         )
         results.append(res)
     sys.path.insert(0, str(ROOT))
-    from pipeline.io import write_json
+    from pipeline.core.files import write_json
 
     write_json(
         RESULTS,
@@ -268,7 +268,7 @@ def main() -> None:
             "prepare_note": (
                 "pipeline.stages.prepare.run(params, Paths.at(tmpdir)) with params.yaml and data.simulate "
                 "n_customers/n_terminals/n_days overridden by args; day_offset etc. from params.yaml; the "
-                "simulate step uses the params spec's defaults (pipeline.params.defaults) with the same overrides"
+                "simulate step uses the params spec's defaults (config.params.defaults) with the same overrides"
             ),
             "loadavg_note": "os.getloadavg() (1, 5, 15 min) at the start and end of each measurement",
             "cpu_s_note": "CPU seconds during each measurement: this_step (this process), other_jobs (machine-wide "

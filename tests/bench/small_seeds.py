@@ -2,7 +2,7 @@
 
 For seed sets of 100, 300 and 1,000 frauds (random draws from the built-in simulator's training
 frauds) each setting is fitted (fit seeds 0 and 1) and its pool judged by the calibrated quality gate
-(`pipeline.quality.assess_pool`) against the validation split's real frauds:
+(`pipeline.quality.gate.assess_pool`) against the validation split's real frauds:
 
 * detection AUC excess: how much easier the pool is to tell from the seed frauds than real new frauds
   are (lower is better; the gate flags above 0.1);
@@ -30,11 +30,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from pipeline.config.params import defaults, load_params  # noqa: E402
+from pipeline.core.paths import Paths  # noqa: E402
+from pipeline.core.schema import Schema  # noqa: E402
 from pipeline.generators.registry import make_generator  # noqa: E402
-from pipeline.params import defaults, load_params  # noqa: E402
-from pipeline.paths import Paths  # noqa: E402
-from pipeline.quality import assess_pool, threshold_keys  # noqa: E402
-from pipeline.schema import Schema  # noqa: E402
+from pipeline.quality.gate import assess_pool, threshold_keys  # noqa: E402
 from tests.bench.benchlib import loadavg, versions  # noqa: E402
 
 RESULTS = ROOT / "tests" / "bench" / "results"

@@ -1,4 +1,4 @@
-"""Which generator settings matter for the unseen-variant test (`pipeline.unseen`)? Measured on two tables.
+"""Which generator settings matter for the unseen-variant test (`pipeline.experiment.unseen`)? Measured on two tables.
 
 Each variant's frauds leave training and validation in turn; `run_cells` / `unseen_table` (as the `unseen` stage)
 compare augmented with real-only recall on its test frauds, for settings FIXED UP FRONT: the share, and how far
@@ -25,15 +25,15 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.blend import pool_seed  # noqa: E402
-from pipeline.cells import CellCache, fit_generator  # noqa: E402
+from pipeline.config.params import load_params  # noqa: E402
+from pipeline.core.paths import Paths  # noqa: E402
+from pipeline.core.schema import Schema  # noqa: E402
+from pipeline.data.segments import value_labels  # noqa: E402
+from pipeline.experiment.blend import pool_seed  # noqa: E402
+from pipeline.experiment.cells import CellCache, fit_generator  # noqa: E402
+from pipeline.experiment.unseen import FAILED, REAL_ONLY, TOO_FEW, Setup, run_cells, unseen_table, without_variant  # noqa: E402
 from pipeline.generators.registry import split_type  # noqa: E402
-from pipeline.params import load_params  # noqa: E402
-from pipeline.paths import Paths  # noqa: E402
-from pipeline.quality import _dcr, _encode_for_distance  # noqa: E402
-from pipeline.schema import Schema  # noqa: E402
-from pipeline.segments import value_labels  # noqa: E402
-from pipeline.unseen import FAILED, REAL_ONLY, TOO_FEW, Setup, run_cells, unseen_table, without_variant  # noqa: E402
+from pipeline.quality.gate import _dcr, _encode_for_distance  # noqa: E402
 from tests.bench.benchlib import loadavg, versions  # noqa: E402
 
 RESULTS = ROOT / "tests" / "bench" / "results"
@@ -221,7 +221,7 @@ def write_md(meta: dict, found: list[dict]) -> None:
              f"Measured {meta['date']} with `tests/bench/unseen.py` on this machine (2 cores; load average "
              f"{meta['load_start']} -> {meta['load_end']}); total {meta['total_s'] / 60:.1f} min. Detector seeds "
              f"{SEEDS}, generator fit seeds {FIT_SEEDS}, the shipped detector; cells, CIs and verdicts exactly as "
-             "`pipeline.unseen`. Times are on a machine shared with other jobs (see the load average).",
+             "`pipeline.experiment.unseen`. Times are on a machine shared with other jobs (see the load average).",
              "", "Every setting was fixed up front in the script (the grid below, shipped values otherwise); no "
              "choice is made on test frauds, and none on validation frauds either: this measures, it does not tune.",
              "", "Columns: **mean diff** - recall on the held-out variant's test frauds, augmented minus real-only, "

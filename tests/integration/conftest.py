@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.params import validate
-from pipeline.paths import Paths
+from pipeline.config.params import validate
+from pipeline.core.paths import Paths
 from tests.helpers import free_port, wait_for_http  # noqa: F401 - free_port re-exported for the integration tests
 from tests.integration.project import env, small_params
 

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.params import validate
-from pipeline.paths import Paths
+from pipeline.config.params import validate
+from pipeline.core.paths import Paths
 from tests.helpers import base_params, free_port, write_params
 from tests.integration.project import env
 
@@ -189,7 +189,7 @@ def test_a_worker_killed_mid_run_is_recovered_with_identical_results(sampled, tm
 
 
 def test_workers_that_keep_dying_fail_the_stage_with_one_line(cluster):
-    from pipeline.compute import Backend, ComputeError
+    from pipeline.core.compute import Backend, ComputeError
 
     _, client = cluster
     backend = Backend(client.scheduler.address)
@@ -207,7 +207,7 @@ def _die(_item):
 
 def test_a_failing_unit_leaves_the_previous_detectors_whole(sampled, tmp_path, monkeypatch):
     """Detectors are written only when every unit succeeded: a failure halfway leaves the last complete set."""
-    from pipeline.errors import DataError
+    from pipeline.core.errors import DataError
     from pipeline.stages import train
 
     params = _params(scheduler="sequential")
@@ -277,7 +277,7 @@ def test_a_cluster_without_workers_is_one_line_not_a_hang():
 
     from distributed import LocalCluster
 
-    from pipeline.compute import Backend, ComputeError
+    from pipeline.core.compute import Backend, ComputeError
 
     with LocalCluster(n_workers=0, processes=True, dashboard_address=":0") as c:
         with pytest.raises(ComputeError, match=r"^the Dask cluster at tcp://\S+ has no workers \(waited 1s\); start"), \

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import scoring
+from pipeline.config.params import validate
+from pipeline.core.paths import Paths
+from pipeline.core.schema import Schema
+from pipeline.experiment import scoring
 from pipeline.generators.base import Generator
-from pipeline.params import validate
-from pipeline.paths import Paths
-from pipeline.schema import Schema
 from pipeline.stages import evaluate, fit, prepare, sample, train
 from tests.helpers import base_params, tabular_frame
 
@@ -128,7 +128,7 @@ def test_detectors_never_train_on_canary_and_eval_rows_are_real(fitted, tmp_path
         scored.append(X.copy())
         return real_predict(model, X)
 
-    monkeypatch.setattr(scoring, "predict_scores", spy_predict)  # evaluate scores through pipeline.scoring
+    monkeypatch.setattr(scoring, "predict_scores", spy_predict)  # evaluate scores through pipeline.experiment.scoring
     evaluate.run(params, paths)
     test = Schema.load(paths.schema).to_model_frame(pd.read_parquet(paths.split("test")))
     # every detector is scored on exactly the real validation rows and the untouched real test rows

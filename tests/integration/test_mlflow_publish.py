@@ -85,9 +85,9 @@ def test_publish_to_server(small_reports, mlflow_server, tracking_env, tmp_path,
     # detector file on disk, and it answers score / decision / reasons
     import mlflow.pyfunc
 
-    from pipeline.detector import load_detector, predict_scores
-    from pipeline.schema import Schema
-    from pipeline.serving import serving_frame
+    from pipeline.core.schema import Schema
+    from pipeline.experiment.detector import load_detector, predict_scores
+    from pipeline.ops.serving import serving_frame
 
     schema = Schema.load(root / "data/prepared/schema.json")
     valid = pd.read_parquet(root / "data/prepared/valid.parquet").head(50)

@@ -2,7 +2,7 @@
 
 A first small real `dvc repro` (plain column names) shows which column names the pipeline itself writes: the header
 of every CSV table it leaves under `reports/` (comparison, segments, review queue, plot data, scarcity, unseen,
-red-team), besides the serving model's answer (`pipeline.serving.OUTPUT_COLUMNS`) and the tables' own column
+red-team), besides the serving model's answer (`pipeline.ops.serving.OUTPUT_COLUMNS`) and the tables' own column
 constants. A second run takes a table whose FEATURES carry every one of those names (`score`, `decision`,
 `verdict`, `recall`, `config`, ...) through the whole pipeline, then the registered model answers on its prepared
 test rows in-process, with a null in each feature in turn.
@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import redteam, scarcity, unseen
-from pipeline.paths import Paths
-from pipeline.schema import RESERVED_PREFIX, Schema
-from pipeline.serving import OUTPUT_COLUMNS, QUEUE_COLUMNS, REVIEW, Scorer, Thresholds
+from pipeline.core.paths import Paths
+from pipeline.core.schema import RESERVED_PREFIX, Schema
+from pipeline.experiment import redteam, scarcity, unseen
+from pipeline.ops.serving import OUTPUT_COLUMNS, QUEUE_COLUMNS, REVIEW, Scorer, Thresholds
 from tests.helpers import base_params, tabular_frame
 from tests.integration.project import make_project, sh
 
@@ -92,7 +92,7 @@ def clashing(tmp_path_factory):
 
 def _load(root: Path):
     """The registered challenger of the project at `root`, from its own store. An in-process publish in another test
-    (pipeline.tracking.connect) sets MLflow's process-wide tracking URI, which wins over the environment; setting
+    (pipeline.ops.tracking.connect) sets MLflow's process-wide tracking URI, which wins over the environment; setting
     it here also writes MLFLOW_TRACKING_URI. Both are put back exactly as they were, so no later test sees ours."""
     import mlflow.pyfunc
     from mlflow.tracking._tracking_service import utils as tracking_utils

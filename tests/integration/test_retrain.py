@@ -10,8 +10,8 @@ import time
 import pytest
 import yaml
 
-from pipeline import audit
-from pipeline.errors import LockError
+from pipeline.core.errors import LockError
+from pipeline.ops import audit
 from tests.integration.conftest import free_port
 from tests.integration.project import env, make_project, sh, small_params
 

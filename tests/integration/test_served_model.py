@@ -22,9 +22,9 @@ import pandas as pd
 import pytest
 
 from pipeline.cli import main
-from pipeline.paths import Paths
-from pipeline.schema import Schema
-from pipeline.serving import serving_frame
+from pipeline.core.paths import Paths
+from pipeline.core.schema import Schema
+from pipeline.ops.serving import serving_frame
 from tests.helpers import base_params, free_port, tabular_frame, wait_for_http, write_params
 from tests.integration.project import env
 
@@ -123,7 +123,7 @@ def _payload(rows: pd.DataFrame) -> bytes:
 
 
 def test_served_champion_answers_like_the_model_in_process_and_rejects_bad_requests(project):
-    from pipeline import tracking
+    from pipeline.ops import tracking
 
     tracking.set_alias(project, NAME, tracking.CHAMPION, "1", retries=0)  # what a first retrain does
     rows = _rows(project)
@@ -151,7 +151,7 @@ def test_served_champion_answers_like_the_model_in_process_and_rejects_bad_reque
 
 
 def test_after_a_promotion_a_new_server_serves_the_new_champion(project, tmp_path):
-    from pipeline import tracking
+    from pipeline.ops import tracking
 
     # a second registered version built from another detector than the first (a baseline)
     paths = Paths.at(project)

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.blend import blend, n_synthetic
-from pipeline.errors import DataError
+from pipeline.core.errors import DataError
+from pipeline.experiment.blend import blend, n_synthetic
 
 
 @pytest.mark.parametrize("n, s, expected", [(100, 0.0, 0), (100, 0.5, 100), (100, 0.25, 33), (100, 0.75, 300),

@@ -3,16 +3,9 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from pipeline.compare import (
-    DetectorScores,
-    best_config,
-    challenger_config,
-    compare,
-    lift_text,
-    metrics_dict,
-    summary_markdown,
-    summary_sentence,
-)
+from pipeline.experiment.challenger import best_config, challenger_config
+from pipeline.experiment.compare import DetectorScores, compare, metrics_dict
+from pipeline.reporting.markdown import lift_text, summary_markdown, summary_sentence
 
 EV = {"fpr_budgets": [0.01, 0.05], "precision_floors": [0.5], "top_k": [20], "n_boot": 300, "ci": 0.95, "seed": 0}
 
@@ -165,8 +158,8 @@ def test_summary_never_prints_a_lift_ci_against_its_verdict():
 def test_segment_recall_on_a_hand_built_case():
     """4 test frauds in segment A, 2 in B; the baseline alerts A's first two and B's first one, the config all of A
     and none of B (one seed each)."""
-    from pipeline.compare import headline_hits, segment_table
-    from pipeline.segments import Segment
+    from pipeline.data.segments import Segment
+    from pipeline.experiment.compare import headline_hits, segment_table
 
     y_valid = np.r_[np.zeros(100, int), 1]
     s_valid = np.r_[np.linspace(0, 0.5, 100), 0.9]  # legit scores up to 0.5: threshold at 1% FPR is 0.5
@@ -193,7 +186,7 @@ def test_segment_recall_on_a_hand_built_case():
 def test_no_segments_give_an_empty_segment_table_and_no_segment_metrics():
     """evaluate.segments: [] (a user's table with no segment column): no segment rows, metrics without segments -
     evaluate crashed on this before (found running the dask engine on a CSV)."""
-    from pipeline.compare import headline_hits, segment_metrics, segment_table
+    from pipeline.experiment.compare import headline_hits, segment_metrics, segment_table
 
     y_valid, s_valid = np.r_[np.zeros(50, int), 1], np.r_[np.linspace(0, 0.5, 50), 0.9]
     y_test = np.array([1, 1, 0, 0])
@@ -209,8 +202,9 @@ def test_no_segments_give_an_empty_segment_table_and_no_segment_metrics():
 def test_several_generator_fits_are_a_bootstrap_level():
     """Two fits of one generator that disagree (one helps a lot, one not at all): the CI drawn over fits is wider
     than the one with fits averaged, the table says so, and the summary explains it."""
-    from pipeline.compare import fit_seed_sentence, headline_hits, segment_table
-    from pipeline.segments import Segment
+    from pipeline.data.segments import Segment
+    from pipeline.experiment.compare import headline_hits, segment_table
+    from pipeline.reporting.markdown import fit_seed_sentence
 
     y_valid, y_test = _y(3000, 150, 1), _y(3000, 300, 2)
     dets = _detectors(y_valid, y_test, {"baseline": ("baseline", None, 0.0, None, 2.0),
@@ -237,7 +231,7 @@ def test_several_generator_fits_are_a_bootstrap_level():
 
 
 def test_merging_the_reports_of_several_fits():
-    from pipeline.reports import failed_checks, merge_fits
+    from pipeline.quality.reports import failed_checks, merge_fits
 
     a = {"quality_score": 0.8, "passed": True, "checks": {"q": {"passed": True, "value": 0.8, "threshold": 0.6},
                                                           "d": {"passed": True, "value": 0.9}}}
@@ -251,8 +245,9 @@ def test_merging_the_reports_of_several_fits():
 
 
 def test_targeted_configurations_are_compared_with_their_twins_per_segment():
-    from pipeline.compare import headline_hits, targeting_markdown, targeting_table
-    from pipeline.segments import Segment
+    from pipeline.data.segments import Segment
+    from pipeline.experiment.compare import headline_hits, targeting_table
+    from pipeline.reporting.markdown import targeting_markdown
 
     y_valid, y_test = _y(3000, 150, 1), _y(3000, 300, 2)
     configs = {"baseline": ("baseline", None, 0.0, None, 2.0), "g@0.5": ("augmented", "g", 0.5, "sdv", 2.0),
@@ -272,8 +267,9 @@ def test_targeted_configurations_are_compared_with_their_twins_per_segment():
 
 
 def test_leaderboard_one_row_per_pool_best_on_validation(tmp_path):
-    from pipeline.compare import leaderboard, leaderboard_markdown
-    from pipeline.plots import plot_leaderboard
+    from pipeline.experiment.compare import leaderboard
+    from pipeline.reporting.markdown import leaderboard_markdown
+    from pipeline.reporting.plots import plot_leaderboard
 
     y_valid, y_test = _y(3000, 150, 1), _y(3000, 300, 2)
     configs = {"baseline": ("baseline", None, 0.0, None, 2.0),
@@ -293,7 +289,7 @@ def test_leaderboard_one_row_per_pool_best_on_validation(tmp_path):
 
 
 def test_five_verdicts_the_detectable_effect_and_the_reference_gain():
-    from pipeline.compare import decision_sentence
+    from pipeline.reporting.markdown import decision_sentence
 
     y_valid, y_test = _y(3000, 150, 1), _y(3000, 300, 2)
     configs = {"baseline": ("baseline", None, 0.0, None, 2.0), "reweight": ("reweight", None, 0.0, None, 2.0),
@@ -322,7 +318,7 @@ def test_five_verdicts_the_detectable_effect_and_the_reference_gain():
 
 
 def test_the_gate_table_reports_too_few_held_out_frauds_as_its_own_status():
-    from pipeline.compare import gate_markdown
+    from pipeline.reporting.markdown import gate_markdown
 
     checks = {"detection_auc_excess": {"value": None, "threshold": 0.1, "passed": None},
               "exact_copy_share": {"value": 0.0, "threshold": 0.05, "passed": True}}

@@ -1,12 +1,12 @@
-"""pipeline/compute.py without a cluster: scheduler resolution, when a cluster is started, in-process mapping.
+"""pipeline/core/compute.py without a cluster: scheduler resolution, when a cluster is started, in-process mapping.
 The Dask paths run on real LocalClusters in tests/integration/test_compute.py."""
 
 import pytest
 
-from pipeline import compute
-from pipeline.compute import LOCAL, SEQUENTIAL, Backend, resolve
-from pipeline.errors import ConfigError
-from pipeline.params import validate
+from pipeline.config.params import validate
+from pipeline.core import compute
+from pipeline.core.compute import LOCAL, SEQUENTIAL, Backend, resolve
+from pipeline.core.errors import ConfigError
 from tests.helpers import base_params
 
 
@@ -70,7 +70,7 @@ def _power(x, *, p):
 
 
 def test_compute_is_placement_not_a_recorded_param():
-    from pipeline.params import recording
+    from pipeline.config.params import recording
 
     reads: set[str] = set()
     p = recording(_params(), reads)
@@ -79,7 +79,7 @@ def test_compute_is_placement_not_a_recorded_param():
 
 
 def test_workers_with_other_versions_or_code_are_named():
-    from pipeline.compute import environment, mismatches
+    from pipeline.core.compute import environment, mismatches
 
     here = environment()
     assert "pipeline code" in here and "xgboost-cpu" in here and "pandas" in here

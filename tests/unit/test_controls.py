@@ -1,17 +1,17 @@
 """Positive and negative controls of the comparison machinery: without them "no clear effect everywhere" could be
 a bug. A pool of REAL frauds the detector never saw (an oracle: same source, kept out of every split) must help a
 data-starved detector; legitimate-looking rows labelled fraud (poison) must hurt; random oversampling's copies of
-the seed rows must not help. Each is trained and judged exactly as the pipeline does (`pipeline.cells`,
-`pipeline.metrics.paired_with`)."""
+the seed rows must not help. Each is trained and judged exactly as the pipeline does (`pipeline.experiment.cells`,
+`pipeline.experiment.metrics.paired_with`)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.cells import cell_hits, fit_generator, unbits
 from pipeline.data.contract import infer_schema
-from pipeline.metrics import VERDICT_HELPS, VERDICT_HURTS, paired_with
-from pipeline.scarcity import draw_frauds
+from pipeline.experiment.cells import cell_hits, fit_generator, unbits
+from pipeline.experiment.metrics import VERDICT_HELPS, VERDICT_HURTS, paired_with
+from pipeline.experiment.scarcity import draw_frauds
 
 LABEL = "Class"
 DET = {"n_estimators": 80, "max_depth": 3, "learning_rate": 0.2, "subsample": 0.9, "colsample_bytree": 1.0,

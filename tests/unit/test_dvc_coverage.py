@@ -33,8 +33,8 @@ def test_no_declared_code_dep_is_unused(stage):
 
 def test_the_check_fails_when_a_dep_is_removed():
     stage = copy.deepcopy(STAGES["sample@smote-0"])
-    stage["deps"].remove("pipeline/quality.py")
-    assert uncovered_code(ROOT, stage) == ["pipeline/quality.py"]
+    stage["deps"].remove("pipeline/experiment/blend.py")
+    assert uncovered_code(ROOT, stage) == ["pipeline/experiment/blend.py"]
     stage["deps"].remove("pipeline/generators")  # a folder dep covers every module inside it
     assert "pipeline/generators/base.py" in uncovered_code(ROOT, stage)
 
@@ -43,10 +43,10 @@ def test_every_stage_depends_on_the_params_defaults():
     """cli.py loads params (with every default from the SPEC in params.py) before any stage runs: a changed
     default must rerun every stage, not leave it "up to date" with a stale result."""
     for sid, stage in STAGES.items():
-        assert {"pipeline/params.py", "pipeline/checks.py"} <= stage_modules(ROOT, stage), sid
+        assert {"pipeline/config/params.py", "pipeline/core/checks.py"} <= stage_modules(ROOT, stage), sid
     stage = copy.deepcopy(STAGES["train"])
-    stage["deps"].remove("pipeline/params.py")
-    assert uncovered_code(ROOT, stage) == ["pipeline/params.py"]
+    stage["deps"].remove("pipeline/config")
+    assert uncovered_code(ROOT, stage) == ["pipeline/config/__init__.py", "pipeline/config/params.py"]
 
 
 def test_imports_inside_functions_and_packages_count():

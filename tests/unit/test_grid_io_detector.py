@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.detector import load_detector, predict_scores, save_detector, train_detector
-from pipeline.errors import DataError
-from pipeline.grid import AUGMENTED, BASELINE, REWEIGHT, Arm, build_grid
-from pipeline.io import atomic_path, finite_or_none, write_json
+from pipeline.core.errors import DataError
+from pipeline.core.files import atomic_path, finite_or_none, write_json
+from pipeline.experiment.detector import load_detector, predict_scores, save_detector, train_detector
+from pipeline.experiment.grid import AUGMENTED, BASELINE, REWEIGHT, Arm, build_grid
 
 
 def test_grid_has_both_baselines_and_every_generator_at_every_positive_share():
@@ -81,7 +81,7 @@ def test_a_split_switches_between_one_file_and_parts(tmp_path):
     """data.partition_rows set, then unset (and back): each write replaces the other shape whole."""
     import pandas as pd
 
-    from pipeline.io import write_parquet
+    from pipeline.core.files import write_parquet
 
     df = pd.DataFrame({"a": range(10), "b": list("abcdefghij")})
     path = tmp_path / "train.parquet"

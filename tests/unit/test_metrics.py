@@ -1,4 +1,4 @@
-"""Unit tests for pipeline.metrics: hand-computed cases, invariants, paired bootstrap."""
+"""Unit tests for pipeline.experiment.metrics: hand-computed cases, invariants, paired bootstrap."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.errors import DataError
-from pipeline.metrics import (
+from pipeline.core.errors import DataError
+from pipeline.experiment.metrics import (
     detector_metrics,
     fpr_at_threshold,
     metric_names,
@@ -346,7 +346,7 @@ def test_seed_mean_std():
 
 
 def test_verdict_of_the_five_words():
-    from pipeline.metrics import verdict_of
+    from pipeline.experiment.metrics import verdict_of
 
     assert verdict_of(0.01, 0.05, 0.02, 0.04, 0.03) == "helps"  # above 0, even inside +-min_effect
     assert verdict_of(-0.05, -0.01, -0.04, -0.02, 0.03) == "hurts"
@@ -377,7 +377,7 @@ def test_many_frauds_and_no_difference_is_equivalent_few_is_inconclusive():
 
 
 def test_frauds_needed_to_detect_min_effect():
-    from pipeline.metrics import frauds_needed
+    from pipeline.experiment.metrics import frauds_needed
 
     assert frauds_needed(100, 0.06, 0.03) == 400  # half the detectable effect needs four times the frauds
     assert np.isnan(frauds_needed(100, 0.06, None)) and np.isnan(frauds_needed(100, float("nan"), 0.03))

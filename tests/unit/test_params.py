@@ -1,8 +1,8 @@
 import pytest
 import yaml
 
-from pipeline.errors import ConfigError
-from pipeline.params import SPEC, defaults, load_params, recording, validate
+from pipeline.config.params import SPEC, defaults, load_params, recording, validate
+from pipeline.core.errors import ConfigError
 from tests.helpers import ROOT, base_params
 
 
@@ -136,7 +136,7 @@ def _flat(d: dict, prefix: str = "") -> dict:
 
 
 def test_params_yaml_holds_the_spec_defaults_except_the_built_in_data():
-    """The SPEC (pipeline/params.py) is the one source of defaults; params.yaml shows each of them where a user
+    """The SPEC (pipeline/config/params.py) is the one source of defaults; params.yaml shows each of them where a user
     edits it. Nothing but the built-in data's own settings may differ, and no default may be missing there."""
     shipped = yaml.safe_load((ROOT / "params.yaml").read_text())
     spec = _flat(SPEC.defaults())

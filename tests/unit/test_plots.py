@@ -1,4 +1,4 @@
-"""Unit tests for pipeline.plots: files are written as real PNGs; PR points are well formed."""
+"""Unit tests for pipeline.reporting.plots: files are written as real PNGs; PR points are well formed."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score
 
-from pipeline import plots
-from pipeline.errors import DataError
-from pipeline.plots import headline_label, plot_pr_curves, plot_recall_vs_share, pr_curve_points
+from pipeline.core.errors import DataError
+from pipeline.reporting import plots
+from pipeline.reporting.plots import headline_label, plot_pr_curves, plot_recall_vs_share, pr_curve_points
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

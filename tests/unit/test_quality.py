@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.params import defaults
-from pipeline.quality import (
+from pipeline.config.params import defaults
+from pipeline.core.schema import Feature, Schema
+from pipeline.quality.gate import (
     STATUS_FLAGGED,
     STATUS_PASSED,
     STATUS_TOO_FEW,
@@ -15,8 +16,7 @@ from pipeline.quality import (
     detection_excess,
     threshold_keys,
 )
-from pipeline.reports import failed_checks
-from pipeline.schema import Feature, Schema
+from pipeline.quality.reports import failed_checks
 
 LIMITS = {k: defaults()["quality"][k] for k in threshold_keys()}  # the shipped defaults, from the one spec
 

@@ -1,4 +1,4 @@
-"""pipeline.redteam: tactics touch fraud rows only, a no-op tactic changes no recall, bad tactics are one line, the
+"""experiment.redteam: tactics touch fraud rows only, a no-op tactic changes no recall, bad tactics are one line, the
 stage writes its table, heat map, summary and metrics."""
 
 import numpy as np
@@ -6,13 +6,13 @@ import pandas as pd
 import pytest
 
 from pipeline.cli import main
+from pipeline.config.params import validate
+from pipeline.core.errors import ConfigError
+from pipeline.core.files import read_json, write_json
+from pipeline.core.paths import Paths
 from pipeline.data.contract import infer_schema
-from pipeline.detector import save_detector, train_detector
-from pipeline.errors import ConfigError
-from pipeline.io import read_json, write_json
-from pipeline.params import validate
-from pipeline.paths import Paths
-from pipeline.redteam import CLEAN, Attack, apply_attack, attacks, summary_sentence
+from pipeline.experiment.detector import save_detector, train_detector
+from pipeline.experiment.redteam import CLEAN, Attack, apply_attack, attacks, summary_sentence
 from pipeline.stages import redteam as stage
 from tests.helpers import base_params, write_params, write_prepared
 

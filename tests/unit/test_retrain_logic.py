@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.drift import PSI_DRIFT, drift, reference_profile
-from pipeline.promotion import decide
-from pipeline.retrain import set_offset, target_offset
-from pipeline.schema import Feature, Schema
+from pipeline.core.schema import Feature, Schema
+from pipeline.ops.drift import PSI_DRIFT, drift, reference_profile
+from pipeline.ops.promotion import decide
+from pipeline.ops.retrain import set_offset, target_offset
 
 
 @pytest.mark.parametrize("champ, chall, promote, text", [
@@ -81,8 +81,8 @@ def test_stale_dvc_lock_removed_only_when_its_processes_are_gone(tmp_path):
     import subprocess
     import sys
 
-    from pipeline.paths import Paths
-    from pipeline.retrain import clear_stale_dvc_lock
+    from pipeline.core.paths import Paths
+    from pipeline.ops.retrain import clear_stale_dvc_lock
 
     paths = Paths.at(tmp_path)
     paths.dvc_rwlock.parent.mkdir(parents=True)
@@ -136,8 +136,8 @@ def test_every_failed_check_is_named_and_nothing_promoted():
 def test_pool_flags_of_the_challenger(tmp_path):
     import json
 
-    from pipeline.paths import Paths
-    from pipeline.retrain import pool_flags
+    from pipeline.core.paths import Paths
+    from pipeline.ops.retrain import pool_flags
 
     paths = Paths.at(tmp_path)
     def write(seed, checks):
@@ -172,9 +172,9 @@ def test_a_challenger_that_loses_recall_under_attack_is_not_promoted_and_the_tac
 
 
 def test_the_guardrail_scores_attacked_copies_of_the_new_test_frauds_only():
+    from pipeline.config.params import validate
     from pipeline.data.contract import infer_schema
-    from pipeline.params import validate
-    from pipeline.retrain import _attack_recalls, attacked_frauds
+    from pipeline.ops.retrain import _attack_recalls, attacked_frauds
     from tests.helpers import base_params
 
     rng = np.random.default_rng(0)
@@ -199,7 +199,7 @@ def test_the_guardrail_scores_attacked_copies_of_the_new_test_frauds_only():
 
 
 def test_a_failed_dvc_repro_names_the_stage_and_its_one_line_cause():
-    from pipeline.retrain import failure_cause
+    from pipeline.ops.retrain import failure_cause
 
     output = ("Running stage 'prepare':\n> python -m pipeline prepare\n"
               "error: the train split holds 3 fraud(s) in 900 rows, fewer than split.min_frauds=20; provide more data\n"

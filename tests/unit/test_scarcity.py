@@ -1,14 +1,14 @@
-"""pipeline.scarcity: nested draws, one real cell on a small table, the sweep table and its sentences."""
+"""pipeline.experiment.scarcity: nested draws, one real cell on a small table, the sweep table and its sentences."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.cells import CellCache
-from pipeline.cells import bits as _bits
+from pipeline.core.errors import GeneratorError
 from pipeline.data.contract import infer_schema
-from pipeline.errors import GeneratorError
-from pipeline.scarcity import (
+from pipeline.experiment.cells import CellCache
+from pipeline.experiment.cells import bits as _bits
+from pipeline.experiment.scarcity import (
     ALL,
     FAILED,
     OK,
@@ -158,7 +158,7 @@ def test_skipped_cells_leave_no_row():
 
 
 def test_the_exchange_rate_reads_augmented_recall_off_the_real_only_curve():
-    from pipeline.scarcity import equivalent_n, exchange_sentence, exchange_table
+    from pipeline.experiment.scarcity import equivalent_n, exchange_sentence, exchange_table
 
     ns, curve = np.array([25.0, 50.0, 100.0, 200.0]), np.array([0.3, 0.45, 0.6, 0.6])
     assert equivalent_n(ns, curve, 0.45) == (50.0, "")

@@ -1,11 +1,11 @@
-"""pipeline.schema: conform, model frames, the seed set, persistence."""
+"""pipeline.core.schema: conform, model frames, the seed set, persistence."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import DataError
-from pipeline.schema import Feature, Schema
+from pipeline.core.errors import DataError
+from pipeline.core.schema import Feature, Schema
 
 SCHEMA = Schema(label="y", time="t", ids=["id"], features=[
     Feature("amount", "numerical", "float64"),

@@ -1,11 +1,11 @@
-"""pipeline.segments: which test frauds form which segment."""
+"""pipeline.data.segments: which test frauds form which segment."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import DataError
-from pipeline.segments import fraud_segments
+from pipeline.core.errors import DataError
+from pipeline.data.segments import fraud_segments
 
 TEST = pd.DataFrame({"scenario": [1, 2, 2, None, 3, 1], "amount": [5.0, 50.0, 500.0, 20.0, 1.0, 99.0],
                      "y": [1, 1, 1, 1, 0, 0]})

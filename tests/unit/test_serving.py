@@ -1,4 +1,4 @@
-"""pipeline.serving: thresholds, decisions, reasons and defined behaviour on awkward requests."""
+"""pipeline.ops.serving: thresholds, decisions, reasons and defined behaviour on awkward requests."""
 
 from dataclasses import replace
 
@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.core.errors import DataError
+from pipeline.core.schema import RESERVED_PREFIX, Schema
 from pipeline.data.contract import infer_schema
-from pipeline.detector import predict_scores, train_detector
-from pipeline.errors import DataError
-from pipeline.schema import RESERVED_PREFIX, Schema
-from pipeline.serving import (
+from pipeline.experiment.detector import predict_scores, train_detector
+from pipeline.ops.serving import (
     ALERT,
     MISSING_POLICIES,
     MISSING_REJECT,
@@ -221,7 +221,7 @@ def test_training_missing_reads_a_folder_of_parts(tmp_path, scorer):
 
 
 def test_serve_missing_choices_are_the_policies():
-    from pipeline.params import SPEC
+    from pipeline.config.params import SPEC
 
     check, default = SPEC.spec["serve"][0].spec["missing"]
     assert tuple(check.choices) == MISSING_POLICIES and default == MISSING_REVIEW
@@ -256,7 +256,7 @@ def _previous_predict(s: Scorer, rows: pd.DataFrame) -> pd.DataFrame:
     `predict_proba`, contributions on a pandas DMatrix, missing values found column by column."""
     import xgboost as xgb
 
-    from pipeline.serving import _show
+    from pipeline.ops.serving import _show
 
     t, names = s.thresholds, s.schema.feature_names
     features = rows[names]
@@ -337,7 +337,7 @@ def test_predict_equals_the_previous_model_frame_path_under_each_missing_policy(
 
 def test_scores_and_reasons_do_not_depend_on_the_thread_count(scorer):
     s, valid = _with_policy(scorer, MISSING_REVIEW)
-    import pipeline.serving as serving
+    import pipeline.ops.serving as serving
 
     rows = valid.head(300).reset_index(drop=True)
     few = s.predict(rows)

@@ -1,10 +1,10 @@
-"""pipeline.tracking on a local SQLite store (no server): where it logs, and how it fails."""
+"""pipeline.ops.tracking on a local SQLite store (no server): where it logs, and how it fails."""
 
 import pytest
 
-from pipeline import tracking
-from pipeline.errors import TrackingError
-from pipeline.paths import Paths
+from pipeline.core.errors import TrackingError
+from pipeline.core.paths import Paths
+from pipeline.ops import tracking
 from tests.helpers import free_port
 
 
@@ -53,7 +53,7 @@ def test_serving_signature_takes_prepared_rows_and_nulls_in_integer_features():
     from mlflow.models import validate_schema
 
     from pipeline.data.contract import infer_schema
-    from pipeline.serving import serving_frame
+    from pipeline.ops.serving import serving_frame
     from tests.helpers import tabular_frame
 
     df = tabular_frame(200, seed=3).drop(columns="Time")

@@ -1,19 +1,16 @@
-"""pipeline.unseen: held-out variants never reach a training input, cells are cached, verdicts and sentences."""
+"""experiment.unseen: held-out variants never reach a training input, cells are cached, verdicts and sentences."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import pipeline.cells as cells
-from pipeline.cells import CellCache, bits
+import pipeline.experiment.cells as cells
+from pipeline.core.errors import DataError
+from pipeline.core.files import read_json
 from pipeline.data.contract import infer_schema
-from pipeline.errors import DataError
-from pipeline.generators.base import Generator
-from pipeline.generators.registry import split_type
-from pipeline.io import read_json
-from pipeline.metrics import VERDICT_HELPS, VERDICT_NONE
-from pipeline.stages import unseen as stage
-from pipeline.unseen import (
+from pipeline.experiment.cells import CellCache, bits
+from pipeline.experiment.metrics import VERDICT_HELPS, VERDICT_NONE
+from pipeline.experiment.unseen import (
     FAILED,
     REAL_ONLY,
     TOO_FEW,
@@ -28,6 +25,9 @@ from pipeline.unseen import (
     variant_sentence,
     without_variant,
 )
+from pipeline.generators.base import Generator
+from pipeline.generators.registry import split_type
+from pipeline.stages import unseen as stage
 from tests.helpers import base_params, write_prepared
 
 LABEL = "y"
@@ -227,7 +227,7 @@ def test_a_variant_that_leaves_no_training_frauds_is_a_failed_cell_not_a_crash(s
 
 def _stage_project(tmp_path, splits, **unseen) -> tuple:
     paths = write_prepared(tmp_path, *splits)
-    from pipeline.params import validate
+    from pipeline.config.params import validate
 
     p = base_params()
     p["generators"] = {"smote": {"k_neighbors": 4}}

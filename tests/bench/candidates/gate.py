@@ -1,4 +1,4 @@
-"""The calibrated quality gate (`pipeline.quality.assess_pool`) for pools made outside the pipeline.
+"""The calibrated quality gate (`pipeline.quality.gate.assess_pool`) for pools made outside the pipeline.
 
 Candidate generators that cannot live in our environment (forestdiffusion, mostlyai-engine: see
 `tests/bench/results/candidate_generators.md`) were fitted in their own virtualenvs by the scripts in this
@@ -19,10 +19,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.params import defaults  # noqa: E402
-from pipeline.paths import Paths  # noqa: E402
-from pipeline.quality import assess_pool, threshold_keys  # noqa: E402
-from pipeline.schema import Schema  # noqa: E402
+from pipeline.config.params import defaults  # noqa: E402
+from pipeline.core.paths import Paths  # noqa: E402
+from pipeline.core.schema import Schema  # noqa: E402
+from pipeline.quality.gate import assess_pool, threshold_keys  # noqa: E402
 
 KEYS = ("quality_score", "quality_score_drop", "exact_copy_share", "dcr_ratio", "detection_auc",
         "detection_auc_real_reference", "detection_auc_excess")

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.config.params import defaults
+from pipeline.core.errors import DataError
 from pipeline.data.features import add_transaction_features, feature_columns
 from pipeline.data.simulate import simulate_transactions
-from pipeline.errors import DataError
-from pipeline.params import defaults
 
 FEATURES = defaults()["data"]["features"]  # windows (1, 7, 30), delay 7: the shipped defaults
 

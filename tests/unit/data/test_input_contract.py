@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.core.errors import DataError
+from pipeline.core.schema import MISSING_TOKEN, Schema
 from pipeline.data.contract import MAX_LEVELS, categorical_levels, clean_features, infer_schema, model_names
-from pipeline.errors import DataError
-from pipeline.schema import MISSING_TOKEN, Schema
 
 
 def _data(**kw):

@@ -1,5 +1,5 @@
 """Likely leaks: a single feature that separates the classes almost perfectly on the training split is
-named by `prepare` (printed, profile.json) and in the evaluate summary (compare.leak_sentence)."""
+named by `prepare` (printed, profile.json) and in the evaluate summary (reporting.markdown.leak_sentence)."""
 
 import json
 
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.cli import main
-from pipeline.compare import leak_sentence
 from pipeline.data.contract import clean_features, infer_schema, likely_leaks
+from pipeline.reporting.markdown import leak_sentence
 from tests.helpers import base_params, tabular_frame
 
 

@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.cli import main
-from pipeline.detector import predict_scores, train_detector
-from pipeline.errors import GeneratorError
+from pipeline.core.errors import GeneratorError
+from pipeline.core.schema import Schema
+from pipeline.experiment.detector import predict_scores, train_detector
 from pipeline.generators import generator_names, make_generator
-from pipeline.schema import Schema
 from tests.helpers import base_params, tiny, write_params
 
 NAMES = ["amount[eur]", "risk<score>", "a.value", "is_synthetic", "ü ñ", "x y", "0", "fraud", "(other)", "c0",

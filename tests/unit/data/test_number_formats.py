@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline.core.errors import DataError
 from pipeline.data.contract import clean_features
 from pipeline.data.numbers import read_numbers
 from pipeline.data.sources import read_table
-from pipeline.errors import DataError
 
 
 def _data(**csv):

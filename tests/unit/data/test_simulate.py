@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.config.params import defaults
 from pipeline.data.simulate import COLUMNS, simulate_transactions
-from pipeline.params import defaults
 
 DEFAULTS = defaults()["data"]["simulate"]  # the shipped defaults, from the one spec
 SMALL = {**DEFAULTS, "n_customers": 300, "n_terminals": 600, "n_days": 30, "day_offset": 0}

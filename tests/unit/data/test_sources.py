@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.core.errors import DataError
 from pipeline.data.sources import apply_roles, normalise_labels, read_table
-from pipeline.errors import DataError
 
 
 @pytest.mark.parametrize("values, expected", [

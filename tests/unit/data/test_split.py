@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
+from pipeline.core.errors import DataError
 from pipeline.data.split import split_table
-from pipeline.errors import DataError
 from tests.helpers import tabular_frame
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import ConfigError, GeneratorError
+from pipeline.core.errors import ConfigError, GeneratorError
+from pipeline.core.schema import Feature, Schema
 from pipeline.generators import GENERATORS, Generator, generator_names, make_generator
-from pipeline.schema import Feature, Schema
 from tests.helpers import tiny
 
 LABEL = "is_fraud"

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import ConfigError, GeneratorError
+from pipeline.core.errors import ConfigError, GeneratorError
 from pipeline.generators import generator_names, make_generator
-from pipeline.targeting import allocate, pool_names, split_name
+from pipeline.generators.targeting import allocate, pool_names, split_name
 from tests.helpers import tiny
 from tests.unit.generators.test_contract import LABEL, SCHEMA, make_rows
 
@@ -152,7 +152,7 @@ def test_a_targeted_pool_the_generator_cannot_make_is_left_out_with_its_reason(t
     """sample@G-F reports the failure instead of stopping the pipeline; train leaves `G+target` out and says why."""
     import json
 
-    from pipeline.paths import Paths
+    from pipeline.core.paths import Paths
     from pipeline.stages.train import excluded_generators
 
     paths = Paths.at(tmp_path)
@@ -170,8 +170,8 @@ def test_a_targeted_pool_the_generator_cannot_make_is_left_out_with_its_reason(t
 def test_sample_stage_refuses_a_model_fitted_for_another_target(tmp_path, data):
     """Run by hand (outside dvc, which refits on a target change), a stale model must not be sampled for another
     column: one line, nothing written."""
-    from pipeline.paths import Paths
-    from pipeline.schema import Schema
+    from pipeline.core.paths import Paths
+    from pipeline.core.schema import Schema
     from pipeline.stages import sample
 
     train, seed_set, scen = data
