@@ -198,7 +198,7 @@ def test_workers_that_keep_dying_fail_the_stage_with_one_line(cluster):
     msg = str(e.value)
     assert msg.startswith("detector #") and "died 4 times (killed or out of memory)" in msg
     assert "nothing was written" in msg and "\n" not in msg
-    client.wait_for_workers(2, timeout=300)  # the nannies bring the workers back for the next test (slow on a busy machine)
+    client.wait_for_workers(2, timeout=300)  # the nannies restart them (slow when busy)
 
 
 def _die(_item):
