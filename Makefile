@@ -56,11 +56,15 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline tests
 
+# pytest-xdist: one worker per core (TEST_WORKERS=0 runs in one process); each test file runs whole on one
+# worker, so a file's module-scoped project template is built once
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
 ui: $(STAMP)
 	@mkdir -p mlflow/artifacts

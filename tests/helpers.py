@@ -22,7 +22,9 @@ def base_params(**sections) -> dict:
     p["split"]["min_frauds"] = 5
     p["generators"] = {"gaussian_copula": {}, "smote": {"k_neighbors": 5}}
     p["augment"]["shares"] = [0.0, 0.5]
-    p["detector"].update({"seeds": [0, 1], "n_estimators": 60, "early_stopping_rounds": 10})
+    # one XGBoost thread: the suite runs one pytest-xdist worker per core, and OpenMP threads of two busy
+    # processes on 2 cores stall on synchronisation (a tiny fit 0.6 s with 1 thread, 2.1-2.6 s with 2)
+    p["detector"].update({"seeds": [0, 1], "n_estimators": 60, "early_stopping_rounds": 10, "n_jobs": 1})
     p["evaluate"]["n_boot"] = 200
     p["scarcity"] = {"n_frauds": [10, "all"], "repeats": [0, 1], "generators": ["smote"], "shares": [0.5], "seeds": [0]}
     p["unseen"] = {"column": "fraud_scenario", "generators": ["smote"], "shares": [0.5], "fit_seeds": [0], "seeds": [0]}

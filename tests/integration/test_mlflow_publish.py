@@ -117,8 +117,8 @@ def test_second_publish_moves_challenger_never_champion(small_reports, mlflow_se
     assert main(["--root", str(root), "publish"]) == 0
     # a changed result (different params hash) is a new execution
     text = (root / "params.yaml").read_text()
-    assert "n_jobs: 2" in text
-    (root / "params.yaml").write_text(text.replace("n_jobs: 2", "n_jobs: 1"))
+    assert "n_jobs: 1" in text
+    (root / "params.yaml").write_text(text.replace("n_jobs: 1", "n_jobs: 2"))
     assert main(["--root", str(root), "publish"]) == 0
     from mlflow.tracking import MlflowClient
 

@@ -163,7 +163,7 @@ def test_after_a_promotion_a_new_server_serves_the_new_champion(project, tmp_pat
     paths.serving.write_text(json.dumps({**serving, "best": {**serving["best"], "config": other,
                                                              "model": rec["model"]}}))
     params = paths.params.read_text()
-    paths.params.write_text(params.replace("n_jobs: 2", "n_jobs: 1"))  # a new result: a new run and version
+    paths.params.write_text(params.replace("n_jobs: 1", "n_jobs: 2"))  # a new result: a new run and version
     try:
         proc = subprocess.run([sys.executable, "-m", "pipeline", "--root", str(project), "publish"], env=env(),
                               capture_output=True, text=True, timeout=300)
