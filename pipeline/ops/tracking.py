@@ -44,8 +44,12 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 # ----------------------------------------------------------------------------------------
 # Store and connection
 # ----------------------------------------------------------------------------------------
+#: the user's choice of tracking store (a server); unset -> the project's local SQLite store
+URI_ENV = "MLFLOW_TRACKING_URI"
+
+
 def tracking_uri(root: Path) -> str:
-    uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    uri = os.environ.get(URI_ENV, "").strip()
     if uri:
         return uri
     paths = Paths.at(root)
@@ -89,7 +93,7 @@ def connect(root: Path, retries: int = 3, wait_s: float = 2.0) -> tuple[MlflowCl
         raise TrackingError(f"MLflow tracking server {uri} unreachable after {retries + 1} tries ({reason}); start it, "
                             "or set MLFLOW_TRACKING_URI to a running server (unset it to use the local "
                             "mlflow/mlflow.db), then rerun `dvc repro`: nothing else is recomputed")
-    mlflow.set_tracking_uri(uri)
+    _set_process_uri(uri)
     client = MlflowClient(tracking_uri=uri)
     try:
         client.search_experiments(max_results=1)
@@ -97,6 +101,19 @@ def connect(root: Path, retries: int = 3, wait_s: float = 2.0) -> tuple[MlflowCl
         raise TrackingError(f"MLflow tracking store {uri} refused a request ({_short(e)}); check the URI and the "
                             "server's logs") from None
     return client, uri
+
+
+def _set_process_uri(uri: str) -> None:
+    """Point MLflow's fluent API (runs, model logging) at `uri` for this process. MLflow 3 also writes the URI into
+    MLFLOW_TRACKING_URI, which `tracking_uri` reads as the user's choice: a later `connect` for another project in
+    the same process (a notebook, a test session) would then be sent to this store. The variable is put back as
+    the user left it."""
+    before = os.environ.get(URI_ENV)
+    mlflow.set_tracking_uri(uri)
+    if before is None:
+        os.environ.pop(URI_ENV, None)
+    else:
+        os.environ[URI_ENV] = before
 
 
 def _short(e: Exception) -> str:

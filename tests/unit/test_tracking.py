@@ -26,6 +26,40 @@ def test_env_uri_wins(tmp_path, monkeypatch):
     assert tracking.tracking_uri(tmp_path) == "http://tracking.example:5000"
 
 
+def test_connecting_to_one_project_does_not_send_the_next_one_to_its_store(tmp_path, no_uri):
+    """MLflow 3's set_tracking_uri writes MLFLOW_TRACKING_URI; connect puts the variable back, so a second project
+    connected in the same process (a notebook, a test session) gets its own store, not the first one's."""
+    import os
+
+    import mlflow
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    old_global = tracking_utils._tracking_uri
+    try:
+        _, first = tracking.connect(tmp_path / "a", retries=0)
+        assert "MLFLOW_TRACKING_URI" not in os.environ and mlflow.get_tracking_uri() == first
+        _, second = tracking.connect(tmp_path / "b", retries=0)
+        assert second == f"sqlite:///{Paths.at(tmp_path / 'b').mlflow_db.resolve()}" != first
+        assert mlflow.get_tracking_uri() == second
+    finally:
+        tracking_utils._tracking_uri = old_global
+
+
+def test_a_user_set_uri_is_kept_in_the_environment(tmp_path, monkeypatch):
+    import os
+
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    uri = f"sqlite:///{tmp_path / 'shared.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    old_global = tracking_utils._tracking_uri
+    try:
+        assert tracking.connect(tmp_path / "a", retries=0)[1] == uri
+        assert os.environ["MLFLOW_TRACKING_URI"] == uri
+    finally:
+        tracking_utils._tracking_uri = old_global
+
+
 def test_dead_server_is_one_line_naming_the_uri(tmp_path, monkeypatch):
     uri = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
