@@ -2,7 +2,8 @@
 
 Steps (`python -m pipeline retrain`, `make retrain`):
 1. take an exclusive lock (a second concurrent retrain exits at once, exit code 3);
-2. bring the data up to date: for the built-in simulator, move `data.simulate.day_offset`
+2. check that the tracking store answers (a store that is down fails the run in seconds, before anything moves);
+   then bring the data up to date: for the built-in simulator, move `data.simulate.day_offset`
    forward by `retrain.advance_days` (a retry after a failed attempt reuses that attempt's
    target, so a crash never skips a window); for a file source, re-read the file as it is now;
 3. run the DVC pipeline up to `publish` (`dvc repro publish`; the scarcity sweep is not rerun), which
@@ -201,6 +202,9 @@ def _run_locked(paths: Paths, params_path: Path, params: dict, audit_path: Path,
     append_audit(audit_path, record)
     old = signal.signal(signal.SIGTERM, _on_term)
     try:
+        # the registry first: with the tracking store down, the run would fail at publish after the whole pipeline
+        # (minutes); it fails here in seconds, before the window moves
+        tracking.connect(paths.root, retries=params["tracking"]["retries"], wait_s=params["tracking"]["retry_wait_s"])
         previous = None if paths.champion_reference.exists() else _previous_profile(paths)
         if offset is not None:
             set_offset(params_path, offset)

@@ -201,12 +201,14 @@ def test_sigterm_stops_dvc_and_its_stage_and_records_failure(proj):
 
 
 def test_tracking_server_down(proj):
-    champ = _alias(proj, "champion")
+    champ, offset, lock_file = _alias(proj, "champion"), _offset(proj), (proj / "dvc.lock").stat().st_mtime_ns
     uri = f"http://127.0.0.1:{free_port()}"
     r = _retrain(proj, extra_env={"MLFLOW_TRACKING_URI": uri})
-    assert r.returncode == 2
+    assert r.returncode == 2 and uri in r.stderr and "unreachable" in r.stderr
     last = _audit(proj)[-1]
-    assert last["status"] == "failed"
+    assert last["status"] == "failed" and "unreachable" in last["error"]
+    # checked before anything moves: the window stays, no pipeline stage ran
+    assert _offset(proj) == offset and (proj / "dvc.lock").stat().st_mtime_ns == lock_file
     assert _alias(proj, "champion") == champ
     with audit.exclusive_lock(proj / "reports/retrain/retrain.lock"):
         pass
