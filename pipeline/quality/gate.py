@@ -7,8 +7,9 @@ held-out fraud rows) and returns a JSON-able dict:
   against the seed set. SDMetrics 0.32's report (`sdmetrics.reports.QualityReport`, the
   single-table one is deprecated) only scores column pairs whose real correlation/association
   passes a threshold and gives NaN when none does; the thresholds are set to 0 here so every
-  pair counts, as in the classic definition. On failure the error is recorded in
-  `quality_error` and the three values are None.
+  pair counts, as in the classic definition. On a wide table (more than MAX_COLUMN_PAIRS column pairs) the
+  pair trends are averaged over a fixed, seeded sample of pairs (`column_pairs_scored` of `column_pairs_total`).
+  On failure the error is recorded in `quality_error` and the three values are None.
 * `exact_copy_share`: share of pool rows equal, on every feature column, to some seed row.
 * `dcr` (distance to closest record): numerical features standardised by the seed-set
   mean/std (NaN -> seed median), categoricals one-hot; nearest-neighbour distance from each pool
@@ -42,6 +43,7 @@ exact-copy share uses the whole pool.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from typing import Any
 
@@ -188,36 +190,87 @@ def _for_sdmetrics(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     return out
 
 
-def _quality_report(seed_df: pd.DataFrame, pool_df: pd.DataFrame, schema: Schema) -> dict[str, Any]:
+#: SDMetrics' "Column Pair Trends" scores every pair of columns, which is quadratic in the column count: 4,656 pairs
+#: at 97 features took about a minute per report on this machine (two reports per pool), 44,850 pairs at 300
+#: features would take ten. Up to this many pairs every pair counts, exactly as SDMetrics' QualityReport computes it
+#: (the built-in data: 17 features, 136 pairs); above it the pair property is the mean over a fixed, seeded sample of
+#: this many pairs (the same pairs for the pool and the real held-out reference), and the report says so
+#: (`column_pairs_scored` of `column_pairs_total`). Column Shapes always covers every column.
+MAX_COLUMN_PAIRS = 300
+
+
+def column_pairs(schema: Schema, limit: int = MAX_COLUMN_PAIRS) -> tuple[list[tuple[str, str]], int]:
+    """The column pairs the quality score compares (every pair, or a seeded sample of `limit` of them, in
+    SDMetrics' order) and how many pairs the table has."""
+    names = list(schema.sdv_metadata_dict()["columns"])
+    pairs = list(itertools.combinations(names, 2))
+    if len(pairs) <= limit:
+        return pairs, len(pairs)
+    pick = np.sort(np.random.default_rng(0).choice(len(pairs), size=limit, replace=False))
+    return [pairs[i] for i in pick], len(pairs)
+
+
+def _quality_report(seed_df: pd.DataFrame, pool_df: pd.DataFrame, schema: Schema,
+                    max_pairs: int = MAX_COLUMN_PAIRS) -> dict[str, Any]:
     empty = {"quality_score": None, "column_shapes": None, "column_pair_trends": None,
              "column_shape_scores": None, "quality_error": None}
     if seed_df.empty or pool_df.empty:
         empty["quality_error"] = "seed set or pool is empty"
         return empty
+    pairs, total = column_pairs(schema, max_pairs)
     try:
-        from sdmetrics.reports import QualityReport
-
-        report = QualityReport()
-        report.real_correlation_threshold = 0
-        report.real_association_threshold = 0
-        metadata = {"tables": {_TABLE: schema.sdv_metadata_dict()}}
+        real, synthetic = _for_sdmetrics(seed_df, schema), _for_sdmetrics(pool_df, schema)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            report.generate({_TABLE: _for_sdmetrics(seed_df, schema)}, {_TABLE: _for_sdmetrics(pool_df, schema)},
-                            metadata, verbose=False)
-            props = report.get_properties().set_index("Property")["Score"]
-            details = report.get_details("Column Shapes")
+            if len(pairs) == total:
+                overall, shape_score, pair_score, details = _sdmetrics_report(real, synthetic, schema)
+            else:
+                overall, shape_score, pair_score, details = _sdmetrics_properties(real, synthetic, schema, pairs)
         shapes = {str(r["Column"]): finite_or_none(r["Score"]) for _, r in details.iterrows()}
-        return {
-            "quality_score": finite_or_none(report.get_score()),
-            "column_shapes": finite_or_none(props.get("Column Shapes")),
-            "column_pair_trends": finite_or_none(props.get("Column Pair Trends")),
+        out = {
+            "quality_score": finite_or_none(overall),
+            "column_shapes": finite_or_none(shape_score),
+            "column_pair_trends": finite_or_none(pair_score),
             "column_shape_scores": shapes,
             "quality_error": None,
         }
+        if len(pairs) < total:
+            out.update({"column_pairs_scored": len(pairs), "column_pairs_total": total})
+        return out
     except Exception as error:  # recorded, never raised: the other metrics still count
         empty["quality_error"] = f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
         return empty
+
+
+def _sdmetrics_report(real: pd.DataFrame, synthetic: pd.DataFrame,
+                      schema: Schema) -> tuple[Any, Any, Any, pd.DataFrame]:
+    """SDMetrics' QualityReport: its score, Column Shapes, Column Pair Trends (every pair) and the per-column shape
+    details."""
+    from sdmetrics.reports import QualityReport
+
+    report = QualityReport()
+    report.real_correlation_threshold = 0
+    report.real_association_threshold = 0
+    report.generate({_TABLE: real}, {_TABLE: synthetic}, {"tables": {_TABLE: schema.sdv_metadata_dict()}},
+                    verbose=False)
+    props = report.get_properties().set_index("Property")["Score"]
+    return (report.get_score(), props.get("Column Shapes"), props.get("Column Pair Trends"),
+            report.get_details("Column Shapes"))
+
+
+def _sdmetrics_properties(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
+                          pairs: list[tuple[str, str]]) -> tuple[Any, Any, Any, pd.DataFrame]:
+    """The same numbers from SDMetrics' two single-table properties, the pair trends over `pairs` only (for every
+    pair this equals `_sdmetrics_report`: tests/unit/test_quality.py)."""
+    from sdmetrics.reports.single_table._properties import ColumnPairTrends, ColumnShapes
+
+    metadata = schema.sdv_metadata_dict()
+    shapes = ColumnShapes()
+    shape_score = shapes.get_score(real, synthetic, metadata)
+    trends = ColumnPairTrends()  # thresholds 0: every pair counts, as set on the report above
+    trends.details = trends._generate_details(real, synthetic, metadata, column_pairs=pairs)
+    pair_score = trends._compute_average()
+    return np.nanmean([shape_score, pair_score]), shape_score, pair_score, shapes.details  # the report's overall
 
 
 #: rows SDMetrics' DCR metrics compare (they cost about 10 s per 1,000 pool rows here)

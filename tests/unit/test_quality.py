@@ -230,3 +230,51 @@ def test_sdmetrics_privacy_metrics_are_reported_beside_the_gate(frames):
     assert copies["dcr_baseline_protection"] < same["dcr_baseline_protection"]
     assert "sdmetrics_privacy" not in assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA,
                                                   LIMITS)["checks"]
+
+
+def test_the_pair_trends_of_sdmetrics_properties_equal_its_report_when_every_pair_counts(frames):
+    """The path used for wide tables computes exactly SDMetrics' QualityReport when given every pair."""
+    from pipeline.quality.gate import _for_sdmetrics, _sdmetrics_properties, _sdmetrics_report, column_pairs
+
+    seed, pool = frames["seed"].copy(), frames["same"].copy()
+    seed.loc[:9, "amount"], pool.loc[:4, "channel"] = np.nan, None  # missing values on both sides
+    real, synthetic = _for_sdmetrics(seed, SCHEMA), _for_sdmetrics(pool, SCHEMA)
+    pairs, total = column_pairs(SCHEMA)
+    assert total == 6 and len(pairs) == 6
+    by_report = _sdmetrics_report(real, synthetic, SCHEMA)
+    by_properties = _sdmetrics_properties(real, synthetic, SCHEMA, pairs)
+    assert by_properties[:3] == pytest.approx(by_report[:3], abs=1e-12)
+    pd.testing.assert_frame_equal(by_properties[3].reset_index(drop=True)[["Column", "Score"]],
+                                  by_report[3].reset_index(drop=True)[["Column", "Score"]])
+
+
+def _wide(rng, n, k, shuffle=False):
+    base = rng.normal(size=n)
+    frame = pd.DataFrame({f"x{i}": base * (i % 3) + rng.normal(size=n) for i in range(k)})
+    if shuffle:
+        frame = frame.apply(lambda c: c.sample(frac=1, random_state=int(c.name[1:])).to_numpy())
+    return frame
+
+
+def test_a_wide_table_scores_a_fixed_sample_of_pairs_and_says_so():
+    from pipeline.quality.gate import MAX_COLUMN_PAIRS, _quality_report, column_pairs
+
+    k = 30  # 435 pairs
+    schema = Schema(label="is_fraud", features=[Feature(f"x{i}", "numerical", "float64") for i in range(k)])
+    pairs, total = column_pairs(schema)
+    assert total == 435 and len(pairs) == MAX_COLUMN_PAIRS == len(set(pairs))
+    assert column_pairs(schema) == (pairs, total)  # the same pairs every time: pool and reference alike
+    rng = np.random.default_rng(0)
+    seed, like, shuffled = _wide(rng, 300, k), _wide(rng, 300, k), _wide(rng, 300, k, shuffle=True)
+    report = _quality_report(seed, like, schema)
+    assert report["quality_error"] is None
+    assert (report["column_pairs_scored"], report["column_pairs_total"]) == (MAX_COLUMN_PAIRS, 435)
+    assert len(report["column_shape_scores"]) == k  # every column's shape still counts
+    assert report["quality_score"] == pytest.approx((report["column_shapes"] + report["column_pair_trends"]) / 2)
+    # the sampled pairs still see broken correlations
+    broken = _quality_report(seed, shuffled, schema)
+    assert broken["column_pair_trends"] < report["column_pair_trends"] - 0.05
+    # against every pair (SDMetrics' own report) the sample's estimate is close
+    full = _quality_report(seed, like, schema, max_pairs=total)
+    assert "column_pairs_scored" not in full
+    assert abs(full["column_pair_trends"] - report["column_pair_trends"]) < 0.02
