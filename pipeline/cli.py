@@ -7,6 +7,7 @@ retrain that finds the lock taken). Other exceptions are bugs and keep their tra
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -67,42 +68,10 @@ def run(argv: list[str] | None = None) -> int:
         from pipeline.config.params import recording
 
         params = recording(params, reads)
-    if args.command == "prepare":
-        from pipeline.stages import prepare as stage
-
-        stage.run(params, paths)
-    elif args.command == "fit":
-        from pipeline.stages import fit as stage
-
-        stage.run(params, paths, args.generator, args.fit_seed)
-    elif args.command == "sample":
-        from pipeline.stages import sample as stage
-
-        stage.run(params, paths, args.generator, args.fit_seed)
-    elif args.command == "train":
-        from pipeline.stages import train as stage
-
-        stage.run(params, paths)
-    elif args.command == "evaluate":
-        from pipeline.stages import evaluate as stage
-
-        stage.run(params, paths)
-    elif args.command == "publish":
-        from pipeline.stages import publish as stage
-
-        stage.run(params, paths)
-    elif args.command == "scarcity":
-        from pipeline.stages import scarcity as stage
-
-        stage.run(params, paths)
-    elif args.command == "unseen":
-        from pipeline.stages import unseen as stage
-
-        stage.run(params, paths)
-    elif args.command == "redteam":
-        from pipeline.stages import redteam as stage
-
-        stage.run(params, paths)
+    # every other command is the stage module of that name: pipeline/stages/<command>.py, whose run() takes the
+    # params and paths (fit and sample: also the generator and its fit seed)
+    stage = importlib.import_module(f"pipeline.stages.{args.command}")
+    stage.run(params, paths, *((args.generator, args.fit_seed) if args.command in ("fit", "sample") else ()))
     if record_dir:
         from pipeline.core.files import write_json
 
