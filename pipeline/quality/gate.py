@@ -300,7 +300,10 @@ def _sdmetrics_privacy(seed_df: pd.DataFrame, pool_df: pd.DataFrame, hold_df: pd
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             over = DCROverfittingProtection.compute_breakdown(seed_x, pool_x, hold_x, metadata, _TABLE)
-            base = DCRBaselineProtection.compute_breakdown(seed_x, pool_x, metadata, _TABLE)
+            # its random baseline rows come from an unseeded generator unless the class carries a `_seed`: the
+            # same params must give the same numbers
+            seeded = type("SeededDCRBaselineProtection", (DCRBaselineProtection,), {"_seed": seed})
+            base = seeded.compute_breakdown(seed_x, pool_x, metadata, _TABLE)
         return {"dcr_overfitting_protection": finite_or_none(over.get("score")),
                 "closer_to_seed_share": finite_or_none((over.get("synthetic_data_percentages") or {})
                                                        .get("closer_to_training")),
