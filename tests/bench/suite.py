@@ -46,14 +46,16 @@ def _junit(path: Path) -> tuple[dict[str, int], list[tuple[str, float]], list[tu
     per_test: list[tuple[str, float]] = []
     for case in ET.parse(path).getroot().iter("testcase"):
         seconds = float(case.get("time") or 0.0)
-        module = case.get("classname", "").rsplit(".", 1)[0] if "." in case.get("classname", "") else ""
-        name = f"{case.get('classname')}::{case.get('name')}"
+        parts = case.get("classname", "").split(".")  # module path, then the class for a method
+        cut = next((i for i, p in enumerate(parts) if p.startswith("test_")), len(parts) - 1)
+        module = "/".join(parts[:cut + 1]) + ".py"
+        name = f"{module}::{'.'.join(parts[cut + 1:] + [case.get('name') or ''])}"
         kind = "passed"
         for child in case:
             if child.tag in ("failure", "error", "skipped"):
                 kind = {"failure": "failed", "error": "errors", "skipped": "skipped"}[child.tag]
         counts[kind] += 1
-        per_file[module or case.get("classname", "")] += seconds
+        per_file[module] += seconds
         per_test.append((name, seconds))
     files = sorted(per_file.items(), key=lambda kv: -kv[1])
     tests = sorted(per_test, key=lambda kv: -kv[1])
@@ -64,7 +66,20 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workers", default=str(os.cpu_count() or 2), help="pytest-xdist workers (0: one process)")
     ap.add_argument("--label", default="current", help="name of this measurement in the results file")
+    ap.add_argument("--regroup", metavar="JUNIT_XML", help="only recompute the slowest files and tests of the entry "
+                    "`--label` from that run's JUnit report (the timings are the run's own)")
     args = ap.parse_args()
+    if args.regroup:
+        path = RESULTS / "suite.json"
+        runs = json.loads(path.read_text())
+        _, files, tests = _junit(Path(args.regroup))
+        for r in runs:
+            if r["label"] == args.label:
+                r["slowest_files"] = [[f, round(s, 1)] for f, s in files[:12]]
+                r["slowest_tests"] = [[t, round(s, 1)] for t, s in tests[:15]]
+        path.write_text(json.dumps(runs, indent=2) + "\n")
+        (RESULTS / "suite.md").write_text(_markdown(runs))
+        return
     env = child_env()
     bin_dir = ROOT / ".venv" / "bin"
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
