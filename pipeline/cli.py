@@ -65,7 +65,7 @@ def run(argv: list[str] | None = None) -> int:
     record_dir = os.environ.get(RECORD_ENV)
     reads: set[str] = set()
     if record_dir:
-        from pipeline.config.params import recording
+        from pipeline.config.recording import recording
 
         params = recording(params, reads)
     # every other command is the stage module of that name: pipeline/stages/<command>.py, whose run() takes the

@@ -8,7 +8,7 @@ A stage whose code or params are not all declared can be served stale by `dvc re
   runs before it dispatches to the stage (the params loader with every default, the paths): a changed
   default changes what every stage computes. `cli.py` itself, which only dispatches, and the other
   commands it dispatches to are not counted.
-* params: the keys a stage reads during a real run (recorded by `pipeline.config.params.recording` when
+* params: the keys a stage reads during a real run (recorded by `pipeline.config.recording.recording` when
   `PIPELINE_RECORD_PARAMS` is set) must each be covered by a `params` entry.
 """
 

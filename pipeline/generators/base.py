@@ -85,6 +85,21 @@ def _check_seed(seed: Any, where: str) -> int:
     return int(seed)
 
 
+def modelled_columns(data: pd.DataFrame, schema: Schema) -> tuple[list[str], dict[str, Any], list[str]]:
+    """Preprocessing: the feature columns a generator models, the constant ones (column -> its one value) and the
+    all-NaN ones, which are removed before fitting and restored by `sample`."""
+    constant: dict[str, Any] = {}
+    all_nan: list[str] = []
+    for col in schema.feature_names:
+        values = data[col]
+        if values.isna().all():
+            all_nan.append(col)
+        elif values.notna().all() and values.nunique() == 1:
+            constant[col] = values.iloc[0]
+    model_columns = [c for c in schema.feature_names if c not in constant and c not in all_nan]
+    return model_columns, constant, all_nan
+
+
 class Generator(ABC):
     """Fits on the seed set (fraud rows of the training split) and samples new synthetic fraud rows.
 
@@ -138,7 +153,26 @@ class Generator(ABC):
         and restored by `sample`. `target` (one value per seed row, named after its column: a categorical
         feature or a meta column) enables `sample_targeted`: SDV models learn the column with the rest,
         oversamplers keep it to oversample each segment on its own.
+
+        The steps: check the inputs, learn the target, check the number of rows, split off the constant and
+        all-NaN columns (what `sample` restores), fit the subclass's model, write `fit_info`.
         """
+        seed = self._check_fit_inputs(seed_set, schema, train, seed)
+        self._fitted = False
+        self.fit_info = {}
+        data = schema.conform(seed_set).reset_index(drop=True)
+        n_rows = len(data)
+        self._learn_target(target, schema, n_rows)
+        self._check_enough_rows(n_rows)
+        model_columns, constant, all_nan = modelled_columns(data, schema)
+        self._remember_columns(data, schema, model_columns, constant, all_nan)
+        info, seconds, messages = self._fit_model(data, model_columns, train, seed)
+        self.fit_info = self._fit_report(info, seconds, messages, seed, n_rows, constant, all_nan)
+        self._fitted = True
+        return self
+
+    def _check_fit_inputs(self, seed_set: Any, schema: Any, train: Any, seed: Any) -> int:
+        """Validation: the seed (returned as an int), the schema, the seed set and the training split."""
         seed = _check_seed(seed, f"{self.name}.fit")
         if not isinstance(schema, Schema):
             raise GeneratorError(
@@ -155,10 +189,11 @@ class Generator(ABC):
                 f"{self.name}.fit needs train as a pandas DataFrame or None, got {type(train).__name__}; "
                 "pass the training split"
             )
-        self._fitted = False
-        self.fit_info = {}
-        data = schema.conform(seed_set).reset_index(drop=True)
-        n_rows = len(data)
+        return seed
+
+    def _learn_target(self, target: pd.Series | None, schema: Schema, n_rows: int) -> None:
+        """Validation and state of targeted generation: the target column's name and its value per seed row
+        (missing values as `MISSING_SEGMENT`); both None without a target."""
         self._target_name: str | None = None
         self._target_values: np.ndarray | None = None
         if target is not None:
@@ -172,22 +207,20 @@ class Generator(ABC):
             self._target_name = name
             self._target_values = as_text(target.reset_index(drop=True)).map(
                 lambda v: MISSING_SEGMENT if v is None else v).to_numpy(dtype=object)
+
+    def _check_enough_rows(self, n_rows: int) -> None:
+        """Validation: at least `min_rows` seed rows."""
         if n_rows < self.min_rows:
             raise GeneratorError(
                 f"{self.name} needs at least {self.min_rows} seed rows but the seed set has {n_rows}; "
                 "add fraud rows (e.g. a longer training window) or use a generator with a lower minimum "
                 "such as random_oversample"
             )
-        constant: dict[str, Any] = {}
-        all_nan: list[str] = []
-        for col in schema.feature_names:
-            values = data[col]
-            if values.isna().all():
-                all_nan.append(col)
-            elif values.notna().all() and values.nunique() == 1:
-                constant[col] = values.iloc[0]
-        model_columns = [c for c in schema.feature_names if c not in constant and c not in all_nan]
 
+    def _remember_columns(self, data: pd.DataFrame, schema: Schema, model_columns: list[str],
+                          constant: dict[str, Any], all_nan: list[str]) -> None:
+        """Preprocessing state `sample` needs: the schema, the columns (all and modelled), the constant columns'
+        values, the all-NaN columns, and per categorical column the values seen and the most frequent one."""
         self._schema = schema
         self._columns = list(schema.feature_names)
         self._model_columns = model_columns
@@ -201,6 +234,11 @@ class Generator(ABC):
             if values.notna().any():
                 self._category_mode[col] = values.mode(dropna=True).sort_values().iloc[0]
 
+    def _fit_model(self, data: pd.DataFrame, model_columns: list[str], train: pd.DataFrame | None,
+                   seed: int) -> tuple[dict[str, Any], float, list[str]]:
+        """The fit itself: the subclass's `_fit` on the modelled columns, seeded, its warnings caught and deep
+        library errors made one line. Returns what `_fit` returned, the seconds it took and its distinct warning
+        messages (none fitted without modelled columns)."""
         info: dict[str, Any] = {}
         caught: list[warnings.WarningMessage] = []
         start = time.perf_counter()
@@ -213,7 +251,7 @@ class Generator(ABC):
                 raise
             except Exception as error:  # deep library errors become one line
                 raise GeneratorError(
-                    f"{self.name} failed to fit on {n_rows} seed rows: {short_reason(error)}; "
+                    f"{self.name} failed to fit on {len(data)} seed rows: {short_reason(error)}; "
                     f"check the seed set, change the hyperparameters of {self.name} or choose another generator"
                 ) from error
         seconds = time.perf_counter() - start
@@ -223,11 +261,17 @@ class Generator(ABC):
             text = " ".join(str(w.message).split())[:200]
             if text not in messages:
                 messages.append(text)
-        self.fit_info = {
+        return info, seconds, messages
+
+    def _fit_report(self, info: dict[str, Any], seconds: float, messages: list[str], seed: int, n_rows: int,
+                    constant: dict[str, Any], all_nan: list[str]) -> dict[str, Any]:
+        """The notes: `fit_info`, what the fit did (rows, columns, seconds, warnings) with `_fit`'s own entries
+        merged in and its notes followed by the removed columns' note."""
+        fit_info = {
             "fit_seconds": round(seconds, 4),
             "rows": n_rows,
             "columns": len(self._columns),
-            "modelled_columns": len(model_columns),
+            "modelled_columns": len(self._model_columns),
             "epochs": None,
             "final_loss": None,
             "loss_curve": [],
@@ -238,15 +282,14 @@ class Generator(ABC):
             "warnings": messages[:_MAX_WARNINGS_KEPT],
         }
         notes = info.pop("notes", [])
-        self.fit_info.update(info)
-        self.fit_info["notes"] = list(notes)
+        fit_info.update(info)
+        fit_info["notes"] = list(notes)
         if constant or all_nan:
-            self.fit_info["notes"].append(
+            fit_info["notes"].append(
                 f"removed {len(constant)} constant and {len(all_nan)} all-NaN column(s) before fitting; "
                 "sample() restores them"
             )
-        self._fitted = True
-        return self
+        return fit_info
 
     # -- sample --------------------------------------------------------------------------
     def sample(self, n: int, seed: int = 0) -> pd.DataFrame:

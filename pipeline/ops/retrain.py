@@ -19,8 +19,9 @@ Steps (`python -m pipeline retrain`, `make retrain`):
    pipeline run).
 
 The decision itself is a pure function (`pipeline.ops.promotion.decide`), drift too
-(`pipeline.ops.drift`); this module is the I/O around them, and the only place that moves the
-`champion` alias.
+(`pipeline.ops.drift`); the data window is `pipeline.ops.window`, running DVC `pipeline.ops.dvc_runner`, the
+guardrails' measurements `pipeline.ops.guardrails`. This module is the orchestration and the I/O around them,
+and the only place that moves the `champion` alias.
 
 Any failure leaves the champion alias where it was (promotion is the very last step), releases
 the lock (an OS file lock: a killed process releases it too) and writes a `failed` audit line.
@@ -30,137 +31,24 @@ A retrain killed before it could write its line is recorded by the next one.
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from pipeline.config.params import load_params
 from pipeline.core.errors import PipelineError
-from pipeline.core.files import atomic_path, read_json, write_json
+from pipeline.core.files import read_json, write_json
 from pipeline.core.formats import num
 from pipeline.core.paths import Paths
 from pipeline.ops import drift as drift_mod
 from pipeline.ops.audit import append_audit, exclusive_lock, now, read_audit
+from pipeline.ops.dvc_runner import clear_stale_dvc_lock, run_dvc
+from pipeline.ops.guardrails import attack_recalls, attacked_frauds, guardrail_segments, pool_flags, recalls
 from pipeline.ops.promotion import decide
-
-
-# ----------------------------------------------------------------------------------------
-# Data window
-# ----------------------------------------------------------------------------------------
-def target_offset(params: dict, audit: list[dict], advance_days: int) -> int | None:
-    """The simulated window's next `day_offset` (None for a file source). After a failed or killed
-    attempt the same target is retried, so a crash never skips a window."""
-    if params["data"]["source"] != "simulated":
-        return None
-    last = audit[-1] if audit else None
-    if last and last.get("status") in ("failed", "started") and last.get("day_offset") is not None:
-        return int(last["day_offset"])
-    return int(params["data"]["simulate"]["day_offset"]) + advance_days
-
-
-def set_offset(params_path: Path, offset: int) -> None:
-    """Set data.simulate.day_offset in params.yaml through one YAML round trip that keeps comments."""
-    from ruamel.yaml import YAML
-
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    data = yaml.load(params_path.read_text())
-    data.setdefault("data", {}).setdefault("simulate", {})["day_offset"] = int(offset)
-    with atomic_path(params_path) as tmp, open(tmp, "w") as fh:
-        yaml.dump(data, fh)
-
-
-# ----------------------------------------------------------------------------------------
-# The run
-# ----------------------------------------------------------------------------------------
-def _dvc(paths: Paths, args: list[str]) -> None:
-    """Run dvc; if the retrain is interrupted (SIGTERM, Ctrl-C, any error), dvc and the stage it runs are killed.
-
-    dvc stays in the retrain's process group, so a signal to the whole group (Ctrl-C, systemd stop,
-    `kill -- -PGID`) reaches every process at once."""
-    venv_dvc = Path(sys.executable).parent / "dvc"
-    exe = str(venv_dvc) if venv_dvc.exists() else (shutil.which("dvc") or "dvc")
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.setdefault("DVC_NO_ANALYTICS", "1")
-    proc = subprocess.Popen([exe, *args], cwd=paths.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    lines: list[str] = []
-    try:
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            lines.append(line)
-        proc.wait()
-    except BaseException:
-        _kill_tree(proc.pid)
-        proc.wait()
-        raise
-    if proc.returncode != 0:
-        raise PipelineError(f"`dvc {' '.join(args)}` failed (exit {proc.returncode}){failure_cause(''.join(lines))}")
-
-
-def failure_cause(output: str) -> str:
-    """The one-line cause of a failed `dvc repro`, from its output: the stage that failed (DVC's `failed to
-    reproduce 'S'`) and the stage's own one-line `error: ...` (what `pipeline.cli` prints for a PipelineError);
-    DVC's last error line when the stage printed none, else the last line."""
-    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    dvc_error = next((ln for ln in reversed(lines) if ln.startswith("ERROR")), None)
-    stage_error = next((ln for ln in reversed(lines) if ln.startswith("error:")), None)
-    stage = re.search(r"failed to reproduce '([^']+)'", dvc_error or "")
-    where = f" in stage {stage.group(1)}" if stage else ""
-    cause = stage_error or dvc_error or (lines[-1] if lines else "")
-    return f"{where}: {cause[:300]}" if cause else where
-
-
-def clear_stale_dvc_lock(paths: Paths) -> bool:
-    """Remove DVC's stage lock when every process it names is gone or a zombie (a killed retrain's dvc whose
-    parent died: DVC itself counts a zombie as alive and would refuse to run). True if it was removed."""
-    import json
-
-    import psutil
-
-    lock = paths.dvc_rwlock
-    if not lock.exists():
-        return False
-    try:
-        entries = json.loads(lock.read_text() or "{}")
-    except (OSError, json.JSONDecodeError):
-        return False
-    infos = [*entries.get("write", {}).values(), *[i for v in entries.get("read", {}).values() for i in v]]
-    if not infos:
-        return False  # DVC leaves the file behind, empty, after every run: nothing holds it, nothing to remove
-    for info in infos:
-        try:
-            if psutil.Process(int(info["pid"])).status() != psutil.STATUS_ZOMBIE:
-                return False  # a live dvc holds it: leave it alone
-        except (psutil.NoSuchProcess, KeyError, ValueError, TypeError):
-            continue
-    lock.unlink(missing_ok=True)
-    return True
-
-
-def _kill_tree(pid: int) -> None:
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = root.children(recursive=True) + [root]
-    except psutil.NoSuchProcess:
-        return
-    for p in procs:
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(procs, timeout=10)
+from pipeline.ops.window import set_offset, target_offset
 
 
 def run(paths: Paths, params_file: str | None = None, advance: bool = True) -> int:
@@ -212,8 +100,8 @@ def _run_locked(paths: Paths, params_path: Path, params: dict, audit_path: Path,
         if clear_stale_dvc_lock(paths):
             print("retrain: removed DVC's stage lock left by a killed run")
         if params["data"]["source"] != "simulated":
-            _dvc(paths, ["repro", "--force", "--single-item", "prepare"])
-        _dvc(paths, ["repro", "publish"])  # the pipeline up to the registered challenger; not the scarcity sweep
+            run_dvc(paths, ["repro", "--force", "--single-item", "prepare"])
+        run_dvc(paths, ["repro", "publish"])  # the pipeline up to the registered challenger; not the scarcity sweep
         result = _decide(paths, params, previous)
         record.update(result)
         record.update({"status": "ok", "seconds": round(time.perf_counter() - started, 1), "time_end": now()})
@@ -233,63 +121,6 @@ def _run_locked(paths: Paths, params_path: Path, params: dict, audit_path: Path,
         raise
     finally:
         signal.signal(signal.SIGTERM, old)
-
-
-def guardrail_segments(test: pd.DataFrame, params: dict, label: str) -> dict[str, np.ndarray]:
-    """Masks of the test rows per fraud segment for the segment guardrail: all test frauds, and each segment of
-    `evaluate.segments`."""
-    from pipeline.data.segments import fraud_segments
-
-    out = {"all test frauds": np.ones(len(test), dtype=bool)}
-    out.update({s.name: s.mask for s in fraud_segments(test, params["evaluate"]["segments"], label)})
-    return out
-
-
-def _recalls(scorer: Any, schema, valid: pd.DataFrame, test: pd.DataFrame, budget: float,
-             segments: dict[str, np.ndarray]) -> tuple[float, dict[str, float]]:
-    """Headline recall of a registered model on the new rows (scored through its serving interface), and per
-    segment (thresholds always from all validation legit rows)."""
-    from pipeline.experiment.metrics import recall_at_budget
-
-    yv, yt = valid[schema.label].to_numpy(), test[schema.label].to_numpy()
-    sv, st = scorer.scores(valid), scorer.scores(test)
-    return (recall_at_budget(yv, sv, yt, st, budget),
-            {name: recall_at_budget(yv, sv, yt[m], st[m], budget) for name, m in segments.items()})
-
-
-def attacked_frauds(params: dict, schema, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The new test frauds under each red-team attack (`redteam:`; the quantiles and modes from the new training
-    split's legitimate rows), for the red-team guardrail. No tactics: {}."""
-    from pipeline.experiment.redteam import apply_attack, attacks
-
-    legit = train[train[schema.label] == 0]
-    frauds = test[test[schema.label] == 1].reset_index(drop=True)
-    return {a.name: apply_attack(frauds, a, legit, schema) for a in attacks(params["redteam"], schema)}
-
-
-def _attack_recalls(scorer: Any, schema, valid: pd.DataFrame, attacked: dict[str, pd.DataFrame],
-                    budget: float) -> dict[str, float]:
-    """Recall of a registered model on each attacked copy of the test frauds (threshold from the validation legit
-    rows, as for the headline)."""
-    from pipeline.experiment.metrics import recall_at_budget
-
-    if not attacked:
-        return {}
-    yv, sv = valid[schema.label].to_numpy(), scorer.scores(valid)
-    return {name: recall_at_budget(yv, sv, frame[schema.label].to_numpy(), scorer.scores(frame), budget)
-            for name, frame in attacked.items()}
-
-
-def pool_flags(paths: Paths, best_config: str | None, fit_seeds: list[int]) -> list[str] | None:
-    """Quality-gate checks failed by the pools (one per fit seed) the challenger was trained on (None: real rows
-    only)."""
-    from pipeline.quality.reports import failed_checks, load_generator_reports
-
-    if not best_config or "@" not in best_config:
-        return None
-    name = best_config.split("@")[0]
-    report = load_generator_reports([name], paths, "quality", fit_seeds).get(name)
-    return failed_checks(report) if report is not None else ["quality report missing"]
 
 
 def _decide(paths: Paths, params: dict, previous: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -324,14 +155,14 @@ def _decide(paths: Paths, params: dict, previous: dict[str, Any] | None = None) 
     y_test = test[schema.label].to_numpy()
     challenger = tracking.load_registered(paths.root, name, tracking.CHALLENGER)
     attacked = attacked_frauds(params, schema, train, test)
-    out["challenger_score"], chall_seg = _recalls(challenger, schema, valid, test, budget, segments)
-    chall_rt = _attack_recalls(challenger, schema, valid, attacked, budget)
+    out["challenger_score"], chall_seg = recalls(challenger, schema, valid, test, budget, segments)
+    chall_rt = attack_recalls(challenger, schema, valid, attacked, budget)
     champ_score, champ_seg, champ_rt, champ_error = out["challenger_score"], chall_seg, chall_rt, None
     if champ_v is not None and champ_v != chall_v:
         try:
             champion = tracking.load_registered(paths.root, name, tracking.CHAMPION)
-            champ_score, champ_seg = _recalls(champion, schema, valid, test, budget, segments)
-            champ_rt = _attack_recalls(champion, schema, valid, attacked, budget)
+            champ_score, champ_seg = recalls(champion, schema, valid, test, budget, segments)
+            champ_rt = attack_recalls(champion, schema, valid, attacked, budget)
         except Exception as e:  # noqa: BLE001 - e.g. the features changed
             champ_score, champ_error = None, str(e)[:150]
     out["champion_score"] = champ_score

@@ -70,7 +70,7 @@ def _power(x, *, p):
 
 
 def test_compute_is_placement_not_a_recorded_param():
-    from pipeline.config.params import recording
+    from pipeline.config.recording import recording
 
     reads: set[str] = set()
     p = recording(_params(), reads)

@@ -1,7 +1,8 @@
 import pytest
 import yaml
 
-from pipeline.config.params import SPEC, defaults, load_params, recording, validate
+from pipeline.config.params import SPEC, defaults, load_params, validate
+from pipeline.config.recording import recording
 from pipeline.core.errors import ConfigError
 from tests.helpers import ROOT, base_params
 

@@ -7,7 +7,7 @@ import pytest
 from pipeline.core.schema import Feature, Schema
 from pipeline.ops.drift import PSI_DRIFT, drift, reference_profile
 from pipeline.ops.promotion import decide
-from pipeline.ops.retrain import set_offset, target_offset
+from pipeline.ops.window import set_offset, target_offset
 
 
 @pytest.mark.parametrize("champ, chall, promote, text", [
@@ -82,7 +82,7 @@ def test_stale_dvc_lock_removed_only_when_its_processes_are_gone(tmp_path):
     import sys
 
     from pipeline.core.paths import Paths
-    from pipeline.ops.retrain import clear_stale_dvc_lock
+    from pipeline.ops.dvc_runner import clear_stale_dvc_lock
 
     paths = Paths.at(tmp_path)
     paths.dvc_rwlock.parent.mkdir(parents=True)
@@ -137,7 +137,7 @@ def test_pool_flags_of_the_challenger(tmp_path):
     import json
 
     from pipeline.core.paths import Paths
-    from pipeline.ops.retrain import pool_flags
+    from pipeline.ops.guardrails import pool_flags
 
     paths = Paths.at(tmp_path)
     def write(seed, checks):
@@ -174,7 +174,7 @@ def test_a_challenger_that_loses_recall_under_attack_is_not_promoted_and_the_tac
 def test_the_guardrail_scores_attacked_copies_of_the_new_test_frauds_only():
     from pipeline.config.params import validate
     from pipeline.data.contract import infer_schema
-    from pipeline.ops.retrain import _attack_recalls, attacked_frauds
+    from pipeline.ops.guardrails import attack_recalls, attacked_frauds
     from tests.helpers import base_params
 
     rng = np.random.default_rng(0)
@@ -193,13 +193,13 @@ def test_the_guardrail_scores_attacked_copies_of_the_new_test_frauds_only():
         def scores(self, frame):
             return frame["amount"].to_numpy()
 
-    r = _attack_recalls(AmountScorer(), schema, valid, attacked, 0.01)
+    r = attack_recalls(AmountScorer(), schema, valid, attacked, 0.01)
     assert r["x1"] > 0.5 and r["x0.1"] < r["x1"] / 2
-    assert _attack_recalls(AmountScorer(), schema, valid, {}, 0.01) == {}
+    assert attack_recalls(AmountScorer(), schema, valid, {}, 0.01) == {}
 
 
 def test_a_failed_dvc_repro_names_the_stage_and_its_one_line_cause():
-    from pipeline.ops.retrain import failure_cause
+    from pipeline.ops.dvc_runner import failure_cause
 
     output = ("Running stage 'prepare':\n> python -m pipeline prepare\n"
               "error: the train split holds 3 fraud(s) in 900 rows, fewer than split.min_frauds=20; provide more data\n"
