@@ -117,7 +117,8 @@ def main() -> None:
 
 
 def _mmss(seconds: float) -> str:
-    return f"{int(seconds // 60)}:{int(round(seconds % 60)):02d}"
+    whole = int(round(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def _markdown(runs: list[dict]) -> str:
