@@ -26,8 +26,9 @@ def _seed(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipeline",
-                                description="Synthetic fraud augmentation pipeline (stages run by `dvc repro`).")
+    p = argparse.ArgumentParser(
+        prog="python -m pipeline", description="Synthetic fraud augmentation pipeline (stages run by `dvc repro`)."
+    )
     p.add_argument("--root", default=".", help="project root holding params.yaml (default: current folder)")
     p.add_argument("--params", default=None, help="params file (default: <root>/params.yaml)")
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
@@ -43,8 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("unseen", help="leave-one-variant-out: does synthetic fraud catch a variant never trained on?")
     sub.add_parser("redteam", help="attacker tactics on the test frauds: recall under attack per configuration")
     rt = sub.add_parser("retrain", help="scheduled retraining: rerun on new data, promote only a better detector")
-    rt.add_argument("--no-advance", action="store_true",
-                    help="simulated source: do not move the simulated window forward")
+    rt.add_argument(
+        "--no-advance", action="store_true", help="simulated source: do not move the simulated window forward"
+    )
     return p
 
 
@@ -60,8 +62,9 @@ def run(argv: list[str] | None = None) -> int:
         return retrain.run(paths, params_file=args.params, advance=not args.no_advance)
     params = load_params(args.params or paths.params)
     if args.command in ("fit", "sample") and args.generator not in params["generators"]:
-        raise ConfigError(f"params.yaml: generators.{args.generator}: not configured; configured: "
-                          f"{', '.join(params['generators'])}")
+        raise ConfigError(
+            f"params.yaml: generators.{args.generator}: not configured; configured: {', '.join(params['generators'])}"
+        )
     record_dir = os.environ.get(RECORD_ENV)
     reads: set[str] = set()
     if record_dir:

@@ -134,8 +134,11 @@ def uncovered_code(root: Path, stage: dict) -> list[str]:
 def unused_code_deps(root: Path, stage: dict) -> list[str]:
     """Declared `pipeline/` deps the stage never imports: each makes DVC rerun the stage for nothing."""
     mods = stage_modules(root, stage)
-    return sorted(d for d in stage["deps"] if d.startswith("pipeline")
-                  and not any(m == d.rstrip("/") or m.startswith(d.rstrip("/") + "/") for m in mods))
+    return sorted(
+        d
+        for d in stage["deps"]
+        if d.startswith("pipeline") and not any(m == d.rstrip("/") or m.startswith(d.rstrip("/") + "/") for m in mods)
+    )
 
 
 def uncovered_params(stage: dict, reads: list[str]) -> list[str]:

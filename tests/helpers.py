@@ -58,17 +58,18 @@ def tabular_frame(n: int = 3000, fraud_rate: float = 0.05, seed: int = 0, with_t
     """A generic labelled table with numeric and categorical columns (ULB/claims-like)."""
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < fraud_rate).astype(int)
-    df = pd.DataFrame({
-        "amount": np.round(rng.lognormal(3, 1, n) * (1 + 2 * y), 2),
-        "v1": rng.normal(0, 1, n) + 1.5 * y,
-        "count": rng.poisson(3, n) + 2 * y,
-        "channel": rng.choice(["web", "pos", "atm", "phone"], n),
-        "Class": y,
-    })
+    df = pd.DataFrame(
+        {
+            "amount": np.round(rng.lognormal(3, 1, n) * (1 + 2 * y), 2),
+            "v1": rng.normal(0, 1, n) + 1.5 * y,
+            "count": rng.poisson(3, n) + 2 * y,
+            "channel": rng.choice(["web", "pos", "atm", "phone"], n),
+            "Class": y,
+        }
+    )
     if with_time:
         df.insert(0, "Time", np.sort(rng.uniform(0, 172800, n)).round(0))
     return df
-
 
 
 #: tiny hyperparameters per generator kind: every registered generator fits in about a second

@@ -104,7 +104,7 @@ class MemorySize(Check):
                 return v
         except (ValueError, TypeError):
             pass
-        self.fail(key, f"must be a memory size like \"4GiB\" or \"500MB\"; got {v!r}")
+        self.fail(key, f'must be a memory size like "4GiB" or "500MB"; got {v!r}')
 
     def invalid_examples(self):
         return ["", "lots", 4, "-1GB"]
@@ -132,8 +132,13 @@ class Generators(Check):
                 continue
             gen_type, hp = split_type(name, hp)
             if gen_type not in valid:
-                problems.append((sub, f"unknown generator {gen_type!r}; valid names: {', '.join(valid)} "
-                                      "(set `type:` to one of them to use a custom name)"))
+                problems.append(
+                    (
+                        sub,
+                        f"unknown generator {gen_type!r}; valid names: {', '.join(valid)} "
+                        "(set `type:` to one of them to use a custom name)",
+                    )
+                )
                 continue
             try:
                 make_generator(gen_type, hp)
@@ -155,8 +160,11 @@ class Tactic(Check):
     tactics are used (`pipeline.experiment.redteam.attacks`)."""
 
     OPS = ("scale", "shift", "clip_quantile", "hours", "mode")
-    _VALUES = {"scale": Float(0.0, 10.0, lo_open=True), "shift": Float(),
-               "clip_quantile": Float(0.0, 1.0, lo_open=True, hi_open=True)}
+    _VALUES = {
+        "scale": Float(0.0, 10.0, lo_open=True),
+        "shift": Float(),
+        "clip_quantile": Float(0.0, 1.0, lo_open=True, hi_open=True),
+    }
 
     def check(self, key, v):
         if not isinstance(v, dict):
@@ -179,16 +187,24 @@ class Tactic(Check):
             value = self._VALUES[op].check(f"{key}.value", value)
         name = v.get("name")
         if name is None:
-            name = f"{feature}_{op}" + ("" if value is None else
-                                        "_" + "-".join(f"{x:g}" for x in (value if op == "hours" else [value])))
+            name = f"{feature}_{op}" + (
+                "" if value is None else "_" + "-".join(f"{x:g}" for x in (value if op == "hours" else [value]))
+            )
         Str().check(f"{key}.name", name)
         if "+" in name:
             self.fail(f"{key}.name", f"may not hold '+' (it joins the names of combined tactics), got {name!r}")
         return {"name": name, "feature": feature, "op": op, "value": value}
 
     def invalid_examples(self):
-        return ["amount", {"feature": "x", "op": "squash", "value": 1.0}, {"feature": "x", "op": "scale", "value": 0},
-                {"feature": "x", "op": "scale", "value": 11.0}, {"feature": "x", "op": "clip_quantile", "value": 1.0},
-                {"feature": "x", "op": "hours", "value": [17, 9]}, {"feature": "x", "op": "hours", "value": [9, 25]},
-                {"feature": "x", "op": "mode", "value": 3}, {"feature": "x", "op": "scale", "value": 0.5, "how": 1},
-                {"feature": "x", "op": "scale", "value": 0.5, "name": "a+b"}]
+        return [
+            "amount",
+            {"feature": "x", "op": "squash", "value": 1.0},
+            {"feature": "x", "op": "scale", "value": 0},
+            {"feature": "x", "op": "scale", "value": 11.0},
+            {"feature": "x", "op": "clip_quantile", "value": 1.0},
+            {"feature": "x", "op": "hours", "value": [17, 9]},
+            {"feature": "x", "op": "hours", "value": [9, 25]},
+            {"feature": "x", "op": "mode", "value": 3},
+            {"feature": "x", "op": "scale", "value": 0.5, "how": 1},
+            {"feature": "x", "op": "scale", "value": 0.5, "name": "a+b"},
+        ]

@@ -79,8 +79,7 @@ class Int(Check):
 
 
 class Float(Check):
-    def __init__(self, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
-                 hi_open: bool = False):
+    def __init__(self, lo: float | None = None, hi: float | None = None, lo_open: bool = False, hi_open: bool = False):
         self.lo, self.hi, self.lo_open, self.hi_open = lo, hi, lo_open, hi_open
 
     def check(self, key, v):
@@ -128,7 +127,7 @@ class Char(Str):
 
     def _shape(self, key: str, v: Any) -> None:
         if not isinstance(v, str) or len(v) != 1:
-            self.fail(key, f"must be a single character (write a tab as \"\\t\"), {_got(v)}")
+            self.fail(key, f'must be a single character (write a tab as "\\t"), {_got(v)}')
 
     def invalid_examples(self):
         return ["ab", 1] + (["#"] if self.choices else [])
@@ -244,8 +243,9 @@ class Section(Check):
         problems: list[tuple[str, str]] = []
         for name in v:
             if name not in self.spec:
-                problems.append((f"{key}.{name}" if key else str(name),
-                                 f"unknown key; valid keys: {', '.join(self.spec)}"))
+                problems.append(
+                    (f"{key}.{name}" if key else str(name), f"unknown key; valid keys: {', '.join(self.spec)}")
+                )
         out = {}
         for name, (check, default) in self.spec.items():
             sub = f"{key}.{name}" if key else name

@@ -58,8 +58,7 @@ def resolve(params: dict[str, Any]) -> tuple[str, str]:
     env = os.environ.get(ENV, "").strip()
     if scheduler == LOCAL and env:
         if not is_address(env):
-            raise ConfigError(f"{ENV}={env!r} is not a Dask scheduler address; set it like tcp://host:8786 "
-                              f"or unset it")
+            raise ConfigError(f"{ENV}={env!r} is not a Dask scheduler address; set it like tcp://host:8786 or unset it")
         return env, ENV
     return scheduler, "compute.scheduler"
 
@@ -100,8 +99,15 @@ class Backend:
     """Runs a stage's units (see the module doc). Use as a context manager: a cluster it started is closed on
     exit; a cluster given by address is only disconnected from."""
 
-    def __init__(self, scheduler: str, source: str = "compute.scheduler", workers: int | None = None,
-                 worker_memory: str | None = None, min_tasks: int = 1, connect_timeout_s: float = 10.0):
+    def __init__(
+        self,
+        scheduler: str,
+        source: str = "compute.scheduler",
+        workers: int | None = None,
+        worker_memory: str | None = None,
+        min_tasks: int = 1,
+        connect_timeout_s: float = 10.0,
+    ):
         self.scheduler, self.source = scheduler, source
         self.workers_given = workers is not None
         self.workers = workers or _cores()
@@ -146,8 +152,10 @@ class Backend:
         """The Dask client, connecting (or starting the local cluster) on first use."""
         if self._client is None:
             if self.scheduler == SEQUENTIAL:
-                raise ConfigError("compute.scheduler is 'sequential' but this step needs a Dask cluster "
-                                  "(detector.engine: dask); set compute.scheduler: local or a scheduler address")
+                raise ConfigError(
+                    "compute.scheduler is 'sequential' but this step needs a Dask cluster "
+                    "(detector.engine: dask); set compute.scheduler: local or a scheduler address"
+                )
             self._client = self._start_local() if self.scheduler == LOCAL else self._connect(self.scheduler)
         return self._client
 
@@ -155,8 +163,14 @@ class Backend:
         from distributed import Client, LocalCluster
 
         kw = {"memory_limit": self.worker_memory} if self.worker_memory else {}
-        self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                     dashboard_address=":0", silence_logs=logging.ERROR, **kw)
+        self._cluster = LocalCluster(
+            n_workers=self.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+            **kw,
+        )
         return Client(self._cluster)
 
     def _connect(self, address: str):
@@ -166,26 +180,40 @@ class Backend:
             client = Client(address, timeout=self.connect_timeout_s)
         except (OSError, TimeoutError) as e:
             why = " ".join(str(e).split())[:160] or type(e).__name__
-            raise ComputeError(f"cannot reach a Dask scheduler at {address} (from {self.source}): {why}; start one "
-                               f"(`dask scheduler` and `dask worker {address}`), fix the address, or set "
-                               f"compute.scheduler: local") from None
+            raise ComputeError(
+                f"cannot reach a Dask scheduler at {address} (from {self.source}): {why}; start one "
+                f"(`dask scheduler` and `dask worker {address}`), fix the address, or set "
+                f"compute.scheduler: local"
+            ) from None
         try:
             client.wait_for_workers(1, timeout=self.connect_timeout_s)
         except (OSError, TimeoutError):
             client.close()
-            raise ComputeError(f"the Dask cluster at {address} has no workers (waited {self.connect_timeout_s:g}s); "
-                               f"start some with `dask worker {address}`") from None
+            raise ComputeError(
+                f"the Dask cluster at {address} has no workers (waited {self.connect_timeout_s:g}s); "
+                f"start some with `dask worker {address}`"
+            ) from None
         problems = mismatches(environment(), client.run(environment))
         if problems:
             client.close()
-            raise ComputeError(f"the Dask workers at {address} differ from this machine, so results would not be "
-                               f"identical: {'; '.join(problems[:3])}; install this checkout with requirements.lock "
-                               f"on every worker")
+            raise ComputeError(
+                f"the Dask workers at {address} differ from this machine, so results would not be "
+                f"identical: {'; '.join(problems[:3])}; install this checkout with requirements.lock "
+                f"on every worker"
+            )
         return client
 
     # -- work ------------------------------------------------------------------------------------------------
-    def map(self, fn: Callable, items: Sequence[Any], shared: dict[str, Any] | None = None, *, what: str = "unit",
-            name: Callable[[Any], str] = str, on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
+    def map(
+        self,
+        fn: Callable,
+        items: Sequence[Any],
+        shared: dict[str, Any] | None = None,
+        *,
+        what: str = "unit",
+        name: Callable[[Any], str] = str,
+        on_result: Callable[[int, Any], None] | None = None,
+    ) -> list[Any]:
         """`[fn(item, **shared) for item in items]`, on this backend; `on_result(index, result)` is called as
         each unit finishes (in finishing order), the returned list is in `items`' order. A `PipelineError` raised
         by a unit is raised as it is; the other units are cancelled."""
@@ -208,8 +236,10 @@ class Backend:
         token = uuid.uuid4().hex[:8]
         # one future per shared input ([v]: scatter would split a dict into one future per key)
         sent = {k: client.scatter([v], broadcast=True, hash=False)[0] for k, v in shared.items()}
-        futures = [client.submit(_run_unit, fn, item, sent, key=f"{what}-{i}-{token}", pure=False)
-                   for i, item in enumerate(items)]
+        futures = [
+            client.submit(_run_unit, fn, item, sent, key=f"{what}-{i}-{token}", pure=False)
+            for i, item in enumerate(items)
+        ]
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[Any] = [None] * len(items)
         pending = set(futures)
@@ -249,9 +279,11 @@ class Backend:
         now = time.monotonic()
         since = since or now
         if now - since > max(self.connect_timeout_s, 3 * _POLL_S):
-            raise ComputeError(f"the {self.describe} has had no workers for "
-                               f"{now - since:.0f}s while {what}s were waiting; start workers or set "
-                               f"compute.scheduler: local - nothing was written")
+            raise ComputeError(
+                f"the {self.describe} has had no workers for "
+                f"{now - since:.0f}s while {what}s were waiting; start workers or set "
+                f"compute.scheduler: local - nothing was written"
+            )
         return since
 
 
@@ -283,8 +315,14 @@ def open_backend(params: dict[str, Any]) -> Backend:
     """The backend `params["compute"]` asks for (see the module doc); nothing starts until a stage maps units."""
     c = params["compute"]
     scheduler, source = resolve(params)
-    return Backend(scheduler, source, workers=c["workers"], worker_memory=c["worker_memory"],
-                   min_tasks=c["min_tasks"], connect_timeout_s=c["connect_timeout_s"])
+    return Backend(
+        scheduler,
+        source,
+        workers=c["workers"],
+        worker_memory=c["worker_memory"],
+        min_tasks=c["min_tasks"],
+        connect_timeout_s=c["connect_timeout_s"],
+    )
 
 
 def announce(backend: Backend, n_units: int, what: str) -> None:
@@ -293,7 +331,8 @@ def announce(backend: Backend, n_units: int, what: str) -> None:
         if n_units < max(backend.min_tasks, 2):
             where += f" (fewer than compute.min_tasks = {backend.min_tasks} {what}s: no cluster started)"
         else:
-            where += (f" ({backend.workers} cores: XGBoost's own threads use them; set compute.workers to start a "
-                      f"local cluster anyway)")
+            where += (
+                f" ({backend.workers} cores: XGBoost's own threads use them; set compute.workers to start a "
+                f"local cluster anyway)"
+            )
     print(f"compute: {n_units} {what}s, {where}", flush=True)
-

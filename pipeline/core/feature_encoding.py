@@ -24,8 +24,14 @@ def tokens(values: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
 class Encoder:
     """Fitted on a reference table (the seed set); `encode` turns any table with the same columns into numbers."""
 
-    def __init__(self, reference: pd.DataFrame, num_cols: list[str], cat_cols: list[str], standardize: bool = True,
-                 categories: dict[str, list] | None = None):
+    def __init__(
+        self,
+        reference: pd.DataFrame,
+        num_cols: list[str],
+        cat_cols: list[str],
+        standardize: bool = True,
+        categories: dict[str, list] | None = None,
+    ):
         self.num_cols, self.cat_cols = list(num_cols), list(cat_cols)
         nums = self._numbers(reference)
         self.medians = nums.median().fillna(0.0)
@@ -37,8 +43,9 @@ class Encoder:
         else:
             self.means = pd.Series(0.0, index=self.num_cols)
             self.stds = pd.Series(1.0, index=self.num_cols)
-        self.categories = categories if categories is not None else {
-            c: sorted(set(tokens(reference[c]))) for c in self.cat_cols}
+        self.categories = (
+            categories if categories is not None else {c: sorted(set(tokens(reference[c]))) for c in self.cat_cols}
+        )
         self.reference_has_missing = bool(nums.isna().any().any())
 
     def _numbers(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -54,8 +61,9 @@ class Encoder:
         for c in self.cat_cols:
             values = tokens(df[c]).to_numpy()
             cats = self.categories[c]
-            blocks.append(np.stack([(values == v) for v in cats], axis=1).astype("float64") if cats
-                          else np.zeros((len(df), 0)))
+            blocks.append(
+                np.stack([(values == v) for v in cats], axis=1).astype("float64") if cats else np.zeros((len(df), 0))
+            )
         return np.hstack(blocks)
 
     def decode(self, matrix: np.ndarray) -> pd.DataFrame:
@@ -67,7 +75,7 @@ class Encoder:
         pos = k
         for c in self.cat_cols:
             values = self.categories[c]
-            cats[c] = np.asarray(values, dtype=object)[matrix[:, pos:pos + len(values)].argmax(axis=1)]
+            cats[c] = np.asarray(values, dtype=object)[matrix[:, pos : pos + len(values)].argmax(axis=1)]
             pos += len(values)
         return self.restore(nums, cats)
 

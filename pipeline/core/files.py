@@ -68,8 +68,9 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Standard JSON (NaN and infinities written as null), keys sorted, written atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(_finite_floats(obj), indent=2, sort_keys=True, default=_default,
-                                  allow_nan=False) + "\n")
+        tmp.write_text(
+            json.dumps(_finite_floats(obj), indent=2, sort_keys=True, default=_default, allow_nan=False) + "\n"
+        )
 
 
 def _finite_floats(o: Any) -> Any:
@@ -106,7 +107,7 @@ def write_parquet(path: str | os.PathLike, df: pd.DataFrame, partition_rows: int
         return
     with atomic_dir(path) as tmp:
         for k, start in enumerate(range(0, max(len(df), 1), partition_rows)):
-            df.iloc[start:start + partition_rows].to_parquet(tmp / f"part-{k:05d}.parquet", index=False)
+            df.iloc[start : start + partition_rows].to_parquet(tmp / f"part-{k:05d}.parquet", index=False)
 
 
 def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> None:

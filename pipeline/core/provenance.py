@@ -13,8 +13,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("sdv", "ctgan", "torch", "xgboost-cpu", "xgboost", "scikit-learn", "pandas", "imbalanced-learn", "mlflow",
-            "dvc")
+PACKAGES = (
+    "sdv",
+    "ctgan",
+    "torch",
+    "xgboost-cpu",
+    "xgboost",
+    "scikit-learn",
+    "pandas",
+    "imbalanced-learn",
+    "mlflow",
+    "dvc",
+)
 
 
 def git_commit(root: Path) -> str:
@@ -22,8 +32,13 @@ def git_commit(root: Path) -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
         commit = out.stdout.strip() if out.returncode == 0 else "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return commit + ("-dirty" if dirty and commit != "unknown" else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -36,7 +51,7 @@ def file_fingerprint(files: list[Path]) -> str:
     for f in files:
         f = Path(f)
         h.update(f.name.encode())
-        for part in (sorted(p for p in f.rglob("*") if p.is_file()) if f.is_dir() else [f]):
+        for part in sorted(p for p in f.rglob("*") if p.is_file()) if f.is_dir() else [f]:
             if part != f:
                 h.update(part.relative_to(f).as_posix().encode())
             with open(part, "rb") as fh:

@@ -60,17 +60,20 @@ RESERVED_PREFIX = "pipeline."
 #: (pipeline.data.contract) keeps it out of user data, so it can never be confused with a real value
 MISSING_TOKEN = "\x00missing"
 
+
 def as_text(col: pd.Series) -> pd.Series:
     """Values as strings (missing stays missing); whole floats print without '.0' (a code 7.0 -> '7')."""
     if pd.api.types.is_float_dtype(col):
         vals = col.to_numpy(dtype="float64")
         finite = np.isfinite(vals)
         if finite.any() and np.all(vals[finite] == np.round(vals[finite])) and np.abs(vals[finite]).max() < 2**53:
-            return pd.Series([None if not f else str(int(v)) for v, f in zip(vals, finite)], index=col.index,
-                             dtype=object)
+            return pd.Series(
+                [None if not f else str(int(v)) for v, f in zip(vals, finite)], index=col.index, dtype=object
+            )
     out = col.astype(object).where(col.notna(), None)
-    return out.map(lambda v: v if v is None else v.decode("utf-8", "replace") if isinstance(v, bytes)
-                   else str(v)).astype(object)
+    return out.map(
+        lambda v: v if v is None else v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+    ).astype(object)
 
 
 def plain_dtype(dtype: Any) -> bool:
@@ -106,12 +109,17 @@ class Schema:
     meta: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        taken = [c for c in (self.label, self.time, *self.ids, *self.meta, *self.feature_names)
-                 if c is not None and str(c).startswith(RESERVED_PREFIX)]
+        taken = [
+            c
+            for c in (self.label, self.time, *self.ids, *self.meta, *self.feature_names)
+            if c is not None and str(c).startswith(RESERVED_PREFIX)
+        ]
         if taken:
-            raise DataError(f"column(s) {taken} start with {RESERVED_PREFIX!r}, which the pipeline reserves for the "
-                            "columns it computes (review queue); rename them in the source, or drop them with "
-                            "data.drop_columns")
+            raise DataError(
+                f"column(s) {taken} start with {RESERVED_PREFIX!r}, which the pipeline reserves for the "
+                "columns it computes (review queue); rename them in the source, or drop them with "
+                "data.drop_columns"
+            )
 
     # -- views -------------------------------------------------------------------------
     @property
@@ -146,10 +154,14 @@ class Schema:
         """Single-table metadata in the SDV / SDMetrics dict format for the feature columns."""
         columns = {}
         for f in self.features:
-            columns[f.name] = {"sdtype": "categorical"} if f.is_categorical else {
-                "sdtype": "numerical",
-                "computer_representation": "Int64" if f.is_integer else "Float",
-            }
+            columns[f.name] = (
+                {"sdtype": "categorical"}
+                if f.is_categorical
+                else {
+                    "sdtype": "numerical",
+                    "computer_representation": "Int64" if f.is_integer else "Float",
+                }
+            )
         return {"columns": columns}
 
     def conform(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -197,9 +209,14 @@ class Schema:
         if whole:
             values[:, whole] = np.rint(values[:, whole])
         position = {f.name: i for i, f in enumerate(numerical)}
-        cols = {f.model_column: (pd.Categorical(_categorical_values(f, df[f.name]), categories=f.categories or [])
-                                 if f.is_categorical else values[:, position[f.name]])
-                for f in self.features}
+        cols = {
+            f.model_column: (
+                pd.Categorical(_categorical_values(f, df[f.name]), categories=f.categories or [])
+                if f.is_categorical
+                else values[:, position[f.name]]
+            )
+            for f in self.features
+        }
         return pd.DataFrame(cols, index=df.index, columns=self.model_feature_names)
 
     # -- persistence -------------------------------------------------------------------
@@ -210,8 +227,7 @@ class Schema:
             "ids": list(self.ids),
             "meta": list(self.meta),
             "features": [
-                {k: v for k, v in f.__dict__.items() if v is not None or k not in _OPTIONAL}
-                for f in self.features
+                {k: v for k, v in f.__dict__.items() if v is not None or k not in _OPTIONAL} for f in self.features
             ],
         }
 

@@ -69,8 +69,9 @@ def _examples(values, k: int = 3) -> str:
     return ", ".join(seen)
 
 
-def clean_features(table: pd.DataFrame, features: list[str], data: dict[str, Any],
-                   categorical: list[str] | tuple = ()) -> tuple[pd.DataFrame, dict[str, str], dict[str, Any]]:
+def clean_features(
+    table: pd.DataFrame, features: list[str], data: dict[str, Any], categorical: list[str] | tuple = ()
+) -> tuple[pd.DataFrame, dict[str, str], dict[str, Any]]:
     """Decide each feature's type and clean its values (whole table, before the split).
 
     `data` is the `data` params section (non_finite, coerce_numeric, csv.decimal). Returns the
@@ -79,19 +80,28 @@ def clean_features(table: pd.DataFrame, features: list[str], data: dict[str, Any
     """
     table = table.copy()
     kinds: dict[str, str] = {}
-    notes: dict[str, Any] = {"non_finite_to_missing": {}, "coerced_to_missing": {}, "text_parsed_as_numbers": [],
-                             "number_formats": {}}
+    notes: dict[str, Any] = {
+        "non_finite_to_missing": {},
+        "coerced_to_missing": {},
+        "text_parsed_as_numbers": [],
+        "number_formats": {},
+    }
     declared = set(categorical)
     for name in features:
         col = table[name]
         if name in declared:
             table[name] = as_text(col)
             kinds[name] = "categorical"
-        elif (pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_timedelta64_dtype(col)
-              or isinstance(col.dtype, pd.PeriodDtype)):
-            raise DataError(f"column {name!r} holds dates or durations, which are not features; set it as "
-                            "data.time_column, list it in data.meta_columns or data.drop_columns, or derive "
-                            "numeric features from it first")
+        elif (
+            pd.api.types.is_datetime64_any_dtype(col)
+            or pd.api.types.is_timedelta64_dtype(col)
+            or isinstance(col.dtype, pd.PeriodDtype)
+        ):
+            raise DataError(
+                f"column {name!r} holds dates or durations, which are not features; set it as "
+                "data.time_column, list it in data.meta_columns or data.drop_columns, or derive "
+                "numeric features from it first"
+            )
         elif isinstance(col.dtype, pd.CategoricalDtype):  # before the numeric test: categories may be numbers
             table[name] = as_text(col)
             kinds[name] = "categorical"
@@ -104,8 +114,10 @@ def clean_features(table: pd.DataFrame, features: list[str], data: dict[str, Any
             kinds[name] = _text_column(table, name, data, notes)
     for name in features:
         if kinds[name] == "categorical" and (table[name] == MISSING_TOKEN).any():
-            raise DataError(f"column {name!r} holds the value {MISSING_TOKEN!r}, which the pipeline reserves for "
-                            "missing categories; replace it in the file")
+            raise DataError(
+                f"column {name!r} holds the value {MISSING_TOKEN!r}, which the pipeline reserves for "
+                "missing categories; replace it in the file"
+            )
     notes = {k: v for k, v in notes.items() if v}
     return table, kinds, notes
 
@@ -119,8 +131,10 @@ def _finite(col: pd.Series, name: str, policy: str, notes: dict[str, Any]) -> pd
         return col
     n = int(bad.sum())
     if policy == "reject":
-        raise DataError(f"column {name!r} has {n} infinite or out-of-range value(s) (e.g. {_examples(arr[bad])}); "
-                        "fix them in the file, or set data.non_finite: missing to treat them as missing values")
+        raise DataError(
+            f"column {name!r} has {n} infinite or out-of-range value(s) (e.g. {_examples(arr[bad])}); "
+            "fix them in the file, or set data.non_finite: missing to treat them as missing values"
+        )
     notes["non_finite_to_missing"][name] = n
     return vals.mask(bad)
 
@@ -147,7 +161,8 @@ def _text_column(table: pd.DataFrame, name: str, data: dict[str, Any], notes: di
             raise DataError(
                 f"column {name!r} is numeric but {len(stray)} of its {len(text)} values are not numbers "
                 f"(e.g. {_examples(stray)}); fix them in the file, set data.coerce_numeric: true to treat them as "
-                "missing values, or list the column in data.categorical_columns if it is a code")
+                "missing values, or list the column in data.categorical_columns if it is a code"
+            )
         if len(stray):
             notes["coerced_to_missing"][name] = {"count": int(len(stray)), "examples": list(dict.fromkeys(stray))[:5]}
         else:
@@ -161,9 +176,11 @@ def _text_column(table: pd.DataFrame, name: str, data: dict[str, Any], notes: di
     if decimal == ".":
         comma, _ = read_numbers(text, name, ",", thousands, min_share=MOSTLY_NUMERIC)
         if float(comma.notna().mean()) >= MOSTLY_NUMERIC:
-            raise DataError(f"column {name!r} holds numbers with decimal commas (e.g. "
-                            f"{_examples(text[text.str.contains(',', regex=False)])}); set data.csv.decimal: \",\" "
-                            "(or null to detect it per column) in params.yaml")
+            raise DataError(
+                f"column {name!r} holds numbers with decimal commas (e.g. "
+                f'{_examples(text[text.str.contains(",", regex=False)])}); set data.csv.decimal: "," '
+                "(or null to detect it per column) in params.yaml"
+            )
     table[name] = as_text(col)
     return "categorical"
 
@@ -197,7 +214,8 @@ def categorical_levels(train_values: pd.Series, name: str, max_categories: int |
             f"categorical column {name!r} has {len(levels)} distinct values in the training split (e.g. {top}), more "
             f"than {MAX_LEVELS}; if it identifies something (an account, a merchant) list it in data.id_columns, "
             "otherwise set data.max_categories (e.g. 20) to group its rarest values into one level, or list it "
-            "in data.drop_columns")
+            "in data.drop_columns"
+        )
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     kept = sorted(v for v, _ in ranked[: max_categories - 1])
     other, i = _OTHER, 2
@@ -242,15 +260,26 @@ def likely_leaks(train: pd.DataFrame, schema: Schema, label: str, threshold: flo
         auc = _auc(score, y)
         best = max(auc, 1.0 - auc)
         if best >= threshold:
-            direction = ("fraud-rate per level" if f.is_categorical
-                         else "higher values mean fraud" if auc >= 0.5 else "lower values mean fraud")
+            direction = (
+                "fraud-rate per level"
+                if f.is_categorical
+                else "higher values mean fraud"
+                if auc >= 0.5
+                else "lower values mean fraud"
+            )
             out.append({"column": f.name, "auc": round(best, 4), "score": direction})
     return sorted(out, key=lambda d: -d["auc"])
 
 
-def infer_schema(train: pd.DataFrame, label: str, time: str | None = None, ids: list[str] | None = None,
-                 meta: list[str] | None = None, kinds: dict[str, str] | None = None,
-                 max_categories: int | None = None) -> Schema:
+def infer_schema(
+    train: pd.DataFrame,
+    label: str,
+    time: str | None = None,
+    ids: list[str] | None = None,
+    meta: list[str] | None = None,
+    kinds: dict[str, str] | None = None,
+    max_categories: int | None = None,
+) -> Schema:
     """The schema of the prepared data from the training split.
 
     `kinds` ({feature: "numerical" | "categorical"}, from `clean_features`) fixes the types; without
@@ -263,13 +292,17 @@ def infer_schema(train: pd.DataFrame, label: str, time: str | None = None, ids: 
     features = []
     for name in names:
         col = train[name]
-        kind = (kinds or {}).get(name) or ("numerical" if pd.api.types.is_bool_dtype(col)
-                                           or pd.api.types.is_numeric_dtype(col) else "categorical")
+        kind = (kinds or {}).get(name) or (
+            "numerical" if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col) else "categorical"
+        )
         if kind == "categorical":
             cats, other = categorical_levels(col, name, max_categories)
             f = Feature(name, "categorical", "object", cats, other=other)
-        elif pd.api.types.is_bool_dtype(col) or (pd.api.types.is_integer_dtype(col) and not col.isna().any()
-                                                   and (col.empty or float(col.abs().max()) < 2**53)):
+        elif pd.api.types.is_bool_dtype(col) or (
+            pd.api.types.is_integer_dtype(col)
+            and not col.isna().any()
+            and (col.empty or float(col.abs().max()) < 2**53)
+        ):
             f = Feature(name, "numerical", "int64")
         else:
             f = Feature(name, "numerical", "float64")

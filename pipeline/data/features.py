@@ -95,9 +95,7 @@ def add_transaction_features(tx: pd.DataFrame, windows, delay_days: int) -> pd.D
         count = end - start
         frauds = fraud_cs[end] - fraud_cs[start]
         out[f"terminal_nb_tx_{w}d"] = count
-        out[f"terminal_risk_{w}d"] = np.divide(
-            frauds, count, out=np.zeros(len(count), np.float64), where=count > 0
-        )
+        out[f"terminal_risk_{w}d"] = np.divide(frauds, count, out=np.zeros(len(count), np.float64), where=count > 0)
 
     dx = tx["customer_x"].to_numpy(np.float64) - tx["terminal_x"].to_numpy(np.float64)
     dy = tx["customer_y"].to_numpy(np.float64) - tx["terminal_y"].to_numpy(np.float64)

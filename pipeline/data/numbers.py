@@ -35,8 +35,35 @@ from pipeline.core.errors import DataError
 
 #: grouping marks accepted in data.csv.thousands
 THOUSANDS = (",", ".", " ", "'")
-CURRENCY_CODES = ("EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD", "NZD", "CNY", "HKD", "SGD", "SEK", "NOK", "DKK",
-                  "PLN", "CZK", "HUF", "INR", "BRL", "MXN", "ZAR", "RUB", "TRY", "KRW", "ILS", "RON", "BGN")
+CURRENCY_CODES = (
+    "EUR",
+    "USD",
+    "GBP",
+    "JPY",
+    "CHF",
+    "CAD",
+    "AUD",
+    "NZD",
+    "CNY",
+    "HKD",
+    "SGD",
+    "SEK",
+    "NOK",
+    "DKK",
+    "PLN",
+    "CZK",
+    "HUF",
+    "INR",
+    "BRL",
+    "MXN",
+    "ZAR",
+    "RUB",
+    "TRY",
+    "KRW",
+    "ILS",
+    "RON",
+    "BGN",
+)
 _SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₽": "RUB", "₩": "KRW", "₺": "TRY", "$": "$"}
 _CUR = "(?:" + "|".join(CURRENCY_CODES) + r"|[€£¥₹₽₩₺$₪₴₦฿₫]|US\$|A\$|C\$|R\$|zł|kr|Kč|Ft|Fr\.)"
 _SIGN = "[-+\u2212]"
@@ -44,9 +71,17 @@ _CORE = r"(?:\d(?:[\d.,'\u2019\u00a0\u202f ]*\d)?|[.,]\d+)"
 _VALUE = re.compile(
     rf"^(?P<s1>{_SIGN})?\s*(?P<open>\()?\s*(?P<s2>{_SIGN})?\s*(?P<c1>{_CUR})?\s*(?P<open2>\()?\s*(?P<s3>{_SIGN})?\s*"
     rf"(?P<core>{_CORE})(?P<exp>[eE][-+]?\d+)?\s*(?P<pct>%)?\s*(?P<close2>\))?\s*(?P<c2>{_CUR})?\s*(?P<close>\))?\s*"
-    rf"(?P<s4>[-\u2212])?$")
-_SPECIAL = {"nan": np.nan, "inf": np.inf, "+inf": np.inf, "-inf": -np.inf, "infinity": np.inf,
-            "+infinity": np.inf, "-infinity": -np.inf}
+    rf"(?P<s4>[-\u2212])?$"
+)
+_SPECIAL = {
+    "nan": np.nan,
+    "inf": np.inf,
+    "+inf": np.inf,
+    "-inf": -np.inf,
+    "infinity": np.inf,
+    "+infinity": np.inf,
+    "-infinity": -np.inf,
+}
 _MARK = re.compile(r"([.,'\u2019\u00a0\u202f ])")
 _NORMAL = {"\u2019": "'", "\u00a0": " ", "\u202f": " "}
 #: a plain number as pandas' CSV reader reads it (decimal point, no grouping)
@@ -58,6 +93,7 @@ _DOT_GROUPED = r"[+-]?[1-9]\d{0,2}\.\d{3}"
 @dataclass
 class Parsed:
     """One value: sign, digit groups and marks between them, exponent, percent, currency."""
+
     negative: bool
     groups: list[str]
     marks: list[str]
@@ -70,6 +106,7 @@ class Parsed:
 @dataclass
 class NumberFormat:
     """The format decided for one column (recorded in profile.json when anything was not plain)."""
+
     decimal: str | None = None
     grouping: str | None = None
     currency: str | None = None
@@ -79,8 +116,14 @@ class NumberFormat:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def is_plain(self) -> bool:
-        return (self.decimal in (None, ".") and self.grouping is None and self.currency is None
-                and not self.percent and not self.parentheses and not self.trailing_minus)
+        return (
+            self.decimal in (None, ".")
+            and self.grouping is None
+            and self.currency is None
+            and not self.percent
+            and not self.parentheses
+            and not self.trailing_minus
+        )
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -122,8 +165,15 @@ def _parse(text: str) -> Parsed | float | None:
     if any(not grp for grp in groups[1:]):  # two marks in a row
         return None
     negative = bool(g["open"]) or any(s in "-\u2212" for s in signs)
-    return Parsed(negative=negative, groups=groups, marks=marks, exp=g["exp"] or "", percent=bool(g["pct"]),
-                  currency=_SYMBOLS.get(cur, cur) if cur else None, parens=bool(g["open"]))
+    return Parsed(
+        negative=negative,
+        groups=groups,
+        marks=marks,
+        exp=g["exp"] or "",
+        percent=bool(g["pct"]),
+        currency=_SYMBOLS.get(cur, cur) if cur else None,
+        parens=bool(g["open"]),
+    )
 
 
 def _groups_ok(groups: list[str]) -> bool:
@@ -170,8 +220,9 @@ def _value(p: Parsed, decimal: str | None, grouping: set[str]) -> float:
     return -x if p.negative else x
 
 
-def read_numbers(text: pd.Series, name: str, decimal: str | None = None, thousands: str | None = None,
-                 min_share: float = 0.0) -> tuple[pd.Series, NumberFormat | None]:
+def read_numbers(
+    text: pd.Series, name: str, decimal: str | None = None, thousands: str | None = None, min_share: float = 0.0
+) -> tuple[pd.Series, NumberFormat | None]:
     """Read a text column as numbers in ONE format decided from the whole column.
 
     `text`: the column's present, stripped, non-blank values. Returns (float values on the same index,
@@ -212,9 +263,11 @@ def read_numbers(text: pd.Series, name: str, decimal: str | None = None, thousan
     votes = {m: (len(proves_dec[m]), len(proves_grp[m])) for m in (".", ",") if m not in role and m in seen}
     for m, (d, g) in votes.items():
         if d and g and d == g:
-            raise DataError(f"{where} uses {m!r} both as a decimal mark (e.g. {_examples(proves_dec[m], 1)}) and to "
-                            f"group thousands (e.g. {_examples(proves_grp[m], 1)}); set data.csv.thousands (or "
-                            "data.csv.decimal) or fix the file so the column has one number format")
+            raise DataError(
+                f"{where} uses {m!r} both as a decimal mark (e.g. {_examples(proves_dec[m], 1)}) and to "
+                f"group thousands (e.g. {_examples(proves_grp[m], 1)}); set data.csv.thousands (or "
+                "data.csv.decimal) or fix the file so the column has one number format"
+            )
     decided = {m: ("decimal" if d > g else "group") for m, (d, g) in votes.items() if d or g}
     if list(decided.values()).count("decimal") == 2:
         loser = min(decided, key=lambda m: votes[m][0])
@@ -238,32 +291,42 @@ def read_numbers(text: pd.Series, name: str, decimal: str | None = None, thousan
                 f"({ex[0]!r} = {as_dec[0]:g}) "
                 f"or to group thousands ({ex[0]!r} = {grouped[0]:g}), and no value decides it; set "
                 f"data.csv.thousands: {m!r} if it groups thousands, or data.csv.thousands: {keep!r} if {m!r} is the "
-                "decimal mark here (or list the column in data.categorical_columns if it is a code)")
+                "decimal mark here (or list the column in data.categorical_columns if it is a code)"
+            )
     fmt.decimal = next((m for m in (".", ",") if role.get(m) == "decimal"), None)
     grouping = {m for m in (".", ",") if role.get(m) == "group"} | ({" ", "'"} & set(seen))
     if len(grouping & set(seen)) > 1:
         marks = sorted(grouping & set(seen))
-        raise DataError(f"{where} groups thousands with different marks ({', '.join(map(repr, marks))}, e.g. "
-                        f"{_examples([seen[m][0] for m in marks])}); fix the file so the column has one number format")
+        raise DataError(
+            f"{where} groups thousands with different marks ({', '.join(map(repr, marks))}, e.g. "
+            f"{_examples([seen[m][0] for m in marks])}); fix the file so the column has one number format"
+        )
     fmt.grouping = next(iter(grouping & set(seen)), None)
     currencies = sorted({p.currency for p in values.values() if p.currency})
     if len(currencies) > 1:
         ex = [next(u for u, p in values.items() if p.currency == c) for c in currencies]
-        raise DataError(f"{where} mixes currencies ({', '.join(currencies)}; e.g. {_examples(ex)}); amounts in "
-                        "different currencies are different units: convert them to one currency in the file, or "
-                        "split the column")
+        raise DataError(
+            f"{where} mixes currencies ({', '.join(currencies)}; e.g. {_examples(ex)}); amounts in "
+            "different currencies are different units: convert them to one currency in the file, or "
+            "split the column"
+        )
     fmt.currency = currencies[0] if currencies else None
     pct = [u for u, p in values.items() if p.percent]
     if pct and len(pct) < len(values):
         plain = [u for u, p in values.items() if not p.percent]
-        raise DataError(f"{where} mixes percentages and plain numbers (e.g. {_examples([pct[0], plain[0]])}); "
-                        "write the column in one unit")
+        raise DataError(
+            f"{where} mixes percentages and plain numbers (e.g. {_examples([pct[0], plain[0]])}); "
+            "write the column in one unit"
+        )
     fmt.percent = bool(pct)
     fmt.parentheses = any(p.parens for p in values.values())
-    fmt.trailing_minus = any(p.negative and not p.parens and u.rstrip().endswith(("-", "\u2212"))
-                             for u, p in values.items())
-    lookup = {u: (p if isinstance(p, float) else _value(p, fmt.decimal, grouping) if p is not None else np.nan)
-              for u, p in parsed.items()}
+    fmt.trailing_minus = any(
+        p.negative and not p.parens and u.rstrip().endswith(("-", "\u2212")) for u, p in values.items()
+    )
+    lookup = {
+        u: (p if isinstance(p, float) else _value(p, fmt.decimal, grouping) if p is not None else np.nan)
+        for u, p in parsed.items()
+    }
     out = text.map(lookup).astype("float64")
     return out, fmt
 

@@ -28,23 +28,37 @@ def prepare_data(params: dict[str, Any], root: str | Path = ".") -> Prepared:
     features = [c for c in src.table.columns if c not in roles]
     table, kinds, notes = clean_features(src.table, features, d, src.categorical)
     s = params["split"]
-    parts = split_table(table, src.label, src.time, s["train"], s["gap"], s["valid"], s["test"],
-                        s["min_frauds"], s["seed"])
-    schema = infer_schema(parts["train"], src.label, src.time, src.ids, src.meta, kinds=kinds,
-                          max_categories=d["max_categories"])
+    parts = split_table(
+        table, src.label, src.time, s["train"], s["gap"], s["valid"], s["test"], s["min_frauds"], s["seed"]
+    )
+    schema = infer_schema(
+        parts["train"], src.label, src.time, src.ids, src.meta, kinds=kinds, max_categories=d["max_categories"]
+    )
     keep = [c for c in (src.time, *src.ids, *src.meta) if c is not None]
     out = {}
     for name in PARTS:
         part = parts[name]
         conformed = schema.conform(part)
-        out[name] = pd.concat([part[keep].reset_index(drop=True), conformed.reset_index(drop=True),
-                               part[[src.label]].reset_index(drop=True)], axis=1)
+        out[name] = pd.concat(
+            [
+                part[keep].reset_index(drop=True),
+                conformed.reset_index(drop=True),
+                part[[src.label]].reset_index(drop=True),
+            ],
+            axis=1,
+        )
     leaks = likely_leaks(out["train"], schema, src.label)
     if leaks:
         notes["likely_leaks"] = leaks
-    grouped = {f.name: {"levels_in_train": int(parts["train"][f.name].dropna().map(str).nunique()),
-                        "kept": len(f.categories or []) - 1, "other": f.other}
-               for f in schema.features if f.other is not None}
+    grouped = {
+        f.name: {
+            "levels_in_train": int(parts["train"][f.name].dropna().map(str).nunique()),
+            "kept": len(f.categories or []) - 1,
+            "other": f.other,
+        }
+        for f in schema.features
+        if f.other is not None
+    }
     if grouped:
         notes["grouped_categories"] = grouped
     renamed = {f.name: f.model_name for f in schema.features if f.model_name}
@@ -80,17 +94,25 @@ def contract_lines(notes: dict[str, Any]) -> list[str]:
     for col in notes.get("text_parsed_as_numbers", []):
         lines.append(f"column {col!r}: text holding only numbers, used as a numerical feature")
     for col, info in notes.get("grouped_categories", {}).items():
-        lines.append(f"column {col!r}: {info['levels_in_train']} values; the {info['kept']} most frequent kept, "
-                     f"the rest grouped as {info['other']!r} (data.max_categories)")
+        lines.append(
+            f"column {col!r}: {info['levels_in_train']} values; the {info['kept']} most frequent kept, "
+            f"the rest grouped as {info['other']!r} (data.max_categories)"
+        )
     for col, info in notes.get("number_formats", {}).items():
-        lines.append(f"column {col!r}: numbers read as " + ", ".join(f"{k} {v!r}" for k, v in info.items())
-                     + " (decided from the whole column; data.csv.decimal / data.csv.thousands)")
+        lines.append(
+            f"column {col!r}: numbers read as "
+            + ", ".join(f"{k} {v!r}" for k, v in info.items())
+            + " (decided from the whole column; data.csv.decimal / data.csv.thousands)"
+        )
     for leak in notes.get("likely_leaks", []):
-        lines.append(f"WARNING column {leak['column']!r} on its own separates fraud from legitimate training rows "
-                     f"almost perfectly (AUC {leak['auc']:.3f} >= {LEAK_AUC}): likely a leak, a label proxy such as a "
-                     "chargeback flag known only after the fact; list it in data.drop_columns unless it is known "
-                     "when a transaction is scored")
+        lines.append(
+            f"WARNING column {leak['column']!r} on its own separates fraud from legitimate training rows "
+            f"almost perfectly (AUC {leak['auc']:.3f} >= {LEAK_AUC}): likely a leak, a label proxy such as a "
+            "chargeback flag known only after the fact; list it in data.drop_columns unless it is known "
+            "when a transaction is scored"
+        )
     for col, name in notes.get("model_names", {}).items():
-        lines.append(f"column {col!r} is called {name!r} inside XGBoost (which rejects [, ] and <); "
-                     "reports use your name")
+        lines.append(
+            f"column {col!r} is called {name!r} inside XGBoost (which rejects [, ] and <); reports use your name"
+        )
     return lines

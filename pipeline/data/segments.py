@@ -69,8 +69,10 @@ def check_column(frame: pd.DataFrame, entry: Any, setting: str) -> str:
     """The column `entry` names, or one line saying the prepared data lacks it."""
     column, _ = _spec(entry)
     if column not in frame.columns:
-        raise DataError(f"{setting} names column {column!r}, which the prepared data lacks; list a meta "
-                        "column (data.meta_columns) or a feature column")
+        raise DataError(
+            f"{setting} names column {column!r}, which the prepared data lacks; list a meta "
+            "column (data.meta_columns) or a feature column"
+        )
     return column
 
 

@@ -42,12 +42,15 @@ def load_source(params: dict[str, Any], root: str | Path = ".") -> Source:
         from pipeline.data.simulate import simulate_transactions
 
         raw = simulate_transactions(**d["simulate"])
-        table = add_transaction_features(raw, windows=tuple(d["features"]["windows"]),
-                                         delay_days=d["features"]["delay_days"])
+        table = add_transaction_features(
+            raw, windows=tuple(d["features"]["windows"]), delay_days=d["features"]["delay_days"]
+        )
         sim = d["simulate"]
-        desc = (f"simulated: {sim['n_customers']} customers, {sim['n_terminals']} terminals, "
-                f"days {sim['day_offset']}..{sim['day_offset'] + sim['n_days'] - 1} from {sim['start_date']}, "
-                f"seed {sim['seed']}")
+        desc = (
+            f"simulated: {sim['n_customers']} customers, {sim['n_terminals']} terminals, "
+            f"days {sim['day_offset']}..{sim['day_offset'] + sim['n_days'] - 1} from {sim['start_date']}, "
+            f"seed {sim['seed']}"
+        )
     else:
         path = Path(d["path"])
         if not path.is_absolute():
@@ -55,9 +58,18 @@ def load_source(params: dict[str, Any], root: str | Path = ".") -> Source:
         table = read_table(path, d["source"], d.get("csv"))
         desc = f"{d['source']}: {path.name}"
     reading = dict(table.attrs.get("csv", {}))
-    src = apply_roles(table, label=d["label"], time=d["time_column"], ids=d["id_columns"],
-                       drop=d["drop_columns"], meta=d["meta_columns"], description=desc,
-                       categorical=d["categorical_columns"], csv=d.get("csv"), dayfirst=d.get("dayfirst"))
+    src = apply_roles(
+        table,
+        label=d["label"],
+        time=d["time_column"],
+        ids=d["id_columns"],
+        drop=d["drop_columns"],
+        meta=d["meta_columns"],
+        description=desc,
+        categorical=d["categorical_columns"],
+        csv=d.get("csv"),
+        dayfirst=d.get("dayfirst"),
+    )
     src.reading = reading
     return src
 
@@ -84,8 +96,9 @@ def read_table(path: Path, kind: str, csv: dict[str, Any] | None = None) -> pd.D
     try:
         table = pd.read_parquet(path)
     except (OSError, ValueError) as e:
-        raise DataError(f"cannot read {path} as parquet: {_first_line(e)}; check the file format and "
-                        "data.source") from None
+        raise DataError(
+            f"cannot read {path} as parquet: {_first_line(e)}; check the file format and data.source"
+        ) from None
     if any(n is not None for n in table.index.names):  # a named index (e.g. the time column) is a column
         named = [n for n in table.index.names if n is not None]
         clash = [n for n in named if n in table.columns]
@@ -103,13 +116,18 @@ def _not_a_workbook(path: Path, kind: str) -> None:
     with open(path, "rb") as fh:
         head = fh.read(8)
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods") or head.startswith(_OLE) or (
-            head.startswith(_ZIP) and suffix != ".parquet"):
+    if (
+        suffix in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
+        or head.startswith(_OLE)
+        or (head.startswith(_ZIP) and suffix != ".parquet")
+    ):
         what = "an Excel workbook" if suffix != ".ods" else "a spreadsheet workbook"
         if head.startswith(_ZIP) and suffix not in (".xlsx", ".xlsm", ".xlsb", ".ods"):
             what = "a ZIP archive (an Excel .xlsx workbook or a zipped file)"
-        raise DataError(f"{path} is {what}, not a {'CSV' if kind == 'csv' else 'Parquet'} file; export the "
-                        "sheet as CSV (or Parquet) and point data.path at that file")
+        raise DataError(
+            f"{path} is {what}, not a {'CSV' if kind == 'csv' else 'Parquet'} file; export the "
+            "sheet as CSV (or Parquet) and point data.path at that file"
+        )
 
 
 def _first_line(e: BaseException) -> str:
@@ -138,13 +156,18 @@ def _read_csv(path: Path, opts: dict[str, Any]) -> pd.DataFrame:
         # contract could see it; plain columns are typed below, the rest by the contract from the whole column
         df = pd.read_csv(path, sep=sep, encoding=encoding, dtype=str, low_memory=False)
         # pandas renames duplicate headers to X.1; detect them from the raw header line
-        header = (pd.read_csv(path, sep=sep, encoding=encoding, nrows=1, header=None, dtype=str).iloc[0].tolist()
-                  if len(df.columns) else [])
+        header = (
+            pd.read_csv(path, sep=sep, encoding=encoding, nrows=1, header=None, dtype=str).iloc[0].tolist()
+            if len(df.columns)
+            else []
+        )
     except UnicodeDecodeError as e:
         raise _encoding_error(path, opts, e) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as e:
-        raise DataError(f"cannot read {path} as csv with separator {_show_sep(sep)}: {_first_line(e)}; "
-                        "check the file format, data.source and data.csv.sep") from None
+        raise DataError(
+            f"cannot read {path} as csv with separator {_show_sep(sep)}: {_first_line(e)}; "
+            "check the file format, data.source and data.csv.sep"
+        ) from None
     dupes = sorted({str(c) for c in header if header.count(c) > 1})
     if dupes:
         raise DataError(f"{path} has duplicate column names {dupes}; rename them so each column is unique")
@@ -152,13 +175,22 @@ def _read_csv(path: Path, opts: dict[str, Any]) -> pd.DataFrame:
         first = sample.splitlines()[0][:60] if sample.splitlines() else ""
         if sniffed:
             tried = " ".join(_show_sep(c) for c in SEPARATORS)
-            raise DataError(f"{path} reads as a single column (separators tried: {tried}; header starts "
-                            f"{first!r}); set data.csv.sep in params.yaml to the file's separator")
-        raise DataError(f"{path} reads as a single column with data.csv.sep {_show_sep(sep)} (header starts "
-                        f"{first!r}); set data.csv.sep to the file's separator, or null to detect it")
+            raise DataError(
+                f"{path} reads as a single column (separators tried: {tried}; header starts "
+                f"{first!r}); set data.csv.sep in params.yaml to the file's separator"
+            )
+        raise DataError(
+            f"{path} reads as a single column with data.csv.sep {_show_sep(sep)} (header starts "
+            f"{first!r}); set data.csv.sep to the file's separator, or null to detect it"
+        )
     df = _typed(df, opts.get("decimal"), opts.get("thousands"))
-    df.attrs["csv"] = {"sep": sep, "sep_detected": sniffed, "encoding": encoding, "decimal": decimal or "auto",
-                       "thousands": opts.get("thousands") or "auto"}
+    df.attrs["csv"] = {
+        "sep": sep,
+        "sep_detected": sniffed,
+        "encoding": encoding,
+        "decimal": decimal or "auto",
+        "thousands": opts.get("thousands") or "auto",
+    }
     return df
 
 
@@ -188,12 +220,16 @@ def _typed(df: pd.DataFrame, decimal: str | None, thousands: str | None) -> pd.D
 
 
 def _encoding_error(path: Path, opts: dict[str, Any], e: UnicodeDecodeError) -> DataError:
-    bad = e.object[e.start:e.start + 1].hex() if isinstance(e.object, (bytes, bytearray)) else "?"
+    bad = e.object[e.start : e.start + 1].hex() if isinstance(e.object, (bytes, bytearray)) else "?"
     if opts.get("encoding"):
-        return DataError(f"cannot read {path} as {opts['encoding']} text (byte 0x{bad} at position {e.start}); "
-                         "set data.csv.encoding to the file's encoding (e.g. latin-1, cp1252, utf-16)")
-    return DataError(f"cannot read {path}: it is not UTF-8 text (byte 0x{bad} at position {e.start}); set "
-                     "data.csv.encoding in params.yaml (e.g. latin-1, cp1252, utf-16) or save the file as UTF-8")
+        return DataError(
+            f"cannot read {path} as {opts['encoding']} text (byte 0x{bad} at position {e.start}); "
+            "set data.csv.encoding to the file's encoding (e.g. latin-1, cp1252, utf-16)"
+        )
+    return DataError(
+        f"cannot read {path}: it is not UTF-8 text (byte 0x{bad} at position {e.start}); set "
+        "data.csv.encoding in params.yaml (e.g. latin-1, cp1252, utf-16) or save the file as UTF-8"
+    )
 
 
 def sniff_separator(sample: str, complete: bool = True) -> str:
@@ -228,40 +264,62 @@ def normalise_labels(values: pd.Series, column: str) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values):
         bad = sorted(set(values.unique()) - {0, 1})
         if bad:
-            raise DataError(f"label column {column!r} has values {bad[:5]} besides 0/1; "
-                            "labels must be 0/1, true/false, yes/no, Y/N or fraud/legit")
+            raise DataError(
+                f"label column {column!r} has values {bad[:5]} besides 0/1; "
+                "labels must be 0/1, true/false, yes/no, Y/N or fraud/legit"
+            )
         return values.astype("int64")
     text = values.astype(str).str.strip().str.lower()
     bad = sorted(set(text.unique()) - POSITIVE - NEGATIVE)
     if bad:
-        raise DataError(f"label column {column!r} has values {bad[:5]} that are not a fraud flag; "
-                        "labels must be 0/1, true/false, yes/no, Y/N or fraud/legit")
+        raise DataError(
+            f"label column {column!r} has values {bad[:5]} that are not a fraud flag; "
+            "labels must be 0/1, true/false, yes/no, Y/N or fraud/legit"
+        )
     return text.isin(POSITIVE).astype("int64")
 
 
-def check_roles(label: str, time: str | None, ids: list[str], drop: list[str], meta: list[str],
-                categorical: list[str]) -> None:
+def check_roles(
+    label: str, time: str | None, ids: list[str], drop: list[str], meta: list[str], categorical: list[str]
+) -> None:
     """Each column has one role: a column named by two of data.label, time_column, id_columns, drop_columns,
     meta_columns and categorical_columns (categorical_columns only with features) is an error naming both."""
     roles: dict[str, list[str]] = {}
-    for key, names in (("data.label", [label]), ("data.time_column", [time] if time else []),
-                       ("data.id_columns", ids), ("data.drop_columns", drop), ("data.meta_columns", meta),
-                       ("data.categorical_columns", categorical)):
+    for key, names in (
+        ("data.label", [label]),
+        ("data.time_column", [time] if time else []),
+        ("data.id_columns", ids),
+        ("data.drop_columns", drop),
+        ("data.meta_columns", meta),
+        ("data.categorical_columns", categorical),
+    ):
         for name in names:
             roles.setdefault(name, []).append(key)
     for name, keys in roles.items():
         if len(keys) > 1:
             if keys[0] == "data.label":
-                raise DataError(f"the label column {name!r} is also listed in {' and '.join(keys[1:])}; the label "
-                                f"cannot be dropped or used in another role: remove {name!r} from that list")
-            raise DataError(f"column {name!r} is listed in both {keys[0]} and {keys[1]}; a column has one role: "
-                            f"remove it from one of them")
+                raise DataError(
+                    f"the label column {name!r} is also listed in {' and '.join(keys[1:])}; the label "
+                    f"cannot be dropped or used in another role: remove {name!r} from that list"
+                )
+            raise DataError(
+                f"column {name!r} is listed in both {keys[0]} and {keys[1]}; a column has one role: "
+                f"remove it from one of them"
+            )
 
 
-def apply_roles(table: pd.DataFrame, label: str, time: str | None = None, ids: list[str] | None = None,
-                drop: list[str] | None = None, meta: list[str] | None = None, description: str = "",
-                categorical: list[str] | None = None, csv: dict[str, Any] | None = None,
-                dayfirst: bool | None = None) -> Source:
+def apply_roles(
+    table: pd.DataFrame,
+    label: str,
+    time: str | None = None,
+    ids: list[str] | None = None,
+    drop: list[str] | None = None,
+    meta: list[str] | None = None,
+    description: str = "",
+    categorical: list[str] | None = None,
+    csv: dict[str, Any] | None = None,
+    dayfirst: bool | None = None,
+) -> Source:
     ids, drop, meta, categorical = list(ids or []), list(drop or []), list(meta or []), list(categorical or [])
     cols = [str(c) for c in table.columns]
     dupes = sorted({c for c in cols if cols.count(c) > 1})
@@ -272,34 +330,53 @@ def apply_roles(table: pd.DataFrame, label: str, time: str | None = None, ids: l
     if table.empty:
         raise DataError("the table has no rows; provide a table with labelled transactions")
     check_roles(label, time, ids, drop, meta, categorical)
-    for role, names in (("data.drop_columns", drop), ("data.id_columns", ids), ("data.meta_columns", meta),
-                        ("data.categorical_columns", categorical)):
+    for role, names in (
+        ("data.drop_columns", drop),
+        ("data.id_columns", ids),
+        ("data.meta_columns", meta),
+        ("data.categorical_columns", categorical),
+    ):
         missing = [c for c in names if c not in table.columns]
         if missing:
-            raise DataError(f"{role} names {missing}, which the table lacks{_near(missing[0], cols, role)}; columns "
-                            f"are: {_names(cols)}")
+            raise DataError(
+                f"{role} names {missing}, which the table lacks{_near(missing[0], cols, role)}; columns "
+                f"are: {_names(cols)}"
+            )
     table = table.drop(columns=drop)
     if label not in table.columns:
-        raise DataError(f"label column {label!r} not found{_near(label, list(table.columns), 'data.label')}; set "
-                        f"data.label to one of: {_names(list(table.columns))}")
+        raise DataError(
+            f"label column {label!r} not found{_near(label, list(table.columns), 'data.label')}; set "
+            f"data.label to one of: {_names(list(table.columns))}"
+        )
     table[label] = normalise_labels(table[label], label)
     n_fraud = int(table[label].sum())
     if n_fraud == 0:
-        raise DataError(f"label column {label!r} holds no fraud (no positive label) in {len(table)} rows; "
-                        "the pipeline needs labelled frauds")
+        raise DataError(
+            f"label column {label!r} holds no fraud (no positive label) in {len(table)} rows; "
+            "the pipeline needs labelled frauds"
+        )
     if n_fraud == len(table):
         raise DataError(f"every one of the {len(table)} rows is labelled fraud; the pipeline needs legitimate rows too")
     if time is not None:
         if time not in table.columns:
-            raise DataError(f"time column {time!r} not found{_near(time, list(table.columns), 'data.time_column')}; "
-                            f"set data.time_column to an existing column or null "
-                            f"(columns: {_names(list(table.columns))})")
+            raise DataError(
+                f"time column {time!r} not found{_near(time, list(table.columns), 'data.time_column')}; "
+                f"set data.time_column to an existing column or null "
+                f"(columns: {_names(list(table.columns))})"
+            )
         table[time] = _check_time(table[time], time, csv, dayfirst)
     features = [c for c in table.columns if c not in {label, time, *ids, *meta}]
     if not features:
         raise DataError("no feature columns left after removing label, time, id, meta and dropped columns")
-    return Source(table=table.reset_index(drop=True), label=label, time=time, ids=ids, meta=meta,
-                  description=description, categorical=categorical)
+    return Source(
+        table=table.reset_index(drop=True),
+        label=label,
+        time=time,
+        ids=ids,
+        meta=meta,
+        description=description,
+        categorical=categorical,
+    )
 
 
 _SLASHED = r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})(?:[ T](\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?"
@@ -315,12 +392,14 @@ def _near(name: str, cols: list[str], key: str) -> str:
     close = [c for c in cols if c != name and c.strip().casefold() == name.strip().casefold()]
     if not close:
         return ""
-    return (f" (the table has {close[0]!r}, which differs by spaces or case: set {key} to {close[0]!r} or fix the "
-            "header)")
+    return (
+        f" (the table has {close[0]!r}, which differs by spaces or case: set {key} to {close[0]!r} or fix the header)"
+    )
 
 
-def _check_time(col: pd.Series, name: str, csv: dict[str, Any] | None = None,
-                dayfirst: bool | None = None) -> pd.Series:
+def _check_time(
+    col: pd.Series, name: str, csv: dict[str, Any] | None = None, dayfirst: bool | None = None
+) -> pd.Series:
     """The time column as datetimes or numbers: missing and non-finite values are errors; text is read as
     numbers (any format `pipeline.data.numbers` reads) or as dates: ISO 8601 (a `Z` or offset becomes UTC),
     or dd/mm/yyyy vs mm/dd/yyyy decided from the whole column (a first field above 12 proves day first) or by
@@ -335,8 +414,10 @@ def _check_time(col: pd.Series, name: str, csv: dict[str, Any] | None = None,
         vals = col.astype("float64")
         bad = ~np.isfinite(vals.to_numpy())
         if bad.any():
-            raise DataError(f"time column {name!r} has {int(bad.sum())} NaN/inf value(s); "
-                            "fill or drop them, or set data.time_column: null")
+            raise DataError(
+                f"time column {name!r} has {int(bad.sum())} NaN/inf value(s); "
+                "fill or drop them, or set data.time_column: null"
+            )
         return col
     if col.isna().any():
         raise DataError(f"time column {name!r} has {int(col.isna().sum())} missing value(s); fill or drop them")
@@ -348,26 +429,34 @@ def _check_time(col: pd.Series, name: str, csv: dict[str, Any] | None = None,
     if csv.get("decimal") == ".":
         commas, _ = read_numbers(text, name, ",", csv.get("thousands"), min_share=1.0)
         if commas.notna().all():
-            raise DataError(f"time column {name!r} holds numbers with decimal commas (e.g. {text.iloc[0]!r}); "
-                            "set data.csv.decimal: \",\" (or null to detect it) in params.yaml")
+            raise DataError(
+                f"time column {name!r} holds numbers with decimal commas (e.g. {text.iloc[0]!r}); "
+                'set data.csv.decimal: "," (or null to detect it) in params.yaml'
+            )
     slashed = text.str.extract(f"^{_SLASHED}$")
     if slashed[0].notna().all():
         first, second = slashed[0].astype(int), slashed[1].astype(int)
         day_first = bool((first > 12).any())
         month_first = bool((second > 12).any())
         if day_first and month_first:
-            raise DataError(f"time column {name!r} mixes day-first and month-first dates (e.g. "
-                            f"{text[first > 12].iloc[0]!r}, {text[second > 12].iloc[0]!r}); fix the file")
+            raise DataError(
+                f"time column {name!r} mixes day-first and month-first dates (e.g. "
+                f"{text[first > 12].iloc[0]!r}, {text[second > 12].iloc[0]!r}); fix the file"
+            )
         if not (day_first or month_first):
             if dayfirst is None:
                 ex = ", ".join(repr(v) for v in text.drop_duplicates().iloc[:2])
-                raise DataError(f"time column {name!r} has dates such as {ex} that read as day/month or month/day; "
-                                "set data.dayfirst: true (dd/mm/yyyy) or false (mm/dd/yyyy) in params.yaml")
+                raise DataError(
+                    f"time column {name!r} has dates such as {ex} that read as day/month or month/day; "
+                    "set data.dayfirst: true (dd/mm/yyyy) or false (mm/dd/yyyy) in params.yaml"
+                )
             day_first = dayfirst
         elif dayfirst is not None and dayfirst != day_first:
             ex = text[first > 12].iloc[0] if day_first else text[second > 12].iloc[0]
-            raise DataError(f"time column {name!r} has dates such as {ex!r} that contradict data.dayfirst: "
-                            f"{str(dayfirst).lower()}; set data.dayfirst to {str(day_first).lower()} or null")
+            raise DataError(
+                f"time column {name!r} has dates such as {ex!r} that contradict data.dayfirst: "
+                f"{str(dayfirst).lower()}; set data.dayfirst to {str(day_first).lower()} or null"
+            )
         day, month = (slashed[0], slashed[1]) if day_first else (slashed[1], slashed[0])
         year = slashed[2].where(slashed[2].str.len() == 4, "20" + slashed[2])
         iso = year + "-" + month.str.zfill(2) + "-" + day.str.zfill(2) + (" " + slashed[3]).fillna("")
@@ -380,7 +469,9 @@ def _check_time(col: pd.Series, name: str, csv: dict[str, Any] | None = None,
             parsed = parsed.dt.tz_localize(None)  # times with a zone (Z, +01:00) as UTC, the rest as written
     if parsed.isna().any():
         bad = text[parsed.isna()]
-        raise DataError(f"time column {name!r} has {len(bad)} value(s) that are neither numbers nor dates (e.g. "
-                        f"{', '.join(repr(v[:30]) for v in bad.drop_duplicates().iloc[:3])}); fix them or set "
-                        "data.time_column: null")
+        raise DataError(
+            f"time column {name!r} has {len(bad)} value(s) that are neither numbers nor dates (e.g. "
+            f"{', '.join(repr(v[:30]) for v in bad.drop_duplicates().iloc[:3])}); fix them or set "
+            "data.time_column: null"
+        )
     return parsed

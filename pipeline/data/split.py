@@ -19,8 +19,17 @@ from pipeline.core.errors import DataError
 PARTS = ("train", "valid", "test")
 
 
-def split_table(table: pd.DataFrame, label: str, time: str | None, train: float, gap: float, valid: float,
-                test: float, min_frauds: int, seed: int = 0) -> dict[str, pd.DataFrame]:
+def split_table(
+    table: pd.DataFrame,
+    label: str,
+    time: str | None,
+    train: float,
+    gap: float,
+    valid: float,
+    test: float,
+    min_frauds: int,
+    seed: int = 0,
+) -> dict[str, pd.DataFrame]:
     if time is not None:
         parts = _time_split(table, time, train, gap, valid, test)
     else:
@@ -31,7 +40,8 @@ def split_table(table: pd.DataFrame, label: str, time: str | None, train: float,
         if n_fraud < min_frauds:
             raise DataError(
                 f"the {name} split holds {n_fraud} fraud(s) in {len(part)} rows, fewer than split.min_frauds="
-                f"{min_frauds}; provide more data, enlarge split.{name}, or lower split.min_frauds")
+                f"{min_frauds}; provide more data, enlarge split.{name}, or lower split.min_frauds"
+            )
         if n_fraud == len(part):
             raise DataError(f"the {name} split holds only fraud rows; provide more legitimate rows")
     return parts
@@ -41,8 +51,9 @@ def split_table(table: pd.DataFrame, label: str, time: str | None, train: float,
 SHARE_TOLERANCE = 0.02
 
 
-def _time_split(table: pd.DataFrame, time: str, train: float, gap: float, valid: float,
-                test: float) -> dict[str, pd.DataFrame]:
+def _time_split(
+    table: pd.DataFrame, time: str, train: float, gap: float, valid: float, test: float
+) -> dict[str, pd.DataFrame]:
     """Cut the time-ordered rows at the requested shares, each cut moved to the nearest change of timestamp
     (rows sharing a timestamp stay in one part). When whole timestamps cannot give the shares - a date-only
     column where one day holds more rows than the gap, say - an error says so instead of a gap of 0 rows or
@@ -69,15 +80,17 @@ def _time_split(table: pd.DataFrame, time: str, train: float, gap: float, valid:
                 f"{pd.Timestamp(values[top]) if np.issubdtype(ts.dtype, np.datetime64) else values[top]}), so "
                 f"split.{name} = {req:g} can only get {got:.1%} of the rows (rows sharing a timestamp stay in one "
                 "part); use a finer time column (date and time), set split shares that fit whole timestamps, or "
-                "set data.time_column: null for a stratified random split")
+                "set data.time_column: null for a stratified random split"
+            )
     out = {}
     for name, (a, b) in (("train", (0, pos[0])), ("valid", (pos[1], pos[2])), ("test", (pos[2], pos[3]))):
         out[name] = table.iloc[order[a:b]].reset_index(drop=True)
     return out
 
 
-def _stratified_split(table: pd.DataFrame, label: str, train: float, valid: float, test: float,
-                      seed: int) -> dict[str, pd.DataFrame]:
+def _stratified_split(
+    table: pd.DataFrame, label: str, train: float, valid: float, test: float, seed: int
+) -> dict[str, pd.DataFrame]:
     """Within each class, rows are ordered by a seeded hash of their content and cut at the requested
     fractions (exactly stratified).
 
@@ -97,8 +110,8 @@ def _stratified_split(table: pd.DataFrame, label: str, train: float, valid: floa
         ranked = idx[np.argsort(u[idx], kind="stable")]
         cut = np.round(edges * len(idx)).astype(int)
         assign[ranked[: cut[0]]] = 0
-        assign[ranked[cut[0]: cut[1]]] = 1
-        assign[ranked[cut[1]:]] = 2
+        assign[ranked[cut[0] : cut[1]]] = 1
+        assign[ranked[cut[1] :]] = 2
     return {name: table.loc[assign == i].reset_index(drop=True) for i, name in enumerate(PARTS)}
 
 

@@ -35,7 +35,8 @@ def draw_synthetic(pool: pd.DataFrame, n_fraud: int, share: float, seed: int, la
     if len(pool) < n:
         raise DataError(
             f"synthetic pool has {len(pool)} rows but share {share} needs {n} "
-            f"(n_real_fraud={n_fraud}); rerun the sample stage for the largest share in augment.shares")
+            f"(n_real_fraud={n_fraud}); rerun the sample stage for the largest share in augment.shares"
+        )
     if n == 0:
         return pool.iloc[:0].assign(**{label: pd.Series(dtype="int64")})
     rng = np.random.default_rng(seed)
@@ -45,8 +46,9 @@ def draw_synthetic(pool: pd.DataFrame, n_fraud: int, share: float, seed: int, la
     return syn
 
 
-def blend(real_train: pd.DataFrame, pool: pd.DataFrame, share: float, seed: int,
-          label: str) -> tuple[pd.DataFrame, np.ndarray]:
+def blend(
+    real_train: pd.DataFrame, pool: pd.DataFrame, share: float, seed: int, label: str
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Real training rows plus synthetic fraud rows drawn from `pool` without replacement (`draw_synthetic`).
 
     Returns (rows, synthetic): a new frame of all real rows followed by the drawn synthetic rows

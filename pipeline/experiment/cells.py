@@ -47,17 +47,27 @@ def fit_generator(gen_type: str, hyperparameters: dict[str, Any], rows: pd.DataF
     return gen
 
 
-def cell_hits(unit: tuple[float | None, int], *, sub: pd.DataFrame, pool: pd.DataFrame | None, schema: Schema,
-              X_valid: pd.DataFrame, y_valid: np.ndarray, X_test_fraud: pd.DataFrame, detector: dict[str, Any],
-              budget: float) -> str:
+def cell_hits(
+    unit: tuple[float | None, int],
+    *,
+    sub: pd.DataFrame,
+    pool: pd.DataFrame | None,
+    schema: Schema,
+    X_valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    X_test_fraud: pd.DataFrame,
+    detector: dict[str, Any],
+    budget: float,
+) -> str:
     """One detector of a cell (real-only when share is None): trained on `sub` (plus `share` synthetic frauds from
     `pool`), early-stopped on the validation rows given, thresholded at `budget` on their legitimate rows; which
     of `X_test_fraud` it alerts."""
     share, seed = unit
     label = schema.label
     data = sub if share is None else blend(sub, pool, share, seed=seed, label=label)[0]
-    model, _ = train_detector(schema.to_model_frame(data), data[label].to_numpy(), X_valid, y_valid, detector,
-                              seed=seed)
+    model, _ = train_detector(
+        schema.to_model_frame(data), data[label].to_numpy(), X_valid, y_valid, detector, seed=seed
+    )
     t = threshold_at_fpr(predict_scores(model, X_valid)[y_valid == 0], budget)
     return bits(predict_scores(model, X_test_fraud) >= t)
 

@@ -25,16 +25,23 @@ def admission(row: pd.Series, valid_diff_lo: float | None, ci: float) -> tuple[b
     gate = passed is True or passed is np.True_
     if not gate:
         flagged = str(row.get("quality_failed_checks", "") or "").replace(" ", ", ")
-        reason = (f"its pool was flagged by the quality gate ({flagged})" if flagged else
-                  "its pool has no quality-gate report")
+        reason = (
+            f"its pool was flagged by the quality gate ({flagged})"
+            if flagged
+            else "its pool has no quality-gate report"
+        )
         return False, reason
     beats = valid_diff_lo is not None and np.isfinite(valid_diff_lo) and valid_diff_lo > 0
     level = f"{ci * 100:.4g}%"
     if not beats:
-        return False, (f"its pool passed the gate, but it does not beat real-only on validation beyond noise "
-                       f"({level} interval of the recall difference reaches {signed(valid_diff_lo)})")
-    return True, (f"its pool passed the quality gate and it beats real-only on validation beyond noise "
-                  f"({level} interval of the recall difference from {signed(valid_diff_lo)})")
+        return False, (
+            f"its pool passed the gate, but it does not beat real-only on validation beyond noise "
+            f"({level} interval of the recall difference reaches {signed(valid_diff_lo)})"
+        )
+    return True, (
+        f"its pool passed the quality gate and it beats real-only on validation beyond noise "
+        f"({level} interval of the recall difference from {signed(valid_diff_lo)})"
+    )
 
 
 def best_config(table: pd.DataFrame, kinds: tuple[str, ...] = (BASELINE, REWEIGHT, AUGMENTED)) -> pd.Series:
@@ -44,8 +51,9 @@ def best_config(table: pd.DataFrame, kinds: tuple[str, ...] = (BASELINE, REWEIGH
     cand = table[table["kind"].isin(kinds)].copy()
     order = {BASELINE: 0, REWEIGHT: 1, AUGMENTED: 2}
     cand["_o"] = cand["kind"].map(order)
-    cand = cand.sort_values(["valid_recall_mean", "valid_pr_auc_mean", "_o", "share"],
-                            ascending=[False, False, True, True])
+    cand = cand.sort_values(
+        ["valid_recall_mean", "valid_pr_auc_mean", "_o", "share"], ascending=[False, False, True, True]
+    )
     return cand.iloc[0]
 
 

@@ -62,9 +62,14 @@ def headline_name(eval_params: dict[str, Any]) -> str:
     return f"recall_at_fpr_{pct_label(eval_params['fpr_budgets'][0])}"
 
 
-def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.ndarray,
-            eval_params: dict[str, Any], quality: dict[str, dict] | None = None,
-            hits: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+def compare(
+    detectors: list[DetectorScores],
+    y_valid: np.ndarray,
+    y_test: np.ndarray,
+    eval_params: dict[str, Any],
+    quality: dict[str, dict] | None = None,
+    hits: dict[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
     """One row per configuration with mean/std metrics over seeds, CIs, lifts and verdicts. `hits` (from
     `headline_hits`) may be passed when the caller needs them too (segment verdicts), so they are computed once."""
     ev = eval_params
@@ -81,19 +86,29 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
     for cid, ds in by_config.items():
         ds = sorted(ds, key=_order)
         fits = sorted({d.fit_seed for d in ds if d.fit_seed is not None})
-        per_seed = [detector_metrics(y_valid, d.valid, y_test, d.test, ev["fpr_budgets"], ev["precision_floors"],
-                                     ev["top_k"]) for d in ds]
+        per_seed = [
+            detector_metrics(y_valid, d.valid, y_test, d.test, ev["fpr_budgets"], ev["precision_floors"], ev["top_k"])
+            for d in ds
+        ]
         # selection metrics on the VALIDATION rows: the best config is chosen here, never on test
         valid_recall = [recall_at_threshold(y_valid, d.valid, m[thr_name]) for d, m in zip(ds, per_seed)]
         valid_ap = [float(average_precision_score(y_valid, d.valid)) for d in ds]
         first = ds[0]
         row: dict[str, Any] = {
-            "config": cid, "title": first.title, "kind": first.kind, "generator": first.generator,
-            "family": first.family, "share": first.share, "n_seeds": len({d.seed for d in ds}),
-            "seeds": " ".join(str(d.seed) for d in ds), "n_fits": len(fits),
+            "config": cid,
+            "title": first.title,
+            "kind": first.kind,
+            "generator": first.generator,
+            "family": first.family,
+            "share": first.share,
+            "n_seeds": len({d.seed for d in ds}),
+            "seeds": " ".join(str(d.seed) for d in ds),
+            "n_fits": len(fits),
             "fit_seeds": " ".join(str(f) for f in fits),
-            "n_real_fraud": first.n_real_fraud, "n_synthetic": first.n_synthetic,
-            "valid_recall_mean": float(np.mean(valid_recall)), "valid_pr_auc_mean": float(np.mean(valid_ap)),
+            "n_real_fraud": first.n_real_fraud,
+            "n_synthetic": first.n_synthetic,
+            "valid_recall_mean": float(np.mean(valid_recall)),
+            "valid_pr_auc_mean": float(np.mean(valid_ap)),
         }
         for n in names:
             mean, std = seed_mean_std([m[n] for m in per_seed])
@@ -180,13 +195,15 @@ def compare(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.nda
         table[k] = v
     table.insert(0, "headline_metric", headline)
     order = {BASELINE: 0, REWEIGHT: 1, AUGMENTED: 2}
-    table = table.sort_values(by=["kind", "generator", "share"], key=lambda s: s.map(order) if s.name == "kind" else s,
-                              na_position="first").reset_index(drop=True)
+    table = table.sort_values(
+        by=["kind", "generator", "share"], key=lambda s: s.map(order) if s.name == "kind" else s, na_position="first"
+    ).reset_index(drop=True)
     return table
 
 
-def headline_hits(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.ndarray,
-                  budget: float, on: str = "test") -> dict[str, np.ndarray]:
+def headline_hits(
+    detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.ndarray, budget: float, on: str = "test"
+) -> dict[str, np.ndarray]:
     """{config: (n_seeds, n_test_frauds) bool, or (n_fits, n_seeds, n_test_frauds) for a generator fitted with
     several fit seeds}: which test frauds each detector alerts at the headline budget (threshold from the
     validation legit rows), fits and seeds in ascending order. `on="valid"`: the same for the validation frauds
@@ -199,22 +216,27 @@ def headline_hits(detectors: list[DetectorScores], y_valid: np.ndarray, y_test: 
 
     def rows(d: DetectorScores) -> np.ndarray:
         return d.test if on == "test" else d.valid
+
     by_config: dict[str, dict[int | None, list[DetectorScores]]] = {}
     for d in detectors:
         by_config.setdefault(d.config, {}).setdefault(d.fit_seed, []).append(d)
     out = {}
     for cid, by_fit in by_config.items():
-        per_fit = [np.vstack([rows(d)[fraud] >= threshold_at_fpr(d.valid[legit], budget)
-                              for d in sorted(ds, key=lambda d: d.seed)])
-                   for _, ds in sorted(by_fit.items(), key=lambda kv: -1 if kv[0] is None else kv[0])]
+        per_fit = [
+            np.vstack(
+                [rows(d)[fraud] >= threshold_at_fpr(d.valid[legit], budget) for d in sorted(ds, key=lambda d: d.seed)]
+            )
+            for _, ds in sorted(by_fit.items(), key=lambda kv: -1 if kv[0] is None else kv[0])
+        ]
         if len({h.shape for h in per_fit}) > 1:
             raise ValueError(f"{cid}: its generator fits were trained with different detector seeds; cannot pair them")
         out[cid] = per_fit[0] if len(per_fit) == 1 else np.stack(per_fit)
     return out
 
 
-def segment_table(table: pd.DataFrame, hits: dict[str, np.ndarray], y_test: np.ndarray, segments: list,
-                  eval_params: dict[str, Any]) -> pd.DataFrame:
+def segment_table(
+    table: pd.DataFrame, hits: dict[str, np.ndarray], y_test: np.ndarray, segments: list, eval_params: dict[str, Any]
+) -> pd.DataFrame:
     """One row per (configuration, segment): recall on the segment's test frauds, the paired bootstrap CI of the
     difference and lift vs the real-only baseline, and a verdict ("too few to judge" below min_segment_frauds)."""
     ev = eval_params
@@ -225,25 +247,54 @@ def segment_table(table: pd.DataFrame, hits: dict[str, np.ndarray], y_test: np.n
         m = np.asarray(seg.mask)[fraud]
         n = int(m.sum())
         for _, r in table.iterrows():
-            row = {"config": r["config"], "title": r["title"], "kind": r["kind"], "generator": r["generator"],
-                   "share": r["share"], "segment_column": seg.column, "segment": seg.value, "segment_name": seg.name,
-                   "n_frauds": n}
+            row = {
+                "config": r["config"],
+                "title": r["title"],
+                "kind": r["kind"],
+                "generator": r["generator"],
+                "share": r["share"],
+                "segment_column": seg.column,
+                "segment": seg.value,
+                "segment_name": seg.name,
+                "n_frauds": n,
+            }
             if n == 0:
                 continue
             b = paired_with(hits[r["config"]][..., m], hits[base][..., m], ev)
-            row.update({k: b[k] for k in ("recall", "recall_lo", "recall_hi", "diff", "diff_lo", "diff_hi", "lift",
-                                          "lift_lo", "lift_hi", "detectable")})
+            row.update(
+                {
+                    k: b[k]
+                    for k in (
+                        "recall",
+                        "recall_lo",
+                        "recall_hi",
+                        "diff",
+                        "diff_lo",
+                        "diff_hi",
+                        "lift",
+                        "lift_lo",
+                        "lift_hi",
+                        "detectable",
+                    )
+                }
+            )
             row["baseline_recall"] = b["ref_recall"]
-            row["verdict"] = ("reference" if r["kind"] == BASELINE else
-                              VERDICT_TOO_FEW if n < ev["min_segment_frauds"] else b["verdict"])
+            row["verdict"] = (
+                "reference"
+                if r["kind"] == BASELINE
+                else VERDICT_TOO_FEW
+                if n < ev["min_segment_frauds"]
+                else b["verdict"]
+            )
             if r["kind"] != BASELINE:
                 row["frauds_needed"] = frauds_needed(n, b["detectable"], ev.get("min_effect"))
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def targeting_table(table: pd.DataFrame, hits: dict[str, np.ndarray], y_test: np.ndarray, segments: list,
-                    eval_params: dict[str, Any]) -> pd.DataFrame:
+def targeting_table(
+    table: pd.DataFrame, hits: dict[str, np.ndarray], y_test: np.ndarray, segments: list, eval_params: dict[str, Any]
+) -> pd.DataFrame:
     """Each targeted configuration (`g+target@s`) against its untargeted twin (`g@s`) on every segment of the
     target column: recall of both on the segment's test frauds, the paired bootstrap CI of the difference and a
     verdict ("too few to judge" below min_segment_frauds). Empty when nothing was targeted."""
@@ -265,10 +316,20 @@ def targeting_table(table: pd.DataFrame, hits: dict[str, np.ndarray], y_test: np
             if n == 0:
                 continue
             b = paired_with(hits[cid][..., m], hits[twin][..., m], ev)
-            rows.append({"config": cid, "untargeted": twin, "segment_name": seg.name, "n_frauds": n,
-                         "recall": b["recall"], "untargeted_recall": b["ref_recall"], "diff": b["diff"],
-                         "diff_lo": b["diff_lo"], "diff_hi": b["diff_hi"],
-                         "verdict": VERDICT_TOO_FEW if n < ev["min_segment_frauds"] else b["verdict"]})
+            rows.append(
+                {
+                    "config": cid,
+                    "untargeted": twin,
+                    "segment_name": seg.name,
+                    "n_frauds": n,
+                    "recall": b["recall"],
+                    "untargeted_recall": b["ref_recall"],
+                    "diff": b["diff"],
+                    "diff_lo": b["diff_lo"],
+                    "diff_hi": b["diff_hi"],
+                    "verdict": VERDICT_TOO_FEW if n < ev["min_segment_frauds"] else b["verdict"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -282,12 +343,23 @@ def leaderboard(table: pd.DataFrame, quality: dict[str, dict]) -> pd.DataFrame:
     for gen, g in aug.groupby("generator", sort=False):
         best = best_config(g, (AUGMENTED,))
         q = quality.get(gen, {})
-        rows.append({"generator": gen, "family": best.get("family"), "config": best["config"],
-                     "detection_auc_excess": q.get("detection_auc_excess"),
-                     "quality_score_drop": q.get("quality_score_drop"), "dcr_ratio": q.get("dcr_ratio"),
-                     "exact_copy_share": q.get("exact_copy_share"), "gate": gate_label(q) if q else "",
-                     "diff": best["diff"], "diff_lo": best["diff_lo"], "diff_hi": best["diff_hi"],
-                     "lift": best["lift"], "verdict": best["verdict"]})
+        rows.append(
+            {
+                "generator": gen,
+                "family": best.get("family"),
+                "config": best["config"],
+                "detection_auc_excess": q.get("detection_auc_excess"),
+                "quality_score_drop": q.get("quality_score_drop"),
+                "dcr_ratio": q.get("dcr_ratio"),
+                "exact_copy_share": q.get("exact_copy_share"),
+                "gate": gate_label(q) if q else "",
+                "diff": best["diff"],
+                "diff_lo": best["diff_lo"],
+                "diff_hi": best["diff_hi"],
+                "lift": best["lift"],
+                "verdict": best["verdict"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -301,8 +373,13 @@ def segment_metrics(seg: pd.DataFrame, best: str) -> dict[str, Any]:
         entry = {"n_frauds": int(base["n_frauds"]), "baseline_recall": base["recall"]}
         b = g[g["config"] == best]
         if not b.empty and best != "baseline":
-            entry.update({"best_recall": b.iloc[0]["recall"], "best_lift": b.iloc[0]["lift"],
-                          "best_verdict": b.iloc[0]["verdict"]})
+            entry.update(
+                {
+                    "best_recall": b.iloc[0]["recall"],
+                    "best_lift": b.iloc[0]["lift"],
+                    "best_verdict": b.iloc[0]["verdict"],
+                }
+            )
         out[name] = entry
     return _clean(out)
 
@@ -335,20 +412,36 @@ def metrics_dict(table: pd.DataFrame) -> dict[str, Any]:
     headline = table["headline_metric"].iloc[0]
     base = table[table["kind"] == BASELINE].iloc[0]
     out: dict[str, Any] = {"headline_metric": headline, "test": {}}
-    out["test"]["baseline"] = {"recall": base["recall"], "recall_lo": base["recall_lo"],
-                               "recall_hi": base["recall_hi"], "pr_auc": base["pr_auc_mean"]}
+    out["test"]["baseline"] = {
+        "recall": base["recall"],
+        "recall_lo": base["recall_lo"],
+        "recall_hi": base["recall_hi"],
+        "pr_auc": base["pr_auc_mean"],
+    }
     rew = table[table["kind"] == REWEIGHT]
     if not rew.empty:
         r = rew.iloc[0]
-        out["test"]["reweight"] = {"recall": r["recall"], "lift": r["lift"], "lift_lo": r["lift_lo"],
-                                   "lift_hi": r["lift_hi"], "pr_auc": r["pr_auc_mean"]}
+        out["test"]["reweight"] = {
+            "recall": r["recall"],
+            "lift": r["lift"],
+            "lift_lo": r["lift_lo"],
+            "lift_hi": r["lift_hi"],
+            "pr_auc": r["pr_auc_mean"],
+        }
     aug = table[table["kind"] == AUGMENTED]
     if not aug.empty:
         b = best_config(table, (AUGMENTED,))
         out["test"]["best_augmented"] = {
-            "config": b["config"], "recall": b["recall"], "recall_lo": b["recall_lo"], "recall_hi": b["recall_hi"],
-            "lift": b["lift"], "lift_lo": b["lift_lo"], "lift_hi": b["lift_hi"], "verdict": b["verdict"],
-            "pr_auc": b["pr_auc_mean"]}
+            "config": b["config"],
+            "recall": b["recall"],
+            "recall_lo": b["recall_lo"],
+            "recall_hi": b["recall_hi"],
+            "lift": b["lift"],
+            "lift_lo": b["lift_lo"],
+            "lift_hi": b["lift_hi"],
+            "verdict": b["verdict"],
+            "pr_auc": b["pr_auc_mean"],
+        }
         out["verdicts"] = verdict_counts(aug["verdict"])
         out["test"]["detectable_effect"] = float(aug["detectable"].median())
     best = challenger_config(table)  # what publish registers

@@ -16,8 +16,16 @@ import pandas as pd
 from pipeline.core.errors import DataError
 from pipeline.core.files import atomic_path
 
-HYPERPARAMETERS = ("n_estimators", "max_depth", "learning_rate", "subsample", "colsample_bytree",
-                   "min_child_weight", "early_stopping_rounds", "n_jobs")
+HYPERPARAMETERS = (
+    "n_estimators",
+    "max_depth",
+    "learning_rate",
+    "subsample",
+    "colsample_bytree",
+    "min_child_weight",
+    "early_stopping_rounds",
+    "n_jobs",
+)
 
 
 def classifier_settings(params: dict[str, Any], seed: int, scale_pos_weight: float | None = None) -> dict[str, Any]:
@@ -26,9 +34,15 @@ def classifier_settings(params: dict[str, Any], seed: int, scale_pos_weight: flo
 
     kw = {k: params[k] for k in HYPERPARAMETERS if k in params}
     kw["n_jobs"] = task_threads(kw.get("n_jobs", 1))  # 1 inside a Dask task: the cluster's workers run in parallel
-    return {"tree_method": "hist", "enable_categorical": True, "max_cat_to_onehot": 1, "eval_metric": "aucpr",
-            "random_state": seed, "scale_pos_weight": 1.0 if scale_pos_weight is None else float(scale_pos_weight),
-            **kw}
+    return {
+        "tree_method": "hist",
+        "enable_categorical": True,
+        "max_cat_to_onehot": 1,
+        "eval_metric": "aucpr",
+        "random_state": seed,
+        "scale_pos_weight": 1.0 if scale_pos_weight is None else float(scale_pos_weight),
+        **kw,
+    }
 
 
 def make_classifier(params: dict[str, Any], seed: int, scale_pos_weight: float | None = None):
@@ -52,8 +66,15 @@ def fit_info(clf: Any, seconds: float) -> dict[str, Any]:
     }
 
 
-def train_detector(X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray,
-                   params: dict[str, Any], seed: int, scale_pos_weight: float | None = None) -> tuple[Any, dict]:
+def train_detector(
+    X_train: pd.DataFrame,
+    y_train: np.ndarray,
+    X_valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    params: dict[str, Any],
+    seed: int,
+    scale_pos_weight: float | None = None,
+) -> tuple[Any, dict]:
     """Fit one detector; early stopping watches average precision on the real validation rows."""
     y_train = np.asarray(y_train)
     y_valid = np.asarray(y_valid)

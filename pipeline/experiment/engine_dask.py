@@ -85,8 +85,10 @@ def spread(client, frame: pd.DataFrame | pd.Series, workers: list[str]):
 
     k = max(1, min(len(workers), len(frame)))
     bounds = np.linspace(0, len(frame), k + 1).astype(int)
-    parts = [client.scatter(frame.iloc[a:b], workers=[w], hash=False)
-             for (a, b), w in zip(zip(bounds[:-1], bounds[1:]), workers)]
+    parts = [
+        client.scatter(frame.iloc[a:b], workers=[w], hash=False)
+        for (a, b), w in zip(zip(bounds[:-1], bounds[1:]), workers)
+    ]
     return dd.from_delayed(parts, meta=frame.iloc[:0], verify_meta=False)
 
 
@@ -101,8 +103,17 @@ def with_synthetic(client, X, y, synthetic: pd.DataFrame, schema: Schema, worker
     return dd.concat([X, X_syn], interleave_partitions=False), dd.concat([y, y_syn], interleave_partitions=False)
 
 
-def train_detector(client, X, y, X_valid: pd.DataFrame, y_valid: np.ndarray, params: dict[str, Any], seed: int,
-                   scale_pos_weight: float | None = None, workers: list[str] | None = None) -> tuple[Any, dict]:
+def train_detector(
+    client,
+    X,
+    y,
+    X_valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    params: dict[str, Any],
+    seed: int,
+    scale_pos_weight: float | None = None,
+    workers: list[str] | None = None,
+) -> tuple[Any, dict]:
     """Fit one detector with xgboost.dask on the cluster; early stopping on the real validation rows, spread over
     `workers` (those holding the training parts: `holders`). Returns a plain `XGBClassifier` (saved and loaded
     like the xgboost engine's) and the same info dict."""

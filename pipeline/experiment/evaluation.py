@@ -75,11 +75,27 @@ def evaluate_detectors(params: dict[str, Any], paths: Paths) -> Evaluation:
     pick = {d.config: d for d in scored if d.seed == first_seed and d.fit_seed in (None, first_fit)}
 
     target = params["augment"]["target"]
-    targeting = (targeting_table(table, hits, y_test, fraud_segments(test, [target["column"]], schema.label), ev)
-                 if target else None)
-    return Evaluation(schema=schema, test=test, y_valid=y_valid, y_test=y_test, train_report=train_report,
-                      scored=scored, quality=quality, table=table, segments=seg_table, targeting=targeting,
-                      board=leaderboard(table, quality), best=best, first_seed=first_seed, pick=pick)
+    targeting = (
+        targeting_table(table, hits, y_test, fraud_segments(test, [target["column"]], schema.label), ev)
+        if target
+        else None
+    )
+    return Evaluation(
+        schema=schema,
+        test=test,
+        y_valid=y_valid,
+        y_test=y_test,
+        train_report=train_report,
+        scored=scored,
+        quality=quality,
+        table=table,
+        segments=seg_table,
+        targeting=targeting,
+        board=leaderboard(table, quality),
+        best=best,
+        first_seed=first_seed,
+        pick=pick,
+    )
 
 
 def evaluation_metrics(ev: Evaluation, test_decisions: dict[str, dict[str, int]]) -> dict[str, Any]:

@@ -139,9 +139,7 @@ def pct_label(x: float) -> str:
     return f"{txt}pct"
 
 
-def metric_names(
-    fpr_budgets: Sequence[float], precision_floors: Sequence[float], top_k: Sequence[int]
-) -> list[str]:
+def metric_names(fpr_budgets: Sequence[float], precision_floors: Sequence[float], top_k: Sequence[int]) -> list[str]:
     """Names of the metrics `detector_metrics` returns, in its order."""
     names: list[str] = []
     for b in fpr_budgets:
@@ -205,8 +203,9 @@ def _hits(h, what: str) -> np.ndarray:
     if a.ndim == 2:
         a = a[None, :, :]  # a single generator fit (or no generator: the baselines)
     if a.ndim != 3:
-        raise ValueError(f"{what} must have shape (n_seeds, n_test_frauds) or (n_fits, n_seeds, n_test_frauds), "
-                         f"got {a.shape}")
+        raise ValueError(
+            f"{what} must have shape (n_seeds, n_test_frauds) or (n_fits, n_seeds, n_test_frauds), got {a.shape}"
+        )
     if a.dtype != bool:
         if not np.isin(a, (0, 1)).all():
             raise ValueError(f"{what} must hold booleans (or 0/1)")
@@ -243,8 +242,15 @@ def detectable_effect(replicates: np.ndarray, ci: float, power: float = POWER) -
     return (z(1.0 - (1.0 - ci) / 2.0) + z(power)) * se
 
 
-def paired_bootstrap(hits_config, hits_ref, n_boot: int = 1000, seed: int = 0, ci: float = 0.95,
-                     resample_fits: bool = True, min_effect: float | None = None) -> dict:
+def paired_bootstrap(
+    hits_config,
+    hits_ref,
+    n_boot: int = 1000,
+    seed: int = 0,
+    ci: float = 0.95,
+    resample_fits: bool = True,
+    min_effect: float | None = None,
+) -> dict:
     """Paired bootstrap of test recall, config vs reference, over up to three levels.
 
     `hits_*[f, k, i]` says whether test fraud row i is alerted by the detector trained with detector seed k on
@@ -269,8 +275,10 @@ def paired_bootstrap(hits_config, hits_ref, n_boot: int = 1000, seed: int = 0, c
             "by seed index and fraud row"
         )
     if hc.shape[0] != hr.shape[0] and 1 not in (hc.shape[0], hr.shape[0]):
-        raise ValueError(f"hits_config has {hc.shape[0]} fits and hits_ref {hr.shape[0]}: pair equal numbers of "
-                         "fits, or compare against a single one")
+        raise ValueError(
+            f"hits_config has {hc.shape[0]} fits and hits_ref {hr.shape[0]}: pair equal numbers of "
+            "fits, or compare against a single one"
+        )
     _, n_seeds, n_rows = hc.shape
     if n_seeds == 0 or n_rows == 0 or 0 in (hc.shape[0], hr.shape[0]):
         raise DataError(f"paired bootstrap needs at least one fit, seed and test fraud row, got shape {hc.shape}")
@@ -340,9 +348,15 @@ def frauds_needed(n: int, detectable: float, min_effect: float | None) -> float:
 def paired_with(hits_config, hits_ref, ev: dict, ci: float | None = None, resample_fits: bool = True) -> dict:
     """`paired_bootstrap` with the `evaluate` settings `ev` (n_boot, seed, ci, min_effect when given); `ci`
     replaces ev's (a Bonferroni-corrected interval)."""
-    return paired_bootstrap(hits_config, hits_ref, n_boot=ev["n_boot"], seed=ev["seed"],
-                            ci=ev["ci"] if ci is None else ci, resample_fits=resample_fits,
-                            min_effect=ev.get("min_effect"))
+    return paired_bootstrap(
+        hits_config,
+        hits_ref,
+        n_boot=ev["n_boot"],
+        seed=ev["seed"],
+        ci=ev["ci"] if ci is None else ci,
+        resample_fits=resample_fits,
+        min_effect=ev.get("min_effect"),
+    )
 
 
 def bootstrap_interval(replicates: np.ndarray, ci: float) -> tuple[float, float]:
@@ -350,8 +364,10 @@ def bootstrap_interval(replicates: np.ndarray, ci: float) -> tuple[float, float]
     replicates): the lower bound rounds down, the upper bound up, so the interval is never narrower than
     the nominal one and two statistics with the same sign in every replicate get bounds of the same sign."""
     tail = 50.0 * (1.0 - ci)
-    return (float(np.percentile(replicates, tail, method="lower")),
-            float(np.percentile(replicates, 100.0 - tail, method="higher")))
+    return (
+        float(np.percentile(replicates, tail, method="lower")),
+        float(np.percentile(replicates, 100.0 - tail, method="higher")),
+    )
 
 
 def seed_mean_std(values) -> tuple[float, float]:

@@ -43,8 +43,24 @@ NUMERIC_OPS = ("scale", "shift", "clip_quantile", "hours")
 #: built-in derived features recomputed from an attacked feature (the formula of pipeline/data/features.py)
 DERIVED = {"tx_hour": {"tx_is_night": lambda hour: hour < 6.0}}
 
-COLUMNS = ["config", "title", "kind", "tactic", "challenger", "n_test_frauds", "clean_recall", "recall", "drop",
-           "ref_recall", "ref_drop", "diff", "diff_lo", "diff_hi", "detectable", "verdict"]
+COLUMNS = [
+    "config",
+    "title",
+    "kind",
+    "tactic",
+    "challenger",
+    "n_test_frauds",
+    "clean_recall",
+    "recall",
+    "drop",
+    "ref_recall",
+    "ref_drop",
+    "diff",
+    "diff_lo",
+    "diff_hi",
+    "detectable",
+    "verdict",
+]
 
 
 @dataclass(frozen=True)
@@ -63,11 +79,14 @@ def check_tactics(tactics: list[dict[str, Any]], schema: Schema) -> None:
             continue
         categorical = schema.feature(t["feature"]).is_categorical
         if t["op"] in NUMERIC_OPS and categorical:
-            problems.append(f"{key}: op {t['op']} needs a numeric feature, {t['feature']!r} is categorical (use op: "
-                            "mode)")
+            problems.append(
+                f"{key}: op {t['op']} needs a numeric feature, {t['feature']!r} is categorical (use op: mode)"
+            )
         elif t["op"] == "mode" and not categorical:
-            problems.append(f"{key}: op mode needs a categorical feature, {t['feature']!r} is numeric (use scale, "
-                            "shift, clip_quantile or hours)")
+            problems.append(
+                f"{key}: op mode needs a categorical feature, {t['feature']!r} is numeric (use scale, "
+                "shift, clip_quantile or hours)"
+            )
     if problems:
         raise ConfigError(f"{PARAMS_FILE}: " + "; ".join(problems))
 
@@ -79,8 +98,11 @@ def attacks(redteam_params: dict[str, Any], schema: Schema) -> list[Attack]:
     check_tactics(tactics, schema)
     out = [Attack(t["name"], (t,)) for t in tactics]
     if redteam_params["combinations"]:
-        out += [Attack(f"{a['name']}+{b['name']}", (a, b)) for a, b in itertools.combinations(tactics, 2)
-                if a["feature"] != b["feature"]]
+        out += [
+            Attack(f"{a['name']}+{b['name']}", (a, b))
+            for a, b in itertools.combinations(tactics, 2)
+            if a["feature"] != b["feature"]
+        ]
     return out
 
 
@@ -108,8 +130,10 @@ def apply_attack(frame: pd.DataFrame, attack: Attack, legit: pd.DataFrame, schem
         if t["op"] == "mode":
             common = legit[col].dropna().value_counts(sort=True)
             if common.empty:
-                raise ConfigError(f"{PARAMS_FILE}: redteam tactic {t['name']!r}: feature {col!r} has no legitimate "
-                                  "training value to copy; drop the tactic")
+                raise ConfigError(
+                    f"{PARAMS_FILE}: redteam tactic {t['name']!r}: feature {col!r} has no legitimate "
+                    "training value to copy; drop the tactic"
+                )
             out.loc[fraud, col] = common.index[0]
             continue
         x = out.loc[fraud, col].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -128,18 +152,24 @@ def derived_note(attack_list: list[Attack], schema: Schema) -> str:
     attacked = {t["feature"] for a in attack_list for t in a.steps}
     redone = sorted(d for f in attacked for d in DERIVED.get(f, {}) if d in schema.feature_names)
     head = f"{', '.join(redone)} recomputed from the attacked hour; " if redone else ""
-    return (f"Derived features: {head}no other feature derived from an attacked one (e.g. customer_avg_amount_* over "
-            "tx_amount) is recomputed: the attacker changes only the declared features.")
+    return (
+        f"Derived features: {head}no other feature derived from an attacked one (e.g. customer_avg_amount_* over "
+        "tx_amount) is recomputed: the attacker changes only the declared features."
+    )
 
 
 # ---------------------------------------------------------------------------- results
 def split_hits(hits: dict[str, np.ndarray], names: list[str], n: int) -> dict[str, dict[str, np.ndarray]]:
     """Hits on a stack of copies of the test frauds ([clean, attack 1, ...], n rows each) -> {copy: {config: hits}}."""
-    return {name: {cfg: h[..., k * n:(k + 1) * n] for cfg, h in hits.items()} for k, name in enumerate(names)}
+    return {name: {cfg: h[..., k * n : (k + 1) * n] for cfg, h in hits.items()} for k, name in enumerate(names)}
 
 
-def redteam_table(configs: list[tuple[str, str, str]], hits: dict[str, dict[str, np.ndarray]],
-                  challenger: str | None, ev: dict[str, Any]) -> pd.DataFrame:
+def redteam_table(
+    configs: list[tuple[str, str, str]],
+    hits: dict[str, dict[str, np.ndarray]],
+    challenger: str | None,
+    ev: dict[str, Any],
+) -> pd.DataFrame:
     """One row per (configuration, copy of the test frauds: `CLEAN` and each attack). `configs`: (config, title,
     kind); `hits[copy][config]`: alerted test frauds ((seeds, rows) or (fits, seeds, rows)). The real-only baseline
     is the reference under the same copy."""
@@ -149,10 +179,19 @@ def redteam_table(configs: list[tuple[str, str, str]], hits: dict[str, dict[str,
         for config, title, kind in configs:
             h, clean = by_config[config], hits[CLEAN][config]
             b = paired_with(h, by_config[base], ev)
-            row = {"config": config, "title": title, "kind": kind, "tactic": tactic, "challenger": config == challenger,
-                   "n_test_frauds": int(h.shape[-1]), "clean_recall": float(clean.mean()), "recall": b["recall"],
-                   "drop": float(clean.mean()) - b["recall"], "ref_recall": b["ref_recall"],
-                   "ref_drop": float(hits[CLEAN][base].mean()) - b["ref_recall"]}
+            row = {
+                "config": config,
+                "title": title,
+                "kind": kind,
+                "tactic": tactic,
+                "challenger": config == challenger,
+                "n_test_frauds": int(h.shape[-1]),
+                "clean_recall": float(clean.mean()),
+                "recall": b["recall"],
+                "drop": float(clean.mean()) - b["recall"],
+                "ref_recall": b["ref_recall"],
+                "ref_drop": float(hits[CLEAN][base].mean()) - b["ref_recall"],
+            }
             if kind == BASELINE:
                 row.update({"diff": 0.0, "verdict": "reference"})
             else:
@@ -178,46 +217,59 @@ def summary_sentence(table: pd.DataFrame) -> str:
     t = strongest(table)
     at = table[table["tactic"] == t]
     base = at[at["kind"] == BASELINE].iloc[0]
-    text = (f"Under the strongest tactic ({t}) the real-only detector's recall falls from "
-            f"{num(base['clean_recall'], 2)} to {num(base['recall'], 2)}")
+    text = (
+        f"Under the strongest tactic ({t}) the real-only detector's recall falls from "
+        f"{num(base['clean_recall'], 2)} to {num(base['recall'], 2)}"
+    )
     chall = at[at["challenger"] & (at["kind"] != BASELINE)]
     if not chall.empty:
         c = chall.iloc[0]
         text += f" (the challenger, {c['title']}: {num(c['clean_recall'], 2)} to {num(c['recall'], 2)})"
     better, worse = _judged(table, VERDICT_HELPS), _judged(table, VERDICT_HURTS)
     if better:
-        text += ("; more robust than real-only beyond noise (higher recall under the same attack): "
-                 + "; ".join(f"{k} under {', '.join(v)}" for k, v in better.items()))
+        text += "; more robust than real-only beyond noise (higher recall under the same attack): " + "; ".join(
+            f"{k} under {', '.join(v)}" for k, v in better.items()
+        )
     else:
         text += "; no configuration keeps more recall than real-only under any tactic beyond noise"
     if worse:
-        text += ("; less robust (lower recall under the same attack): "
-                 + "; ".join(f"{k} under {', '.join(v)}" for k, v in worse.items()))
+        text += "; less robust (lower recall under the same attack): " + "; ".join(
+            f"{k} under {', '.join(v)}" for k, v in worse.items()
+        )
     return text + "."
 
 
-def summary_markdown(table: pd.DataFrame, attack_list: list[Attack], schema: Schema, budget: float,
-                     plot_name: str) -> str:
+def summary_markdown(
+    table: pd.DataFrame, attack_list: list[Attack], schema: Schema, budget: float, plot_name: str
+) -> str:
     lines = ["# Red team: recall under attacker tactics", "", summary_sentence(table), ""]
     if table.empty:
         return "\n".join(lines)
     n = int(table["n_test_frauds"].iloc[0])
-    lines += [f"Each tactic changes the {n} real test frauds only; legitimate rows and the alert thresholds "
-              f"(alert budget {percent(budget)} FPR, from the validation legitimate rows) are unchanged. "
-              "Verdicts compare recall under an "
-              "attack with the real-only detector's under the same attack (paired bootstrap over test frauds, "
-              "detector seeds and generator fits). " + derived_note(attack_list, schema), "",
-              f"These {int((table['kind'] != BASELINE).sum())} comparisons are not corrected for multiplicity: expect "
-              f"about {0.05 * int((table['kind'] != BASELINE).sum()):.0f} helps or hurts by chance at a 95% CI, so "
-              "treat a single one as a lead; a configuration that resists many tactics is the stronger signal.", "",
-              f"![recall under attack]({plot_name})", "",
-              "| tactic | real-only recall (drop) | challenger recall (drop) | higher recall than real-only | lower |",
-              "|---|---|---|---|---|"]
+    lines += [
+        f"Each tactic changes the {n} real test frauds only; legitimate rows and the alert thresholds "
+        f"(alert budget {percent(budget)} FPR, from the validation legitimate rows) are unchanged. "
+        "Verdicts compare recall under an "
+        "attack with the real-only detector's under the same attack (paired bootstrap over test frauds, "
+        "detector seeds and generator fits). " + derived_note(attack_list, schema),
+        "",
+        f"These {int((table['kind'] != BASELINE).sum())} comparisons are not corrected for multiplicity: expect "
+        f"about {0.05 * int((table['kind'] != BASELINE).sum()):.0f} helps or hurts by chance at a 95% CI, so "
+        "treat a single one as a lead; a configuration that resists many tactics is the stronger signal.",
+        "",
+        f"![recall under attack]({plot_name})",
+        "",
+        "| tactic | real-only recall (drop) | challenger recall (drop) | higher recall than real-only | lower |",
+        "|---|---|---|---|---|",
+    ]
     for tactic, g in table.groupby("tactic", sort=False):
         base = g[g["kind"] == BASELINE].iloc[0]
         chall = g[g["challenger"]]
-        ctext = (f"{num(chall.iloc[0]['recall'], 3)} ({num(chall.iloc[0]['drop'], 3)}; {chall.iloc[0]['title']})"
-                 if not chall.empty else "-")
+        ctext = (
+            f"{num(chall.iloc[0]['recall'], 3)} ({num(chall.iloc[0]['drop'], 3)}; {chall.iloc[0]['title']})"
+            if not chall.empty
+            else "-"
+        )
         helps = ", ".join(g.loc[g["verdict"] == VERDICT_HELPS, "title"]) or "-"
         hurts = ", ".join(g.loc[g["verdict"] == VERDICT_HURTS, "title"]) or "-"
         lines.append(f"| {tactic} | {num(base['recall'], 3)} ({num(base['drop'], 3)}) | {ctext} | {helps} | {hurts} |")
@@ -229,8 +281,11 @@ def metrics(table: pd.DataFrame) -> dict[str, Any]:
     if table.empty:
         return {"tactics": [], "verdicts": {}}
     attacked = table[table["tactic"] != CLEAN]
-    out: dict[str, Any] = {"tactics": list(dict.fromkeys(attacked["tactic"])),
-                           "n_test_frauds": int(table["n_test_frauds"].iloc[0]), "strongest_tactic": strongest(table)}
+    out: dict[str, Any] = {
+        "tactics": list(dict.fromkeys(attacked["tactic"])),
+        "n_test_frauds": int(table["n_test_frauds"].iloc[0]),
+        "strongest_tactic": strongest(table),
+    }
     for role, rows in (("real_only", table[table["kind"] == BASELINE]), ("challenger", table[table["challenger"]])):
         if rows.empty:
             continue

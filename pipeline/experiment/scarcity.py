@@ -40,8 +40,26 @@ from pipeline.generators.base import short_reason
 ALL = "all"
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
 #: the sweep table's columns (scarcity.csv)
-COLUMNS = ["config", "generator", "share", "n_requested", "n_frauds", "n_draws", "baseline_recall", "recall",
-           "recall_lo", "recall_hi", "diff", "diff_lo", "diff_hi", "lift", "lift_lo", "lift_hi", "verdict", "reason"]
+COLUMNS = [
+    "config",
+    "generator",
+    "share",
+    "n_requested",
+    "n_frauds",
+    "n_draws",
+    "baseline_recall",
+    "recall",
+    "recall_lo",
+    "recall_hi",
+    "diff",
+    "diff_lo",
+    "diff_hi",
+    "lift",
+    "lift_lo",
+    "lift_hi",
+    "verdict",
+    "reason",
+]
 
 
 def cell_id(n: int | str, repeat: int, generator: str) -> str:
@@ -63,19 +81,38 @@ def draw_frauds(train: pd.DataFrame, label: str, n: int | str, repeat: int) -> p
     return train.loc[mask].reset_index(drop=True)
 
 
-def run_cell(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, schema: Schema, gen_type: str,
-             hyperparameters: dict[str, Any], n: int | str, repeat: int, shares: list[float],
-             detector: dict[str, Any], seeds: list[int], budget: float, sample_seed: int,
-             backend: Backend | None = None) -> dict[str, Any]:
+def run_cell(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    test: pd.DataFrame,
+    schema: Schema,
+    gen_type: str,
+    hyperparameters: dict[str, Any],
+    n: int | str,
+    repeat: int,
+    shares: list[float],
+    detector: dict[str, Any],
+    seeds: list[int],
+    budget: float,
+    sample_seed: int,
+    backend: Backend | None = None,
+) -> dict[str, Any]:
     """One cell of the sweep (see the module doc). Returns a JSON-ready dict; `status` is `ok`, `skipped` (n is not
     below the seed set's size: that n is the "all" cell) or `failed` (the generator could not fit or sample n
     rows; the reason is kept, and the sweep reports it instead of a verdict). The cell's detectors run on
     `backend` (`pipeline.core.compute`; default: in this process)."""
     label = schema.label
     n_seed = int(train[label].sum())
-    out: dict[str, Any] = {"n_requested": n, "repeat": repeat, "generator_type": gen_type, "shares": list(shares),
-                           "seeds": list(seeds), "budget": budget, "seed_set_size": n_seed,
-                           "n_test_frauds": int((test[label] == 1).sum())}
+    out: dict[str, Any] = {
+        "n_requested": n,
+        "repeat": repeat,
+        "generator_type": gen_type,
+        "shares": list(shares),
+        "seeds": list(seeds),
+        "budget": budget,
+        "seed_set_size": n_seed,
+        "n_test_frauds": int((test[label] == 1).sum()),
+    }
     if n != ALL and int(n) >= n_seed:
         return {**out, "status": SKIPPED, "reason": f"the seed set holds only {n_seed} frauds (n = {n} is 'all')"}
     sub = draw_frauds(train, label, n, repeat)
@@ -94,20 +131,43 @@ def run_cell(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, schem
     X_valid, y_valid = schema.to_model_frame(valid), valid[label].to_numpy()
     fraud = test[label].to_numpy() == 1
     units = [(None, s) for s in seeds] + [(share, s) for share in shares for s in seeds]
-    shared = {"sub": sub, "pool": pool, "schema": schema, "X_valid": X_valid, "y_valid": y_valid,
-              "X_test_fraud": schema.to_model_frame(test.loc[fraud]), "detector": dict(detector), "budget": budget}
+    shared = {
+        "sub": sub,
+        "pool": pool,
+        "schema": schema,
+        "X_valid": X_valid,
+        "y_valid": y_valid,
+        "X_test_fraud": schema.to_model_frame(test.loc[fraud]),
+        "detector": dict(detector),
+        "budget": budget,
+    }
     t0 = time.perf_counter()
     hits = (backend or Backend(SEQUENTIAL)).map(cell_hits, units, shared, what="detector")
-    out["baseline"] = hits[:len(seeds)]
-    out["augmented"] = {f"{share:g}": hits[len(seeds) * (k + 1):len(seeds) * (k + 2)] for k, share in enumerate(shares)}
+    out["baseline"] = hits[: len(seeds)]
+    out["augmented"] = {
+        f"{share:g}": hits[len(seeds) * (k + 1) : len(seeds) * (k + 2)] for k, share in enumerate(shares)
+    }
     out["detector_seconds"] = round(time.perf_counter() - t0, 2)
     return {**out, "status": OK}
 
 
-def run_cells(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, schema: Schema,
-              generators: dict[str, tuple[str, dict[str, Any]]], n_frauds: list, repeats: list[int],
-              shares: list[float], detector: dict[str, Any], seeds: list[int], budget: float, sample_seed: int,
-              cache: CellCache, backend: Backend | None = None, log=print) -> dict[str, Any]:
+def run_cells(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    test: pd.DataFrame,
+    schema: Schema,
+    generators: dict[str, tuple[str, dict[str, Any]]],
+    n_frauds: list,
+    repeats: list[int],
+    shares: list[float],
+    detector: dict[str, Any],
+    seeds: list[int],
+    budget: float,
+    sample_seed: int,
+    cache: CellCache,
+    backend: Backend | None = None,
+    log=print,
+) -> dict[str, Any]:
     """Every cell of the sweep (`generators`: name -> (type, hyperparameters)), from `cache` where it holds them.
     Returns {"cells": {(n, repeat, name): cell}, "computed", "reused"}. A cell's key leaves out the generator's name,
     so a renamed generator with the same type and settings reuses its cells."""
@@ -116,17 +176,43 @@ def run_cells(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, sche
     for name, (gen_type, hp) in generators.items():
         for n in n_frauds:
             for r in repeats:
-                key = cache.key(what="scarcity", n=n, repeat=r, generator_type=gen_type, hyperparameters=hp,
-                                shares=list(shares), detector=detector, seeds=list(seeds), budget=budget,
-                                sample_seed=sample_seed)
+                key = cache.key(
+                    what="scarcity",
+                    n=n,
+                    repeat=r,
+                    generator_type=gen_type,
+                    hyperparameters=hp,
+                    shares=list(shares),
+                    detector=detector,
+                    seeds=list(seeds),
+                    budget=budget,
+                    sample_seed=sample_seed,
+                )
                 cell = cache.get_json(key)
                 if cell is None:
                     log(f"scarcity: cell {cell_id(n, r, name)}: {gen_type} on {n} seed frauds (draw {r})")
-                    cell = run_cell(train, valid, test, schema, gen_type, hp, n, r, shares, detector, seeds, budget,
-                                    sample_seed, backend)
-                    detail = {OK: f"{cell.get('generator_seconds', 0):.1f}s generator, "
-                                  f"{cell.get('detector_seconds', 0):.1f}s detectors",
-                              SKIPPED: cell.get("reason"), FAILED: cell.get("reason")}[cell["status"]]
+                    cell = run_cell(
+                        train,
+                        valid,
+                        test,
+                        schema,
+                        gen_type,
+                        hp,
+                        n,
+                        r,
+                        shares,
+                        detector,
+                        seeds,
+                        budget,
+                        sample_seed,
+                        backend,
+                    )
+                    detail = {
+                        OK: f"{cell.get('generator_seconds', 0):.1f}s generator, "
+                        f"{cell.get('detector_seconds', 0):.1f}s detectors",
+                        SKIPPED: cell.get("reason"),
+                        FAILED: cell.get("reason"),
+                    }[cell["status"]]
                     log(f"scarcity: cell {cell_id(n, r, name)}: {cell['status']} ({detail})")
                     cache.put_json(key, cell)
                     computed += 1
@@ -136,8 +222,14 @@ def run_cells(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, sche
     return {"cells": cells, "computed": computed, "reused": reused}
 
 
-def sweep_table(cells: dict[tuple[Any, int, str], dict[str, Any]], n_frauds: list, repeats: list[int],
-                generators: list[str], shares: list[float], ev: dict[str, Any]) -> pd.DataFrame:
+def sweep_table(
+    cells: dict[tuple[Any, int, str], dict[str, Any]],
+    n_frauds: list,
+    repeats: list[int],
+    generators: list[str],
+    shares: list[float],
+    ev: dict[str, Any],
+) -> pd.DataFrame:
     """One row per (generator, share, n) - plus the real-only recall at each n - from the cells of the current
     params: recall, the paired bootstrap CI of the difference vs real-only, lift and verdict."""
     rows = []
@@ -150,25 +242,61 @@ def sweep_table(cells: dict[tuple[Any, int, str], dict[str, Any]], n_frauds: lis
             bad = [c for c in cs if c["status"] != OK]
             if bad:
                 for share in shares:
-                    rows.append({**base_row, "share": share, "config": f"{g}@{share:g}", "verdict": "failed",
-                                 "n_frauds": bad[0].get("n_frauds"), "reason": bad[0].get("reason", "")})
+                    rows.append(
+                        {
+                            **base_row,
+                            "share": share,
+                            "config": f"{g}@{share:g}",
+                            "verdict": "failed",
+                            "n_frauds": bad[0].get("n_frauds"),
+                            "reason": bad[0].get("reason", ""),
+                        }
+                    )
                 continue
             n_real = int(cs[0]["n_frauds"])
             ref = np.stack([np.vstack([unbits(h) for h in c["baseline"]]) for c in cs])  # (draws, seeds, rows)
             for share in shares:
                 cfg = np.stack([np.vstack([unbits(h) for h in c["augmented"][f"{share:g}"]]) for c in cs])
                 b = paired_with(cfg, ref, ev)
-                rows.append({**base_row, "share": share, "config": f"{g}@{share:g}", "n_frauds": n_real,
-                             "recall": b["recall"], "recall_lo": b["recall_lo"], "recall_hi": b["recall_hi"],
-                             "baseline_recall": b["ref_recall"], "diff": b["diff"], "diff_lo": b["diff_lo"],
-                             "diff_hi": b["diff_hi"], "lift": b["lift"], "lift_lo": b["lift_lo"],
-                             "lift_hi": b["lift_hi"], "verdict": b["verdict"], "reason": ""})
+                rows.append(
+                    {
+                        **base_row,
+                        "share": share,
+                        "config": f"{g}@{share:g}",
+                        "n_frauds": n_real,
+                        "recall": b["recall"],
+                        "recall_lo": b["recall_lo"],
+                        "recall_hi": b["recall_hi"],
+                        "baseline_recall": b["ref_recall"],
+                        "diff": b["diff"],
+                        "diff_lo": b["diff_lo"],
+                        "diff_hi": b["diff_hi"],
+                        "lift": b["lift"],
+                        "lift_lo": b["lift_lo"],
+                        "lift_hi": b["lift_hi"],
+                        "verdict": b["verdict"],
+                        "reason": "",
+                    }
+                )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 #: the exchange-rate table's columns (exchange.csv)
-EXCHANGE_COLUMNS = ["config", "generator", "share", "n_frauds", "n_synthetic", "baseline_recall", "recall",
-                    "n_equivalent", "worth", "worth_lo", "worth_hi", "censored", "gain_per_doubling"]
+EXCHANGE_COLUMNS = [
+    "config",
+    "generator",
+    "share",
+    "n_frauds",
+    "n_synthetic",
+    "baseline_recall",
+    "recall",
+    "n_equivalent",
+    "worth",
+    "worth_lo",
+    "worth_hi",
+    "censored",
+    "gain_per_doubling",
+]
 
 
 def equivalent_n(ns: np.ndarray, curve: np.ndarray, recall: float) -> tuple[float, str]:
@@ -194,8 +322,14 @@ def _gain_per_doubling(ns: np.ndarray, curve: np.ndarray) -> np.ndarray:
     return out
 
 
-def exchange_table(cells: dict[tuple[Any, int, str], dict[str, Any]], n_frauds: list, repeats: list[int],
-                   generators: list[str], shares: list[float], ev: dict[str, Any]) -> pd.DataFrame:
+def exchange_table(
+    cells: dict[tuple[Any, int, str], dict[str, Any]],
+    n_frauds: list,
+    repeats: list[int],
+    generators: list[str],
+    shares: list[float],
+    ev: dict[str, Any],
+) -> pd.DataFrame:
     """What one synthetic fraud is worth in real frauds, per (generator, share, n): the real-only recall curve over
     n turns the augmented recall into an equivalent number of real frauds (`equivalent_n`), and
     worth = (n_equivalent - n) / n_synthetic. CI: the same bootstrap as the verdicts (test frauds, detector seeds and
@@ -216,8 +350,9 @@ def exchange_table(cells: dict[tuple[Any, int, str], dict[str, Any]], n_frauds: 
         ns = np.array([n for n, _ in ok], dtype=float)
 
         def stack(cs: list, key: str | None) -> np.ndarray:
-            return np.stack([np.vstack([unbits(h) for h in (c["baseline"] if key is None else c["augmented"][key])])
-                             for c in cs]).astype(float)  # (draws, seeds, rows)
+            return np.stack(
+                [np.vstack([unbits(h) for h in (c["baseline"] if key is None else c["augmented"][key])]) for c in cs]
+            ).astype(float)  # (draws, seeds, rows)
 
         base = [stack(cs, None) for _, cs in ok]
         d, k, m = base[0].shape
@@ -245,10 +380,23 @@ def exchange_table(cells: dict[tuple[Any, int, str], dict[str, Any]], n_frauds: 
                 aug_b = replicate(aug)
                 worth_b = np.array([(equivalent_n(ns, curve_b[b], aug_b[b])[0] - n) / n_syn for b in range(n_boot)])
                 lo, hi = bootstrap_interval(worth_b, ev["ci"])
-                rows.append({"config": f"{g}@{share:g}", "generator": g, "share": share, "n_frauds": n,
-                             "n_synthetic": n_syn, "baseline_recall": curve[i], "recall": recall,
-                             "n_equivalent": n_eq, "worth": (n_eq - n) / n_syn, "worth_lo": lo, "worth_hi": hi,
-                             "censored": censored, "gain_per_doubling": gains[i]})
+                rows.append(
+                    {
+                        "config": f"{g}@{share:g}",
+                        "generator": g,
+                        "share": share,
+                        "n_frauds": n,
+                        "n_synthetic": n_syn,
+                        "baseline_recall": curve[i],
+                        "recall": recall,
+                        "n_equivalent": n_eq,
+                        "worth": (n_eq - n) / n_syn,
+                        "worth_lo": lo,
+                        "worth_hi": hi,
+                        "censored": censored,
+                        "gain_per_doubling": gains[i],
+                    }
+                )
     return pd.DataFrame(rows, columns=EXCHANGE_COLUMNS)
 
 
@@ -261,15 +409,21 @@ def exchange_sentence(ex: pd.DataFrame) -> str:
     at = ex[ex["n_frauds"] == n]
     r = at.sort_values("worth", ascending=False).iloc[0]
     worth = r["worth"] * r["n_synthetic"]
-    where = {"above": " (at least: it beats the real-only detector at every n tried)",
-             "below": " (at most: below the real-only detector at the smallest n)"}.get(r["censored"], "")
-    s = (f"At {n} known frauds, {int(r['n_synthetic'])} synthetic rows from {r['generator']} (share "
-         f"{r['share'] * 100:g}%) were worth about {worth:+.0f} real frauds{where} (CI "
-         f"{r['worth_lo'] * r['n_synthetic']:+.0f}..{r['worth_hi'] * r['n_synthetic']:+.0f}; "
-         f"{r['worth']:+.2f} real frauds per synthetic row)")
+    where = {
+        "above": " (at least: it beats the real-only detector at every n tried)",
+        "below": " (at most: below the real-only detector at the smallest n)",
+    }.get(r["censored"], "")
+    s = (
+        f"At {n} known frauds, {int(r['n_synthetic'])} synthetic rows from {r['generator']} (share "
+        f"{r['share'] * 100:g}%) were worth about {worth:+.0f} real frauds{where} (CI "
+        f"{r['worth_lo'] * r['n_synthetic']:+.0f}..{r['worth_hi'] * r['n_synthetic']:+.0f}; "
+        f"{r['worth']:+.2f} real frauds per synthetic row)"
+    )
     if np.isfinite(r["gain_per_doubling"]):
-        s += (f"; doubling the known frauds to {2 * n} would add {signed(r['gain_per_doubling'])} recall on the "
-              "real-only curve")
+        s += (
+            f"; doubling the known frauds to {2 * n} would add {signed(r['gain_per_doubling'])} recall on the "
+            "real-only curve"
+        )
     return s + "."
 
 
@@ -287,11 +441,16 @@ def series_sentence(g: pd.DataFrame, headline_text: str) -> str:
     verdicts = g["verdict"].tolist()
 
     def cite(r: pd.Series) -> str:
-        ci = (f"{pct(r['lift_lo'])}..{pct(r['lift_hi'])}" if np.isfinite(r["lift_lo"]) and np.isfinite(r["lift_hi"])
-              else f"difference {signed(r['diff_lo'])}..{signed(r['diff_hi'])}")
+        ci = (
+            f"{pct(r['lift_lo'])}..{pct(r['lift_hi'])}"
+            if np.isfinite(r["lift_lo"]) and np.isfinite(r["lift_hi"])
+            else f"difference {signed(r['diff_lo'])}..{signed(r['diff_hi'])}"
+        )
         lift = pct(r["lift"]) if np.isfinite(r["lift"]) else f"difference {signed(r['diff'])}"
-        return (f"{headline_text} {r['recall']:.2f} vs {r['baseline_recall']:.2f} real-only at n = {_n_text(r)} "
-                f"({lift}, CI {ci})")
+        return (
+            f"{headline_text} {r['recall']:.2f} vs {r['baseline_recall']:.2f} real-only at n = {_n_text(r)} "
+            f"({lift}, CI {ci})"
+        )
 
     for verdict in (VERDICT_HELPS, VERDICT_HURTS):
         k = 0
@@ -300,10 +459,13 @@ def series_sentence(g: pd.DataFrame, headline_text: str) -> str:
         if 0 < k < len(verdicts) and verdict not in verdicts[k:]:
             best = g.iloc[:k].sort_values("diff", ascending=verdict == VERDICT_HURTS).iloc[0]
             rest = set(verdicts[k:])
-            after = (" or ".join(sorted(rest)) if rest <= set(NOT_SIGNIFICANT)
-                     else "mixed (" + ", ".join(sorted(rest)) + ")")
-            return (f"below about {_n_text(g.iloc[k])} known frauds {title} {verdict} ({cite(best)}); from "
-                    f"{_n_text(g.iloc[k])} up {after}.")
+            after = (
+                " or ".join(sorted(rest)) if rest <= set(NOT_SIGNIFICANT) else "mixed (" + ", ".join(sorted(rest)) + ")"
+            )
+            return (
+                f"below about {_n_text(g.iloc[k])} known frauds {title} {verdict} ({cite(best)}); from "
+                f"{_n_text(g.iloc[k])} up {after}."
+            )
     if len(set(verdicts)) == 1 and verdicts[0] in NOT_SIGNIFICANT:
         return f"{title}: {verdicts[0]} at any n from {_n_text(g.iloc[0])} to {_n_text(g.iloc[-1])}."
     if len(set(verdicts)) == 1:
@@ -317,8 +479,15 @@ def series_sentence(g: pd.DataFrame, headline_text: str) -> str:
     return f"{title}: " + "; ".join(parts) + "."
 
 
-def sweep_markdown(table: pd.DataFrame, headline_text: str, ev: dict[str, Any], seconds: float | None,
-                   skipped: list[str], plot_name: str, exchange: str = "") -> str:
+def sweep_markdown(
+    table: pd.DataFrame,
+    headline_text: str,
+    ev: dict[str, Any],
+    seconds: float | None,
+    skipped: list[str],
+    plot_name: str,
+    exchange: str = "",
+) -> str:
     lines = ["# Scarcity sweep: does synthetic fraud help when few frauds are known?", ""]
     ok = table[table["verdict"] != "failed"] if not table.empty else table
     if ok.empty:
@@ -326,7 +495,8 @@ def sweep_markdown(table: pd.DataFrame, headline_text: str, ev: dict[str, Any], 
     else:
         per_series = {cfg: series_sentence(g, headline_text) for cfg, g in ok.groupby("config", sort=False)}
         score = ok.groupby("config", sort=False).apply(
-            lambda g: ((g["verdict"] == VERDICT_HELPS).sum(), g["diff"].mean()), include_groups=False)
+            lambda g: ((g["verdict"] == VERDICT_HELPS).sum(), g["diff"].mean()), include_groups=False
+        )
         lead = score.sort_values(ascending=False).index[0]
         base = ok.drop_duplicates("n_frauds").sort_values("n_frauds")
         curve = ", ".join(f"{r['baseline_recall']:.2f} at n = {_n_text(r)}" for _, r in base.iterrows())
@@ -334,31 +504,44 @@ def sweep_markdown(table: pd.DataFrame, headline_text: str, ev: dict[str, Any], 
             lines += ["On this data, " + per_series[lead], ""]
         else:
             top = ok.sort_values("diff", ascending=False).iloc[0]
-            lines += [f"No configuration helped beyond noise at any number of known frauds tried (n = "
-                      f"{_n_text(base.iloc[0])} to {_n_text(base.iloc[-1])}). Largest gain: {top['config']} at n = "
-                      f"{_n_text(top)}, {signed(top['diff'])} (CI {signed(top['diff_lo'])}..{signed(top['diff_hi'])}).",
-                      ""]
+            lines += [
+                f"No configuration helped beyond noise at any number of known frauds tried (n = "
+                f"{_n_text(base.iloc[0])} to {_n_text(base.iloc[-1])}). Largest gain: {top['config']} at n = "
+                f"{_n_text(top)}, {signed(top['diff'])} (CI {signed(top['diff_lo'])}..{signed(top['diff_hi'])}).",
+                "",
+            ]
         if exchange:
-            lines += [exchange + " (exchange rate: the augmented recall read off the real-only recall curve over n; "
-                      "`exchange.csv`, `exchange_rate.png`)", ""]
+            lines += [
+                exchange + " (exchange rate: the augmented recall read off the real-only recall curve over n; "
+                "`exchange.csv`, `exchange_rate.png`)",
+                "",
+            ]
         lines += [f"Real-only {headline_text}: {curve}.", ""]
         if len(per_series) > 1 or not (ok["verdict"] == VERDICT_HELPS).any():
             lines += ["Per configuration:", ""] + [f"- {s}" for s in per_series.values() if s] + [""]
-    lines += [f"Each n: {int(table['n_draws'].max()) if not table.empty else 0} random draws of n seed frauds (all "
-              "legitimate training rows kept), the generator fitted on those n only; real-only and augmented "
-              f"detectors trained on the same draw and scored on the same real test rows. CI: {ev['ci'] * 100:g}% "
-              "paired bootstrap over test fraud rows, detector seeds and draws. These comparisons are not corrected "
-              f"for multiplicity. Plot: `{plot_name}`.", ""]
+    lines += [
+        f"Each n: {int(table['n_draws'].max()) if not table.empty else 0} random draws of n seed frauds (all "
+        "legitimate training rows kept), the generator fitted on those n only; real-only and augmented "
+        f"detectors trained on the same draw and scored on the same real test rows. CI: {ev['ci'] * 100:g}% "
+        "paired bootstrap over test fraud rows, detector seeds and draws. These comparisons are not corrected "
+        f"for multiplicity. Plot: `{plot_name}`.",
+        "",
+    ]
     if not table.empty:
-        lines += ["| configuration | n real frauds | real-only recall | augmented recall | difference (CI) | lift | "
-                  "verdict |", "|---|---:|---:|---:|---|---:|---|"]
+        lines += [
+            "| configuration | n real frauds | real-only recall | augmented recall | difference (CI) | lift | "
+            "verdict |",
+            "|---|---:|---:|---:|---|---:|---|",
+        ]
         for _, r in table.sort_values(["config", "n_frauds"], na_position="last").iterrows():
             if r["verdict"] == "failed":
                 lines.append(f"| {r['config']} | {r['n_requested']} | | | | | failed: {r['reason']} |")
                 continue
-            lines.append(f"| {r['config']} | {_n_text(r)} | {r['baseline_recall']:.3f} | {r['recall']:.3f} | "
-                         f"{signed(r['diff'])} ({signed(r['diff_lo'])}..{signed(r['diff_hi'])}) | "
-                         f"{pct(r['lift']) if np.isfinite(r['lift']) else ''} | {r['verdict']} |")
+            lines.append(
+                f"| {r['config']} | {_n_text(r)} | {r['baseline_recall']:.3f} | {r['recall']:.3f} | "
+                f"{signed(r['diff'])} ({signed(r['diff_lo'])}..{signed(r['diff_hi'])}) | "
+                f"{pct(r['lift']) if np.isfinite(r['lift']) else ''} | {r['verdict']} |"
+            )
         lines.append("")
     if skipped:
         lines += ["Not run: " + "; ".join(skipped) + ".", ""]

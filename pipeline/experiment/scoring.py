@@ -21,8 +21,15 @@ def _score_unit(unit: tuple[str, bytes], *, X_valid: pd.DataFrame, X_test: pd.Da
     return predict_scores(model, X_valid), predict_scores(model, X_test)
 
 
-def score_detectors(train_report: dict, paths: Paths, schema: Schema, valid: pd.DataFrame, test: pd.DataFrame,
-                    params: dict[str, Any], test_parts: bool = True) -> list[DetectorScores]:
+def score_detectors(
+    train_report: dict,
+    paths: Paths,
+    schema: Schema,
+    valid: pd.DataFrame,
+    test: pd.DataFrame,
+    params: dict[str, Any],
+    test_parts: bool = True,
+) -> list[DetectorScores]:
     """Every detector's validation scores and its scores on `test`. `detector.engine: xgboost`: one unit per
     detector on the compute backend; `dask`: the test split's Parquet parts scored on the workers
     (`engine_dask`), unless `test_parts` is false (`test` is then a small frame held here, such as the
@@ -48,15 +55,31 @@ def score_detectors(train_report: dict, paths: Paths, schema: Schema, valid: pd.
             scores = [(predict_scores(m, X_valid), t) for m, t in zip(models, tests)]
         else:
             announce(backend, len(records), "detector scoring")
-            scores = backend.map(_score_unit, [(r["model"], b) for r, b in zip(records, blobs)],
-                                 {"X_valid": X_valid, "X_test": schema.to_model_frame(test)}, what="detector scoring",
-                                 name=lambda u: f"of {u[0]}")
+            scores = backend.map(
+                _score_unit,
+                [(r["model"], b) for r, b in zip(records, blobs)],
+                {"X_valid": X_valid, "X_test": schema.to_model_frame(test)},
+                what="detector scoring",
+                name=lambda u: f"of {u[0]}",
+            )
     out = []
     for rec, (valid_scores, test_scores) in zip(records, scores):
         family = families.get(rec["generator"]) if rec["generator"] else None
-        out.append(DetectorScores(
-            config=rec["config"], title=rec["title"], kind=rec["kind"], generator=rec["generator"],
-            share=rec["share"], seed=rec["seed"], family=family, n_real_fraud=rec["n_real_fraud"],
-            n_synthetic=rec["n_synthetic"], valid=valid_scores, test=test_scores,
-            fit_seed=rec.get("fit_seed"), model=rec["model"]))
+        out.append(
+            DetectorScores(
+                config=rec["config"],
+                title=rec["title"],
+                kind=rec["kind"],
+                generator=rec["generator"],
+                share=rec["share"],
+                seed=rec["seed"],
+                family=family,
+                n_real_fraud=rec["n_real_fraud"],
+                n_synthetic=rec["n_synthetic"],
+                valid=valid_scores,
+                test=test_scores,
+                fit_seed=rec.get("fit_seed"),
+                model=rec["model"],
+            )
+        )
     return out

@@ -63,16 +63,47 @@ FAILED = "failed"
 #: a variant column with more distinct values among the frauds is not a variant column (an amount, an id)
 MAX_VARIANTS = 30
 #: the unseen table's columns (reports/unseen/unseen.csv)
-COLUMNS = ["variant_column", "variant", "cell", "config", "generator", "share", "n_test_frauds", "n_train_removed",
-           "n_valid_removed", "n_seed_frauds", "n_synthetic", "seen_recall", "baseline_recall", "recall", "recall_lo",
-           "recall_hi", "diff", "diff_lo", "diff_hi", "lift", "lift_lo", "lift_hi", "sign_p", "verdict",
-           "verdict_adjusted", "known_n_frauds", "known_baseline_recall", "known_recall", "known_diff",
-           "known_diff_lo", "known_diff_hi", "known_verdict", "reason"]
+COLUMNS = [
+    "variant_column",
+    "variant",
+    "cell",
+    "config",
+    "generator",
+    "share",
+    "n_test_frauds",
+    "n_train_removed",
+    "n_valid_removed",
+    "n_seed_frauds",
+    "n_synthetic",
+    "seen_recall",
+    "baseline_recall",
+    "recall",
+    "recall_lo",
+    "recall_hi",
+    "diff",
+    "diff_lo",
+    "diff_hi",
+    "lift",
+    "lift_lo",
+    "lift_hi",
+    "sign_p",
+    "verdict",
+    "verdict_adjusted",
+    "known_n_frauds",
+    "known_baseline_recall",
+    "known_recall",
+    "known_diff",
+    "known_diff_lo",
+    "known_diff_hi",
+    "known_verdict",
+    "reason",
+]
 
 
 @dataclass(frozen=True)
 class Setup:
     """What the cells of one run share: the `unseen` params, the configured generators and the detector."""
+
     entry: Any  # unseen.column: a column name or {column, bins}
     generators: dict[str, tuple[str, dict[str, Any]]]  # name -> (type, hyperparameters)
     shares: list[float]
@@ -93,9 +124,11 @@ def variants(test: pd.DataFrame, entry: Any, label: str) -> tuple[str, list[str]
     labels = value_labels(test, entry)
     found = label_order(entry, set(labels[test[label].to_numpy() == 1]))
     if len(found) > MAX_VARIANTS:
-        raise DataError(f"unseen.column {column!r} has {len(found)} distinct values among the test frauds (more than "
-                        f"{MAX_VARIANTS}); name a categorical column of fraud kinds, or bin a numeric one with "
-                        f"{{column: {column}, bins: [edges]}}")
+        raise DataError(
+            f"unseen.column {column!r} has {len(found)} distinct values among the test frauds (more than "
+            f"{MAX_VARIANTS}); name a categorical column of fraud kinds, or bin a numeric one with "
+            f"{{column: {column}, bins: [edges]}}"
+        )
     return column, found, labels
 
 
@@ -107,8 +140,16 @@ def without_variant(frame: pd.DataFrame, entry: Any, label: str, variant: str | 
     return frame.loc[~drop].reset_index(drop=True), int(drop.sum())
 
 
-def run_cells(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, schema: Schema, setup: Setup,
-              cache: CellCache, backend: Backend | None = None, log=print) -> dict[str, Any]:
+def run_cells(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    test: pd.DataFrame,
+    schema: Schema,
+    setup: Setup,
+    cache: CellCache,
+    backend: Backend | None = None,
+    log=print,
+) -> dict[str, Any]:
     """Every cell of the test (see the module doc), from the cache where it holds them. Returns
     {"column", "variants", "variant_of_test_fraud", "cells": [...], "seconds", "computed", "reused"}; each cell holds
     per detector seed (and fit seed) which test frauds it alerts."""
@@ -125,24 +166,45 @@ def run_cells(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, sche
         sub, n_train = without_variant(train, setup.entry, label, variant)
         valid_v, n_valid = without_variant(valid, setup.entry, label, variant)
         X_valid, y_valid = schema.to_model_frame(valid_v), valid_v[label].to_numpy()
-        shared = {"sub": sub, "schema": schema, "X_valid": X_valid, "y_valid": y_valid, "X_test_fraud": X_test_fraud,
-                  "detector": dict(setup.detector), "budget": setup.budget}
+        shared = {
+            "sub": sub,
+            "schema": schema,
+            "X_valid": X_valid,
+            "y_valid": y_valid,
+            "X_test_fraud": X_test_fraud,
+            "detector": dict(setup.detector),
+            "budget": setup.budget,
+        }
         n_real = int(sub[label].sum())
         head = {"variant": variant, "n_train_removed": n_train, "n_valid_removed": n_valid, "n_seed_frauds": n_real}
         if n_real < 1 or not (y_valid == 1).any():
-            reason = (f"no training frauds are left without {column}={variant}" if n_real < 1 else
-                      f"no validation frauds are left without {column}={variant} (early stopping needs some)")
+            reason = (
+                f"no training frauds are left without {column}={variant}"
+                if n_real < 1
+                else f"no validation frauds are left without {column}={variant} (early stopping needs some)"
+            )
             cells.append({**head, "config": REAL_ONLY, "status": FAILED, "reason": reason})
             for g in setup.generators:
                 for share in setup.shares:
-                    cells.append({**head, "config": config_name(g, share), "generator": g, "share": share,
-                                  "status": FAILED, "reason": reason})
+                    cells.append(
+                        {
+                            **head,
+                            "config": config_name(g, share),
+                            "generator": g,
+                            "share": share,
+                            "status": FAILED,
+                            "reason": reason,
+                        }
+                    )
             continue
         key = cache.key(what="real-only", variant=variant, **spec)
         cell = cache.get_json(key)
         if cell is None:
-            log(f"unseen: real-only detectors without {column}={variant}" if variant is not None else
-                "unseen: real-only detectors trained on every variant (the seen reference)")
+            log(
+                f"unseen: real-only detectors without {column}={variant}"
+                if variant is not None
+                else "unseen: real-only detectors trained on every variant (the seen reference)"
+            )
             hits = backend.map(cell_hits, [(None, s) for s in setup.seeds], {**shared, "pool": None}, what="detector")
             cell = {**head, "config": REAL_ONLY, "status": "ok", "hits": [hits]}
             cache.put_json(key, cell)
@@ -154,28 +216,57 @@ def run_cells(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, sche
             continue
         for g, (gen_type, hp) in setup.generators.items():
             for share in setup.shares:
-                cell, c, r = _augmented_cell(g, gen_type, hp, share, variant, sub, shared, head, setup, spec, cache,
-                                             backend, log, column)
+                cell, c, r = _augmented_cell(
+                    g, gen_type, hp, share, variant, sub, shared, head, setup, spec, cache, backend, log, column
+                )
                 computed, reused = computed + c, reused + r
                 cells.append(cell)
-    return {"column": column, "variants": found, "variant_of_test_fraud": labels[fraud].tolist(), "cells": cells,
-            "seconds": round(time.perf_counter() - t_start, 1), "computed": computed, "reused": reused}
+    return {
+        "column": column,
+        "variants": found,
+        "variant_of_test_fraud": labels[fraud].tolist(),
+        "cells": cells,
+        "seconds": round(time.perf_counter() - t_start, 1),
+        "computed": computed,
+        "reused": reused,
+    }
 
 
-def _augmented_cell(g: str, gen_type: str, hp: dict[str, Any], share: float, variant: str, sub: pd.DataFrame,
-                    shared: dict[str, Any], head: dict[str, Any], setup: Setup, spec: dict[str, Any],
-                    cache: CellCache, backend: Backend, log, column: str) -> tuple[dict[str, Any], int, int]:
+def _augmented_cell(
+    g: str,
+    gen_type: str,
+    hp: dict[str, Any],
+    share: float,
+    variant: str,
+    sub: pd.DataFrame,
+    shared: dict[str, Any],
+    head: dict[str, Any],
+    setup: Setup,
+    spec: dict[str, Any],
+    cache: CellCache,
+    backend: Backend,
+    log,
+    column: str,
+) -> tuple[dict[str, Any], int, int]:
     """One augmented configuration without `variant`: hits per fit seed (each fit its own pool), from the cache
     where possible. Returns (cell, computed 0/1, reused 0/1)."""
     n_syn = n_synthetic(head["n_seed_frauds"], share)
     gen_spec = {"variant": variant, "column_spec": setup.entry, "type": gen_type, "hp": hp}
-    key = cache.key(what="augmented", **spec, **gen_spec, share=share, fit_seeds=setup.fit_seeds,
-                    sample_seed=setup.sample_seed)
+    key = cache.key(
+        what="augmented", **spec, **gen_spec, share=share, fit_seeds=setup.fit_seeds, sample_seed=setup.sample_seed
+    )
     cell = cache.get_json(key)
     if cell is not None:  # keyed by what the generator is, not what it is called: a renamed one reuses its cells
         return {**cell, "config": config_name(g, share), "generator": g}, 0, 1
-    cell = {**head, "config": config_name(g, share), "generator": g, "share": share, "n_synthetic": n_syn,
-            "fit_seeds": list(setup.fit_seeds), "hits": []}
+    cell = {
+        **head,
+        "config": config_name(g, share),
+        "generator": g,
+        "share": share,
+        "n_synthetic": n_syn,
+        "fit_seeds": list(setup.fit_seeds),
+        "hits": [],
+    }
     for fit_seed in setup.fit_seeds:
         gen_key = cache.key(what="generator", **gen_spec, fit_seed=fit_seed)
         gen = cache.get_object(gen_key)
@@ -208,7 +299,7 @@ def sign_test_p(config: np.ndarray, ref: np.ndarray) -> float:
     if n == 0:
         return 1.0
     k = min(up, down)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2.0 ** n
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2.0**n
     return float(min(1.0, 2.0 * tail))
 
 
@@ -255,15 +346,31 @@ def unseen_table(result: dict[str, Any], ev: dict[str, Any]) -> pd.DataFrame:
         if v is None:
             continue
         mask, known = of == v, of != v
-        row = {"variant_column": column, "variant": v, "cell": f"{column}={v} | {c['config']}", "config": c["config"],
-               "generator": c.get("generator"), "share": c.get("share", 0.0), "n_test_frauds": int(mask.sum()),
-               "n_train_removed": c["n_train_removed"], "n_valid_removed": c["n_valid_removed"],
-               "n_seed_frauds": c["n_seed_frauds"], "n_synthetic": c.get("n_synthetic", 0),
-               "known_n_frauds": int(known.sum()), "reason": c.get("reason", "")}
+        row = {
+            "variant_column": column,
+            "variant": v,
+            "cell": f"{column}={v} | {c['config']}",
+            "config": c["config"],
+            "generator": c.get("generator"),
+            "share": c.get("share", 0.0),
+            "n_test_frauds": int(mask.sum()),
+            "n_train_removed": c["n_train_removed"],
+            "n_valid_removed": c["n_valid_removed"],
+            "n_seed_frauds": c["n_seed_frauds"],
+            "n_synthetic": c.get("n_synthetic", 0),
+            "known_n_frauds": int(known.sum()),
+            "reason": c.get("reason", ""),
+        }
         base = base_of.get(v)
         if c["status"] != "ok" or base is None or base["status"] != "ok":
-            rows.append({**row, "verdict": FAILED, "verdict_adjusted": FAILED,
-                         "reason": c.get("reason") or (base or {}).get("reason", "")})
+            rows.append(
+                {
+                    **row,
+                    "verdict": FAILED,
+                    "verdict_adjusted": FAILED,
+                    "reason": c.get("reason") or (base or {}).get("reason", ""),
+                }
+            )
             continue
         if v not in refs:  # unpacked once per variant
             refs[v] = _stack(base)
@@ -272,13 +379,35 @@ def unseen_table(result: dict[str, Any], ev: dict[str, Any]) -> pd.DataFrame:
             row["seen_recall"] = float(seen[..., mask].mean())
         cfg = ref if c["config"] == REAL_ONLY else _stack(c)
         b = judge(cfg[..., mask], ref[..., mask], ev, ev["ci"])
-        row.update({k: b[k] for k in ("recall", "recall_lo", "recall_hi", "diff", "diff_lo", "diff_hi", "lift",
-                                      "lift_lo", "lift_hi", "sign_p")})
+        row.update(
+            {
+                k: b[k]
+                for k in (
+                    "recall",
+                    "recall_lo",
+                    "recall_hi",
+                    "diff",
+                    "diff_lo",
+                    "diff_hi",
+                    "lift",
+                    "lift_lo",
+                    "lift_hi",
+                    "sign_p",
+                )
+            }
+        )
         row["baseline_recall"] = b["ref_recall"]
         if known.any():
             k = judge(cfg[..., known], ref[..., known], ev, ev["ci"])
-            row.update({"known_baseline_recall": k["ref_recall"], "known_recall": k["recall"],
-                        "known_diff": k["diff"], "known_diff_lo": k["diff_lo"], "known_diff_hi": k["diff_hi"]})
+            row.update(
+                {
+                    "known_baseline_recall": k["ref_recall"],
+                    "known_recall": k["recall"],
+                    "known_diff": k["diff"],
+                    "known_diff_lo": k["diff_lo"],
+                    "known_diff_hi": k["diff_hi"],
+                }
+            )
         if c["config"] == REAL_ONLY:
             row["verdict"] = row["verdict_adjusted"] = row["known_verdict"] = REFERENCE
             row["sign_p"] = np.nan
@@ -307,42 +436,57 @@ def variant_sentence(g: pd.DataFrame, headline_text: str) -> str:
     base = g[g["config"] == REAL_ONLY].iloc[0]
     aug = g[g["config"] != REAL_ONLY]
     name = f"**{base['variant_column']}={base['variant']}**"
-    head = (f"{name} ({int(base['n_test_frauds'])} test frauds; {int(base['n_train_removed'])} training and "
-            f"{int(base['n_valid_removed'])} validation frauds held out)")
+    head = (
+        f"{name} ({int(base['n_test_frauds'])} test frauds; {int(base['n_train_removed'])} training and "
+        f"{int(base['n_valid_removed'])} validation frauds held out)"
+    )
     if base["verdict"] == FAILED:
         return f"{head}: not run - {base['reason']}."
-    seen = (f" ({base['seen_recall']:.2f} when trained with its own examples)"
-            if np.isfinite(base.get("seen_recall", np.nan)) else "")
+    seen = (
+        f" ({base['seen_recall']:.2f} when trained with its own examples)"
+        if np.isfinite(base.get("seen_recall", np.nan))
+        else ""
+    )
     lead = f"{head}: never seen in training, the real-only detector catches {base['baseline_recall']:.2f}{seen}"
     judged = aug[~aug["verdict"].isin([FAILED, TOO_FEW])]
     failed = aug[aug["verdict"] == FAILED]
-    tail = (f" ({len(failed)} configuration{'s' if len(failed) > 1 else ''} failed: "
-            f"{'; '.join(failed['config'] + ': ' + failed['reason'].astype(str))})" if not failed.empty else "")
+    tail = (
+        f" ({len(failed)} configuration{'s' if len(failed) > 1 else ''} failed: "
+        f"{'; '.join(failed['config'] + ': ' + failed['reason'].astype(str))})"
+        if not failed.empty
+        else ""
+    )
     if aug.empty or judged.empty:
         few = not aug[aug["verdict"] == TOO_FEW].empty
         return lead + (": too few test frauds to judge any configuration" if few else "") + f".{tail}"
     if base["baseline_recall"] == 0 and (judged["recall"] == 0).all():
-        return (f"{lead}, and no augmented detector catches any of it either: no generator made its pattern from "
-                f"the other variants' examples.{tail}")
+        return (
+            f"{lead}, and no augmented detector catches any of it either: no generator made its pattern from "
+            f"the other variants' examples.{tail}"
+        )
     parts = []
     for verdict, word in ((VERDICT_HELPS, "raised"), (VERDICT_HURTS, "lowered")):
         hit = judged[judged["verdict"] == verdict].sort_values("diff", ascending=verdict == VERDICT_HURTS)
         if not hit.empty:
             r = hit.iloc[0]
             more = f" (and {len(hit) - 1} more)" if len(hit) > 1 else ""
-            known = (f"; on the other, known variants {r['known_recall']:.2f} vs {r['known_baseline_recall']:.2f} "
-                     f"real-only, {r['known_verdict']}" if np.isfinite(r.get("known_recall", np.nan)) else "")
+            known = (
+                f"; on the other, known variants {r['known_recall']:.2f} vs {r['known_baseline_recall']:.2f} "
+                f"real-only, {r['known_verdict']}"
+                if np.isfinite(r.get("known_recall", np.nan))
+                else ""
+            )
             adj = "" if r["verdict_adjusted"] == verdict else ", not after the Bonferroni correction"
-            parts.append(f"{_title(r['config'])}{more} {word} it to {r['recall']:.2f} ({_ci(r)}: {verdict}{adj}"
-                         f"{known})")
+            parts.append(
+                f"{_title(r['config'])}{more} {word} it to {r['recall']:.2f} ({_ci(r)}: {verdict}{adj}{known})"
+            )
     if parts:
         return f"{lead}; " + "; ".join(parts) + f".{tail}"
     best = judged.sort_values("diff", ascending=False).iloc[0]
     if (judged["verdict"] == VERDICT_EQUIVALENT).all():
         how = "synthetic fraud left it unchanged: every configuration is equivalent to real-only on it"
     elif (judged["verdict"] == VERDICT_INCONCLUSIVE).any():
-        how = ("no configuration moved it beyond noise, but the data cannot rule out a gain worth having "
-               "(inconclusive)")
+        how = "no configuration moved it beyond noise, but the data cannot rule out a gain worth having (inconclusive)"
     else:
         how = "no configuration moved it beyond noise"
     return f"{lead}; {how} (closest: {_title(best['config'])} {best['recall']:.2f}, {_ci(best)}).{tail}"
@@ -360,33 +504,50 @@ def headline(table: pd.DataFrame) -> str:
     judged = list(dict.fromkeys(aug["variant"]))
     flat = [v for v in judged if v not in helped and v not in hurt]
     not_judged = [v for v in variants_all if v not in judged]
-    s = (f"Unseen attack variants (each of {len(variants_all)} values of {column} held out of training and "
-         f"validation in turn): synthetic fraud raised recall on a variant the detector had never seen for "
-         f"{len(helped)} of {len(judged)} judged variants")
+    s = (
+        f"Unseen attack variants (each of {len(variants_all)} values of {column} held out of training and "
+        f"validation in turn): synthetic fraud raised recall on a variant the detector had never seen for "
+        f"{len(helped)} of {len(judged)} judged variants"
+    )
     if helped:
         best = aug[aug["verdict"] == VERDICT_HELPS].sort_values("diff", ascending=False).iloc[0]
-        s += (f" (largest: {column}={best['variant']}, {_title(best['config'])}, {best['baseline_recall']:.2f} -> "
-              f"{best['recall']:.2f}, {_ci(best)})")
+        s += (
+            f" (largest: {column}={best['variant']}, {_title(best['config'])}, {best['baseline_recall']:.2f} -> "
+            f"{best['recall']:.2f}, {_ci(best)})"
+        )
     s += f", lowered it for {len(hurt)}" + (f" ({', '.join(f'{column}={v}' for v in hurt)})" if hurt else "")
     s += f" and left it unchanged beyond noise for {len(flat)}"
     flat_verdicts = set(aug.loc[aug["variant"].isin(flat), "verdict"])
     if flat and flat_verdicts <= {VERDICT_EQUIVALENT, VERDICT_INCONCLUSIVE}:  # five-word verdicts (min_effect set)
         eq = [v for v in flat if (aug.loc[aug["variant"] == v, "verdict"] == VERDICT_EQUIVALENT).all()]
         parts = ([f"{len(eq)} equivalent for every configuration"] if eq else []) + (
-            [f"{len(flat) - len(eq)} inconclusive for some"] if len(flat) > len(eq) else [])
+            [f"{len(flat) - len(eq)} inconclusive for some"] if len(flat) > len(eq) else []
+        )
         s += f" ({', '.join(parts)})"
     if not_judged:
         s += f"; {len(not_judged)} could not be judged ({', '.join(f'{column}={v}' for v in not_judged)})"
     return s + "."
 
 
-def unseen_markdown(table: pd.DataFrame, result: dict[str, Any] | None, headline_text: str, ev: dict[str, Any],
-                    feature: bool, plot_name: str) -> str:
+def unseen_markdown(
+    table: pd.DataFrame,
+    result: dict[str, Any] | None,
+    headline_text: str,
+    ev: dict[str, Any],
+    feature: bool,
+    plot_name: str,
+) -> str:
     lines = ["# Unseen attack variants: does synthetic fraud catch a variant the detector never trained on?", ""]
     if result is None:
-        return "\n".join(lines + ["The unseen-variant test is off: set `unseen.column` in params.yaml to a column that "
-                                  "names fraud kinds (a categorical column, or {column, bins} for a numeric one) to "
-                                  "ask whether synthetic fraud catches a variant never trained on.", ""])
+        return "\n".join(
+            lines
+            + [
+                "The unseen-variant test is off: set `unseen.column` in params.yaml to a column that "
+                "names fraud kinds (a categorical column, or {column, bins} for a numeric one) to "
+                "ask whether synthetic fraud catches a variant never trained on.",
+                "",
+            ]
+        )
     if table.empty:
         return "\n".join(lines + ["No variant to test: the test split holds no frauds.", ""])
     column = result["column"]
@@ -394,33 +555,47 @@ def unseen_markdown(table: pd.DataFrame, result: dict[str, Any] | None, headline
     lines += [f"Per variant ({headline_text} on its test frauds; thresholds from the validation legitimate rows):", ""]
     lines += [f"- {variant_sentence(g, headline_text)}" for _, g in table.groupby("variant", sort=False)] + [""]
     if feature:
-        lines += [f"`{column}` is itself a feature: in each cell the detector sees the held-out value only on "
-                  "legitimate rows, as it would before the first such fraud.", ""]
+        lines += [
+            f"`{column}` is itself a feature: in each cell the detector sees the held-out value only on "
+            "legitimate rows, as it would before the first such fraud.",
+            "",
+        ]
     n_min = min_judgeable(ev["ci"])
     fits = max((len(c.get("fit_seeds", [])) for c in result["cells"]), default=1)
-    lines += [f"Method: for each variant, its fraud rows are removed from the training and validation splits (no "
-              "generator, early stopping or threshold sees them); the generators are fitted on the remaining seed "
-              "frauds and the real-only and augmented detectors trained on the remaining rows; all are scored on the "
-              f"same untouched test rows. CI: {ev['ci'] * 100:g}% paired bootstrap over test frauds"
-              f"{', detector seeds and generator fits' if fits > 1 else ' and detector seeds'}; a helps/hurts "
-              f"verdict is confirmed by an exact sign test on the frauds whose outcome differs; 'too few to judge' "
-              f"below {n_min} test frauds, where not even a unanimous outcome could be significant. The Bonferroni "
-              "column corrects for the number of comparisons. 'seen' is the real-only detector trained with every "
-              f"variant. Plot: `{plot_name}`.", ""]
-    lines += ["| variant | test frauds | configuration | seen | real-only | augmented | difference (CI) | verdict | "
-              "Bonferroni | known variants: real-only -> augmented (verdict) |",
-              "|---|---:|---|---:|---:|---:|---|---|---|---|"]
+    lines += [
+        f"Method: for each variant, its fraud rows are removed from the training and validation splits (no "
+        "generator, early stopping or threshold sees them); the generators are fitted on the remaining seed "
+        "frauds and the real-only and augmented detectors trained on the remaining rows; all are scored on the "
+        f"same untouched test rows. CI: {ev['ci'] * 100:g}% paired bootstrap over test frauds"
+        f"{', detector seeds and generator fits' if fits > 1 else ' and detector seeds'}; a helps/hurts "
+        f"verdict is confirmed by an exact sign test on the frauds whose outcome differs; 'too few to judge' "
+        f"below {n_min} test frauds, where not even a unanimous outcome could be significant. The Bonferroni "
+        "column corrects for the number of comparisons. 'seen' is the real-only detector trained with every "
+        f"variant. Plot: `{plot_name}`.",
+        "",
+    ]
+    lines += [
+        "| variant | test frauds | configuration | seen | real-only | augmented | difference (CI) | verdict | "
+        "Bonferroni | known variants: real-only -> augmented (verdict) |",
+        "|---|---:|---|---:|---:|---:|---|---|---|---|",
+    ]
     for _, r in table[table["config"] != REAL_ONLY].iterrows():
         if r["verdict"] == FAILED:
-            lines.append(f"| {r['variant']} | {int(r['n_test_frauds'])} | {r['config']} | | | | | failed: "
-                         f"{r['reason']} | | |")
+            lines.append(
+                f"| {r['variant']} | {int(r['n_test_frauds'])} | {r['config']} | | | | | failed: {r['reason']} | | |"
+            )
             continue
         seen = f"{r['seen_recall']:.3f}" if np.isfinite(r.get("seen_recall", np.nan)) else ""
-        known = (f"{r['known_baseline_recall']:.3f} -> {r['known_recall']:.3f} ({r['known_verdict']})"
-                 if np.isfinite(r.get("known_recall", np.nan)) else "")
-        lines.append(f"| {r['variant']} | {int(r['n_test_frauds'])} | {r['config']} | {seen} | "
-                     f"{r['baseline_recall']:.3f} | {r['recall']:.3f} | {signed(r['diff'])} ({signed(r['diff_lo'])}.."
-                     f"{signed(r['diff_hi'])}) | {r['verdict']} | {r['verdict_adjusted']} | {known} |")
+        known = (
+            f"{r['known_baseline_recall']:.3f} -> {r['known_recall']:.3f} ({r['known_verdict']})"
+            if np.isfinite(r.get("known_recall", np.nan))
+            else ""
+        )
+        lines.append(
+            f"| {r['variant']} | {int(r['n_test_frauds'])} | {r['config']} | {seen} | "
+            f"{r['baseline_recall']:.3f} | {r['recall']:.3f} | {signed(r['diff'])} ({signed(r['diff_lo'])}.."
+            f"{signed(r['diff_hi'])}) | {r['verdict']} | {r['verdict_adjusted']} | {known} |"
+        )
     return "\n".join(lines + [""])
 
 
@@ -429,9 +604,13 @@ def metrics(table: pd.DataFrame, result: dict[str, Any] | None) -> dict[str, Any
     if result is None:
         return {"enabled": False}
     aug = table[table["config"] != REAL_ONLY]
-    out: dict[str, Any] = {"enabled": True, "column": result["column"], "variants": len(result["variants"]),
-                           "verdicts": verdict_counts(aug["verdict"]),
-                           "per_variant": {}}
+    out: dict[str, Any] = {
+        "enabled": True,
+        "column": result["column"],
+        "variants": len(result["variants"]),
+        "verdicts": verdict_counts(aug["verdict"]),
+        "per_variant": {},
+    }
     for v, g in table.groupby("variant", sort=False):
         base = g[g["config"] == REAL_ONLY].iloc[0]
         entry: dict[str, Any] = {"n_test_frauds": int(base["n_test_frauds"])}
@@ -441,7 +620,13 @@ def metrics(table: pd.DataFrame, result: dict[str, Any] | None) -> dict[str, Any
             entry["seen_recall"] = base.get("seen_recall", np.nan)
         if not ok.empty:
             best = ok.sort_values("diff", ascending=False).iloc[0]
-            entry.update({"best_config": best["config"], "best_recall": best["recall"], "best_diff": best["diff"],
-                          "best_verdict": best["verdict"]})
+            entry.update(
+                {
+                    "best_config": best["config"],
+                    "best_recall": best["recall"],
+                    "best_diff": best["diff"],
+                    "best_verdict": best["verdict"],
+                }
+            )
         out["per_variant"][str(v)] = entry
     return out

@@ -56,6 +56,7 @@ class ARFGenerator(Generator):
         "early_stop": (Bool(), True),
         "n_jobs": (Int(1), 1),
     }
+
     def _frame(self, data: pd.DataFrame) -> pd.DataFrame:
         out = pd.DataFrame(index=data.index)
         for col in data.columns:
@@ -68,16 +69,26 @@ class ARFGenerator(Generator):
     def _fit(self, data: pd.DataFrame, train: pd.DataFrame | None, seed: int) -> dict[str, Any]:
         notes: list[str] = []
         numeric = [c for c in data.columns if not self._schema.feature(c).is_categorical]
-        self._medians = {c: float(pd.to_numeric(data[c], errors="coerce").median()) if data[c].notna().any() else 0.0
-                         for c in numeric}
+        self._medians = {
+            c: float(pd.to_numeric(data[c], errors="coerce").median()) if data[c].notna().any() else 0.0
+            for c in numeric
+        }
         if any(data[c].isna().any() for c in numeric):
             notes.append("NaN in numerical columns imputed with the seed-set median before fitting")
         data = self._with_target(data, notes)
         arf = _arf_module()
         frame = self._frame(data)
-        self._model = arf.arf(x=frame, num_trees=self.num_trees, delta=self.delta, max_iters=self.max_iters,
-                              early_stop=self.early_stop, verbose=False, min_node_size=self.min_node_size,
-                              random_state=seed, n_jobs=self.n_jobs)
+        self._model = arf.arf(
+            x=frame,
+            num_trees=self.num_trees,
+            delta=self.delta,
+            max_iters=self.max_iters,
+            early_stop=self.early_stop,
+            verbose=False,
+            min_node_size=self.min_node_size,
+            random_state=seed,
+            n_jobs=self.n_jobs,
+        )
         self._model.forde()
         self._frame_columns = list(frame.columns)
         return {"notes": notes, "discriminator_accuracy": [float(a) for a in getattr(self._model, "acc", [])]}

@@ -119,11 +119,14 @@ class Generator(ABC):
     # -- construction ------------------------------------------------------------------
     def __init__(self, **hyperparameters: Any):
         if "max_categories" in hyperparameters:
-            raise ConfigError(f"'max_categories' is no longer a hyperparameter of generator '{self.name}': the "
-                              "input contract limits categories for every generator at once; remove it here and "
-                              "set data.max_categories in params.yaml instead")
-        params = validate_all(Section(self.parameters), copy.deepcopy(hyperparameters),
-                              f"generator '{self.name}' hyperparameters")
+            raise ConfigError(
+                f"'max_categories' is no longer a hyperparameter of generator '{self.name}': the "
+                "input contract limits categories for every generator at once; remove it here and "
+                "set data.max_categories in params.yaml instead"
+            )
+        params = validate_all(
+            Section(self.parameters), copy.deepcopy(hyperparameters), f"generator '{self.name}' hyperparameters"
+        )
         self._hyperparameter_names = list(params)
         for key, value in params.items():
             setattr(self, key, value)
@@ -144,8 +147,14 @@ class Generator(ABC):
         return f"{type(self).__name__}({params})"
 
     # -- fit -----------------------------------------------------------------------------
-    def fit(self, seed_set: pd.DataFrame, schema: Schema, train: pd.DataFrame | None = None,
-            seed: int = 0, target: pd.Series | None = None) -> Generator:
+    def fit(
+        self,
+        seed_set: pd.DataFrame,
+        schema: Schema,
+        train: pd.DataFrame | None = None,
+        seed: int = 0,
+        target: pd.Series | None = None,
+    ) -> Generator:
         """Fit on the seed set (fraud rows of the training split; extra columns are ignored).
 
         `train` is the whole training split (features and `schema.label`); only oversamplers use
@@ -198,15 +207,22 @@ class Generator(ABC):
         self._target_values: np.ndarray | None = None
         if target is not None:
             if not isinstance(target, pd.Series) or len(target) != n_rows or target.name is None:
-                raise GeneratorError(f"{self.name}.fit needs target as a named Series with one value per seed row "
-                                     f"({n_rows}); pass seed rows' values of the target column")
+                raise GeneratorError(
+                    f"{self.name}.fit needs target as a named Series with one value per seed row "
+                    f"({n_rows}); pass seed rows' values of the target column"
+                )
             name = str(target.name)
             if name in schema.feature_names and not schema.feature(name).is_categorical:
-                raise GeneratorError(f"augment.target.column '{name}' is a numerical feature; targeting needs a "
-                                     "categorical feature or a meta column (or segment it into a meta column first)")
+                raise GeneratorError(
+                    f"augment.target.column '{name}' is a numerical feature; targeting needs a "
+                    "categorical feature or a meta column (or segment it into a meta column first)"
+                )
             self._target_name = name
-            self._target_values = as_text(target.reset_index(drop=True)).map(
-                lambda v: MISSING_SEGMENT if v is None else v).to_numpy(dtype=object)
+            self._target_values = (
+                as_text(target.reset_index(drop=True))
+                .map(lambda v: MISSING_SEGMENT if v is None else v)
+                .to_numpy(dtype=object)
+            )
 
     def _check_enough_rows(self, n_rows: int) -> None:
         """Validation: at least `min_rows` seed rows."""
@@ -217,8 +233,9 @@ class Generator(ABC):
                 "such as random_oversample"
             )
 
-    def _remember_columns(self, data: pd.DataFrame, schema: Schema, model_columns: list[str],
-                          constant: dict[str, Any], all_nan: list[str]) -> None:
+    def _remember_columns(
+        self, data: pd.DataFrame, schema: Schema, model_columns: list[str], constant: dict[str, Any], all_nan: list[str]
+    ) -> None:
         """Preprocessing state `sample` needs: the schema, the columns (all and modelled), the constant columns'
         values, the all-NaN columns, and per categorical column the values seen and the most frequent one."""
         self._schema = schema
@@ -234,8 +251,9 @@ class Generator(ABC):
             if values.notna().any():
                 self._category_mode[col] = values.mode(dropna=True).sort_values().iloc[0]
 
-    def _fit_model(self, data: pd.DataFrame, model_columns: list[str], train: pd.DataFrame | None,
-                   seed: int) -> tuple[dict[str, Any], float, list[str]]:
+    def _fit_model(
+        self, data: pd.DataFrame, model_columns: list[str], train: pd.DataFrame | None, seed: int
+    ) -> tuple[dict[str, Any], float, list[str]]:
         """The fit itself: the subclass's `_fit` on the modelled columns, seeded, its warnings caught and deep
         library errors made one line. Returns what `_fit` returned, the seconds it took and its distinct warning
         messages (none fitted without modelled columns)."""
@@ -263,8 +281,16 @@ class Generator(ABC):
                 messages.append(text)
         return info, seconds, messages
 
-    def _fit_report(self, info: dict[str, Any], seconds: float, messages: list[str], seed: int, n_rows: int,
-                    constant: dict[str, Any], all_nan: list[str]) -> dict[str, Any]:
+    def _fit_report(
+        self,
+        info: dict[str, Any],
+        seconds: float,
+        messages: list[str],
+        seed: int,
+        n_rows: int,
+        constant: dict[str, Any],
+        all_nan: list[str],
+    ) -> dict[str, Any]:
         """The notes: `fit_info`, what the fit did (rows, columns, seconds, warnings) with `_fit`'s own entries
         merged in and its notes followed by the removed columns' note."""
         fit_info = {
@@ -339,11 +365,13 @@ class Generator(ABC):
         except PipelineError:
             raise
         except Exception as error:
-            raise GeneratorError(f"{self.name} failed to sample {what}: {short_reason(error)}; {fix} or choose "
-                                 "another generator") from error
+            raise GeneratorError(
+                f"{self.name} failed to sample {what}: {short_reason(error)}; {fix} or choose another generator"
+            ) from error
         if len(raw) != n:
-            raise GeneratorError(f"{self.name} returned {len(raw)} rows instead of {n}; {fix} or choose another "
-                                 "generator")
+            raise GeneratorError(
+                f"{self.name} returned {len(raw)} rows instead of {n}; {fix} or choose another generator"
+            )
         return raw
 
     # -- targeted sampling ---------------------------------------------------------------
@@ -367,9 +395,11 @@ class Generator(ABC):
 
     def _unmet(self, value: str, got: int, wanted: int, tries: str) -> GeneratorError:
         """The one line for a segment a conditional sample could not fill."""
-        return GeneratorError(f"{self.name} made only {got} of {wanted} rows with {self._target_name}={value!r} in "
-                              f"{tries}; give {value!r} a smaller weight in augment.target.weights, or choose another "
-                              "generator")
+        return GeneratorError(
+            f"{self.name} made only {got} of {wanted} rows with {self._target_name}={value!r} in "
+            f"{tries}; give {value!r} a smaller weight in augment.target.weights, or choose another "
+            "generator"
+        )
 
     @property
     def target_column(self) -> str | None:
@@ -387,8 +417,10 @@ class Generator(ABC):
         if not getattr(self, "_fitted", False):
             raise GeneratorError(f"{self.name} generator is not fitted; call fit(seed_set, schema) before {what}()")
         if getattr(self, "_target_name", None) is None:
-            raise GeneratorError(f"{self.name} was fitted without a target column; refit it with augment.target set "
-                                 f"(fit(..., target=values)) to use {what}()")
+            raise GeneratorError(
+                f"{self.name} was fitted without a target column; refit it with augment.target set "
+                f"(fit(..., target=values)) to use {what}()"
+            )
 
     def sample_targeted(self, counts: dict[str, int], seed: int = 0) -> pd.DataFrame:
         """counts[v] new rows whose target column is v, for each value v (in the order given), with the feature
@@ -399,22 +431,30 @@ class Generator(ABC):
         col = self._target_name
         for value, k in counts.items():
             if isinstance(k, bool) or not isinstance(k, Integral) or k < 0:
-                raise GeneratorError(f"{self.name}.sample_targeted needs whole numbers >= 0 of rows, got {k!r} for "
-                                     f"{col}={value!r}")
+                raise GeneratorError(
+                    f"{self.name}.sample_targeted needs whole numbers >= 0 of rows, got {k!r} for {col}={value!r}"
+                )
             if k and value == MISSING_SEGMENT:
                 raise GeneratorError(f"{self.name} cannot target rows whose {col} is missing; give that value weight 0")
             if k and value not in known:
-                raise GeneratorError(f"augment.target asks for {k} rows with {col}={value!r}, a value no seed fraud "
-                                     f"has (values: {', '.join(v for v in known if v != MISSING_SEGMENT)}); fix "
-                                     "augment.target.weights")
+                raise GeneratorError(
+                    f"augment.target asks for {k} rows with {col}={value!r}, a value no seed fraud "
+                    f"has (values: {', '.join(v for v in known if v != MISSING_SEGMENT)}); fix "
+                    "augment.target.weights"
+                )
         wanted = {str(v): int(k) for v, k in counts.items() if k}
         total = sum(wanted.values())
         if total == 0:
             out = self._finish(pd.DataFrame({c: pd.Series([], dtype=object) for c in self._model_columns}))
             out[col] = pd.Series([], dtype=object)
             return out
-        raw = self._guarded_sample(lambda: self._sample_targeted(wanted, seed), seed, total,
-                                   f"{total} targeted rows by {col}", "refit it, change augment.target")
+        raw = self._guarded_sample(
+            lambda: self._sample_targeted(wanted, seed),
+            seed,
+            total,
+            f"{total} targeted rows by {col}",
+            "refit it, change augment.target",
+        )
         target_values = as_text(raw[col]).to_numpy(dtype=object)
         out = self._finish(raw)
         out[col] = target_values  # a categorical feature keeps the value asked for
@@ -442,8 +482,9 @@ class Generator(ABC):
         """Read a generator written by `save`."""
         path = Path(path)
         if not path.is_file():
-            raise GeneratorError(f"generator file {path} not found; run the fit stage "
-                                 "(dvc repro fit@<name>-<fit seed>) first")
+            raise GeneratorError(
+                f"generator file {path} not found; run the fit stage (dvc repro fit@<name>-<fit seed>) first"
+            )
         try:
             with open(path, "rb") as handle:
                 obj = cloudpickle.load(handle)

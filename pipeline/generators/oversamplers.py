@@ -95,16 +95,18 @@ class Oversampler(Generator):
         both = pd.concat([legit, seed_rows], ignore_index=True)
         self._y = np.r_[np.zeros(len(legit), dtype=int), np.ones(len(seed_rows), dtype=int)]
 
-        self._encoder = Encoder(seed_rows, self._num_cols, self._cat_cols,
-                                standardize=getattr(self, "standardize", False))
+        self._encoder = Encoder(
+            seed_rows, self._num_cols, self._cat_cols, standardize=getattr(self, "standardize", False)
+        )
         if self._encoder.reference_has_missing:
             notes.append("NaN in numerical columns imputed with the seed-set median before resampling")
         if self._cat_cols and self.encodes_categoricals:
             self._X = self._encoder.one_hot(both)
             notes.append("categorical columns one-hot encoded for resampling and decoded by argmax")
         elif self._cat_cols:
-            self._X = pd.concat([self._encoder.numeric(both), tokens(both[self._cat_cols])],
-                                axis=1)[self._num_cols + self._cat_cols]
+            self._X = pd.concat([self._encoder.numeric(both), tokens(both[self._cat_cols])], axis=1)[
+                self._num_cols + self._cat_cols
+            ]
         else:
             self._X = self._encoder.numeric(both).to_numpy(dtype="float64")
 
@@ -177,7 +179,8 @@ class Oversampler(Generator):
                     raise GeneratorError(
                         f"{self.name} cannot oversample {col}={value!r} on its own: it has {m} seed row(s) and needs "
                         f"{self.min_segment_rows}; give {value!r} weight 0 in augment.target.weights or use "
-                        "random_oversample")
+                        "random_oversample"
+                    )
                 rows = np.flatnonzero(np.r_[np.ones(n_legit, dtype=bool), mine])
                 X = saved[0]
                 self._X = X.iloc[rows].reset_index(drop=True) if isinstance(X, pd.DataFrame) else X[rows]
@@ -222,8 +225,10 @@ class BorderlineSMOTEGenerator(Oversampler):
 
     name: ClassVar[str] = "borderline_smote"
     parameters: ClassVar[dict[str, tuple[Check, Any]]] = {
-        "k_neighbors": (Int(1), 5), "m_neighbors": (Int(1), 10),
-        "kind": (Str(("borderline-1", "borderline-2")), "borderline-1"), "standardize": (Bool(), True),
+        "k_neighbors": (Int(1), 5),
+        "m_neighbors": (Int(1), 10),
+        "kind": (Str(("borderline-1", "borderline-2")), "borderline-1"),
+        "standardize": (Bool(), True),
     }
 
     def _m(self) -> int:
@@ -235,8 +240,9 @@ class BorderlineSMOTEGenerator(Oversampler):
     def _make_sampler(self, strategy, seed):
         from imblearn.over_sampling import BorderlineSMOTE
 
-        return BorderlineSMOTE(sampling_strategy=strategy, k_neighbors=self._k(), m_neighbors=self._m(),
-                               kind=self.kind, random_state=seed)
+        return BorderlineSMOTE(
+            sampling_strategy=strategy, k_neighbors=self._k(), m_neighbors=self._m(), kind=self.kind, random_state=seed
+        )
 
     def _no_rows_message(self) -> str:
         return (

@@ -169,7 +169,6 @@ class SDVGenerator(Generator):
             out = out[TABLE]
         return out.reset_index(drop=True)
 
-
     def _sample_targeted(self, counts: dict[str, int], seed: int) -> pd.DataFrame:
         from sdv.sampling import Condition
 
@@ -183,13 +182,16 @@ class SDVGenerator(Generator):
         for value, k in counts.items():
             try:
                 with self._threads():
-                    rows = synthesizer.sample_from_conditions([Condition(column_values={col: value}, num_rows=k)],
-                                                              max_tries_per_batch=self.max_condition_tries)
+                    rows = synthesizer.sample_from_conditions(
+                        [Condition(column_values={col: value}, num_rows=k)],
+                        max_tries_per_batch=self.max_condition_tries,
+                    )
             except Exception as error:
                 raise GeneratorError(
                     f"{self.name} could not sample {k} rows with {col}={value!r} ({short_reason(error, 140)}); "
                     f"give {value!r} a smaller weight in augment.target.weights, "
-                    "or choose another generator") from error
+                    "or choose another generator"
+                ) from error
             if isinstance(rows, dict):
                 rows = rows[TABLE]
             if len(rows) < k:
@@ -212,8 +214,8 @@ class _GANMixin:
             notes.append(
                 f"batch_size lowered from {requested} to {used}: CTGAN needs a multiple of pac={pac} "
                 f"(and an even number) no larger than the {n_rows} seed rows"
-                if used < requested else
-                f"batch_size raised from {requested} to {used}: CTGAN needs a multiple of pac={pac} (and even)"
+                if used < requested
+                else f"batch_size raised from {requested} to {used}: CTGAN needs a multiple of pac={pac} (and even)"
             )
         kwargs["batch_size"] = used
         return kwargs

@@ -51,8 +51,10 @@ def allocate(seed_counts: dict[str, int], n: int, target: dict[str, Any]) -> dic
     if target["policy"] == "weights":
         unknown = [v for v in target["weights"] if v not in seed_counts or v == MISSING]
         if unknown:
-            raise ConfigError(f"augment.target.weights names {', '.join(map(repr, unknown))}, which no seed fraud has "
-                              f"in {column} (values: {', '.join(values)}); fix the weights")
+            raise ConfigError(
+                f"augment.target.weights names {', '.join(map(repr, unknown))}, which no seed fraud has "
+                f"in {column} (values: {', '.join(values)}); fix the weights"
+            )
         w = np.array([target["weights"].get(v, 0.0) for v in values], dtype=float)
         quotas = n * w / w.sum()
     else:

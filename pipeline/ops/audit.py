@@ -28,8 +28,10 @@ def exclusive_lock(path: Path) -> Iterator[None]:
         fh.seek(0)
         holder = fh.read().strip() or "unknown"
         fh.close()
-        raise LockError(f"another retrain holds {path} ({holder}); wait for it to finish - the lock is released "
-                        "when that process ends") from None
+        raise LockError(
+            f"another retrain holds {path} ({holder}); wait for it to finish - the lock is released "
+            "when that process ends"
+        ) from None
     try:
         fh.seek(0)
         fh.truncate()

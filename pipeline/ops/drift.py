@@ -30,8 +30,11 @@ def reference_profile(train: pd.DataFrame, schema, bins: int = 10) -> dict[str, 
             edges = np.unique(np.quantile(vals, np.linspace(0, 1, bins + 1))) if len(vals) else np.array([0.0])
             inner = edges[1:-1].tolist()
             counts = np.bincount(np.searchsorted(inner, vals, side="right"), minlength=len(inner) + 1)
-            prof["features"][f.name] = {"type": "numerical", "edges": inner,
-                                        "shares": (counts / max(len(vals), 1)).round(6).tolist()}
+            prof["features"][f.name] = {
+                "type": "numerical",
+                "edges": inner,
+                "shares": (counts / max(len(vals), 1)).round(6).tolist(),
+            }
     return prof
 
 
@@ -41,8 +44,7 @@ def _psi(expected: np.ndarray, actual: np.ndarray, eps: float = 1e-4) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def drift(reference: dict[str, Any] | None, train: pd.DataFrame, schema,
-          basis: str = "champion") -> dict[str, Any]:
+def drift(reference: dict[str, Any] | None, train: pd.DataFrame, schema, basis: str = "champion") -> dict[str, Any]:
     """PSI per feature and fraud-rate change of `train` against `reference` (`basis` names what it profiles)."""
     if not reference:
         return {"available": False, "reason": "no reference profile of earlier training data"}
@@ -57,11 +59,22 @@ def drift(reference: dict[str, Any] | None, train: pd.DataFrame, schema,
             psi[name] = round(_psi(ref["shares"], counts / max(len(vals), 1)), 6)
         else:
             cats = sorted(set(ref["shares"]) | set(now["features"][name]["shares"]))
-            psi[name] = round(_psi([ref["shares"].get(c, 0.0) for c in cats],
-                                   [now["features"][name]["shares"].get(c, 0.0) for c in cats]), 6)
+            psi[name] = round(
+                _psi(
+                    [ref["shares"].get(c, 0.0) for c in cats],
+                    [now["features"][name]["shares"].get(c, 0.0) for c in cats],
+                ),
+                6,
+            )
     worst = max(psi.items(), key=lambda kv: kv[1]) if psi else (None, 0.0)
-    return {"available": True, "reference": basis, "fraud_rate_reference": reference["fraud_rate"],
-            "fraud_rate_now": now["fraud_rate"],
-            "fraud_rate_change": round(now["fraud_rate"] - reference["fraud_rate"], 6), "psi": psi,
-            "max_psi": worst[1], "max_psi_feature": worst[0],
-            "drifted_features": sorted(k for k, v in psi.items() if v > PSI_DRIFT)}
+    return {
+        "available": True,
+        "reference": basis,
+        "fraud_rate_reference": reference["fraud_rate"],
+        "fraud_rate_now": now["fraud_rate"],
+        "fraud_rate_change": round(now["fraud_rate"] - reference["fraud_rate"], 6),
+        "psi": psi,
+        "max_psi": worst[1],
+        "max_psi_feature": worst[0],
+        "drifted_features": sorted(k for k, v in psi.items() if v > PSI_DRIFT),
+    }

@@ -24,8 +24,9 @@ def run_dvc(paths: Paths, args: list[str]) -> None:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("DVC_NO_ANALYTICS", "1")
-    proc = subprocess.Popen([exe, *args], cwd=paths.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    proc = subprocess.Popen(
+        [exe, *args], cwd=paths.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     lines: list[str] = []
     try:
         for line in proc.stdout:

@@ -22,16 +22,19 @@ def guardrail_segments(test: pd.DataFrame, params: dict, label: str) -> dict[str
     return out
 
 
-def recalls(scorer: Any, schema, valid: pd.DataFrame, test: pd.DataFrame, budget: float,
-            segments: dict[str, np.ndarray]) -> tuple[float, dict[str, float]]:
+def recalls(
+    scorer: Any, schema, valid: pd.DataFrame, test: pd.DataFrame, budget: float, segments: dict[str, np.ndarray]
+) -> tuple[float, dict[str, float]]:
     """Headline recall of a registered model on the new rows (scored through its serving interface), and per
     segment (thresholds always from all validation legit rows)."""
     from pipeline.experiment.metrics import recall_at_budget
 
     yv, yt = valid[schema.label].to_numpy(), test[schema.label].to_numpy()
     sv, st = scorer.scores(valid), scorer.scores(test)
-    return (recall_at_budget(yv, sv, yt, st, budget),
-            {name: recall_at_budget(yv, sv, yt[m], st[m], budget) for name, m in segments.items()})
+    return (
+        recall_at_budget(yv, sv, yt, st, budget),
+        {name: recall_at_budget(yv, sv, yt[m], st[m], budget) for name, m in segments.items()},
+    )
 
 
 def attacked_frauds(params: dict, schema, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -44,8 +47,9 @@ def attacked_frauds(params: dict, schema, train: pd.DataFrame, test: pd.DataFram
     return {a.name: apply_attack(frauds, a, legit, schema) for a in attacks(params["redteam"], schema)}
 
 
-def attack_recalls(scorer: Any, schema, valid: pd.DataFrame, attacked: dict[str, pd.DataFrame],
-                   budget: float) -> dict[str, float]:
+def attack_recalls(
+    scorer: Any, schema, valid: pd.DataFrame, attacked: dict[str, pd.DataFrame], budget: float
+) -> dict[str, float]:
     """Recall of a registered model on each attacked copy of the test frauds (threshold from the validation legit
     rows, as for the headline)."""
     from pipeline.experiment.metrics import recall_at_budget
@@ -53,8 +57,10 @@ def attack_recalls(scorer: Any, schema, valid: pd.DataFrame, attacked: dict[str,
     if not attacked:
         return {}
     yv, sv = valid[schema.label].to_numpy(), scorer.scores(valid)
-    return {name: recall_at_budget(yv, sv, frame[schema.label].to_numpy(), scorer.scores(frame), budget)
-            for name, frame in attacked.items()}
+    return {
+        name: recall_at_budget(yv, sv, frame[schema.label].to_numpy(), scorer.scores(frame), budget)
+        for name, frame in attacked.items()
+    }
 
 
 def pool_flags(paths: Paths, best_config: str | None, fit_seeds: list[int]) -> list[str] | None:

@@ -81,12 +81,24 @@ def _run_locked(paths: Paths, params_path: Path, params: dict, audit_path: Path,
     audit = read_audit(audit_path)
     if audit and audit[-1].get("status") == "started":
         prev = audit[-1]
-        append_audit(audit_path, {**prev, "status": "failed", "time_recorded": now(),
-                                  "error": "the previous retrain ended without finishing (killed?)"})
+        append_audit(
+            audit_path,
+            {
+                **prev,
+                "status": "failed",
+                "time_recorded": now(),
+                "error": "the previous retrain ended without finishing (killed?)",
+            },
+        )
         audit = read_audit(audit_path)
     offset = target_offset(params, audit, rt["advance_days"]) if advance else None
-    record: dict[str, Any] = {"time": now(), "status": "started", "pid": os.getpid(), "day_offset": offset,
-                              "source": params["data"]["source"]}
+    record: dict[str, Any] = {
+        "time": now(),
+        "status": "started",
+        "pid": os.getpid(),
+        "day_offset": offset,
+        "source": params["data"]["source"],
+    }
     append_audit(audit_path, record)
     old = signal.signal(signal.SIGTERM, _on_term)
     try:
@@ -110,13 +122,21 @@ def _run_locked(paths: Paths, params_path: Path, params: dict, audit_path: Path,
         except PipelineError as e:
             record["mlflow_note"] = f"decision not attached to MLflow: {e}"
         append_audit(audit_path, record)
-        print(f"retrain: {record['decision']} (champion v{record.get('champion_version')} "
-              f"{num(record.get('champion_score'), 4)}, challenger v{record.get('challenger_version')} "
-              f"{num(record.get('challenger_score'), 4)}); audit: {audit_path}")
+        print(
+            f"retrain: {record['decision']} (champion v{record.get('champion_version')} "
+            f"{num(record.get('champion_score'), 4)}, challenger v{record.get('challenger_version')} "
+            f"{num(record.get('challenger_score'), 4)}); audit: {audit_path}"
+        )
         return 0
     except BaseException as e:
-        record.update({"status": "failed", "error": str(e) or type(e).__name__, "time_end": now(),
-                       "seconds": round(time.perf_counter() - started, 1)})
+        record.update(
+            {
+                "status": "failed",
+                "error": str(e) or type(e).__name__,
+                "time_end": now(),
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        )
         append_audit(audit_path, record)
         raise
     finally:
@@ -139,12 +159,17 @@ def _decide(paths: Paths, params: dict, previous: dict[str, Any] | None = None) 
     pub = read_json(paths.mlflow_report) if paths.mlflow_report.exists() else {}
     out: dict[str, Any] = {
         "data_fingerprint": file_fingerprint([paths.split(n) for n in ("train", "valid", "test")]),
-        "parent_run_id": pub.get("parent_run_id"), "best_config": pub.get("best_config"),
-        "margin": rt["margin"], "headline_budget": budget,
+        "parent_run_id": pub.get("parent_run_id"),
+        "best_config": pub.get("best_config"),
+        "margin": rt["margin"],
+        "headline_budget": budget,
     }
     reference = read_json(paths.champion_reference) if paths.champion_reference.exists() else None
-    out["drift"] = (drift_mod.drift(reference, train, schema, "champion") if reference
-                    else drift_mod.drift(previous, train, schema, "previous pipeline run"))
+    out["drift"] = (
+        drift_mod.drift(reference, train, schema, "champion")
+        if reference
+        else drift_mod.drift(previous, train, schema, "previous pipeline run")
+    )
 
     champ_v = tracking.alias_version(paths.root, name, tracking.CHAMPION)
     chall_v = tracking.alias_version(paths.root, name, tracking.CHALLENGER)
@@ -170,13 +195,24 @@ def _decide(paths: Paths, params: dict, previous: dict[str, Any] | None = None) 
     if redteam:
         out["redteam"] = {t: {"champion": a, "challenger": b} for t, (a, b) in redteam.items()}
     min_frauds = params["evaluate"]["min_segment_frauds"]  # fewer test frauds: too few to judge
-    drops = {k: (round(champ_seg[k] - chall_seg[k], 6) if int(y_test[m].sum()) >= min_frauds else None)
-             for k, m in segments.items()}
-    decision = decide(champ_v, chall_v, champ_score, out["challenger_score"], rt["margin"], champ_error,
-                      segment_drops=drops, max_segment_drop=rt["max_segment_drop"],
-                      pool_flags=pool_flags(paths, pub.get("best_config"), params["augment"]["fit_seeds"]),
-                      allow_flagged_pool=rt["allow_flagged_pool"], redteam_recalls=redteam,
-                      max_redteam_drop=rt["max_redteam_drop"])
+    drops = {
+        k: (round(champ_seg[k] - chall_seg[k], 6) if int(y_test[m].sum()) >= min_frauds else None)
+        for k, m in segments.items()
+    }
+    decision = decide(
+        champ_v,
+        chall_v,
+        champ_score,
+        out["challenger_score"],
+        rt["margin"],
+        champ_error,
+        segment_drops=drops,
+        max_segment_drop=rt["max_segment_drop"],
+        pool_flags=pool_flags(paths, pub.get("best_config"), params["augment"]["fit_seeds"]),
+        allow_flagged_pool=rt["allow_flagged_pool"],
+        redteam_recalls=redteam,
+        max_redteam_drop=rt["max_redteam_drop"],
+    )
     out["decision"] = decision.text
     out["guardrails"] = decision.checks
     out["failed_checks"] = decision.failed
@@ -187,4 +223,3 @@ def _decide(paths: Paths, params: dict, previous: dict[str, Any] | None = None) 
         out["champion_version"] = chall_v
         write_json(paths.champion_reference, {**drift_mod.reference_profile(train, schema), "version": chall_v})
     return out
-

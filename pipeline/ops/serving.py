@@ -79,13 +79,27 @@ class Thresholds:
     training_missing: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def from_validation(cls, legit_scores: np.ndarray, alert_budget: float, review_budget: float,
-                        reasons: int = 3, missing: str = MISSING_MODEL, missing_share: float = 0.0,
-                        training_missing: dict[str, float] | None = None) -> Thresholds:
+    def from_validation(
+        cls,
+        legit_scores: np.ndarray,
+        alert_budget: float,
+        review_budget: float,
+        reasons: int = 3,
+        missing: str = MISSING_MODEL,
+        missing_share: float = 0.0,
+        training_missing: dict[str, float] | None = None,
+    ) -> Thresholds:
         """Thresholds at the two FPR budgets on the validation legit rows' scores (and the missing-input policy)."""
-        return cls(alert_budget, review_budget, threshold_at_fpr(legit_scores, alert_budget),
-                   threshold_at_fpr(legit_scores, review_budget), reasons, missing, float(missing_share),
-                   dict(training_missing or {}))
+        return cls(
+            alert_budget,
+            review_budget,
+            threshold_at_fpr(legit_scores, alert_budget),
+            threshold_at_fpr(legit_scores, review_budget),
+            reasons,
+            missing,
+            float(missing_share),
+            dict(training_missing or {}),
+        )
 
     def guarded(self, features: list[str]) -> list[str]:
         """The features whose missing value the policy handles (missing in at most `missing_share` of training)."""
@@ -119,9 +133,16 @@ class Scorer:
         self._numerical = [f.name for f in features if not f.is_categorical]
         self._numerical_at = np.array([i for i, f in enumerate(features) if not f.is_categorical], dtype=np.intp)
         self._integer_at = np.array([i for i, f in enumerate(features) if f.is_integer], dtype=np.intp)
-        self._categorical = [(i, f, {c: float(k) for k, c in enumerate(f.categories or [])},
-                              None if f.other is None else set(f.categories or []))
-                             for i, f in enumerate(features) if f.is_categorical]
+        self._categorical = [
+            (
+                i,
+                f,
+                {c: float(k) for k, c in enumerate(f.categories or [])},
+                None if f.other is None else set(f.categories or []),
+            )
+            for i, f in enumerate(features)
+            if f.is_categorical
+        ]
         self._guarded = thresholds.guarded(self._names)
         self._guarded_at = np.array([self._names.index(n) for n in self._guarded], dtype=np.intp)
         self._booster: Any = None
@@ -150,8 +171,10 @@ class Scorer:
         columns = rows.columns
         missing = [c for c in self._names if c not in columns]
         if missing:
-            raise ServingInputError(f"missing feature column(s) {missing}; send every column of the model's "
-                                    f"signature ({len(self._names)} features)")
+            raise ServingInputError(
+                f"missing feature column(s) {missing}; send every column of the model's "
+                f"signature ({len(self._names)} features)"
+            )
 
     @staticmethod
     def _parsed(col: pd.Series, name: str) -> np.ndarray:
@@ -177,9 +200,14 @@ class Scorer:
                 at = rows.columns.get_indexer(self._numerical)
                 values = rows.to_numpy(dtype="float64", na_value=np.nan)[:, at]
             elif n:
-                values = np.column_stack([
-                    rows[name].to_numpy(dtype="float64", na_value=np.nan)
-                    if unique and _plain(dtypes[name]) else self._parsed(rows[name], name) for name in self._numerical])
+                values = np.column_stack(
+                    [
+                        rows[name].to_numpy(dtype="float64", na_value=np.nan)
+                        if unique and _plain(dtypes[name])
+                        else self._parsed(rows[name], name)
+                        for name in self._numerical
+                    ]
+                )
             else:
                 values = np.empty((0, len(self._numerical)))
             X[:, self._numerical_at] = values
@@ -218,7 +246,8 @@ class Scorer:
                     f"feature {name!r} is missing in row {int(hit[0])}{more}; it was missing in "
                     f"{percent(self.thresholds.training_missing[name], 2)} of training rows, so the model never learnt "
                     f"what a missing value means (serve.missing: reject): send a value, or register the model under "
-                    f"serve.missing: review")
+                    f"serve.missing: review"
+                )
 
     def missing_guarded(self, features: pd.DataFrame) -> list[str]:
         """Per row, the guarded features it lacks, as the reason `missing: a, b` ('' when none)."""
@@ -249,8 +278,9 @@ class Scorer:
         self._threads_for(len(X))
         if len(X) == 0:
             return np.empty(0, dtype="float64")
-        return self._booster.inplace_predict(X, iteration_range=self._iterations, missing=np.nan,
-                                             validate_features=False).astype("float64")
+        return self._booster.inplace_predict(
+            X, iteration_range=self._iterations, missing=np.nan, validate_features=False
+        ).astype("float64")
 
     def scores(self, rows: pd.DataFrame) -> np.ndarray:
         return self._scores(self._matrix(rows)[0])
@@ -294,16 +324,26 @@ class Scorer:
             return [""] * len(X)
         self._threads_for(len(X))
         b = self._booster
-        contribs = b.predict(xgb.DMatrix(X, missing=np.nan, feature_names=b.feature_names,
-                                         feature_types=b.feature_types, nthread=1 if len(X) <= ONE_THREAD_ROWS else -1),
-                             pred_contribs=True, iteration_range=self._iterations)
+        contribs = b.predict(
+            xgb.DMatrix(
+                X,
+                missing=np.nan,
+                feature_names=b.feature_names,
+                feature_types=b.feature_types,
+                nthread=1 if len(X) <= ONE_THREAD_ROWS else -1,
+            ),
+            pred_contribs=True,
+            iteration_range=self._iterations,
+        )
         contribs = contribs[:, :-1]  # the last column is the bias
         top = np.argsort(-contribs, axis=1, kind="stable")[:, :k]
         value = np.take_along_axis(contribs, top, axis=1)
         names = self._names
         columns = {j: rows[names[j]].to_numpy(dtype=object)[at] for j in np.unique(top)}
-        return ["; ".join(f"{names[j]}={_show(columns[j][i])} ({v:+.2f})" for j, v in zip(top[i], value[i]) if v > 0)
-                for i in range(len(top))]
+        return [
+            "; ".join(f"{names[j]}={_show(columns[j][i])} ({v:+.2f})" for j, v in zip(top[i], value[i]) if v > 0)
+            for i in range(len(top))
+        ]
 
 
 def serving_frame(schema: Schema, rows: pd.DataFrame) -> pd.DataFrame:
@@ -311,8 +351,11 @@ def serving_frame(schema: Schema, rows: pd.DataFrame) -> pd.DataFrame:
     strings (missing ones as empty strings, which JSON carries and which score like a missing value)."""
     out = schema.conform(rows).reset_index(drop=True)
     for f in schema.features:
-        out[f.name] = (out[f.name].map(lambda v: "" if v is None else v).astype(object) if f.is_categorical
-                       else out[f.name].astype("float64"))
+        out[f.name] = (
+            out[f.name].map(lambda v: "" if v is None else v).astype(object)
+            if f.is_categorical
+            else out[f.name].astype("float64")
+        )
     return out
 
 
@@ -350,13 +393,20 @@ def missing_markdown(thresholds: dict[str, Any]) -> str:
     if not shares:
         return ""
     guarded = [f for f, v in shares.items() if v <= limit] if policy != MISSING_MODEL else []
-    what = {MISSING_REVIEW: "sends the row to `review` with the reason `missing: <feature>`",
-            MISSING_REJECT: "rejects the request, naming the feature and row",
-            MISSING_MODEL: "is routed by the model (XGBoost's default branch)"}[policy]
-    lines = [f"Missing values at serving (`serve.missing: {policy}`): a missing value in a feature missing in at most "
-             f"{percent(limit, 2)} of training rows {what}" + ("" if policy == MISSING_MODEL else
-                                                                "; in other features the model routes it") + ".", "",
-             "| feature | missing in training | missing value at serving |", "|---|---:|---|"]
+    what = {
+        MISSING_REVIEW: "sends the row to `review` with the reason `missing: <feature>`",
+        MISSING_REJECT: "rejects the request, naming the feature and row",
+        MISSING_MODEL: "is routed by the model (XGBoost's default branch)",
+    }[policy]
+    lines = [
+        f"Missing values at serving (`serve.missing: {policy}`): a missing value in a feature missing in at most "
+        f"{percent(limit, 2)} of training rows {what}"
+        + ("" if policy == MISSING_MODEL else "; in other features the model routes it")
+        + ".",
+        "",
+        "| feature | missing in training | missing value at serving |",
+        "|---|---:|---|",
+    ]
     for name, share in shares.items():
         lines.append(f"| {name} | {percent(share, 2)} | {policy if name in guarded else 'model'} |")
     return "\n".join(lines) + "\n"
@@ -391,18 +441,26 @@ def decisions_markdown(entry: dict[str, Any]) -> str:
     t, c = entry["thresholds"], entry["test_decisions"]
     total = sum(v["rows"] for v in c.values())
     fit = f"fit {entry['fit_seed']}, " if entry.get("fit_seed") is not None else ""
-    lines = [f"Decisions of the detector `publish` registers ({entry['config']}, {fit}seed {entry['seed']}) on the "
-             f"{total} test rows:", "",
-             "| decision | threshold (score >=) | FPR budget | FPR on validation | FPR on test | rows | frauds |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"Decisions of the detector `publish` registers ({entry['config']}, {fit}seed {entry['seed']}) on the "
+        f"{total} test rows:",
+        "",
+        "| decision | threshold (score >=) | FPR budget | FPR on validation | FPR on test | rows | frauds |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, key in ((ALERT, "alert"), (REVIEW, "review")):
-        lines.append(f"| {name} | {t[key]:.4f} | {percent(t[key + '_budget'], 2)} | "
-                     f"{percent(entry[key + '_fpr_valid'], 2)} | "
-                     f"{percent(entry[key + '_fpr_test'], 2)} | {c[name]['rows']} | {c[name]['frauds']} |")
+        lines.append(
+            f"| {name} | {t[key]:.4f} | {percent(t[key + '_budget'], 2)} | "
+            f"{percent(entry[key + '_fpr_valid'], 2)} | "
+            f"{percent(entry[key + '_fpr_test'], 2)} | {c[name]['rows']} | {c[name]['frauds']} |"
+        )
     lines.append(f"| {PASS} | | | | | {c[PASS]['rows']} | {c[PASS]['frauds']} |")
-    lines += ["", "Thresholds are set on the validation legitimate rows; the test FPR shows what each budget really "
-              "buys on new rows (review FPR counts the alert rows too). The review band's rows, with scores, "
-              "reasons and true labels, are in `reports/review_queue.csv`."]
+    lines += [
+        "",
+        "Thresholds are set on the validation legitimate rows; the test FPR shows what each budget really "
+        "buys on new rows (review FPR counts the alert rows too). The review band's rows, with scores, "
+        "reasons and true labels, are in `reports/review_queue.csv`.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -90,16 +90,19 @@ def connect(root: Path, retries: int = 3, wait_s: float = 2.0) -> tuple[MlflowCl
         if attempt < retries:
             time.sleep(wait_s)
     if reason is not None:
-        raise TrackingError(f"MLflow tracking server {uri} unreachable after {retries + 1} tries ({reason}); start it, "
-                            "or set MLFLOW_TRACKING_URI to a running server (unset it to use the local "
-                            "mlflow/mlflow.db), then rerun `dvc repro`: nothing else is recomputed")
+        raise TrackingError(
+            f"MLflow tracking server {uri} unreachable after {retries + 1} tries ({reason}); start it, "
+            "or set MLFLOW_TRACKING_URI to a running server (unset it to use the local "
+            "mlflow/mlflow.db), then rerun `dvc repro`: nothing else is recomputed"
+        )
     _set_process_uri(uri)
     client = MlflowClient(tracking_uri=uri)
     try:
         client.search_experiments(max_results=1)
     except Exception as e:  # noqa: BLE001 - any store failure becomes one line
-        raise TrackingError(f"MLflow tracking store {uri} refused a request ({_short(e)}); check the URI and the "
-                            "server's logs") from None
+        raise TrackingError(
+            f"MLflow tracking store {uri} refused a request ({_short(e)}); check the URI and the server's logs"
+        ) from None
     return client, uri
 
 
@@ -162,13 +165,23 @@ def _log_rows(rows: pd.DataFrame, key_of: Callable[[pd.Series], str], names: tup
 
 
 def _find_existing(client: MlflowClient, experiment_id: str, content_hash: str) -> Any | None:
-    runs = client.search_runs([experiment_id], filter_string=f"tags.content_hash = '{content_hash}' "
-                              "and attributes.status = 'FINISHED'", max_results=1)
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.content_hash = '{content_hash}' and attributes.status = 'FINISHED'",
+        max_results=1,
+    )
     return runs[0] if runs else None
 
 
-def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str, retries: int = 3,
-            wait_s: float = 2.0, log: Callable[[str], None] = print) -> dict[str, Any]:
+def publish(
+    bundle: dict[str, Any],
+    root: Path,
+    experiment: str,
+    model_name: str,
+    retries: int = 3,
+    wait_s: float = 2.0,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Log one pipeline execution. `bundle` is assembled by the publish stage from the reports:
 
     comparison (DataFrame), metrics (dict), summary_path, plot_dir, files (list of report paths),
@@ -185,8 +198,12 @@ def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str
             record = json.loads(existing.data.tags.get("publish_record", "{}"))
         except json.JSONDecodeError:
             record = {}
-        return record or {"tracking_uri": uri, "experiment_id": exp_id, "parent_run_id": existing.info.run_id,
-                          "content_hash": content_hash}
+        return record or {
+            "tracking_uri": uri,
+            "experiment_id": exp_id,
+            "parent_run_id": existing.info.run_id,
+            "content_hash": content_hash,
+        }
 
     table: pd.DataFrame = bundle["comparison"]
     metrics: dict = bundle["metrics"]
@@ -195,8 +212,13 @@ def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     verdicts = metrics.get("verdicts", {})
     # the run's one word: helps when a configuration helps, else the best augmented configuration's verdict
-    verdict_text = ("helps" if verdicts.get("helps") else
-                    str(best_aug.get("verdict", "no clear effect")) if verdicts else "baselines only")
+    verdict_text = (
+        "helps"
+        if verdicts.get("helps")
+        else str(best_aug.get("verdict", "no clear effect"))
+        if verdicts
+        else "baselines only"
+    )
     run_name = f"{date} | {bundle['source_short']} | best: {best_cfg} | {verdict_text}"
     tags = {
         "git_commit": git_commit(root),
@@ -217,14 +239,28 @@ def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str
             decisions = bundle.get("decisions") or {}
             thresholds = dict(decisions.get("thresholds") or {})
             shares = thresholds.pop("training_missing", None) or {}  # keyed by user names: made metric-safe below
-            mlflow.log_metrics(_flatten({**{k: v for k, v in decisions.items() if k == "test_decisions"
-                                            or k.endswith(("_fpr_valid", "_fpr_test"))}, "thresholds": thresholds},
-                                        "serving."))
+            mlflow.log_metrics(
+                _flatten(
+                    {
+                        **{
+                            k: v
+                            for k, v in decisions.items()
+                            if k == "test_decisions" or k.endswith(("_fpr_valid", "_fpr_test"))
+                        },
+                        "thresholds": thresholds,
+                    },
+                    "serving.",
+                )
+            )
             mlflow.log_metrics({f"serving.training_missing.{metric_key(f)}": float(v) for f, v in shares.items()})
-            mlflow.log_params({"experiment.generators": ",".join(bundle["generators"]),
-                               "experiment.shares": ",".join(f"{s:g}" for s in bundle["shares"]),
-                               "experiment.seeds": ",".join(str(s) for s in bundle["seeds"]),
-                               **{f"detector.{k}": v for k, v in bundle["detector_params"].items()}})
+            mlflow.log_params(
+                {
+                    "experiment.generators": ",".join(bundle["generators"]),
+                    "experiment.shares": ",".join(f"{s:g}" for s in bundle["shares"]),
+                    "experiment.seeds": ",".join(str(s) for s in bundle["seeds"]),
+                    **{f"detector.{k}": v for k, v in bundle["detector_params"].items()},
+                }
+            )
             for f in bundle["files"]:
                 mlflow.log_artifact(str(f))
             for f in bundle.get("unseen_files", []):
@@ -240,39 +276,70 @@ def publish(bundle: dict[str, Any], root: Path, experiment: str, model_name: str
             models = {}
             for role, spec in bundle["models"].items():
                 models[role] = _log_model(spec, role)
-            registered = (_register(client, models["best"]["model_uri"], model_name, pid, best_cfg)
-                          if "best" in models else {})
+            registered = (
+                _register(client, models["best"]["model_uri"], model_name, pid, best_cfg) if "best" in models else {}
+            )
             record = {
-                "tracking_uri": uri, "experiment": experiment, "experiment_id": exp_id, "parent_run_id": pid,
-                "parent_run_name": run_name, "child_run_ids": children, "models": models,
-                "registered_model": registered, "best_config": best_cfg,
-                "best_augmented": best_aug.get("config"), "content_hash": content_hash,
+                "tracking_uri": uri,
+                "experiment": experiment,
+                "experiment_id": exp_id,
+                "parent_run_id": pid,
+                "parent_run_name": run_name,
+                "child_run_ids": children,
+                "models": models,
+                "registered_model": registered,
+                "best_config": best_cfg,
+                "best_augmented": best_aug.get("config"),
+                "content_hash": content_hash,
             }
             if uri.startswith(("http://", "https://")):
                 record["ui_url"] = f"{uri.rstrip('/')}/#/experiments/{exp_id}/runs/{pid}"
             mlflow.log_dict(record, "publish_record.json")
             text = json.dumps(record)
             if len(text) > 4900:  # tag values are capped; keep the essentials
-                text = json.dumps({k: record[k] for k in ("tracking_uri", "experiment_id", "parent_run_id",
-                                                          "registered_model", "best_config", "content_hash")})
+                text = json.dumps(
+                    {
+                        k: record[k]
+                        for k in (
+                            "tracking_uri",
+                            "experiment_id",
+                            "parent_run_id",
+                            "registered_model",
+                            "best_config",
+                            "content_hash",
+                        )
+                    }
+                )
             mlflow.set_tag("publish_record", text)
     except TrackingError:
         raise
     except Exception as e:  # noqa: BLE001 - a store failure mid-way is one line, not a trace
-        raise TrackingError(f"publishing to MLflow at {uri} failed ({_short(e)}); the pipeline's reports are intact, "
-                            "rerun `dvc repro` once the tracking store works") from None
+        raise TrackingError(
+            f"publishing to MLflow at {uri} failed ({_short(e)}); the pipeline's reports are intact, "
+            "rerun `dvc repro` once the tracking store works"
+        ) from None
     return record
 
 
 def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str:
     cfg = row["config"]
-    tags = {"mlflow.parentRunId": parent_id, "kind": row["kind"], "verdict": str(row["verdict"]),
-            "verdict_adjusted": str(row.get("verdict_adjusted", "")), "config": cfg}
+    tags = {
+        "mlflow.parentRunId": parent_id,
+        "kind": row["kind"],
+        "verdict": str(row["verdict"]),
+        "verdict_adjusted": str(row.get("verdict_adjusted", "")),
+        "config": cfg,
+    }
     with mlflow.start_run(experiment_id=exp_id, run_name=row["title"], nested=True, tags=tags) as child:
         gen = row["generator"] if isinstance(row["generator"], str) else None
-        params = {"kind": row["kind"], "generator": gen or "none", "share": row["share"],
-                  "n_real_fraud": int(row["n_real_fraud"]), "n_synthetic": int(row["n_synthetic"]),
-                  "seeds": row["seeds"]}
+        params = {
+            "kind": row["kind"],
+            "generator": gen or "none",
+            "share": row["share"],
+            "n_real_fraud": int(row["n_real_fraud"]),
+            "n_synthetic": int(row["n_synthetic"]),
+            "seeds": row["seeds"],
+        }
         if isinstance(row.get("fit_seeds"), str) and row["fit_seeds"]:
             params["fit_seeds"] = row["fit_seeds"]
         if isinstance(gen, str) and gen in bundle["fits"]:
@@ -306,22 +373,46 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
         # baseline's run), per red-team tactic (not "none": unattacked)
         seg, unseen, redteam = (bundle.get(k) for k in ("segments", "unseen", "redteam"))
         if seg is not None and not seg.empty:
-            _log_rows(seg[seg["config"] == cfg], lambda r: "segment." + metric_key(r["segment_name"]),
-                      ("recall", "diff", "diff_lo", "diff_hi", "lift", "lift_lo", "lift_hi", "n_frauds"))
+            _log_rows(
+                seg[seg["config"] == cfg],
+                lambda r: "segment." + metric_key(r["segment_name"]),
+                ("recall", "diff", "diff_lo", "diff_hi", "lift", "lift_lo", "lift_hi", "n_frauds"),
+            )
         if unseen is not None and not unseen.empty:
             name = "real-only" if row["kind"] == "baseline" else cfg
-            _log_rows(unseen[unseen["config"] == name],
-                      lambda r: "unseen." + metric_key(f"{r['variant_column']}={r['variant']}"),
-                      ("recall", "recall_lo", "recall_hi", "diff", "diff_lo", "diff_hi", "seen_recall", "known_recall",
-                       "known_diff", "n_test_frauds"))
+            _log_rows(
+                unseen[unseen["config"] == name],
+                lambda r: "unseen." + metric_key(f"{r['variant_column']}={r['variant']}"),
+                (
+                    "recall",
+                    "recall_lo",
+                    "recall_hi",
+                    "diff",
+                    "diff_lo",
+                    "diff_hi",
+                    "seen_recall",
+                    "known_recall",
+                    "known_diff",
+                    "n_test_frauds",
+                ),
+            )
         if redteam is not None and not redteam.empty:
-            _log_rows(redteam[(redteam["config"] == cfg) & (redteam["tactic"] != "none")],
-                      lambda r: "redteam." + metric_key(r["tactic"]), ("recall", "drop", "diff", "diff_lo", "diff_hi"))
+            _log_rows(
+                redteam[(redteam["config"] == cfg) & (redteam["tactic"] != "none")],
+                lambda r: "redteam." + metric_key(r["tactic"]),
+                ("recall", "drop", "diff", "diff_lo", "diff_hi"),
+            )
         if isinstance(gen, str) and gen in bundle["quality"]:
             mlflow.log_dict(bundle["quality"][gen], "quality.json")
             q = bundle["quality"][gen]
-            for k in ("quality_score", "quality_score_drop", "exact_copy_share", "dcr_ratio", "detection_auc",
-                      "detection_auc_excess"):
+            for k in (
+                "quality_score",
+                "quality_score_drop",
+                "exact_copy_share",
+                "dcr_ratio",
+                "detection_auc",
+                "detection_auc_excess",
+            ):
                 fv = finite_or_none(q.get(k))
                 if fv is not None:
                     mlflow.log_metric(f"quality.{k}", fv)
@@ -349,8 +440,10 @@ def serving_signature(schema) -> Any:
 
     from pipeline.ops.serving import OUTPUT_COLUMNS
 
-    inputs = [ColSpec("string" if f.is_categorical else AnyType() if f.is_integer else "double", f.name)
-              for f in schema.features]
+    inputs = [
+        ColSpec("string" if f.is_categorical else AnyType() if f.is_integer else "double", f.name)
+        for f in schema.features
+    ]
     score, decision, reasons = OUTPUT_COLUMNS
     outputs = [ColSpec("double", score), ColSpec("string", decision), ColSpec("string", reasons)]
     return ModelSignature(inputs=MlflowSchema(inputs), outputs=MlflowSchema(outputs))
@@ -363,18 +456,29 @@ def _log_model(spec: dict[str, Any], role: str) -> dict[str, Any]:
     from pipeline.core.files import write_json
     from pipeline.core.schema import Schema
 
-    reqs = [f"mlflow=={version('mlflow')}", f"xgboost=={version('xgboost-cpu') or version('xgboost')}",
-            f"pandas=={version('pandas')}", f"numpy=={version('numpy')}", f"pyarrow=={version('pyarrow')}"]
+    reqs = [
+        f"mlflow=={version('mlflow')}",
+        f"xgboost=={version('xgboost-cpu') or version('xgboost')}",
+        f"pandas=={version('pandas')}",
+        f"numpy=={version('numpy')}",
+        f"pyarrow=={version('pyarrow')}",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         thresholds = Path(tmp) / "thresholds.json"
         write_json(thresholds, spec["thresholds"])
         info = mlflow.pyfunc.log_model(
-            name=f"detector-{role}", python_model=str(Path(__file__).resolve().parent / "serving_model.py"),
-            artifacts={"model": str(spec["model_file"]), "schema": str(spec["schema_file"]),
-                       "thresholds": str(thresholds)},
+            name=f"detector-{role}",
+            python_model=str(Path(__file__).resolve().parent / "serving_model.py"),
+            artifacts={
+                "model": str(spec["model_file"]),
+                "schema": str(spec["schema_file"]),
+                "thresholds": str(thresholds),
+            },
             code_paths=[str(Path(__file__).resolve().parents[1])],  # the `pipeline` package travels with the model
-            signature=serving_signature(Schema.load(spec["schema_file"])), input_example=spec["example"],
-            pip_requirements=reqs)
+            signature=serving_signature(Schema.load(spec["schema_file"])),
+            input_example=spec["example"],
+            pip_requirements=reqs,
+        )
     return {"model_uri": info.model_uri, "model_id": getattr(info, "model_id", None)}
 
 
@@ -421,11 +525,15 @@ def log_retrain(root: Path, experiment: str, record: dict[str, Any], parent_run_
     """Attach the retrain decision and drift figures to the pipeline's parent run (or a new run)."""
     client, uri = connect(root, 0, 0)
     exp_id = ensure_experiment(client, experiment, root, uri)
-    metrics = _flatten({k: v for k, v in record.items() if k in ("champion_score", "challenger_score", "drift")},
-                       "retrain.")
+    metrics = _flatten(
+        {k: v for k, v in record.items() if k in ("champion_score", "challenger_score", "drift")}, "retrain."
+    )
     metrics.update(_flatten({metric_key(t): v for t, v in (record.get("redteam") or {}).items()}, "retrain.redteam."))
-    tags = {"retrain.decision": str(record.get("decision")), "retrain.time": str(record.get("time")),
-            "retrain.failed_checks": ", ".join(record.get("failed_checks") or []) or "none"}
+    tags = {
+        "retrain.decision": str(record.get("decision")),
+        "retrain.time": str(record.get("time")),
+        "retrain.failed_checks": ", ".join(record.get("failed_checks") or []) or "none",
+    }
     if parent_run_id:
         for k, v in metrics.items():
             client.log_metric(parent_run_id, k, v)

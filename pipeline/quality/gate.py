@@ -94,8 +94,15 @@ def threshold_keys() -> list[str]:
     return [key for key, _ in _CHECKS.values()]
 
 
-def assess_pool(seed_set: pd.DataFrame, pool: pd.DataFrame, holdout: pd.DataFrame | None, schema: Schema,
-                thresholds: dict[str, float | None], seed: int = 0, max_rows: int = 2000) -> dict:
+def assess_pool(
+    seed_set: pd.DataFrame,
+    pool: pd.DataFrame,
+    holdout: pd.DataFrame | None,
+    schema: Schema,
+    thresholds: dict[str, float | None],
+    seed: int = 0,
+    max_rows: int = 2000,
+) -> dict:
     """Quality and privacy metrics of a synthetic `pool` against the `seed_set`, plus the gate verdict.
 
     `thresholds` holds every key of `threshold_keys()` (validated `quality` params; None disables a check)."""
@@ -126,8 +133,9 @@ def assess_pool(seed_set: pd.DataFrame, pool: pd.DataFrame, holdout: pd.DataFram
     has_ref = len(hold_df) >= MIN_REFERENCE_ROWS
     ref_det = detection(seed_df, hold_df, schema, seed) if has_ref else None
     result["detection_auc_real_reference"] = ref_det["auc"] if ref_det else None
-    result["quality_score_real_reference"] = (_quality_report(seed_df, hold_df, schema)["quality_score"]
-                                              if has_ref else None)
+    result["quality_score_real_reference"] = (
+        _quality_report(seed_df, hold_df, schema)["quality_score"] if has_ref else None
+    )
     result["sdmetrics_privacy"] = _sdmetrics_privacy(seed_df, pool_sub, hold_df, schema, seed) if has_ref else None
     for key, det in (("detection_auc", pool_det), ("detection_auc_real_reference", ref_det)):
         result[key + "_interval"] = [det["auc_lo"], det["auc_hi"]] if det else None
@@ -149,21 +157,28 @@ def assess_pool(seed_set: pd.DataFrame, pool: pd.DataFrame, holdout: pd.DataFram
     result["passed"] = all(c["passed"] is not False for c in checks.values())
     calibrated = ("detection_auc_excess", "quality_score_drop")
     too_few = not has_ref and any(limits[_CHECKS[c][0]] is not None for c in calibrated)
-    result["status"] = (STATUS_FLAGGED if not result["passed"] else STATUS_TOO_FEW if too_few else STATUS_PASSED)
+    result["status"] = STATUS_FLAGGED if not result["passed"] else STATUS_TOO_FEW if too_few else STATUS_PASSED
     if too_few:
-        result["status_note"] = (f"{len(hold_df)} real held-out fraud(s), fewer than {MIN_REFERENCE_ROWS}: the "
-                                 "calibrated checks (detection AUC excess, quality score drop) were not measured")
+        result["status_note"] = (
+            f"{len(hold_df)} real held-out fraud(s), fewer than {MIN_REFERENCE_ROWS}: the "
+            "calibrated checks (detection AUC excess, quality score drop) were not measured"
+        )
     result["thresholds"] = limits
     return result
 
 
-def detection_excess(pool_det: dict | None, ref_det: dict | None, seed: int = 0,
-                     ci: float = EXCESS_CI) -> dict[str, Any]:
+def detection_excess(
+    pool_det: dict | None, ref_det: dict | None, seed: int = 0, ci: float = EXCESS_CI
+) -> dict[str, Any]:
     """`detection_auc_excess` (pool AUC minus the real held-out frauds' AUC, a reference below chance counted as
     0.5) with its `ci` bootstrap interval (`_lo`, `_hi`): the pool's and the reference's replicates are drawn
     independently, each replicate's reference floored at 0.5 as the point estimate's is. None without both."""
-    keys = ("detection_auc_excess", "detection_auc_excess_lo", "detection_auc_excess_hi",
-            "detection_auc_real_reference_used")
+    keys = (
+        "detection_auc_excess",
+        "detection_auc_excess_lo",
+        "detection_auc_excess_hi",
+        "detection_auc_real_reference_used",
+    )
     if pool_det is None or ref_det is None:
         return dict.fromkeys(keys)
     rng = np.random.default_rng(seed + 2)
@@ -173,8 +188,17 @@ def detection_excess(pool_det: dict | None, ref_det: dict | None, seed: int = 0,
     excess = pool_rep - ref_rep
     tail = (1.0 - ci) / 2.0
     ref_used = max(ref_det["auc"], 0.5)
-    return dict(zip(keys, (float(pool_det["auc"] - ref_used), float(np.quantile(excess, tail)),
-                           float(np.quantile(excess, 1.0 - tail)), float(ref_used))))
+    return dict(
+        zip(
+            keys,
+            (
+                float(pool_det["auc"] - ref_used),
+                float(np.quantile(excess, tail)),
+                float(np.quantile(excess, 1.0 - tail)),
+                float(ref_used),
+            ),
+        )
+    )
 
 
 def _difference(a: float | None, b: float | None) -> float | None:
@@ -210,10 +234,16 @@ def column_pairs(schema: Schema, limit: int = MAX_COLUMN_PAIRS) -> tuple[list[tu
     return [pairs[i] for i in pick], len(pairs)
 
 
-def _quality_report(seed_df: pd.DataFrame, pool_df: pd.DataFrame, schema: Schema,
-                    max_pairs: int = MAX_COLUMN_PAIRS) -> dict[str, Any]:
-    empty = {"quality_score": None, "column_shapes": None, "column_pair_trends": None,
-             "column_shape_scores": None, "quality_error": None}
+def _quality_report(
+    seed_df: pd.DataFrame, pool_df: pd.DataFrame, schema: Schema, max_pairs: int = MAX_COLUMN_PAIRS
+) -> dict[str, Any]:
+    empty = {
+        "quality_score": None,
+        "column_shapes": None,
+        "column_pair_trends": None,
+        "column_shape_scores": None,
+        "quality_error": None,
+    }
     if seed_df.empty or pool_df.empty:
         empty["quality_error"] = "seed set or pool is empty"
         return empty
@@ -242,8 +272,9 @@ def _quality_report(seed_df: pd.DataFrame, pool_df: pd.DataFrame, schema: Schema
         return empty
 
 
-def _sdmetrics_report(real: pd.DataFrame, synthetic: pd.DataFrame,
-                      schema: Schema) -> tuple[Any, Any, Any, pd.DataFrame]:
+def _sdmetrics_report(
+    real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema
+) -> tuple[Any, Any, Any, pd.DataFrame]:
     """SDMetrics' QualityReport: its score, Column Shapes, Column Pair Trends (every pair) and the per-column shape
     details."""
     from sdmetrics.reports import QualityReport
@@ -251,15 +282,21 @@ def _sdmetrics_report(real: pd.DataFrame, synthetic: pd.DataFrame,
     report = QualityReport()
     report.real_correlation_threshold = 0
     report.real_association_threshold = 0
-    report.generate({_TABLE: real}, {_TABLE: synthetic}, {"tables": {_TABLE: schema.sdv_metadata_dict()}},
-                    verbose=False)
+    report.generate(
+        {_TABLE: real}, {_TABLE: synthetic}, {"tables": {_TABLE: schema.sdv_metadata_dict()}}, verbose=False
+    )
     props = report.get_properties().set_index("Property")["Score"]
-    return (report.get_score(), props.get("Column Shapes"), props.get("Column Pair Trends"),
-            report.get_details("Column Shapes"))
+    return (
+        report.get_score(),
+        props.get("Column Shapes"),
+        props.get("Column Pair Trends"),
+        report.get_details("Column Shapes"),
+    )
 
 
-def _sdmetrics_properties(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
-                          pairs: list[tuple[str, str]]) -> tuple[Any, Any, Any, pd.DataFrame]:
+def _sdmetrics_properties(
+    real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema, pairs: list[tuple[str, str]]
+) -> tuple[Any, Any, Any, pd.DataFrame]:
     """The same numbers from SDMetrics' two single-table properties, the pair trends over `pairs` only (for every
     pair this equals `_sdmetrics_report`: tests/unit/test_quality.py)."""
     from sdmetrics.reports.single_table._properties import ColumnPairTrends, ColumnShapes
@@ -277,8 +314,9 @@ def _sdmetrics_properties(real: pd.DataFrame, synthetic: pd.DataFrame, schema: S
 SDMETRICS_DCR_ROWS = 300
 
 
-def _sdmetrics_privacy(seed_df: pd.DataFrame, pool_df: pd.DataFrame, hold_df: pd.DataFrame, schema: Schema,
-                       seed: int) -> dict[str, Any]:
+def _sdmetrics_privacy(
+    seed_df: pd.DataFrame, pool_df: pd.DataFrame, hold_df: pd.DataFrame, schema: Schema, seed: int
+) -> dict[str, Any]:
     """SDMetrics 0.32's own DCR privacy metrics, reported beside the gate (not gating; see docs/method.md):
     DCROverfittingProtection (share of pool rows closer to the seed set than to the real held-out frauds; score 1 =
     no closer to the seed set than to held-out rows) and DCRBaselineProtection (pool's distance to the seed set
@@ -304,10 +342,15 @@ def _sdmetrics_privacy(seed_df: pd.DataFrame, pool_df: pd.DataFrame, hold_df: pd
             # same params must give the same numbers
             seeded = type("SeededDCRBaselineProtection", (DCRBaselineProtection,), {"_seed": seed})
             base = seeded.compute_breakdown(seed_x, pool_x, metadata, _TABLE)
-        return {"dcr_overfitting_protection": finite_or_none(over.get("score")),
-                "closer_to_seed_share": finite_or_none((over.get("synthetic_data_percentages") or {})
-                                                       .get("closer_to_training")),
-                "dcr_baseline_protection": finite_or_none(base.get("score")), "rows": int(n), "error": None}
+        return {
+            "dcr_overfitting_protection": finite_or_none(over.get("score")),
+            "closer_to_seed_share": finite_or_none(
+                (over.get("synthetic_data_percentages") or {}).get("closer_to_training")
+            ),
+            "dcr_baseline_protection": finite_or_none(base.get("score")),
+            "rows": int(n),
+            "error": None,
+        }
     except Exception as error:  # recorded, never raised: the gate does not depend on it
         return {"error": f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"}
 
@@ -362,8 +405,14 @@ def _dcr(seed_df, pool_df, hold_df, schema) -> tuple[dict[str, Any], float | Non
     return stats, ratio
 
 
-def detection(seed_df: pd.DataFrame, other_df: pd.DataFrame, schema: Schema, seed: int = 0,
-              repeats: int = DETECTION_REPEATS, n_boot: int = DETECTION_BOOT) -> dict[str, Any] | None:
+def detection(
+    seed_df: pd.DataFrame,
+    other_df: pd.DataFrame,
+    schema: Schema,
+    seed: int = 0,
+    repeats: int = DETECTION_REPEATS,
+    n_boot: int = DETECTION_BOOT,
+) -> dict[str, Any] | None:
     """How well a classifier tells `other_df` rows from `seed_df` rows: {"auc", "auc_lo", "auc_hi" (90% bootstrap
     interval), "replicates" (bootstrap AUCs), "n" (rows per side)}, or None with fewer than 6 rows a side.
 
@@ -387,13 +436,25 @@ def detection(seed_df: pd.DataFrame, other_df: pd.DataFrame, schema: Schema, see
     for r in range(repeats):
         folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed + 1000 * r)
         for train_idx, test_idx in folds.split(X, y):
-            model = XGBClassifier(n_estimators=50, max_depth=3, n_jobs=DETECTION_N_JOBS, tree_method="hist",
-                                  enable_categorical=True, random_state=seed + r, verbosity=0)
+            model = XGBClassifier(
+                n_estimators=50,
+                max_depth=3,
+                n_jobs=DETECTION_N_JOBS,
+                tree_method="hist",
+                enable_categorical=True,
+                random_state=seed + r,
+                verbosity=0,
+            )
             model.fit(X.iloc[train_idx], y[train_idx])
             scores[test_idx] += model.predict_proba(X.iloc[test_idx])[:, 1] / repeats
     reps = bootstrap_auc(y, scores, n_boot, np.random.default_rng(seed + 3))
-    return {"auc": float(roc_auc_score(y, scores)), "auc_lo": float(np.quantile(reps, 0.05)),
-            "auc_hi": float(np.quantile(reps, 0.95)), "replicates": reps, "n": int(n)}
+    return {
+        "auc": float(roc_auc_score(y, scores)),
+        "auc_lo": float(np.quantile(reps, 0.05)),
+        "auc_hi": float(np.quantile(reps, 0.95)),
+        "replicates": reps,
+        "n": int(n),
+    }
 
 
 def bootstrap_auc(y: np.ndarray, scores: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:

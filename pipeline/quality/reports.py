@@ -11,10 +11,21 @@ from pipeline.core.paths import Paths
 from pipeline.generators.targeting import split_name
 
 #: quality-report numbers averaged over a generator's fits when it has several
-_MEAN_KEYS = ("quality_score", "exact_copy_share", "dcr_ratio", "detection_auc", "detection_auc_real_reference",
-              "detection_auc_excess", "detection_auc_excess_lo", "detection_auc_excess_hi",
-              "quality_score_real_reference", "quality_score_drop", "column_shapes",
-              "column_pair_trends", "fit_seconds")
+_MEAN_KEYS = (
+    "quality_score",
+    "exact_copy_share",
+    "dcr_ratio",
+    "detection_auc",
+    "detection_auc_real_reference",
+    "detection_auc_excess",
+    "detection_auc_excess_lo",
+    "detection_auc_excess_hi",
+    "quality_score_real_reference",
+    "quality_score_drop",
+    "column_shapes",
+    "column_pair_trends",
+    "fit_seconds",
+)
 
 
 def load_generator_reports(names: list[str], paths: Paths, report: str, fit_seeds: list[int]) -> dict[str, dict]:
@@ -55,12 +66,16 @@ def merge_fits(reports: list[dict[str, Any]], fit_seeds: list[int]) -> dict[str,
     if any("passed" in r for r in reports):
         out["passed"] = all(r.get("passed", True) for r in reports)
     checks: dict[str, dict] = {}
-    for name in (reports[0].get("checks") or {}):
+    for name in reports[0].get("checks") or {}:
         each = [(r.get("checks") or {}).get(name) or {} for r in reports]
         values = [c.get("value") for c in each if isinstance(c.get("value"), (int, float))]
-        checks[name] = {**each[0], "value": float(np.mean(values)) if values else None,
-                        "passed": (None if all(c.get("passed") is None for c in each)
-                                   else all(c.get("passed") is not False for c in each))}
+        checks[name] = {
+            **each[0],
+            "value": float(np.mean(values)) if values else None,
+            "passed": (
+                None if all(c.get("passed") is None for c in each) else all(c.get("passed") is not False for c in each)
+            ),
+        }
     if checks:
         out["checks"] = checks
     out["fit_seeds"] = list(fit_seeds)

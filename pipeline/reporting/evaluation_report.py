@@ -36,9 +36,17 @@ def evaluation_summary(ev: Evaluation, params: dict[str, Any], paths: Paths) -> 
     p = params["evaluate"]
     text = headline_text(params)
     profile = read_json(paths.profile) if paths.profile.exists() else None
-    summary = summary_markdown(ev.table, text, profile, ev.quality, ev.train_report.get("excluded_generators"),
-                               p["ci"], unseen=first_paragraph(paths.unseen_summary), min_effect=p["min_effect"],
-                               reference_lift=p["reference_lift"])
+    summary = summary_markdown(
+        ev.table,
+        text,
+        profile,
+        ev.quality,
+        ev.train_report.get("excluded_generators"),
+        p["ci"],
+        unseen=first_paragraph(paths.unseen_summary),
+        min_effect=p["min_effect"],
+        reference_lift=p["reference_lift"],
+    )
     summary += "\n" + leaderboard_markdown(ev.board, text)
     if not ev.segments.empty:
         summary += "\n" + segments_markdown(ev.segments, text, p["min_segment_frauds"], p["min_effect"])
@@ -50,8 +58,12 @@ def evaluation_summary(ev: Evaluation, params: dict[str, Any], paths: Paths) -> 
 def write_plots(ev: Evaluation, params: dict[str, Any], paths: Paths) -> None:
     """reports/plots/*.png (leaderboard, segment lift, recall vs share, PR curves of the best config vs the
     baselines, first seed of each) and reports/plot_data/*.csv (the DVC plots)."""
-    plot_leaderboard(ev.board, headline_text(params), gate_threshold(ev.quality, "detection_auc_excess"),
-                     paths.plots / "leaderboard.png")
+    plot_leaderboard(
+        ev.board,
+        headline_text(params),
+        gate_threshold(ev.quality, "detection_auc_excess"),
+        paths.plots / "leaderboard.png",
+    )
     if not ev.segments.empty:
         plot_segment_lift(ev.segments, paths.plots / "segment_lift.png")
     plot_recall_vs_share(ev.table, headline_name(params["evaluate"]), paths.plots / "recall_vs_share.png")

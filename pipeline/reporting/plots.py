@@ -25,8 +25,14 @@ from pipeline.core.files import atomic_path  # noqa: E402
 
 #: one marker and one colour per verdict, the same in every plot
 VERDICT_MARKS = {"helps": "+", "hurts": "-", "equivalent": "=", "inconclusive": "?", "too few to judge": "."}
-VERDICT_COLOURS = {"helps": "tab:green", "hurts": "tab:red", "equivalent": "tab:blue", "inconclusive": "tab:orange",
-                   "no clear effect": "0.55", "too few to judge": "0.85"}
+VERDICT_COLOURS = {
+    "helps": "tab:green",
+    "hurts": "tab:red",
+    "equivalent": "tab:blue",
+    "inconclusive": "tab:orange",
+    "no clear effect": "0.55",
+    "too few to judge": "0.85",
+}
 FIGSIZE = (9.0, 5.5)
 DPI = 120
 COMPARISON_COLUMNS = ("kind", "generator", "share", "recall", "recall_lo", "recall_hi")
@@ -106,8 +112,15 @@ def plot_recall_vs_share(comparison: pd.DataFrame, headline: str, out_png: str |
         ax.plot(x, y, marker="o", color=color, lw=2, label=gen)
         ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
         if "verdict" in g:  # the configuration's verdict as the colour of its point
-            ax.scatter(g["share"].to_numpy(float), g["recall"].to_numpy(float), s=70, zorder=4, edgecolors=color,
-                       linewidths=1.5, c=[VERDICT_COLOURS.get(v, "white") for v in g["verdict"]])
+            ax.scatter(
+                g["share"].to_numpy(float),
+                g["recall"].to_numpy(float),
+                s=70,
+                zorder=4,
+                edgecolors=color,
+                linewidths=1.5,
+                c=[VERDICT_COLOURS.get(v, "white") for v in g["verdict"]],
+            )
     if "verdict" in aug:
         for v in dict.fromkeys(aug["verdict"]):
             ax.scatter([], [], s=70, c=VERDICT_COLOURS.get(v, "white"), edgecolors="k", label=f"verdict: {v}")
@@ -132,9 +145,7 @@ def plot_recall_vs_share(comparison: pd.DataFrame, headline: str, out_png: str |
     _save(fig, out_png)
 
 
-def plot_pr_curves(
-    curves: dict[str, tuple[np.ndarray, np.ndarray]], out_png: str | os.PathLike, title: str
-) -> None:
+def plot_pr_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], out_png: str | os.PathLike, title: str) -> None:
     """Precision-recall curves on the test rows, one per label, with AP in the legend."""
     if not curves:
         raise DataError("no PR curves to plot")
@@ -168,7 +179,8 @@ def plot_segment_lift(segments: pd.DataFrame, out_png: str | os.PathLike) -> Non
     configs = list(dict.fromkeys(seg["title"]))
     names = list(dict.fromkeys(seg["segment_name"]))
     diff = seg.pivot_table(index="title", columns="segment_name", values="diff", aggfunc="first").reindex(
-        index=configs, columns=names)
+        index=configs, columns=names
+    )
     verdict = seg.set_index(["title", "segment_name"])["verdict"]
     lift = seg.set_index(["title", "segment_name"])["lift"]
     n = seg.drop_duplicates("segment_name").set_index("segment_name")["n_frauds"]
@@ -186,8 +198,10 @@ def plot_segment_lift(segments: pd.DataFrame, out_png: str | os.PathLike) -> Non
             ax.text(j, i, text + mark, ha="center", va="center", fontsize=8)
     ax.set_xticks(range(len(names)), [f"{name}\n({int(n[name])} frauds)" for name in names], fontsize=8)
     ax.set_yticks(range(len(configs)), configs, fontsize=8)
-    ax.set_title("Recall difference vs real-only per fraud segment (test); text: lift, + helps, - hurts, "
-                 "= equivalent, ? inconclusive, . too few")
+    ax.set_title(
+        "Recall difference vs real-only per fraud segment (test); text: lift, + helps, - hurts, "
+        "= equivalent, ? inconclusive, . too few"
+    )
     fig.colorbar(im, ax=ax, label="recall difference")
     _save(fig, out_png)
 
@@ -200,8 +214,9 @@ def plot_scarcity(table: pd.DataFrame, headline_text: str, out_png: str | os.Pat
     if ok.empty:  # every cell failed or was skipped: say so where the plot is looked for
         left.axis("off")
         right.axis("off")
-        left.text(0.0, 0.5, "No cell of the scarcity sweep could be judged:\nsee reports/scarcity/summary.md",
-                  fontsize=12)
+        left.text(
+            0.0, 0.5, "No cell of the scarcity sweep could be judged:\nsee reports/scarcity/summary.md", fontsize=12
+        )
         _save(fig, out_png)
         return
     base = ok.drop_duplicates("n_frauds").sort_values("n_frauds")
@@ -237,8 +252,13 @@ def plot_exchange(ex: pd.DataFrame, out_png: str | os.PathLike) -> None:
     if ex.empty:
         for ax in (left, right):
             ax.axis("off")
-        left.text(0.0, 0.5, "No exchange rate: the sweep needs at least two numbers of known frauds\nwith "
-                  "judged cells (see reports/scarcity/summary.md)", fontsize=12)
+        left.text(
+            0.0,
+            0.5,
+            "No exchange rate: the sweep needs at least two numbers of known frauds\nwith "
+            "judged cells (see reports/scarcity/summary.md)",
+            fontsize=12,
+        )
         _save(fig, out_png)
         return
     for cfg, g in ex.groupby("config", sort=False):
@@ -272,8 +292,12 @@ def plot_unseen(table: pd.DataFrame, headline_text: str, out_png: str | os.PathL
     fig, ax = plt.subplots(figsize=(max(7.0, 1.9 * len(variants) + 3.0), 5.0))
     if not variants:
         ax.axis("off")
-        ax.text(0.0, 0.5, note or "No variant of the unseen-variant test could be judged:\n"
-                "see reports/unseen/summary.md", fontsize=12)
+        ax.text(
+            0.0,
+            0.5,
+            note or "No variant of the unseen-variant test could be judged:\nsee reports/unseen/summary.md",
+            fontsize=12,
+        )
         _save(fig, out_png)
         return
     configs = list(dict.fromkeys(ok["config"]))
@@ -284,22 +308,45 @@ def plot_unseen(table: pd.DataFrame, headline_text: str, out_png: str | os.PathL
         y = g["recall"].to_numpy(dtype=float)
         err = np.vstack([y - g["recall_lo"].to_numpy(dtype=float), g["recall_hi"].to_numpy(dtype=float) - y])
         color = "0.55" if cfg == "real-only" else None
-        ax.bar(x, y, width * 0.95, label=cfg, color=color, yerr=np.nan_to_num(err), capsize=3,
-               error_kw={"elinewidth": 1, "ecolor": "0.3"})
+        ax.bar(
+            x,
+            y,
+            width * 0.95,
+            label=cfg,
+            color=color,
+            yerr=np.nan_to_num(err),
+            capsize=3,
+            error_kw={"elinewidth": 1, "ecolor": "0.3"},
+        )
         for xi, yi, v in zip(x, g["recall_hi"].to_numpy(dtype=float), g["verdict"]):
             mark = VERDICT_MARKS.get(v)
             if mark and np.isfinite(yi):
-                ax.annotate(mark, (xi, yi), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=13,
-                            fontweight="bold")
+                ax.annotate(
+                    mark,
+                    (xi, yi),
+                    textcoords="offset points",
+                    xytext=(0, 3),
+                    ha="center",
+                    fontsize=13,
+                    fontweight="bold",
+                )
     seen = ok[ok["config"] == "real-only"].set_index("variant").reindex(variants)["seen_recall"].to_numpy(dtype=float)
-    ax.hlines(seen, np.arange(len(variants)) - 0.45, np.arange(len(variants)) + 0.45, colors="k", lw=2,
-              label="real-only trained WITH the variant (seen)")
+    ax.hlines(
+        seen,
+        np.arange(len(variants)) - 0.45,
+        np.arange(len(variants)) + 0.45,
+        colors="k",
+        lw=2,
+        label="real-only trained WITH the variant (seen)",
+    )
     column = ok["variant_column"].iloc[0]
     ax.set_xticks(np.arange(len(variants)), [f"{column}={v}" for v in variants])
     ax.set_ylim(0.0, 1.08)
     ax.set_ylabel(f"{headline_text} on the held-out variant's test frauds")
-    ax.set_title("Unseen variants: each held out of training and validation in turn (whiskers: 95% CI;\n"
-                 "+ helps, - hurts, = equivalent, ? inconclusive, . too few to judge)")
+    ax.set_title(
+        "Unseen variants: each held out of training and validation in turn (whiskers: 95% CI;\n"
+        "+ helps, - hurts, = equivalent, ? inconclusive, . too few to judge)"
+    )
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _save(fig, out_png)
@@ -319,8 +366,10 @@ def plot_redteam(table: pd.DataFrame, out_png: str | os.PathLike, note: str = ""
     configs = list(dict.fromkeys(table["config"]))
     grid = table.pivot(index="config", columns="tactic", values="recall").reindex(index=configs, columns=tactics)
     by = table.set_index(["config", "tactic"])
-    titles = [f"{by.loc[(c, tactics[0]), 'title']}{' (challenger)' if by.loc[(c, tactics[0]), 'challenger'] else ''}"
-              for c in configs]
+    titles = [
+        f"{by.loc[(c, tactics[0]), 'title']}{' (challenger)' if by.loc[(c, tactics[0]), 'challenger'] else ''}"
+        for c in configs
+    ]
     fig, ax = plt.subplots(figsize=(max(7.0, 1.25 * len(tactics) + 4.0), max(3.0, 0.42 * len(configs) + 1.8)))
     im = ax.imshow(grid.to_numpy(dtype=float), cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
     for i, c in enumerate(configs):
@@ -328,19 +377,29 @@ def plot_redteam(table: pd.DataFrame, out_png: str | os.PathLike, note: str = ""
             r = by.loc[(c, t)]
             mark = VERDICT_MARKS.get(str(r["verdict"]), "")
             text = f"{_num(r['recall']):.2f}" + ("" if j == 0 else f"\n{-_num(r['drop']):+.2f} {mark}".rstrip())
-            ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                    color="black" if _num(r["recall"]) > 0.6 else "white")
-    ax.set_xticks(np.arange(len(tactics)), [("unattacked" if t == tactics[0] else t).replace("+", "+\n")
-                                            for t in tactics], rotation=30, ha="right", fontsize=8)
+            ax.text(
+                j, i, text, ha="center", va="center", fontsize=7, color="black" if _num(r["recall"]) > 0.6 else "white"
+            )
+    ax.set_xticks(
+        np.arange(len(tactics)),
+        [("unattacked" if t == tactics[0] else t).replace("+", "+\n") for t in tactics],
+        rotation=30,
+        ha="right",
+        fontsize=8,
+    )
     ax.set_yticks(np.arange(len(configs)), titles, fontsize=8)
     fig.colorbar(im, ax=ax, label="recall on the test frauds at the alert threshold")
-    ax.set_title("Red team: recall under each tactic (below: change from unattacked;\n"
-                 "+ / - higher / lower than real-only under the same tactic beyond noise)", fontsize=10)
+    ax.set_title(
+        "Red team: recall under each tactic (below: change from unattacked;\n"
+        "+ / - higher / lower than real-only under the same tactic beyond noise)",
+        fontsize=10,
+    )
     _save(fig, out_png)
 
 
-def plot_leaderboard(board: pd.DataFrame, headline_text: str, max_excess: float | None,
-                     out_png: str | os.PathLike) -> None:
+def plot_leaderboard(
+    board: pd.DataFrame, headline_text: str, max_excess: float | None, out_png: str | os.PathLike
+) -> None:
     """One point per pool: x = detection AUC excess over real new frauds (fidelity; left is better), y = recall
     difference vs real-only with its CI (utility), colour = DCR ratio (memorisation; dark = hugs its seed rows)."""
     fig, ax = plt.subplots(figsize=(8.5, 5.5))

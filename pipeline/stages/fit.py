@@ -20,8 +20,10 @@ def target_values(params: dict[str, Any], schema: Schema, train: pd.DataFrame) -
         return None
     column = target["column"]
     if column not in train.columns or column == schema.label:
-        raise ConfigError(f"augment.target.column {column!r} is not a column of the prepared data; name a meta column "
-                          "(data.meta_columns) or a categorical feature")
+        raise ConfigError(
+            f"augment.target.column {column!r} is not a column of the prepared data; name a meta column "
+            "(data.meta_columns) or a categorical feature"
+        )
     return train.loc[train[schema.label] == 1, column].reset_index(drop=True)
 
 
@@ -37,9 +39,17 @@ def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[
     gen.fit(seed_set, schema, train=training, seed=fit_seed, target=target_values(params, schema, train))
     gen.save(paths.generator_model(name, fit_seed))
     info = {k: v for k, v in gen.fit_info.items()}
-    report = {"generator": name, "type": gen_type, "family": gen.family, "parameters": gen.get_parameters(),
-              "fit_seed": fit_seed, **info}
+    report = {
+        "generator": name,
+        "type": gen_type,
+        "family": gen.family,
+        "parameters": gen.get_parameters(),
+        "fit_seed": fit_seed,
+        **info,
+    }
     write_json(paths.fit_report(name, fit_seed), report)
-    print(f"{stage}: {info.get('fit_seconds', 0):.1f}s"
-          + (f", final loss {info['final_loss']:.4f}" if info.get("final_loss") is not None else ""))
+    print(
+        f"{stage}: {info.get('fit_seconds', 0):.1f}s"
+        + (f", final loss {info['final_loss']:.4f}" if info.get("final_loss") is not None else "")
+    )
     return report

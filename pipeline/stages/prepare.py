@@ -16,11 +16,15 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     prepared.schema.save(paths.schema)
     write_json(paths.profile, prepared.profile)
     p = prepared.profile
-    print(f"prepare: {p['source']}; {p['split']} split; "
-          + "; ".join(f"{n} {p[n]['rows']} rows / {p[n]['frauds']} frauds" for n in ("train", "valid", "test")))
+    print(
+        f"prepare: {p['source']}; {p['split']} split; "
+        + "; ".join(f"{n} {p[n]['rows']} rows / {p[n]['frauds']} frauds" for n in ("train", "valid", "test"))
+    )
     if params["data"]["partition_rows"]:
-        print(f"prepare: splits written as Parquet parts of {params['data']['partition_rows']} rows "
-              f"({paths.split('train').relative_to(paths.root)}/part-*.parquet, ...)")
+        print(
+            f"prepare: splits written as Parquet parts of {params['data']['partition_rows']} rows "
+            f"({paths.split('train').relative_to(paths.root)}/part-*.parquet, ...)"
+        )
     for line in contract_lines(p.get("input_contract", {})):
         print(f"prepare: {line}")
     return p

@@ -21,8 +21,18 @@ def _example(paths: Paths, schema: Schema, n: int = 5) -> pd.DataFrame:
 
 
 #: the params sections that shape the results: a change to tracking/retrain settings is not a new result
-RESULT_SECTIONS = ("data", "split", "generators", "augment", "quality", "detector", "evaluate", "serve", "unseen",
-                   "redteam")
+RESULT_SECTIONS = (
+    "data",
+    "split",
+    "generators",
+    "augment",
+    "quality",
+    "detector",
+    "evaluate",
+    "serve",
+    "unseen",
+    "redteam",
+)
 
 
 def _table(path) -> pd.DataFrame:
@@ -45,29 +55,61 @@ def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     for role in ("best", "baseline"):  # the detectors evaluate set decision thresholds for
         entry = serving[role]
         row = table[table["config"] == entry["config"]].iloc[0]
-        models[role] = {"row": row, "model_file": paths.detectors / entry["model"], "schema_file": paths.schema,
-                        "thresholds": entry["thresholds"], "example": example}
+        models[role] = {
+            "row": row,
+            "model_file": paths.detectors / entry["model"],
+            "schema_file": paths.schema,
+            "thresholds": entry["thresholds"],
+            "example": example,
+        }
     quality = load_generator_reports(train_report["generators"], paths, "quality", train_report["fit_seeds"])
     fits = load_generator_reports(train_report["generators"], paths, "fit", train_report["fit_seeds"])
-    files = [p for p in (paths.comparison, paths.comparison_segments, paths.summary, paths.metrics, paths.train_report,
-                         paths.profile, paths.schema, paths.serving, paths.review_queue) if p.exists()]
+    files = [
+        p
+        for p in (
+            paths.comparison,
+            paths.comparison_segments,
+            paths.summary,
+            paths.metrics,
+            paths.train_report,
+            paths.profile,
+            paths.schema,
+            paths.serving,
+            paths.review_queue,
+        )
+        if p.exists()
+    ]
     segments = _table(paths.comparison_segments)
-    unseen_files = [p for p in (paths.unseen_table, paths.unseen_summary, paths.unseen_metrics, paths.unseen_plot)
-                    if p.exists()]
-    redteam_files = [p for p in (paths.redteam_table, paths.redteam_summary, paths.redteam_metrics, paths.redteam_plot)
-                     if p.exists()]
+    unseen_files = [
+        p for p in (paths.unseen_table, paths.unseen_summary, paths.unseen_metrics, paths.unseen_plot) if p.exists()
+    ]
+    redteam_files = [
+        p for p in (paths.redteam_table, paths.redteam_summary, paths.redteam_metrics, paths.redteam_plot) if p.exists()
+    ]
     source = profile.get("source", "")
     return {
-        "comparison": table, "metrics": metrics, "summary_text": paths.summary.read_text(),
-        "plot_dir": paths.plots, "files": files, "quality": quality, "fits": fits,
-        "detector_params": params["detector"], "generators": train_report["generators"],
-        "shares": train_report["shares"], "seeds": train_report["seeds"],
+        "comparison": table,
+        "metrics": metrics,
+        "summary_text": paths.summary.read_text(),
+        "plot_dir": paths.plots,
+        "files": files,
+        "quality": quality,
+        "fits": fits,
+        "detector_params": params["detector"],
+        "generators": train_report["generators"],
+        "shares": train_report["shares"],
+        "seeds": train_report["seeds"],
         "data_fingerprint": file_fingerprint([paths.split(n) for n in ("train", "valid", "test")]),
         "params_hash": json_hash({k: params[k] for k in RESULT_SECTIONS}),
-        "source": source, "source_short": source.split(":")[0],
-        "models": models, "decisions": serving["best"], "segments": segments,
-        "unseen": _table(paths.unseen_table), "unseen_files": unseen_files,
-        "redteam": _table(paths.redteam_table), "redteam_files": redteam_files,
+        "source": source,
+        "source_short": source.split(":")[0],
+        "models": models,
+        "decisions": serving["best"],
+        "segments": segments,
+        "unseen": _table(paths.unseen_table),
+        "unseen_files": unseen_files,
+        "redteam": _table(paths.redteam_table),
+        "redteam_files": redteam_files,
     }
 
 
@@ -76,11 +118,14 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
 
     t = params["tracking"]
     bundle = build_bundle(params, paths)
-    record = publish(bundle, paths.root, t["experiment"], t["model_name"], retries=t["retries"],
-                     wait_s=t["retry_wait_s"])
+    record = publish(
+        bundle, paths.root, t["experiment"], t["model_name"], retries=t["retries"], wait_s=t["retry_wait_s"]
+    )
     write_json(paths.mlflow_report, record)
     reg = record.get("registered_model") or {}
-    print(f"publish: parent run {record.get('parent_run_id')} in experiment {t['experiment']!r} at "
-          f"{record.get('tracking_uri')}"
-          + (f"; registered {reg['name']} v{reg['version']} ({', '.join(reg['aliases'])})" if reg else ""))
+    print(
+        f"publish: parent run {record.get('parent_run_id')} in experiment {t['experiment']!r} at "
+        f"{record.get('tracking_uri')}"
+        + (f"; registered {reg['name']} v{reg['version']} ({', '.join(reg['aliases'])})" if reg else "")
+    )
     return record

@@ -38,14 +38,23 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
         legit = train[train[schema.label] == 0]
         frauds = test[test[schema.label] == 1].reset_index(drop=True)
         copies = [frauds] + [apply_attack(frauds, a, legit, schema) for a in attack_list]
-        scored = score_detectors(read_json(paths.train_report), paths, schema, valid,
-                                 pd.concat(copies, ignore_index=True), params, test_parts=False)
-        hits = headline_hits(scored, valid[schema.label].to_numpy(), np.ones(len(frauds) * len(copies), dtype=int),
-                             ev["fpr_budgets"][0])
+        scored = score_detectors(
+            read_json(paths.train_report),
+            paths,
+            schema,
+            valid,
+            pd.concat(copies, ignore_index=True),
+            params,
+            test_parts=False,
+        )
+        hits = headline_hits(
+            scored, valid[schema.label].to_numpy(), np.ones(len(frauds) * len(copies), dtype=int), ev["fpr_budgets"][0]
+        )
         configs = list(dict.fromkeys((d.config, d.title, d.kind) for d in scored))
         challenger = read_json(paths.serving)["best"]["config"] if paths.serving.exists() else None
-        table = redteam_table(configs, split_hits(hits, [CLEAN] + [a.name for a in attack_list], len(frauds)),
-                              challenger, ev)
+        table = redteam_table(
+            configs, split_hits(hits, [CLEAN] + [a.name for a in attack_list], len(frauds)), challenger, ev
+        )
     summary = summary_markdown(table, attack_list, schema, ev["fpr_budgets"][0], paths.redteam_plot.name)
     write_csv(paths.redteam_table, table)
     write_text(paths.redteam_summary, summary)
@@ -53,6 +62,8 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     write_json(paths.redteam_metrics, out)
     plot_redteam(table, paths.redteam_plot)
     print(summary.splitlines()[2])
-    print(f"redteam: {len(attack_list)} attacks on the test frauds ({time.perf_counter() - started:.0f} s); "
-          f"see {paths.redteam_summary.relative_to(paths.root)}")
+    print(
+        f"redteam: {len(attack_list)} attacks on the test frauds ({time.perf_counter() - started:.0f} s); "
+        f"see {paths.redteam_summary.relative_to(paths.root)}"
+    )
     return out

@@ -22,15 +22,22 @@ from pipeline.quality.reports import failed_checks, gate_status
 
 def _line(report: dict[str, Any]) -> str:
     failed = failed_checks(report)
-    flag = gate_status(report) + (" (" + ", ".join(failed) + ")" if failed else
-                                  f" ({report['status_note']})" if report.get("status_note") else "")
+    flag = gate_status(report) + (
+        " (" + ", ".join(failed) + ")" if failed else f" ({report['status_note']})" if report.get("status_note") else ""
+    )
     excess = report.get("detection_auc_excess")
-    return (f"quality gate {flag}: quality score {num(report.get('quality_score'))}, exact copies "
-            f"{num(report.get('exact_copy_share'))}, DCR ratio {num(report.get('dcr_ratio'))}, detection AUC "
-            f"{num(report.get('detection_auc'))}" + ("" if excess is None else
-                                                     f" (excess over real new frauds {num(excess)}, 90% interval "
-                                                     f"{num(report.get('detection_auc_excess_lo'))}.."
-                                                     f"{num(report.get('detection_auc_excess_hi'))})"))
+    return (
+        f"quality gate {flag}: quality score {num(report.get('quality_score'))}, exact copies "
+        f"{num(report.get('exact_copy_share'))}, DCR ratio {num(report.get('dcr_ratio'))}, detection AUC "
+        f"{num(report.get('detection_auc'))}"
+        + (
+            ""
+            if excess is None
+            else f" (excess over real new frauds {num(excess)}, 90% interval "
+            f"{num(report.get('detection_auc_excess_lo'))}.."
+            f"{num(report.get('detection_auc_excess_hi'))})"
+        )
+    )
 
 
 def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[str, Any]:
@@ -43,26 +50,45 @@ def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[
     target = params["augment"]["target"]
     if target and gen.target_column != target["column"]:  # a model fitted for another target: never mix them up
         fitted = "without a target column" if gen.target_column is None else f"for {gen.target_column!r}"
-        raise GeneratorError(f"generator {name} (fit seed {fit_seed}) was fitted {fitted}, but augment.target."
-                             f"column is {target['column']!r}; refit it (dvc repro fit@{name}-{fit_seed})")
+        raise GeneratorError(
+            f"generator {name} (fit seed {fit_seed}) was fitted {fitted}, but augment.target."
+            f"column is {target['column']!r}; refit it (dvc repro fit@{name}-{fit_seed})"
+        )
     seed = pool_seed(params["augment"]["sample_seed"], fit_seed)
     pool = gen.sample(n, seed=seed)
     holdout = schema.seed_set(valid)  # real frauds the generator never saw
     thresholds = {k: params["quality"][k] for k in threshold_keys()}
 
     def gate(rows: pd.DataFrame) -> dict[str, Any]:
-        return assess_pool(seed_set, rows[schema.feature_names], holdout, schema, thresholds=thresholds,
-                           seed=params["augment"]["sample_seed"])
+        return assess_pool(
+            seed_set,
+            rows[schema.feature_names],
+            holdout,
+            schema,
+            thresholds=thresholds,
+            seed=params["augment"]["sample_seed"],
+        )
 
-    report = {"generator": name, "fit_seed": fit_seed, "pool_rows": len(pool),
-              "max_share": max(params["augment"]["shares"]), **gate(pool)}
+    report = {
+        "generator": name,
+        "fit_seed": fit_seed,
+        "pool_rows": len(pool),
+        "max_share": max(params["augment"]["shares"]),
+        **gate(pool),
+    }
     targeted = None
     if target:
         column = target["column"]
         seed_counts = gen.target_counts()
         counts = allocate(seed_counts, n, target)  # a value no seed fraud has is the user's error: one line, exit 2
-        head = {"generator": name + "+target", "fit_seed": fit_seed, "column": column, "policy": target["policy"],
-                "seed_counts": seed_counts, "counts": counts}
+        head = {
+            "generator": name + "+target",
+            "fit_seed": fit_seed,
+            "column": column,
+            "policy": target["policy"],
+            "seed_counts": seed_counts,
+            "counts": counts,
+        }
         try:
             targeted = gen.sample_targeted(counts, seed=seed)
         except GeneratorError as error:  # e.g. TVAE never makes a rare segment: report it, keep the other pools
@@ -70,8 +96,12 @@ def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[
             print(f"sample@{name}-{fit_seed}: no targeted pool ({error}); {name}+target is left out of training")
         else:
             mix = targeted[column].value_counts().to_dict()
-            report["targeted"] = {**head, "pool_rows": len(targeted), "mix": {str(k): int(v) for k, v in mix.items()},
-                                  **gate(targeted)}
+            report["targeted"] = {
+                **head,
+                "pool_rows": len(targeted),
+                "mix": {str(k): int(v) for k, v in mix.items()},
+                **gate(targeted),
+            }
         if column in pool.columns:  # the untargeted pool's own mix, where the generator models the column
             report["mix"] = {str(k): int(v) for k, v in pool[column].value_counts().to_dict().items()}
     paths.pools(name, fit_seed).mkdir(parents=True, exist_ok=True)
@@ -82,6 +112,9 @@ def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[
     print(f"sample@{name}-{fit_seed}: {len(pool)} synthetic fraud rows; {_line(report)}")
     if targeted is not None:
         t = report["targeted"]
-        print(f"sample@{name}-{fit_seed}: targeted pool by {t['column']} ({t['policy']}): "
-              + ", ".join(f"{v}: {k}" for v, k in t["counts"].items()) + f"; {_line(t)}")
+        print(
+            f"sample@{name}-{fit_seed}: targeted pool by {t['column']} ({t['policy']}): "
+            + ", ".join(f"{v}: {k}" for v, k in t["counts"].items())
+            + f"; {_line(t)}"
+        )
     return report

@@ -37,17 +37,32 @@ def sweep_cells(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     sc = params["scarcity"]
     missing = [g for g in sc["generators"] if g not in params["generators"]]
     if missing:
-        raise ConfigError(f"params.yaml: scarcity.generators names {', '.join(map(repr, missing))}, not configured "
-                          f"under generators (configured: {', '.join(params['generators'])})")
+        raise ConfigError(
+            f"params.yaml: scarcity.generators names {', '.join(map(repr, missing))}, not configured "
+            f"under generators (configured: {', '.join(params['generators'])})"
+        )
     generators = {g: split_type(g, params["generators"][g]) for g in sc["generators"]}
     splits = [paths.split(s) for s in ("train", "valid", "test")]
     schema = Schema.load(paths.schema)
     train, valid, test = (pd.read_parquet(f) for f in splits)
     cache = CellCache(paths.scarcity_cache, file_fingerprint([*splits, paths.schema]))
     with open_backend(params) as backend:
-        return run_cells(train, valid, test, schema, generators, sc["n_frauds"], sc["repeats"], sc["shares"],
-                         dict(params["detector"]), sc["seeds"], params["evaluate"]["fpr_budgets"][0],
-                         params["augment"]["sample_seed"], cache, backend)
+        return run_cells(
+            train,
+            valid,
+            test,
+            schema,
+            generators,
+            sc["n_frauds"],
+            sc["repeats"],
+            sc["shares"],
+            dict(params["detector"]),
+            sc["seeds"],
+            params["evaluate"]["fpr_budgets"][0],
+            params["augment"]["sample_seed"],
+            cache,
+            backend,
+        )
 
 
 def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
@@ -67,14 +82,20 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     write_text(paths.scarcity_summary, summary)
     judged = table[table["verdict"] != "failed"] if not table.empty else table
     plot_scarcity(table, text, plot)
-    metrics = {"cells": len(cells), "failed_cells": sum(c["status"] == FAILED for c in cells.values()),
-               "skipped_cells": sum(c["status"] == SKIPPED for c in cells.values()),
-               "verdicts": verdict_counts(judged["verdict"] if not judged.empty else [])}
-    metrics["exchange"] = {f"{r['config']}@n{r['n_frauds']}": {"worth": r["worth"], "worth_lo": r["worth_lo"],
-                                                              "worth_hi": r["worth_hi"]}
-                           for _, r in exchange.iterrows()}
+    metrics = {
+        "cells": len(cells),
+        "failed_cells": sum(c["status"] == FAILED for c in cells.values()),
+        "skipped_cells": sum(c["status"] == SKIPPED for c in cells.values()),
+        "verdicts": verdict_counts(judged["verdict"] if not judged.empty else []),
+    }
+    metrics["exchange"] = {
+        f"{r['config']}@n{r['n_frauds']}": {"worth": r["worth"], "worth_lo": r["worth_lo"], "worth_hi": r["worth_hi"]}
+        for _, r in exchange.iterrows()
+    }
     write_json(paths.scarcity_metrics, metrics)
     print(summary.splitlines()[2])
-    print(f"scarcity: {len(cells)} cells, {result['computed']} computed and {result['reused']} reused from the cache; "
-          f"see {paths.scarcity_summary.relative_to(paths.root)}")
+    print(
+        f"scarcity: {len(cells)} cells, {result['computed']} computed and {result['reused']} reused from the cache; "
+        f"see {paths.scarcity_summary.relative_to(paths.root)}"
+    )
     return metrics

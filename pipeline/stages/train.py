@@ -34,8 +34,10 @@ def excluded_generators(params: dict[str, Any], paths: Paths) -> dict[str, str]:
     for name in params["generators"]:
         for f in fit_seeds:
             if not paths.quality_report(name, f).exists():
-                raise DataError(f"{paths.quality_report(name, f)} not found; run the sample stage for {name} "
-                                f"(dvc repro sample@{name}-{f})")
+                raise DataError(
+                    f"{paths.quality_report(name, f)} not found; run the sample stage for {name} "
+                    f"(dvc repro sample@{name}-{f})"
+                )
     out = {}
     for name, report in load_generator_reports(pool_names(params), paths, "quality", fit_seeds).items():
         failed = [r["failed"] for r in (report.get("per_fit") or {"": report}).values() if r.get("failed")]
@@ -54,8 +56,18 @@ def _read_pool(paths: Paths, name: str, fit_seed: int) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def _fit_unit(unit: tuple, *, train: pd.DataFrame, pools: dict, X_valid: pd.DataFrame, y_valid: np.ndarray,
-              schema: Schema, det: dict[str, Any], n_fraud: int, n_legit: int) -> tuple[bytes, dict, int, int]:
+def _fit_unit(
+    unit: tuple,
+    *,
+    train: pd.DataFrame,
+    pools: dict,
+    X_valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    schema: Schema,
+    det: dict[str, Any],
+    n_fraud: int,
+    n_legit: int,
+) -> tuple[bytes, dict, int, int]:
     """One detector (`detector.engine: xgboost`): (model file bytes, info, training rows, synthetic rows). Runs
     in the stage's process or on a Dask worker (`pipeline.core.compute`); everything random is seeded by the unit."""
     arm, fit, seed = unit
@@ -65,13 +77,23 @@ def _fit_unit(unit: tuple, *, train: pd.DataFrame, pools: dict, X_valid: pd.Data
     else:
         data, synthetic = train, np.zeros(len(train), dtype=bool)
     spw = n_legit / n_fraud if arm.kind == REWEIGHT else None
-    model, info = train_detector(schema.to_model_frame(data), data[label].to_numpy(), X_valid, y_valid,
-                                 det, seed=seed, scale_pos_weight=spw)
+    model, info = train_detector(
+        schema.to_model_frame(data), data[label].to_numpy(), X_valid, y_valid, det, seed=seed, scale_pos_weight=spw
+    )
     return detector_bytes(model), info, len(data), int(synthetic.sum())
 
 
-def _fit_dask(units: list[tuple], backend, paths: Paths, schema: Schema, pools: dict, X_valid: pd.DataFrame,
-              y_valid: np.ndarray, det: dict[str, Any], on_result) -> tuple[list, int, int]:
+def _fit_dask(
+    units: list[tuple],
+    backend,
+    paths: Paths,
+    schema: Schema,
+    pools: dict,
+    X_valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    det: dict[str, Any],
+    on_result,
+) -> tuple[list, int, int]:
     """Every detector with `detector.engine: dask`, one after another, each over the whole cluster."""
     from pipeline.experiment import engine_dask
 
@@ -81,16 +103,23 @@ def _fit_dask(units: list[tuple], backend, paths: Paths, schema: Schema, pools: 
     X, y = client.persist([X, y])  # read the parts once, spread over the workers, for every detector
     rows, n_fraud = engine_dask.count_frauds(y)
     workers = engine_dask.holders(client, X)
-    print(f"train: {rows} training rows in {ddf.npartitions} Parquet part(s) on {len(workers)} worker(s)"
-          + ("; set data.partition_rows to spread them over more workers" if ddf.npartitions < 2 else ""), flush=True)
+    print(
+        f"train: {rows} training rows in {ddf.npartitions} Parquet part(s) on {len(workers)} worker(s)"
+        + ("; set data.partition_rows to spread them over more workers" if ddf.npartitions < 2 else ""),
+        flush=True,
+    )
     results = []
     for i, (arm, fit, seed) in enumerate(units):
-        syn = (draw_synthetic(pools[(arm.generator, fit)], n_fraud, arm.share, seed, schema.label)
-               if arm.kind == AUGMENTED else pd.DataFrame())
+        syn = (
+            draw_synthetic(pools[(arm.generator, fit)], n_fraud, arm.share, seed, schema.label)
+            if arm.kind == AUGMENTED
+            else pd.DataFrame()
+        )
         Xa, ya = engine_dask.with_synthetic(client, X, y, syn, schema, workers)
         spw = (rows - n_fraud) / n_fraud if arm.kind == REWEIGHT else None
-        model, info = engine_dask.train_detector(client, Xa, ya, X_valid, y_valid, det, seed=seed,
-                                                 scale_pos_weight=spw, workers=workers)
+        model, info = engine_dask.train_detector(
+            client, Xa, ya, X_valid, y_valid, det, seed=seed, scale_pos_weight=spw, workers=workers
+        )
         results.append((detector_bytes(model), info, rows + len(syn), len(syn)))
         on_result(i, results[-1])
     return results, rows, n_fraud
@@ -104,13 +133,18 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     excluded = excluded_generators(params, paths)
     grid = build_grid(params, excluded=set(excluded))
     fit_seeds = params["augment"]["fit_seeds"]
-    pools = {(name, f): _read_pool(paths, name, f) for name in {c.generator for c in grid if c.generator}
-             for f in fit_seeds}
+    pools = {
+        (name, f): _read_pool(paths, name, f) for name in {c.generator for c in grid if c.generator} for f in fit_seeds
+    }
     det = params["detector"]
     t_start = time.perf_counter()
     # every (arm, generator fit, detector seed); the baselines have no generator, so no fit
-    units = [(arm, f if arm.kind == AUGMENTED else None, seed)
-             for arm in grid for f in (fit_seeds if arm.kind == AUGMENTED else [None]) for seed in det["seeds"]]
+    units = [
+        (arm, f if arm.kind == AUGMENTED else None, seed)
+        for arm in grid
+        for f in (fit_seeds if arm.kind == AUGMENTED else [None])
+        for seed in det["seeds"]
+    ]
     finished = []
 
     def progress(i: int, result: tuple) -> None:
@@ -118,23 +152,39 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
         _, info, _, n_syn = result
         finished.append(i)
         which = f"seed {seed}" if fit is None else f"fit {fit} seed {seed}"
-        print(f"train [{len(finished)}/{len(units)}] {arm.title:<28} {which}: {n_syn:>5} synthetic rows, "
-              f"best iteration {info['best_iteration']:>3}, valid AP {info['valid_aucpr']:.3f}, "
-              f"{info['fit_seconds']:.1f}s", flush=True)
+        print(
+            f"train [{len(finished)}/{len(units)}] {arm.title:<28} {which}: {n_syn:>5} synthetic rows, "
+            f"best iteration {info['best_iteration']:>3}, valid AP {info['valid_aucpr']:.3f}, "
+            f"{info['fit_seconds']:.1f}s",
+            flush=True,
+        )
 
     with open_backend(params) as backend:
         if det["engine"] == "dask":
             print(f"compute: {len(units)} detectors with xgboost.dask, each over the {backend.describe}", flush=True)
-            results, n_rows, n_fraud = _fit_dask(units, backend, paths, schema, pools, X_valid, y_valid, det,
-                                                 progress)
+            results, n_rows, n_fraud = _fit_dask(units, backend, paths, schema, pools, X_valid, y_valid, det, progress)
         else:
             train = pd.read_parquet(paths.split("train"))
             n_rows, n_fraud = len(train), int(train[label].sum())
             announce(backend, len(units), "detector")
-            shared = {"train": train, "pools": pools, "X_valid": X_valid, "y_valid": y_valid, "schema": schema,
-                      "det": det.copy(), "n_fraud": n_fraud, "n_legit": n_rows - n_fraud}
-            results = backend.map(_fit_unit, units, shared, what="detector",
-                                  name=lambda u: f"{u[0].title} fit {u[1]} seed {u[2]}", on_result=progress)
+            shared = {
+                "train": train,
+                "pools": pools,
+                "X_valid": X_valid,
+                "y_valid": y_valid,
+                "schema": schema,
+                "det": det.copy(),
+                "n_fraud": n_fraud,
+                "n_legit": n_rows - n_fraud,
+            }
+            results = backend.map(
+                _fit_unit,
+                units,
+                shared,
+                what="detector",
+                name=lambda u: f"{u[0].title} fit {u[1]} seed {u[2]}",
+                on_result=progress,
+            )
     n_legit = n_rows - n_fraud
     records = []
     # the detectors are written only now, all at once: a failed unit leaves no partial models/detectors
@@ -142,11 +192,23 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
         for (arm, fit, seed), (model_bytes, info, rows, n_syn) in zip(units, results):
             rel = f"{arm.dirname}/seed{seed}.json" if fit is None else f"{arm.dirname}/fit{fit}/seed{seed}.json"
             write_bytes(staging / rel, model_bytes)
-            records.append({
-                "config": arm.id, "title": arm.title, "kind": arm.kind, "generator": arm.generator,
-                "share": arm.share, "fit_seed": fit, "seed": seed, "model": rel, "rows": rows,
-                "n_real_fraud": n_fraud, "n_synthetic": n_syn, "n_legit": n_legit, **info,
-            })
+            records.append(
+                {
+                    "config": arm.id,
+                    "title": arm.title,
+                    "kind": arm.kind,
+                    "generator": arm.generator,
+                    "share": arm.share,
+                    "fit_seed": fit,
+                    "seed": seed,
+                    "model": rel,
+                    "rows": rows,
+                    "n_real_fraud": n_fraud,
+                    "n_synthetic": n_syn,
+                    "n_legit": n_legit,
+                    **info,
+                }
+            )
     report = {
         "detectors": records,
         "excluded_generators": excluded,

@@ -28,18 +28,24 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     if un["column"] is not None:
         splits = [paths.split(s) for s in ("train", "valid", "test")]
         train, valid, test = (pd.read_parquet(f) for f in splits)
-        setup = Setup(entry=un["column"],
-                      generators={g: split_type(g, params["generators"][g]) for g in un["generators"]},
-                      shares=list(un["shares"]), fit_seeds=list(un["fit_seeds"]), seeds=list(un["seeds"]),
-                      detector=dict(params["detector"]), budget=ev["fpr_budgets"][0],
-                      sample_seed=params["augment"]["sample_seed"])
+        setup = Setup(
+            entry=un["column"],
+            generators={g: split_type(g, params["generators"][g]) for g in un["generators"]},
+            shares=list(un["shares"]),
+            fit_seeds=list(un["fit_seeds"]),
+            seeds=list(un["seeds"]),
+            detector=dict(params["detector"]),
+            budget=ev["fpr_budgets"][0],
+            sample_seed=params["augment"]["sample_seed"],
+        )
         cache = CellCache(paths.unseen_cache, file_fingerprint([*splits, paths.schema]))
         with open_backend(params) as backend:
             result = run_cells(train, valid, test, schema, setup, cache, backend)
         table = unseen_table(result, ev)
     column = result["column"] if result else None
-    summary = unseen_markdown(table, result, text, ev, feature=column in schema.feature_names,
-                              plot_name=paths.unseen_plot.name)
+    summary = unseen_markdown(
+        table, result, text, ev, feature=column in schema.feature_names, plot_name=paths.unseen_plot.name
+    )
     write_csv(paths.unseen_table, table)
     write_text(paths.unseen_summary, summary)
     out = metrics(table, result)
@@ -47,6 +53,8 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     plot_unseen(table, text, paths.unseen_plot, note="" if result else "The unseen-variant test is off (unseen.column)")
     print(headline(table) if result else summary.splitlines()[2])
     if result:
-        print(f"unseen: {result['computed']} cells computed, {result['reused']} reused from the cache "
-              f"({result['seconds']:.0f} s); see {paths.unseen_summary.relative_to(paths.root)}")
+        print(
+            f"unseen: {result['computed']} cells computed, {result['reused']} reused from the cache "
+            f"({result['seconds']:.0f} s); see {paths.unseen_summary.relative_to(paths.root)}"
+        )
     return out

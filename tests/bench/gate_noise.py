@@ -49,17 +49,27 @@ SEED_ROWS = 300
 LIMIT = defaults()["quality"]["max_detection_auc_excess"]
 GOOD, BAD = ("real",), ("shuffled", "shifted", "uniform")
 
-LINKED = Schema(label="is_fraud", features=[
-    Feature("amount", "numerical", "float64"), Feature("score", "numerical", "float64"),
-    Feature("n_items", "numerical", "int64"),
-    Feature("channel", "categorical", "object", ["app", "atm", "pos", "web"])])
+LINKED = Schema(
+    label="is_fraud",
+    features=[
+        Feature("amount", "numerical", "float64"),
+        Feature("score", "numerical", "float64"),
+        Feature("n_items", "numerical", "int64"),
+        Feature("channel", "categorical", "object", ["app", "atm", "pos", "web"]),
+    ],
+)
 
 
 def linked(rng: np.random.Generator, n: int) -> pd.DataFrame:
     score = rng.normal(0, 1, n)
-    return pd.DataFrame({"amount": np.exp(3 + score + rng.normal(0, 0.2, n)), "score": score,
-                         "n_items": np.clip(np.round(4 + 2 * score + rng.normal(0, 0.5, n)), 0, None).astype(int),
-                         "channel": np.where(score > 0.5, "web", rng.choice(["app", "atm", "pos"], n))})
+    return pd.DataFrame(
+        {
+            "amount": np.exp(3 + score + rng.normal(0, 0.2, n)),
+            "score": score,
+            "n_items": np.clip(np.round(4 + 2 * score + rng.normal(0, 0.5, n)), 0, None).astype(int),
+            "channel": np.where(score > 0.5, "web", rng.choice(["app", "atm", "pos"], n)),
+        }
+    )
 
 
 def builtin() -> tuple[Schema, pd.DataFrame, pd.DataFrame]:
@@ -71,8 +81,11 @@ def builtin() -> tuple[Schema, pd.DataFrame, pd.DataFrame]:
     paths = Paths.at(tmp)
     prepare.run(load_params(ROOT / "params.yaml"), paths)
     schema = Schema.load(paths.schema)
-    return (schema, schema.seed_set(pd.read_parquet(paths.split("train")))[schema.feature_names],
-            schema.seed_set(pd.read_parquet(paths.split("valid")))[schema.feature_names])
+    return (
+        schema,
+        schema.seed_set(pd.read_parquet(paths.split("train")))[schema.feature_names],
+        schema.seed_set(pd.read_parquet(paths.split("valid")))[schema.feature_names],
+    )
 
 
 def old_auc(seed_df: pd.DataFrame, other: pd.DataFrame, schema: Schema, seed: int) -> float:
@@ -89,8 +102,15 @@ def old_auc(seed_df: pd.DataFrame, other: pd.DataFrame, schema: Schema, seed: in
     y = np.r_[np.zeros(n, dtype=int), np.ones(n, dtype=int)]
     aucs = []
     for tr, te in StratifiedKFold(n_splits=3, shuffle=True, random_state=seed).split(X, y):
-        m = XGBClassifier(n_estimators=50, max_depth=3, n_jobs=1, tree_method="hist", enable_categorical=True,
-                          random_state=seed, verbosity=0).fit(X.iloc[tr], y[tr])
+        m = XGBClassifier(
+            n_estimators=50,
+            max_depth=3,
+            n_jobs=1,
+            tree_method="hist",
+            enable_categorical=True,
+            random_state=seed,
+            verbosity=0,
+        ).fit(X.iloc[tr], y[tr])
         aucs.append(roc_auc_score(y[te], m.predict_proba(X.iloc[te])[:, 1]))
     return float(np.mean(aucs))
 
@@ -100,8 +120,9 @@ def bad_pools(seed_df: pd.DataFrame, schema: Schema, rng: np.random.Generator) -
     shuffled = pd.concat([seed_df] * 2, ignore_index=True)
     for c in shuffled.columns:
         shuffled[c] = rng.permutation(shuffled[c].to_numpy())
-    shifted = seed_df.sample(2 * len(seed_df), replace=True,
-                             random_state=int(rng.integers(2**31))).reset_index(drop=True)
+    shifted = seed_df.sample(2 * len(seed_df), replace=True, random_state=int(rng.integers(2**31))).reset_index(
+        drop=True
+    )
     uniform = shifted.copy()
     for c in num:
         x = pd.to_numeric(seed_df[c], errors="coerce").astype(float)
@@ -131,41 +152,67 @@ def trials(table: str, schema: Schema, seed_all: pd.DataFrame, real_new: pd.Data
                 det = detection(seed_df, pool, schema, d)
                 ex = detection_excess(det, ref, d)
                 old_excess = old_auc(seed_df, pool, schema, d) - ref_old
-                rows.append({"table": table, "n_holdout": n, "draw": d, "pool": name, "pool_rows": len(pool),
-                             "reference_auc": ref["auc"], "reference_auc_old": ref_old, "pool_auc": det["auc"],
-                             "excess": ex["detection_auc_excess"], "excess_lo": ex["detection_auc_excess_lo"],
-                             "excess_hi": ex["detection_auc_excess_hi"],
-                             "flagged": ex["detection_auc_excess_lo"] > LIMIT,
-                             "excess_old": old_excess, "flagged_old": old_excess > LIMIT})
+                rows.append(
+                    {
+                        "table": table,
+                        "n_holdout": n,
+                        "draw": d,
+                        "pool": name,
+                        "pool_rows": len(pool),
+                        "reference_auc": ref["auc"],
+                        "reference_auc_old": ref_old,
+                        "pool_auc": det["auc"],
+                        "excess": ex["detection_auc_excess"],
+                        "excess_lo": ex["detection_auc_excess_lo"],
+                        "excess_hi": ex["detection_auc_excess_hi"],
+                        "flagged": ex["detection_auc_excess_lo"] > LIMIT,
+                        "excess_old": old_excess,
+                        "flagged_old": old_excess > LIMIT,
+                    }
+                )
                 print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
 def markdown(df: pd.DataFrame, meta: dict) -> str:
-    lines = ["# Quality gate on small tables: pass and flag rates of the detection check", "",
-             f"Measured {meta['date']} by `tests/bench/gate_noise.py` ({meta['draws']} draws per cell, "
-             f"{meta['seconds']:.0f} s, load average {meta['load_start'][0]:.1f} -> {meta['load_end'][0]:.1f} on "
-             f"{meta['cpus']} cores). Limit `max_detection_auc_excess` {LIMIT}. **new**: the noise-aware check "
-             "(flagged when the lower bound of the 90% bootstrap interval of the excess is above the limit, a "
-             "reference below chance counted as 0.5); **old**: mean AUC over one 3-fold split, flagged when the point "
-             "excess is above the limit. `real` pools are real frauds of the held-out period and should pass; "
-             "`shuffled` / `shifted` / `uniform` should be flagged.", ""]
+    lines = [
+        "# Quality gate on small tables: pass and flag rates of the detection check",
+        "",
+        f"Measured {meta['date']} by `tests/bench/gate_noise.py` ({meta['draws']} draws per cell, "
+        f"{meta['seconds']:.0f} s, load average {meta['load_start'][0]:.1f} -> {meta['load_end'][0]:.1f} on "
+        f"{meta['cpus']} cores). Limit `max_detection_auc_excess` {LIMIT}. **new**: the noise-aware check "
+        "(flagged when the lower bound of the 90% bootstrap interval of the excess is above the limit, a "
+        "reference below chance counted as 0.5); **old**: mean AUC over one 3-fold split, flagged when the point "
+        "excess is above the limit. `real` pools are real frauds of the held-out period and should pass; "
+        "`shuffled` / `shifted` / `uniform` should be flagged.",
+        "",
+    ]
     for table, g in df.groupby("table", sort=False):
-        lines += [f"## {table}", "", "| held-out frauds | median reference AUC (new / old) | reference below 0.5 "
-                  "(old) | " + " | ".join(f"{p}: flagged new / old" for p in (*GOOD, *BAD)) + " |",
-                  "|---:|---|---:|" + "---|" * (len(GOOD) + len(BAD))]
+        lines += [
+            f"## {table}",
+            "",
+            "| held-out frauds | median reference AUC (new / old) | reference below 0.5 "
+            "(old) | " + " | ".join(f"{p}: flagged new / old" for p in (*GOOD, *BAD)) + " |",
+            "|---:|---|---:|" + "---|" * (len(GOOD) + len(BAD)),
+        ]
         for n, h in g.groupby("n_holdout"):
             ref = h.drop_duplicates("draw")
             cells = []
             for p in (*GOOD, *BAD):
                 q = h[h["pool"] == p]
                 cells.append(f"{int(q['flagged'].sum())}/{len(q)} / {int(q['flagged_old'].sum())}/{len(q)}")
-            lines.append(f"| {n} | {ref['reference_auc'].median():.2f} / {ref['reference_auc_old'].median():.2f} | "
-                         f"{int((ref['reference_auc_old'] < 0.5).sum())}/{len(ref)} | " + " | ".join(cells) + " |")
+            lines.append(
+                f"| {n} | {ref['reference_auc'].median():.2f} / {ref['reference_auc_old'].median():.2f} | "
+                f"{int((ref['reference_auc_old'] < 0.5).sum())}/{len(ref)} | " + " | ".join(cells) + " |"
+            )
         good = g[g["pool"].isin(GOOD)]
-        lines += ["", f"Real-frauds pools: median excess {good['excess'].median():+.3f} (lower bound "
-                      f"{good['excess_lo'].median():+.3f}); bad pools: median lower bound "
-                      f"{g[g['pool'].isin(BAD)]['excess_lo'].median():+.3f}.", ""]
+        lines += [
+            "",
+            f"Real-frauds pools: median excess {good['excess'].median():+.3f} (lower bound "
+            f"{good['excess_lo'].median():+.3f}); bad pools: median lower bound "
+            f"{g[g['pool'].isin(BAD)]['excess_lo'].median():+.3f}.",
+            "",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -174,14 +221,28 @@ def main() -> None:
     start, load_start = time.perf_counter(), loadavg()
     rows = trials("linked (no drift, 300 seed frauds)", LINKED, None, None, draws)
     schema, train_frauds, valid_frauds = builtin()
-    rows += trials(f"built-in simulator (time split: 300 of {len(train_frauds)} training frauds as the seed set, "
-                   f"held-out and 'real' pools from the {len(valid_frauds)} validation frauds)",
-                   schema, train_frauds, valid_frauds, draws)
+    rows += trials(
+        f"built-in simulator (time split: 300 of {len(train_frauds)} training frauds as the seed set, "
+        f"held-out and 'real' pools from the {len(valid_frauds)} validation frauds)",
+        schema,
+        train_frauds,
+        valid_frauds,
+        draws,
+    )
     import os
 
-    meta = {"date": time.strftime("%Y-%m-%d"), "draws": draws, "sizes": SIZES, "seed_rows": SEED_ROWS, "limit": LIMIT,
-            "seconds": time.perf_counter() - start, "load_start": load_start, "load_end": loadavg(),
-            "cpus": os.cpu_count(), "versions": versions(("xgboost-cpu", "scikit-learn"))}
+    meta = {
+        "date": time.strftime("%Y-%m-%d"),
+        "draws": draws,
+        "sizes": SIZES,
+        "seed_rows": SEED_ROWS,
+        "limit": LIMIT,
+        "seconds": time.perf_counter() - start,
+        "load_start": load_start,
+        "load_end": loadavg(),
+        "cpus": os.cpu_count(),
+        "versions": versions(("xgboost-cpu", "scikit-learn")),
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "gate_noise.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     (RESULTS / "gate_noise.md").write_text(markdown(pd.DataFrame(rows), meta))

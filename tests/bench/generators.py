@@ -125,8 +125,11 @@ class _Contention:
         wall = time.perf_counter() - self.t0
         own = _tree_cpu_s() - self.own0
         busy = busy_cpu_s() - self.busy0
-        self.result = {"this_fit": round(own, 2), "other_jobs": round(max(busy - own, 0.0), 2),
-                       "capacity": round(wall * (os.cpu_count() or 1), 2)}
+        self.result = {
+            "this_fit": round(own, 2),
+            "other_jobs": round(max(busy - own, 0.0), 2),
+            "capacity": round(wall * (os.cpu_count() or 1), 2),
+        }
 
 
 def hyperparameters(kind: str) -> dict:
@@ -311,9 +314,12 @@ def _overhead_setup(which: str, n: int, datadir: Path):
 
         def fit():
             gen.fit(seed_set, schema, seed=0)
-            return {"batch_size_used": gen.fit_info.get("batch_size_used"), "torch_threads": gen.torch_threads,
-                    "fit_info_seconds": gen.fit_info.get("fit_seconds"),
-                    "modelled_columns": gen.fit_info.get("modelled_columns")}
+            return {
+                "batch_size_used": gen.fit_info.get("batch_size_used"),
+                "torch_threads": gen.torch_threads,
+                "fit_info_seconds": gen.fit_info.get("fit_seconds"),
+                "modelled_columns": gen.fit_info.get("modelled_columns"),
+            }
 
         return fit
     from ctgan import CTGAN
@@ -342,8 +348,13 @@ def _overhead_setup(which: str, n: int, datadir: Path):
             model.fit(df, discrete_columns=discrete)
         finally:
             torch.set_num_threads(before)
-        return {"batch_size_used": batch, "torch_threads": threads, "modelled_columns": len(cols),
-                "epochs": epochs, "pac": pac}
+        return {
+            "batch_size_used": batch,
+            "torch_threads": threads,
+            "modelled_columns": len(cols),
+            "epochs": epochs,
+            "pac": pac,
+        }
 
     return fit
 
@@ -363,10 +374,17 @@ def child_overhead(which: str, n: int, datadir: Path) -> dict:
         t0 = time.perf_counter()
         fit()
         warm = time.perf_counter() - t0
-    return {"which": which, "seed_rows": n, "fit_wall_s": round(cold, 3), "warm_fit_wall_s": round(warm, 3),
-            **extra, "peak_mib": round(peak, 1), "baseline_mib": round(baseline, 1),
-            "loadavg": {"start": load_start, "after_cold": load_mid, "end": loadavg()},
-            "cpu_s": {"cold": cpu_cold.result, "warm": cpu_warm.result}}
+    return {
+        "which": which,
+        "seed_rows": n,
+        "fit_wall_s": round(cold, 3),
+        "warm_fit_wall_s": round(warm, 3),
+        **extra,
+        "peak_mib": round(peak, 1),
+        "baseline_mib": round(baseline, 1),
+        "loadavg": {"start": load_start, "after_cold": load_mid, "end": loadavg()},
+        "cpu_s": {"cold": cpu_cold.result, "warm": cpu_warm.result},
+    }
 
 
 # (label, file suffix, function name): cumulative time of these is reported from the profiles
@@ -380,8 +398,11 @@ KEY_FUNCTIONS = [
     ("SDV BaseSynthesizer.fit", "sdv/single_table/base.py", "fit"),
     ("SDV preprocess", "sdv/single_table/base.py", "preprocess"),
     ("SDV validate (data vs metadata)", "sdv/single_table/base.py", "validate"),
-    ("SDV constraints (_validate_transform_constraints)", "sdv/single_table/base.py",
-     "_validate_transform_constraints"),
+    (
+        "SDV constraints (_validate_transform_constraints)",
+        "sdv/single_table/base.py",
+        "_validate_transform_constraints",
+    ),
     ("SDV DataProcessor.fit (RDT HyperTransformer)", "sdv/data_processing/data_processor.py", "fit"),
     ("SDV DataProcessor.transform", "sdv/data_processing/data_processor.py", "transform"),
     ("RDT HyperTransformer.fit", "rdt/hyper_transformer.py", "fit"),
@@ -406,8 +427,11 @@ def _profile_summary(stats) -> dict:
     raw = stats.stats  # {(file, line, func): (cc, nc, tt, ct, callers)}
     key = {}
     for label, suffix, func in KEY_FUNCTIONS:
-        hits = [(ct, nc) for (f, _l, fn), (_cc, nc, _tt, ct, _c) in raw.items()
-                if fn == func and f.replace("\\", "/").endswith(suffix)]
+        hits = [
+            (ct, nc)
+            for (f, _l, fn), (_cc, nc, _tt, ct, _c) in raw.items()
+            if fn == func and f.replace("\\", "/").endswith(suffix)
+        ]
         if hits:
             # several functions of that name in one file (e.g. wrappers): the largest is the outermost
             ct, nc = max(hits)
@@ -444,8 +468,11 @@ def child_profile(which: str, n: int, datadir: Path, out: Path) -> dict:
         wall = time.perf_counter() - t0
         path = out.with_name(f"{out.stem}-{phase}{out.suffix}")
         prof.dump_stats(str(path))
-        res[phase] = {"fit_wall_s_profiled": round(wall, 3), "profile_file": str(path),
-                      **_profile_summary(pstats.Stats(str(path)))}
+        res[phase] = {
+            "fit_wall_s_profiled": round(wall, 3),
+            "profile_file": str(path),
+            **_profile_summary(pstats.Stats(str(path))),
+        }
     return res
 
 
@@ -488,8 +515,14 @@ def build_data(datadir: Path) -> dict:
 def _run_child(args: list[str], timeout: float = FIT_TIMEOUT_S) -> dict:
     t0 = time.perf_counter()
     try:
-        out = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], capture_output=True,
-                             text=True, cwd=ROOT, env=child_env(), timeout=timeout)
+        out = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=child_env(),
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout} s"}
     proc_s = round(time.perf_counter() - t0, 2)
@@ -520,8 +553,9 @@ def _breakdown(pipe: dict, raw: dict) -> dict:
         "SDV fit outside the CTGAN model (validation, RDT preprocessing, ...)": round(p_sdv - p_model, 3),
         "  of which SDV preprocess (validate + RDT HyperTransformer fit/transform)": round(g(pk, "SDV preprocess"), 3),
         "CTGAN DataTransformer fit+transform: pipeline minus raw": round(p_dt - r_dt, 3),
-        "CTGAN training loop (model fit minus DataTransformer): pipeline minus raw":
-            round((p_model - p_dt) - (r_total - r_dt), 3),
+        "CTGAN training loop (model fit minus DataTransformer): pipeline minus raw": round(
+            (p_model - p_dt) - (r_total - r_dt), 3
+        ),
     }
     main = {k: v for k, v in parts.items() if not k.startswith("  ")}
     dominant = max(main, key=lambda k: main[k])
@@ -549,12 +583,15 @@ def run_overhead(tmp: Path) -> dict:
         for which in ("pipeline", "raw"):
             res = _run_child(["--overhead", which, str(OVERHEAD_ROWS), str(tmp)])
             runs[which].append(res)
-            print(f"  {which:8s}: cold {res.get('fit_wall_s', res.get('error'))} s, "
-                  f"warm {res.get('warm_fit_wall_s')} s "
-                  f"(other jobs' CPU {res.get('cpu_s', {}).get('cold', {}).get('other_jobs')} / "
-                  f"{res.get('cpu_s', {}).get('warm', {}).get('other_jobs')} s) "
-                  f"(batch {res.get('batch_size_used')}, threads {res.get('torch_threads')}, "
-                  f"load {res.get('loadavg', {}).get('start')})", flush=True)
+            print(
+                f"  {which:8s}: cold {res.get('fit_wall_s', res.get('error'))} s, "
+                f"warm {res.get('warm_fit_wall_s')} s "
+                f"(other jobs' CPU {res.get('cpu_s', {}).get('cold', {}).get('other_jobs')} / "
+                f"{res.get('cpu_s', {}).get('warm', {}).get('other_jobs')} s) "
+                f"(batch {res.get('batch_size_used')}, threads {res.get('torch_threads')}, "
+                f"load {res.get('loadavg', {}).get('start')})",
+                flush=True,
+            )
     hp = hyperparameters("ctgan")
     raw0 = runs["raw"][0]
     overhead: dict = {
@@ -565,9 +602,11 @@ def run_overhead(tmp: Path) -> dict:
         "pac": raw0.get("pac"),
         "torch_threads": raw0.get("torch_threads"),
         "repeats": OVERHEAD_REPEATS,
-        "note": ("cold = first fit in a fresh subprocess (the headline; both sides pre-import the same "
-                 "modules, see _overhead_setup); warm = the same fit again in that process. "
-                 "ratio_min = min(pipeline)/min(raw); ratio_mean = mean/mean"),
+        "note": (
+            "cold = first fit in a fresh subprocess (the headline; both sides pre-import the same "
+            "modules, see _overhead_setup); warm = the same fit again in that process. "
+            "ratio_min = min(pipeline)/min(raw); ratio_mean = mean/mean"
+        ),
         "runs": runs,
     }
     if not all("error" not in r for rs in runs.values() for r in rs):
@@ -576,10 +615,17 @@ def run_overhead(tmp: Path) -> dict:
     for phase, key in (("cold", "fit_wall_s"), ("warm", "warm_fit_wall_s")):
         p = _stats([r[key] for r in runs["pipeline"]])
         r = _stats([x[key] for x in runs["raw"]])
-        overhead[phase] = {"pipeline": p, "raw": r, "ratio_min": round(p["min_s"] / r["min_s"], 3),
-                           "ratio_mean": round(p["mean_s"] / r["mean_s"], 3)}
-        print(f"  {phase}: ratio pipeline/raw {overhead[phase]['ratio_min']} (min), "
-              f"{overhead[phase]['ratio_mean']} (mean)", flush=True)
+        overhead[phase] = {
+            "pipeline": p,
+            "raw": r,
+            "ratio_min": round(p["min_s"] / r["min_s"], 3),
+            "ratio_mean": round(p["mean_s"] / r["mean_s"], 3),
+        }
+        print(
+            f"  {phase}: ratio pipeline/raw {overhead[phase]['ratio_min']} (min), "
+            f"{overhead[phase]['ratio_mean']} (mean)",
+            flush=True,
+        )
     overhead["ratio_min"] = overhead["cold"]["ratio_min"]
     overhead["ratio_mean"] = overhead["cold"]["ratio_mean"]
     overhead["within_target"] = overhead["ratio_min"] <= RATIO_TARGET
@@ -590,15 +636,20 @@ def run_overhead(tmp: Path) -> dict:
     triggered = not (overhead["within_target"] and overhead["warm_within_target"])
     print(f"  profiling ({'ratio above target' if triggered else 'for the record'}) ...", flush=True)
     profdir = Path(tempfile.mkdtemp(prefix="bench-generators-prof-"))
-    profs = {w: _run_child(["--profile", w, str(OVERHEAD_ROWS), str(tmp), str(profdir / f"{w}.prof")])
-             for w in ("pipeline", "raw")}
+    profs = {
+        w: _run_child(["--profile", w, str(OVERHEAD_ROWS), str(tmp), str(profdir / f"{w}.prof")])
+        for w in ("pipeline", "raw")
+    }
     overhead["profile"] = {"triggered_by_ratio": triggered, "profiles_dir": str(profdir), **profs}
     if all("error" not in x for x in profs.values()):
         for phase in ("cold", "warm"):
             b = _breakdown(profs["pipeline"][phase], profs["raw"][phase])
             overhead["profile"][f"breakdown_{phase}"] = b
-            print(f"  {phase} profile: pipeline {b['pipeline_profiled_total_s']} s, raw {b['raw_profiled_total_s']} s, "
-                  f"difference {b['difference_s']} s; largest part: {b['dominant']}", flush=True)
+            print(
+                f"  {phase} profile: pipeline {b['pipeline_profiled_total_s']} s, raw {b['raw_profiled_total_s']} s, "
+                f"difference {b['difference_s']} s; largest part: {b['dominant']}",
+                flush=True,
+            )
             for k, v in b["parts_of_difference_s"].items():
                 print(f"      {k}: {v} s", flush=True)
     print(f"  profiles (.prof) kept in {profdir}", flush=True)
@@ -623,12 +674,27 @@ def write_table(doc: dict) -> None:
         "(VmHWM = ru_maxrss of the fresh process) at the end of the fit = "
         "after-import baseline + growth during the fit. Columns modelled (constant columns are dropped before "
         "fitting; the earliest fraud rows have no terminal history yet): "
-        + ", ".join(f"N={n}: " + str(next((r.get("modelled_columns") for r in grid
-                                           if r.get("seed_rows_requested") == n and r.get("modelled_columns")), "-"))
-                    for n in SIZES) + ".",
+        + ", ".join(
+            f"N={n}: "
+            + str(
+                next(
+                    (
+                        r.get("modelled_columns")
+                        for r in grid
+                        if r.get("seed_rows_requested") == n and r.get("modelled_columns")
+                    ),
+                    "-",
+                )
+            )
+            for n in SIZES
+        )
+        + ".",
         "",
-        "| generator | " + " | ".join(f"fit s (N={n})" for n in SIZES) + " | "
-        + " | ".join(f"peak MiB = baseline + fit (N={n})" for n in SIZES) + " |",
+        "| generator | "
+        + " | ".join(f"fit s (N={n})" for n in SIZES)
+        + " | "
+        + " | ".join(f"peak MiB = baseline + fit (N={n})" for n in SIZES)
+        + " |",
         "|---|" + "---:|" * (2 * len(SIZES)),
     ]
     for kind in doc["generators"]:
@@ -647,12 +713,21 @@ def write_table(doc: dict) -> None:
         lines.append(f"| {kind} | " + " | ".join(cells_t) + " | " + " | ".join(cells_m) + " |")
     others = [r["cpu_s"]["other_jobs"] for r in grid if "cpu_s" in r]
     if others:
-        lines += ["", f"Contention: CPU seconds other jobs used on the machine during each fit: max {max(others)}, "
-                  f"total {round(sum(others), 1)} (per cell in generators.json, `cpu_s`)."]
-    lines += ["", "Load average (1 min) at start/end of each cell: "
-              + ", ".join(f"{r['generator']}@{r.get('seed_rows_requested')} "
-                          f"{r['loadavg']['start'][0]}/{r['loadavg']['end'][0]}"
-                          for r in grid if "loadavg" in r), ""]
+        lines += [
+            "",
+            f"Contention: CPU seconds other jobs used on the machine during each fit: max {max(others)}, "
+            f"total {round(sum(others), 1)} (per cell in generators.json, `cpu_s`).",
+        ]
+    lines += [
+        "",
+        "Load average (1 min) at start/end of each cell: "
+        + ", ".join(
+            f"{r['generator']}@{r.get('seed_rows_requested')} {r['loadavg']['start'][0]}/{r['loadavg']['end'][0]}"
+            for r in grid
+            if "loadavg" in r
+        ),
+        "",
+    ]
     seq = [r for r in doc.get("joblib_sequential", []) if "error" not in r]
     if seq:
         lines += [
@@ -667,8 +742,10 @@ def write_table(doc: dict) -> None:
         ]
         for r in seq:
             d = by.get((r["generator"], max(SIZES)), {})
-            lines.append(f"| {r['generator']} | {_fmt(d.get('fit_wall_s'), 2)} | {_fmt(r.get('fit_wall_s'), 2)} | "
-                         f"{_fmt(d.get('peak_tree_mib'), 0)} | {_fmt(r.get('peak_tree_mib'), 0)} |")
+            lines.append(
+                f"| {r['generator']} | {_fmt(d.get('fit_wall_s'), 2)} | {_fmt(r.get('fit_wall_s'), 2)} | "
+                f"{_fmt(d.get('peak_tree_mib'), 0)} | {_fmt(r.get('peak_tree_mib'), 0)} |"
+            )
         lines.append("")
     oh = doc["ctgan_overhead"]
     lines += [
@@ -681,16 +758,21 @@ def write_table(doc: dict) -> None:
         "",
     ]
     if oh.get("cold"):
-        lines += ["| fit | pipeline s (each) | raw s (each) | ratio (min) | ratio (mean) |",
-                  "|---|---|---|---:|---:|"]
+        lines += ["| fit | pipeline s (each) | raw s (each) | ratio (min) | ratio (mean) |", "|---|---|---|---:|---:|"]
         for phase in ("cold", "warm"):
             ph = oh[phase]
-            lines.append(f"| {phase} | {', '.join(_fmt(x, 2) for x in ph['pipeline']['each_s'])} | "
-                         f"{', '.join(_fmt(x, 2) for x in ph['raw']['each_s'])} | {_fmt(ph['ratio_min'], 3)} | "
-                         f"{_fmt(ph['ratio_mean'], 3)} |")
-        lines += ["", f"Ratio pipeline/raw (cold, min): **{_fmt(oh['ratio_min'], 3)}**; target <= {RATIO_TARGET}: "
-                  f"{'met' if oh['within_target'] else 'NOT met'} (warm: "
-                  f"{'met' if oh['warm_within_target'] else 'NOT met'}).", ""]
+            lines.append(
+                f"| {phase} | {', '.join(_fmt(x, 2) for x in ph['pipeline']['each_s'])} | "
+                f"{', '.join(_fmt(x, 2) for x in ph['raw']['each_s'])} | {_fmt(ph['ratio_min'], 3)} | "
+                f"{_fmt(ph['ratio_mean'], 3)} |"
+            )
+        lines += [
+            "",
+            f"Ratio pipeline/raw (cold, min): **{_fmt(oh['ratio_min'], 3)}**; target <= {RATIO_TARGET}: "
+            f"{'met' if oh['within_target'] else 'NOT met'} (warm: "
+            f"{'met' if oh['warm_within_target'] else 'NOT met'}).",
+            "",
+        ]
     else:
         lines += ["Overhead runs failed; see generators.json.", ""]
     prof = oh.get("profile") or {}
@@ -725,8 +807,10 @@ def main() -> None:
         data = _run_child(["--build", str(tmp)], timeout=600)
         if "error" in data:
             raise SystemExit(f"building the seed data failed: {data['error']}")
-        print(f"  {data['rows']} rows, {data['frauds']} frauds, {len(data['features'])} features "
-              f"({data['seconds']} s)", flush=True)
+        print(
+            f"  {data['rows']} rows, {data['frauds']} frauds, {len(data['features'])} features ({data['seconds']} s)",
+            flush=True,
+        )
         grid = []
         for kind in GENERATORS:
             for n in SIZES:
@@ -737,11 +821,14 @@ def main() -> None:
                 if "error" in res:
                     print(f"{kind:18s} N={n:5d}: ERROR {res['error']}", flush=True)
                 else:
-                    print(f"{kind:18s} N={n:5d}: fit {res['fit_wall_s']:8.2f} s  peak {res['peak_mib']:7.1f} MiB "
-                          f"(baseline {res['baseline_mib']:.1f}, +{res['fit_mib']:.1f}; with child processes "
-                          f"{res['peak_tree_mib']:.1f}, {res['child_processes']} children)  "
-                          f"other jobs' CPU {res['cpu_s']['other_jobs']} s  "
-                          f"load {res['loadavg']['start'][0]}->{res['loadavg']['end'][0]}", flush=True)
+                    print(
+                        f"{kind:18s} N={n:5d}: fit {res['fit_wall_s']:8.2f} s  peak {res['peak_mib']:7.1f} MiB "
+                        f"(baseline {res['baseline_mib']:.1f}, +{res['fit_mib']:.1f}; with child processes "
+                        f"{res['peak_tree_mib']:.1f}, {res['child_processes']} children)  "
+                        f"other jobs' CPU {res['cpu_s']['other_jobs']} s  "
+                        f"load {res['loadavg']['start'][0]}->{res['loadavg']['end'][0]}",
+                        flush=True,
+                    )
 
         # CTGAN/TVAE's DataTransformer.transform uses joblib (loky worker processes) from 500 rows on:
         # the same fit at the largest size under joblib's sequential backend shows what that costs.
@@ -754,9 +841,12 @@ def main() -> None:
             if "error" in res:
                 print(f"{kind:18s} N={max(SIZES):5d} joblib sequential: ERROR {res['error']}", flush=True)
             else:
-                print(f"{kind:18s} N={max(SIZES):5d} joblib sequential: fit {res['fit_wall_s']:8.2f} s  "
-                      f"tree peak {res['peak_tree_mib']:7.1f} MiB ({res['child_processes']} child processes)  "
-                      f"load {res['loadavg']['start'][0]}->{res['loadavg']['end'][0]}", flush=True)
+                print(
+                    f"{kind:18s} N={max(SIZES):5d} joblib sequential: fit {res['fit_wall_s']:8.2f} s  "
+                    f"tree peak {res['peak_tree_mib']:7.1f} MiB ({res['child_processes']} child processes)  "
+                    f"load {res['loadavg']['start'][0]}->{res['loadavg']['end'][0]}",
+                    flush=True,
+                )
 
         overhead = run_overhead(tmp)
 
@@ -765,29 +855,30 @@ def main() -> None:
             "started": started,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-            "versions": versions(("sdv", "ctgan", "rdt", "torch", "imbalanced-learn", "scikit-learn", "pandas",
-                                  "numpy")),
+            "versions": versions(
+                ("sdv", "ctgan", "rdt", "torch", "imbalanced-learn", "scikit-learn", "pandas", "numpy")
+            ),
             "data": data,
             "sizes": list(SIZES),
             "generators": list(GENERATORS),
             "notes": {
                 "time": "fit_wall_s: wall time of Generator.fit in the subprocess (SDV/torch/imblearn imported "
-                        "before); process_s: the whole subprocess (interpreter start, imports, data load, fit)",
+                "before); process_s: the whole subprocess (interpreter start, imports, data load, fit)",
                 "memory": "peak_mib: peak RSS (VmHWM) at the end of the fit in a fresh subprocess; "
-                          "baseline_mib: the same after imports + data load; fit_mib = peak - baseline; "
-                          "ru_maxrss_mib: getrusage's figure, which after fork+exec also counts the "
-                          "parent's RSS at fork (kept for reference); peak_tree_mib: largest sum of RSS over "
-                          "the subprocess and its child processes (polled every 0.1 s) -- CTGAN/TVAE's "
-                          "DataTransformer.transform starts joblib/loky workers from 500 rows on; child_processes: "
-                          "most child processes seen",
+                "baseline_mib: the same after imports + data load; fit_mib = peak - baseline; "
+                "ru_maxrss_mib: getrusage's figure, which after fork+exec also counts the "
+                "parent's RSS at fork (kept for reference); peak_tree_mib: largest sum of RSS over "
+                "the subprocess and its child processes (polled every 0.1 s) -- CTGAN/TVAE's "
+                "DataTransformer.transform starts joblib/loky workers from 500 rows on; child_processes: "
+                "most child processes seen",
                 "joblib_sequential": "the neural models at the largest size again, fitted under "
-                                     "joblib.parallel_config(backend='sequential')",
+                "joblib.parallel_config(backend='sequential')",
                 "hyperparameters": "params.yaml's (verbose forced off); copulagan: ctgan's epochs/batch_size; "
-                                   "torch_threads default (1)",
+                "torch_threads default (1)",
                 "loadavg": "os.getloadavg() (1, 5, 15 min) at the start and end of each fit",
                 "cpu_s": "this_fit: CPU seconds of the fitting process tree; other_jobs: busy CPU seconds of the "
-                         "whole machine minus this_fit during the fit (other work competing for the 2 cores); "
-                         "capacity: wall x cores",
+                "whole machine minus this_fit during the fit (other work competing for the 2 cores); "
+                "capacity: wall x cores",
             },
             "grid": grid,
             "joblib_sequential": extras,

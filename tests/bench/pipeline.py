@@ -47,8 +47,16 @@ from tests.bench.benchlib import busy_cpu_s, loadavg, versions  # noqa: E402
 RESULTS = ROOT / "tests" / "bench" / "results" / "pipeline.json"
 TABLE = ROOT / "tests" / "bench" / "results" / "pipeline.md"
 VENV_BIN = ROOT / ".venv" / "bin"
-COPY = ["pipeline", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", ".dvc/config", ".dvc/.gitignore",
-        "data/raw/README.md"]
+COPY = [
+    "pipeline",
+    "dvc.yaml",
+    "params.yaml",
+    ".dvcignore",
+    ".gitignore",
+    ".dvc/config",
+    ".dvc/.gitignore",
+    "data/raw/README.md",
+]
 NOOP_BUDGET_S = 15.0
 NEW_SHARES = [0.0, 0.5]
 POLL_S = 0.25
@@ -63,15 +71,17 @@ def _env(project: Path) -> dict[str, str]:
     env = dict(os.environ)
     for k in ("PYTHONDONTWRITEBYTECODE", "MLFLOW_TRACKING_URI", "VIRTUAL_ENV", "PYTHONPATH"):
         env.pop(k, None)
-    env.update({
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "DVC_NO_ANALYTICS": "1",
-        "DO_NOT_TRACK": "true",
-        "GIT_PYTHON_REFRESH": "quiet",
-        "DVC_SITE_CACHE_DIR": str(project / ".dvc" / "tmp" / "site-cache"),
-        "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",  # `python` in dvc.yaml -> the venv's
-        "PYTHONUNBUFFERED": "1",  # stage output (and dvc's) streams line by line
-    })
+    env.update(
+        {
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "DVC_NO_ANALYTICS": "1",
+            "DO_NOT_TRACK": "true",
+            "GIT_PYTHON_REFRESH": "quiet",
+            "DVC_SITE_CACHE_DIR": str(project / ".dvc" / "tmp" / "site-cache"),
+            "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",  # `python` in dvc.yaml -> the venv's
+            "PYTHONUNBUFFERED": "1",  # stage output (and dvc's) streams line by line
+        }
+    )
     return env
 
 
@@ -93,8 +103,9 @@ def make_project() -> Path:
     git = ["git", "-C", str(tmp)]
     subprocess.run([*git, "init", "-q"], check=True, env=env)
     subprocess.run([*git, "add", "-A"], check=True, env=env)
-    subprocess.run([*git, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "bench"],
-                   check=True, env=env)
+    subprocess.run(
+        [*git, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "bench"], check=True, env=env
+    )
     return tmp
 
 
@@ -188,8 +199,9 @@ def repro(project: Path, label: str, log_dir: Path) -> dict:
     load_start = loadavg()
     busy_start = busy_cpu_s()
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=project, env=_env(project), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    proc = subprocess.Popen(
+        cmd, cwd=project, env=_env(project), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    )
     poller = _Poller(proc.pid)
     poller.start()
     lines = []
@@ -219,14 +231,16 @@ def repro(project: Path, label: str, log_dir: Path) -> dict:
         end = runs[i + 1][0] if i + 1 < len(runs) else wall
         lock_t = next((lt for lt in locks if t < lt <= end), None)
         mem = poller.per_stage.get(name, {})
-        stages.append({
-            "stage": name,
-            "start_s": round(t, 2),
-            "wall_s": round(end - t, 2),
-            "to_lock_update_s": round(lock_t - t, 2) if lock_t is not None else None,
-            "peak_tree_rss_mib": round(mem.get("sum", 0) / 2**20, 1) if mem else None,
-            "peak_process_rss_mib": round(mem.get("single", 0) / 2**20, 1) if mem else None,
-        })
+        stages.append(
+            {
+                "stage": name,
+                "start_s": round(t, 2),
+                "wall_s": round(end - t, 2),
+                "to_lock_update_s": round(lock_t - t, 2) if lock_t is not None else None,
+                "peak_tree_rss_mib": round(mem.get("sum", 0) / 2**20, 1) if mem else None,
+                "peak_process_rss_mib": round(mem.get("single", 0) / 2**20, 1) if mem else None,
+            }
+        )
     result = {
         "label": label,
         "command": "dvc repro",
@@ -253,8 +267,11 @@ def repro(project: Path, label: str, log_dir: Path) -> dict:
         result["peak_mib"]["gnu_time_max_process_rss"] = gt.get("max_rss_mib")
         ours = gt.get("user_s", 0.0) + gt.get("system_s", 0.0)
         # CPU the rest of the machine used meanwhile (other jobs): contention indicator
-        result["cpu_s"].update(this_run=round(ours, 1), other_jobs=round(max(busy - ours, 0.0), 1),
-                               capacity=round(wall * (os.cpu_count() or 1), 1))
+        result["cpu_s"].update(
+            this_run=round(ours, 1),
+            other_jobs=round(max(busy - ours, 0.0), 1),
+            capacity=round(wall * (os.cpu_count() or 1), 1),
+        )
     return result
 
 
@@ -287,7 +304,7 @@ def set_shares(project: Path, shares: list[float]) -> dict:
             section = m.group(1)
         elif section == "augment" and re.match(r"^\s+shares:", line) and not done:
             indent = re.match(r"^(\s+)", line).group(1)
-            comment = line[line.index("#"):].rstrip("\n") if "#" in line else ""
+            comment = line[line.index("#") :].rstrip("\n") if "#" in line else ""
             lines[i] = f"{indent}shares: {json.dumps(shares)}" + (f"   {comment}" if comment else "") + "\n"
             done = True
     if not done:
@@ -312,8 +329,10 @@ def _contention(r: dict) -> str:
     cpu = r.get("cpu_s", {})
     if cpu.get("other_jobs") is None:
         return "CPU used by other jobs unknown"
-    return (f"CPU seconds: this run {cpu['this_run']}, other jobs on the machine {cpu['other_jobs']} "
-            f"(of {cpu['capacity']} available)")
+    return (
+        f"CPU seconds: this run {cpu['this_run']}, other jobs on the machine {cpu['other_jobs']} "
+        f"(of {cpu['capacity']} available)"
+    )
 
 
 def write_table(doc: dict) -> None:
@@ -337,8 +356,10 @@ def write_table(doc: dict) -> None:
         "",
         "| stage | wall s | peak tree RSS MiB | peak process RSS MiB |",
         "|---|---:|---:|---:|",
-        *[f"| {s['stage']} | {_f(s['wall_s'], 2)} | {_f(s['peak_tree_rss_mib'])} | "
-          f"{_f(s['peak_process_rss_mib'])} |" for s in full["stages"]],
+        *[
+            f"| {s['stage']} | {_f(s['wall_s'], 2)} | {_f(s['peak_tree_rss_mib'])} | {_f(s['peak_process_rss_mib'])} |"
+            for s in full["stages"]
+        ],
         f"| **total** | **{_f(full['wall_s'], 2)}** | {_f(full['peak_mib']['psutil_max_tree_rss_sum'])} | "
         f"{_f(full['peak_mib']['psutil_max_process_rss'])} |",
         "",
@@ -377,8 +398,13 @@ def main() -> None:
     print(f"temporary project: {project} (logs: {log_dir})", flush=True)
     try:
         # the copy's own package must be the one that runs
-        chk = subprocess.run([str(VENV_BIN / "python"), "-c", "import pipeline; print(pipeline.__file__)"],
-                             cwd=project, env=_env(project), capture_output=True, text=True)
+        chk = subprocess.run(
+            [str(VENV_BIN / "python"), "-c", "import pipeline; print(pipeline.__file__)"],
+            cwd=project,
+            env=_env(project),
+            capture_output=True,
+            text=True,
+        )
         pkg_file = chk.stdout.strip()
         expected = expected_stages(project)
         runs = {}
@@ -419,23 +445,24 @@ def main() -> None:
             "versions": versions(("dvc", "mlflow", "sdv", "torch", "xgboost", "pandas")),
             "notes": {
                 "stage_wall_s": "from the stage's 'Running stage' line to the next one (last: to dvc's exit); "
-                                "includes DVC's hashing/caching/lock update after the command",
+                "includes DVC's hashing/caching/lock update after the command",
                 "peak_mib": "gnu_time_max_process_rss: /usr/bin/time -v Maximum resident set size (largest single "
-                            "process; a forked child's ru_maxrss can include dvc's RSS at fork); psutil_*: polling "
-                            f"every {POLL_S} s, sum over the tree and the largest process (short spikes can be missed)",
+                "process; a forked child's ru_maxrss can include dvc's RSS at fork); psutil_*: polling "
+                f"every {POLL_S} s, sum over the tree and the largest process (short spikes can be missed)",
                 "mlflow": "MLFLOW_TRACKING_URI unset: the publish stage writes mlflow/mlflow.db inside the copy",
                 "loadavg": "os.getloadavg() (1, 5, 15 min) at the start and end of each run",
                 "cpu_s": "machine_busy: busy CPU seconds of the whole machine during the run (psutil.cpu_times); "
-                         "this_run: user+system of dvc and its stages (GNU time); other_jobs: the difference, "
-                         "i.e. CPU other work took meanwhile (contention); capacity: wall x cores",
+                "this_run: user+system of dvc and its stages (GNU time); other_jobs: the difference, "
+                "i.e. CPU other work took meanwhile (contention); capacity: wall x cores",
             },
             "checks": checks,
             "runs": runs,
         }
         write_json(RESULTS, doc)
         write_table(doc)
-        print(f"checks: "
-              f"{json.dumps({k: v for k, v in checks.items() if k not in ('package_file', 'expected_stages')})}")
+        print(
+            f"checks: {json.dumps({k: v for k, v in checks.items() if k not in ('package_file', 'expected_stages')})}"
+        )
         print(f"wrote {RESULTS.relative_to(ROOT)} and {TABLE.relative_to(ROOT)}")
     finally:
         if keep:
@@ -447,12 +474,14 @@ def main() -> None:
 
 def _report(r: dict) -> None:
     cpu = r.get("cpu_s", {})
-    print(f"  {r['label']}: exit {r['returncode']}, {r['wall_s']} s, stages run: {len(r['stages_run'])}, "
-          f"CPU s this run {cpu.get('this_run')} / other jobs {cpu.get('other_jobs')}, "
-          f"peak RSS {r['peak_mib']['gnu_time_max_process_rss']} MiB (GNU time) / "
-          f"{r['peak_mib']['psutil_max_tree_rss_sum']} MiB (tree), "
-          f"load {r['loadavg']['start']} -> {r['loadavg']['end']}",
-          flush=True)
+    print(
+        f"  {r['label']}: exit {r['returncode']}, {r['wall_s']} s, stages run: {len(r['stages_run'])}, "
+        f"CPU s this run {cpu.get('this_run')} / other jobs {cpu.get('other_jobs')}, "
+        f"peak RSS {r['peak_mib']['gnu_time_max_process_rss']} MiB (GNU time) / "
+        f"{r['peak_mib']['psutil_max_tree_rss_sum']} MiB (tree), "
+        f"load {r['loadavg']['start']} -> {r['loadavg']['end']}",
+        flush=True,
+    )
     for s in r["stages"]:
         print(f"    {s['stage']:24s} {s['wall_s']:8.2f} s  peak tree {s['peak_tree_rss_mib']} MiB", flush=True)
 

@@ -116,10 +116,12 @@ def _parts(model, body: bytes) -> dict[str, float]:
     schema, scorer = model.metadata.get_input_schema(), model.unwrap_python_model().scorer
     frame = _parse_json_data(body, model.metadata, schema).data
     answer = model.predict(frame)
-    part = {"parse_json_to_frame_ms": _p50(lambda: _parse_json_data(body, model.metadata, schema)),
-            "pyfunc_predict_ms": _p50(lambda: model.predict(frame)),
-            "scorer_predict_ms": _p50(lambda: scorer.predict(frame)),
-            "answer_to_json_ms": _p50(lambda: predictions_to_json(answer, StringIO()))}
+    part = {
+        "parse_json_to_frame_ms": _p50(lambda: _parse_json_data(body, model.metadata, schema)),
+        "pyfunc_predict_ms": _p50(lambda: model.predict(frame)),
+        "scorer_predict_ms": _p50(lambda: scorer.predict(frame)),
+        "answer_to_json_ms": _p50(lambda: predictions_to_json(answer, StringIO())),
+    }
     part["mlflow_signature_enforcement_ms"] = round(part["pyfunc_predict_ms"] - part["scorer_predict_ms"], 2)
     return part
 
@@ -134,15 +136,18 @@ def _before_after(after: dict) -> list[str]:
     if not path.exists():
         return []
     before = json.loads(path.read_text())
-    rows = [("1 row, p50 (ms)", ("single_row", "p50_ms")), ("1,000 rows, rows/s", ("rows_1000", "rows_per_s")),
-            ("server CPU per 1-row request (ms)", ("single_row", "server_cpu_ms_per_request")),
-            ("server CPU per 1,000-row request (ms)", ("rows_1000", "server_cpu_ms_per_request")),
-            ("1 row kept alive, p50 (ms)", ("single_row_kept_alive", "p50_ms")),
-            ("1,000 rows kept alive, rows/s", ("rows_1000_kept_alive", "rows_per_s")),
-            ("1,000 rows in-process, rows/s", ("in_process_1000", "rows_per_s")),
-            ("Scorer.predict, 1 row (ms)", ("profile_in_process", "1_row", "scorer_predict_ms")),
-            ("Scorer.predict, 1,000 rows (ms)", ("profile_in_process", "1000_rows", "scorer_predict_ms")),
-            ("load average at start", ("loadavg_start_end", 0))]
+    rows = [
+        ("1 row, p50 (ms)", ("single_row", "p50_ms")),
+        ("1,000 rows, rows/s", ("rows_1000", "rows_per_s")),
+        ("server CPU per 1-row request (ms)", ("single_row", "server_cpu_ms_per_request")),
+        ("server CPU per 1,000-row request (ms)", ("rows_1000", "server_cpu_ms_per_request")),
+        ("1 row kept alive, p50 (ms)", ("single_row_kept_alive", "p50_ms")),
+        ("1,000 rows kept alive, rows/s", ("rows_1000_kept_alive", "rows_per_s")),
+        ("1,000 rows in-process, rows/s", ("in_process_1000", "rows_per_s")),
+        ("Scorer.predict, 1 row (ms)", ("profile_in_process", "1_row", "scorer_predict_ms")),
+        ("Scorer.predict, 1,000 rows (ms)", ("profile_in_process", "1000_rows", "scorer_predict_ms")),
+        ("load average at start", ("loadavg_start_end", 0)),
+    ]
 
     def get(d, keys):
         for k in keys:
@@ -151,9 +156,15 @@ def _before_after(after: dict) -> list[str]:
                 return "-"
         return d
 
-    return [f"Before and after, measured in the same session: before = {before.get('code', 'an earlier version')} "
-            "(`serving_before.json`), after = this run.", "", "| | before | after |", "|---|---:|---:|",
-            *[f"| {label} | {get(before, keys)} | {get(after, keys)} |" for label, keys in rows], ""]
+    return [
+        f"Before and after, measured in the same session: before = {before.get('code', 'an earlier version')} "
+        "(`serving_before.json`), after = this run.",
+        "",
+        "| | before | after |",
+        "|---|---:|---:|",
+        *[f"| {label} | {get(before, keys)} | {get(after, keys)} |" for label, keys in rows],
+        "",
+    ]
 
 
 def main() -> None:
@@ -179,8 +190,15 @@ def main() -> None:
     mlflow.set_tracking_uri(uri)
     exp = mlflow.create_experiment("serving-bench", artifact_location=(tmp / "artifacts").as_uri())
     with mlflow.start_run(experiment_id=exp):
-        info = tracking._log_model({"model_file": paths.detectors / entry["model"], "schema_file": paths.schema,
-                                    "thresholds": entry["thresholds"], "example": example}, "best")
+        info = tracking._log_model(
+            {
+                "model_file": paths.detectors / entry["model"],
+                "schema_file": paths.schema,
+                "thresholds": entry["thresholds"],
+                "example": example,
+            },
+            "best",
+        )
     version = mlflow.register_model(info["model_uri"], "fraud-detector").version
     mlflow.MlflowClient().set_registered_model_alias("fraud-detector", "champion", version)
 
@@ -188,10 +206,25 @@ def main() -> None:
     env = child_env()
     env["MLFLOW_TRACKING_URI"] = uri
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m",
-                             "models:/fraud-detector@champion", "--env-manager", "local", "--host", "127.0.0.1",
-                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            "models:/fraud-detector@champion",
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         startup = wait_for_http(base + "/ping", proc, timeout=180)
@@ -201,13 +234,13 @@ def main() -> None:
 
         url = base + "/invocations"
         for i in range(10):  # warm-up
-            _post(url, body(test.iloc[i:i + 1]))
+            _post(url, body(test.iloc[i : i + 1]))
         load0 = loadavg()
-        singles = [body(test.iloc[i:i + 1]) for i in range(REQUESTS_1)]
+        singles = [body(test.iloc[i : i + 1]) for i in range(REQUESTS_1)]
         cpu = _ServerCpu(proc.pid)
         lat1 = [_post(url, b) for b in singles]
         cpu1 = cpu.per_request(len(singles))
-        batches = [test.iloc[i * 1000:(i + 1) * 1000] for i in range(REQUESTS_1000)]
+        batches = [test.iloc[i * 1000 : (i + 1) * 1000] for i in range(REQUESTS_1000)]
         bodies1000 = [body(b) for b in batches]
         cpu.per_request(0)
         lat1000 = [_post(url, b) for b in bodies1000]
@@ -229,22 +262,44 @@ def main() -> None:
 
     res = {
         "benchmark": "mlflow models serve --env-manager local, one uvicorn worker, 127.0.0.1; client-side latency",
-        "model": {"config": entry["config"], "features": len(schema.features),
-                  "reasons": entry["thresholds"]["reasons"]},
+        "model": {
+            "config": entry["config"],
+            "features": len(schema.features),
+            "reasons": entry["thresholds"]["reasons"],
+        },
         "server_startup_s": round(startup, 2),
-        "single_row": {"requests": REQUESTS_1, "p50_ms": _pct(lat1, 50), "p99_ms": _pct(lat1, 99),
-                       "rows_per_s": round(REQUESTS_1 / sum(lat1), 1), "server_cpu_ms_per_request": cpu1},
-        "rows_1000": {"requests": REQUESTS_1000, "p50_ms": _pct(lat1000, 50), "p99_ms": _pct(lat1000, 99),
-                      "rows_per_s": round(1000 * REQUESTS_1000 / sum(lat1000), 1),
-                      "server_cpu_ms_per_request": cpu1000,
-                      "rows_per_server_cpu_s": round(1000 / (cpu1000 / 1000), 1) if cpu1000 else None},
-        "single_row_kept_alive": {"requests": REQUESTS_1, "p50_ms": _pct(kept1, 50), "p99_ms": _pct(kept1, 99),
-                                  "rows_per_s": round(REQUESTS_1 / sum(kept1), 1)},
-        "rows_1000_kept_alive": {"requests": REQUESTS_1000, "p50_ms": _pct(kept1000, 50),
-                                 "p99_ms": _pct(kept1000, 99),
-                                 "rows_per_s": round(1000 * REQUESTS_1000 / sum(kept1000), 1)},
-        "in_process_1000": {"p50_ms": _pct(inproc, 50), "p99_ms": _pct(inproc, 99),
-                            "rows_per_s": round(1000 * REQUESTS_1000 / sum(inproc), 1)},
+        "single_row": {
+            "requests": REQUESTS_1,
+            "p50_ms": _pct(lat1, 50),
+            "p99_ms": _pct(lat1, 99),
+            "rows_per_s": round(REQUESTS_1 / sum(lat1), 1),
+            "server_cpu_ms_per_request": cpu1,
+        },
+        "rows_1000": {
+            "requests": REQUESTS_1000,
+            "p50_ms": _pct(lat1000, 50),
+            "p99_ms": _pct(lat1000, 99),
+            "rows_per_s": round(1000 * REQUESTS_1000 / sum(lat1000), 1),
+            "server_cpu_ms_per_request": cpu1000,
+            "rows_per_server_cpu_s": round(1000 / (cpu1000 / 1000), 1) if cpu1000 else None,
+        },
+        "single_row_kept_alive": {
+            "requests": REQUESTS_1,
+            "p50_ms": _pct(kept1, 50),
+            "p99_ms": _pct(kept1, 99),
+            "rows_per_s": round(REQUESTS_1 / sum(kept1), 1),
+        },
+        "rows_1000_kept_alive": {
+            "requests": REQUESTS_1000,
+            "p50_ms": _pct(kept1000, 50),
+            "p99_ms": _pct(kept1000, 99),
+            "rows_per_s": round(1000 * REQUESTS_1000 / sum(kept1000), 1),
+        },
+        "in_process_1000": {
+            "p50_ms": _pct(inproc, 50),
+            "p99_ms": _pct(inproc, 99),
+            "rows_per_s": round(1000 * REQUESTS_1000 / sum(inproc), 1),
+        },
         "profile_in_process": parts,
         "loadavg_start_end": [load0, load1],
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -253,31 +308,55 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     write_json(RESULTS / "serving.json", res)
     s1, s1000, ip = res["single_row"], res["rows_1000"], res["in_process_1000"]
-    write_text(RESULTS / "serving.md", "\n".join([
-        "# Served detector: latency and throughput", "",
-        f"`mlflow models serve --env-manager local` (one worker) on this machine ({os.cpu_count()} cores); "
-        f"model {entry['config']}, {len(schema.features)} features, score + decision + "
-        f"{entry['thresholds']['reasons']} reasons per row; server start {res['server_startup_s']} s.", "",
-        "| request | requests | p50 | p99 | rows/s |", "|---|---:|---:|---:|---:|",
-        f"| 1 row | {s1['requests']} | {s1['p50_ms']} ms | {s1['p99_ms']} ms | {s1['rows_per_s']} |",
-        f"| 1,000 rows | {s1000['requests']} | {s1000['p50_ms']} ms | {s1000['p99_ms']} ms | {s1000['rows_per_s']} |",
-        *[f"| {label}, one kept-alive connection | {k['requests']} | {k['p50_ms']} ms | {k['p99_ms']} ms | "
-          f"{k['rows_per_s']} |" for label, k in (("1 row", res["single_row_kept_alive"]),
-                                                  ("1,000 rows", res["rows_1000_kept_alive"]))],
-        f"| 1,000 rows in-process (no HTTP) | {s1000['requests']} | {ip['p50_ms']} ms | {ip['p99_ms']} ms | "
-        f"{ip['rows_per_s']} |", "",
-        f"Load average (1, 5, 15 min) at start {load0}, at end {load1}. CPU time the server used per request "
-        f"(user + system, its processes): 1 row {s1['server_cpu_ms_per_request']} ms, 1,000 rows "
-        f"{s1000['server_cpu_ms_per_request']} ms ({s1000['rows_per_server_cpu_s']} rows per server CPU second: the "
-        "throughput bound of one worker on an idle core).", "",
-        "Where a request's time goes (in-process, p50 ms, after the server stopped; `PyFuncModel.predict` includes "
-        "MLflow's signature enforcement and our `Scorer.predict`):", "",
-        "| part | 1 row | 1,000 rows |", "|---|---:|---:|",
-        *[f"| {label} | {parts['1_row'][key]} | {parts['1000_rows'][key]} |" for label, key in (
-            ("server: JSON -> DataFrame, casts to signature types", "parse_json_to_frame_ms"),
-            ("MLflow pyfunc: signature enforcement, wrappers", "mlflow_signature_enforcement_ms"),
-            ("our Scorer.predict", "scorer_predict_ms"),
-            ("server: answer -> JSON", "answer_to_json_ms"))], "", *_before_after(res)]))
+    write_text(
+        RESULTS / "serving.md",
+        "\n".join(
+            [
+                "# Served detector: latency and throughput",
+                "",
+                f"`mlflow models serve --env-manager local` (one worker) on this machine ({os.cpu_count()} cores); "
+                f"model {entry['config']}, {len(schema.features)} features, score + decision + "
+                f"{entry['thresholds']['reasons']} reasons per row; server start {res['server_startup_s']} s.",
+                "",
+                "| request | requests | p50 | p99 | rows/s |",
+                "|---|---:|---:|---:|---:|",
+                f"| 1 row | {s1['requests']} | {s1['p50_ms']} ms | {s1['p99_ms']} ms | {s1['rows_per_s']} |",
+                f"| 1,000 rows | {s1000['requests']} | {s1000['p50_ms']} ms | {s1000['p99_ms']} ms | {s1000['rows_per_s']} |",
+                *[
+                    f"| {label}, one kept-alive connection | {k['requests']} | {k['p50_ms']} ms | {k['p99_ms']} ms | "
+                    f"{k['rows_per_s']} |"
+                    for label, k in (
+                        ("1 row", res["single_row_kept_alive"]),
+                        ("1,000 rows", res["rows_1000_kept_alive"]),
+                    )
+                ],
+                f"| 1,000 rows in-process (no HTTP) | {s1000['requests']} | {ip['p50_ms']} ms | {ip['p99_ms']} ms | "
+                f"{ip['rows_per_s']} |",
+                "",
+                f"Load average (1, 5, 15 min) at start {load0}, at end {load1}. CPU time the server used per request "
+                f"(user + system, its processes): 1 row {s1['server_cpu_ms_per_request']} ms, 1,000 rows "
+                f"{s1000['server_cpu_ms_per_request']} ms ({s1000['rows_per_server_cpu_s']} rows per server CPU second: the "
+                "throughput bound of one worker on an idle core).",
+                "",
+                "Where a request's time goes (in-process, p50 ms, after the server stopped; `PyFuncModel.predict` includes "
+                "MLflow's signature enforcement and our `Scorer.predict`):",
+                "",
+                "| part | 1 row | 1,000 rows |",
+                "|---|---:|---:|",
+                *[
+                    f"| {label} | {parts['1_row'][key]} | {parts['1000_rows'][key]} |"
+                    for label, key in (
+                        ("server: JSON -> DataFrame, casts to signature types", "parse_json_to_frame_ms"),
+                        ("MLflow pyfunc: signature enforcement, wrappers", "mlflow_signature_enforcement_ms"),
+                        ("our Scorer.predict", "scorer_predict_ms"),
+                        ("server: answer -> JSON", "answer_to_json_ms"),
+                    )
+                ],
+                "",
+                *_before_after(res),
+            ]
+        ),
+    )
     print(json.dumps(res, indent=2))
 
 

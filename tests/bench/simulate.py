@@ -63,8 +63,11 @@ def _cpu_since(mark) -> dict | None:
     if mark is None or now is None:
         return None
     own = now[2] - mark[2]
-    return {"this_step": round(own, 2), "other_jobs": round(max(now[1] - mark[1] - own, 0.0), 2),
-            "capacity": round((now[0] - mark[0]) * (os.cpu_count() or 1), 2)}
+    return {
+        "this_step": round(own, 2),
+        "other_jobs": round(max(now[1] - mark[1] - own, 0.0), 2),
+        "capacity": round((now[0] - mark[0]) * (os.cpu_count() or 1), 2),
+    }
 
 
 def _peak_mib() -> float:
@@ -199,7 +202,8 @@ def _prepare(kwargs: dict) -> dict:
             "peak_during_prepare": round(hwm, 1) if hwm is not None else None,
             "peak_minus_start": round(hwm - rss_start, 1) if hwm is not None and rss_start is not None else None,
             "ru_maxrss_after": round(ru_peak, 1),
-            "method": "VmHWM after /proc/self/clear_refs reset" if reset
+            "method": "VmHWM after /proc/self/clear_refs reset"
+            if reset
             else "reset unavailable: ru_maxrss (includes step 1's peak)",
         },
         "output_mib": files,
@@ -272,7 +276,7 @@ def main() -> None:
             ),
             "loadavg_note": "os.getloadavg() (1, 5, 15 min) at the start and end of each measurement",
             "cpu_s_note": "CPU seconds during each measurement: this_step (this process), other_jobs (machine-wide "
-                          "busy CPU minus this_step: other work on the shared 2 cores), capacity (wall x cores)",
+            "busy CPU minus this_step: other work on the shared 2 cores), capacity (wall x cores)",
             "results": results,
         },
     )

@@ -45,9 +45,11 @@ STEPS = 1500
 
 def settings(kind: str, n: int) -> dict[str, dict]:
     scaled = max(150, math.ceil(STEPS * 100 / n))
-    out = {"default (batch 500, 150 epochs)": {"batch_size": 500, "epochs": 150},
-           "batch 100, 150 epochs": {"batch_size": 100, "epochs": 150},
-           f"batch 100, {STEPS} steps ({scaled} epochs)": {"batch_size": 100, "epochs": scaled}}
+    out = {
+        "default (batch 500, 150 epochs)": {"batch_size": 500, "epochs": 150},
+        "batch 100, 150 epochs": {"batch_size": 100, "epochs": 150},
+        f"batch 100, {STEPS} steps ({scaled} epochs)": {"batch_size": 100, "epochs": scaled},
+    }
     if kind == "ctgan":
         for v in out.values():
             v["pac"] = 10
@@ -65,8 +67,11 @@ def prepared() -> tuple[Schema, pd.DataFrame, pd.DataFrame]:
     paths = Paths.at(tmp)
     prepare.run(params, paths)
     schema = Schema.load(paths.schema)
-    return (schema, schema.seed_set(pd.read_parquet(paths.split("train"))),
-            schema.seed_set(pd.read_parquet(paths.split("valid"))))
+    return (
+        schema,
+        schema.seed_set(pd.read_parquet(paths.split("train"))),
+        schema.seed_set(pd.read_parquet(paths.split("valid"))),
+    )
 
 
 def main() -> None:
@@ -85,30 +90,60 @@ def main() -> None:
                     fit_s = time.perf_counter() - t0
                     pool = gen.sample(max(n, 300), seed=0)
                     q = assess_pool(seed, pool, holdout, schema, limits, seed=0)
-                    rows.append({"n": n, "generator": kind, "setting": name, "fit_seed": fit_seed,
-                                 "batch_size_used": gen.fit_info.get("batch_size_used"), **hp,
-                                 "fit_s": round(fit_s, 1), "detection_auc": q["detection_auc"],
-                                 "detection_auc_excess": q["detection_auc_excess"],
-                                 "quality_score": q["quality_score"], "quality_score_drop": q["quality_score_drop"],
-                                 "dcr_ratio": q["dcr_ratio"], "passed": q["passed"]})
+                    rows.append(
+                        {
+                            "n": n,
+                            "generator": kind,
+                            "setting": name,
+                            "fit_seed": fit_seed,
+                            "batch_size_used": gen.fit_info.get("batch_size_used"),
+                            **hp,
+                            "fit_s": round(fit_s, 1),
+                            "detection_auc": q["detection_auc"],
+                            "detection_auc_excess": q["detection_auc_excess"],
+                            "quality_score": q["quality_score"],
+                            "quality_score_drop": q["quality_score_drop"],
+                            "dcr_ratio": q["dcr_ratio"],
+                            "passed": q["passed"],
+                        }
+                    )
                     print(json.dumps(rows[-1]), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    meta = {"sizes": SIZES, "fit_seeds": FIT_SEEDS, "holdout_frauds": len(holdout),
-            "load_start": load_start, "load_end": loadavg(), "versions": versions(("sdv", "ctgan", "torch"))}
+    meta = {
+        "sizes": SIZES,
+        "fit_seeds": FIT_SEEDS,
+        "holdout_frauds": len(holdout),
+        "load_start": load_start,
+        "load_end": loadavg(),
+        "versions": versions(("sdv", "ctgan", "torch")),
+    }
     (RESULTS / "small_seeds.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     df = pd.DataFrame(rows)
-    agg = (df.groupby(["generator", "n", "setting"], sort=False)
-           .agg(detection_auc_excess=("detection_auc_excess", "mean"), quality_drop=("quality_score_drop", "mean"),
-                dcr_ratio=("dcr_ratio", "mean"), fit_s=("fit_s", "mean")).reset_index())
-    lines = ["# CTGAN / TVAE settings on small seed sets", "",
-             f"Built-in simulator, seed sets drawn from its {len(seed_all)} training frauds; pools judged against its "
-             f"{len(holdout)} validation frauds by the calibrated gate; mean over fit seeds {list(FIT_SEEDS)}. "
-             f"Load average {meta['load_start']} -> {meta['load_end']}.", "",
-             "| generator | seed frauds | setting | detection AUC excess | quality drop | DCR ratio | fit s |",
-             "|---|---:|---|---:|---:|---:|---:|"]
+    agg = (
+        df.groupby(["generator", "n", "setting"], sort=False)
+        .agg(
+            detection_auc_excess=("detection_auc_excess", "mean"),
+            quality_drop=("quality_score_drop", "mean"),
+            dcr_ratio=("dcr_ratio", "mean"),
+            fit_s=("fit_s", "mean"),
+        )
+        .reset_index()
+    )
+    lines = [
+        "# CTGAN / TVAE settings on small seed sets",
+        "",
+        f"Built-in simulator, seed sets drawn from its {len(seed_all)} training frauds; pools judged against its "
+        f"{len(holdout)} validation frauds by the calibrated gate; mean over fit seeds {list(FIT_SEEDS)}. "
+        f"Load average {meta['load_start']} -> {meta['load_end']}.",
+        "",
+        "| generator | seed frauds | setting | detection AUC excess | quality drop | DCR ratio | fit s |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
     for _, r in agg.iterrows():
-        lines.append(f"| {r['generator']} | {r['n']} | {r['setting']} | {r['detection_auc_excess']:.3f} | "
-                     f"{r['quality_drop']:.3f} | {r['dcr_ratio']:.2f} | {r['fit_s']:.1f} |")
+        lines.append(
+            f"| {r['generator']} | {r['n']} | {r['setting']} | {r['detection_auc_excess']:.3f} | "
+            f"{r['quality_drop']:.3f} | {r['dcr_ratio']:.2f} | {r['fit_s']:.1f} |"
+        )
     (RESULTS / "small_seeds.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -48,8 +48,8 @@ def _junit(path: Path) -> tuple[dict[str, int], list[tuple[str, float]], list[tu
         seconds = float(case.get("time") or 0.0)
         parts = case.get("classname", "").split(".")  # module path, then the class for a method
         cut = next((i for i, p in enumerate(parts) if p.startswith("test_")), len(parts) - 1)
-        module = "/".join(parts[:cut + 1]) + ".py"
-        name = f"{module}::{'.'.join(parts[cut + 1:] + [case.get('name') or ''])}"
+        module = "/".join(parts[: cut + 1]) + ".py"
+        name = f"{module}::{'.'.join(parts[cut + 1 :] + [case.get('name') or ''])}"
         kind = "passed"
         for child in case:
             if child.tag in ("failure", "error", "skipped"):
@@ -66,8 +66,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workers", default=str(os.cpu_count() or 2), help="pytest-xdist workers (0: one process)")
     ap.add_argument("--label", default="current", help="name of this measurement in the results file")
-    ap.add_argument("--regroup", metavar="JUNIT_XML", help="only recompute the slowest files and tests of the entry "
-                    "`--label` from that run's JUnit report (the timings are the run's own)")
+    ap.add_argument(
+        "--regroup",
+        metavar="JUNIT_XML",
+        help="only recompute the slowest files and tests of the entry "
+        "`--label` from that run's JUnit report (the timings are the run's own)",
+    )
     args = ap.parse_args()
     if args.regroup:
         path = RESULTS / "suite.json"
@@ -95,12 +99,20 @@ def main() -> None:
     load_after = loadavg()
     counts, files, tests = _junit(xml) if xml.exists() else ({}, [], [])
     entry = {
-        "label": args.label, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "label": args.label,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "workers": args.workers, "lint_s": round(lint_s, 1), "lint_ok": lint_rc == 0,
-        "pytest_s": round(test_s, 1), "pytest_rc": test_rc, "total_s": round(lint_s + test_s, 1),
-        "counts": counts, "load_before": load_before, "load_after": load_after,
-        "cpu_s_machine": round(cpu_s, 1), "summary_line": test_out.strip().splitlines()[-1] if test_out.strip() else "",
+        "workers": args.workers,
+        "lint_s": round(lint_s, 1),
+        "lint_ok": lint_rc == 0,
+        "pytest_s": round(test_s, 1),
+        "pytest_rc": test_rc,
+        "total_s": round(lint_s + test_s, 1),
+        "counts": counts,
+        "load_before": load_before,
+        "load_after": load_after,
+        "cpu_s_machine": round(cpu_s, 1),
+        "summary_line": test_out.strip().splitlines()[-1] if test_out.strip() else "",
         "slowest_files": [[f, round(s, 1)] for f, s in files[:12]],
         "slowest_tests": [[t, round(s, 1)] for t, s in tests[:15]],
     }
@@ -122,20 +134,30 @@ def _mmss(seconds: float) -> str:
 
 
 def _markdown(runs: list[dict]) -> str:
-    lines = ["# The test suite (`make test`: lint, then pytest)", "",
-             "Measured by `tests/bench/suite.py` (wall time on this machine; the two cores may be shared with other "
-             "jobs: see the load average and the machine's busy CPU seconds).", "",
-             "| measurement | date | workers | lint | pytest | total | outcome | load before -> after "
-             "| machine CPU s |",
-             "|---|---|---:|---:|---:|---:|---|---|---:|"]
+    lines = [
+        "# The test suite (`make test`: lint, then pytest)",
+        "",
+        "Measured by `tests/bench/suite.py` (wall time on this machine; the two cores may be shared with other "
+        "jobs: see the load average and the machine's busy CPU seconds).",
+        "",
+        "| measurement | date | workers | lint | pytest | total | outcome | load before -> after | machine CPU s |",
+        "|---|---|---:|---:|---:|---:|---|---|---:|",
+    ]
     for r in runs:
         outcome = ", ".join(f"{v} {k}" for k, v in sorted(r["counts"].items()))
-        lines.append(f"| {r['label']} | {r['date']} | {r['workers']} | {r['lint_s']} s | {_mmss(r['pytest_s'])} | "
-                     f"**{_mmss(r['total_s'])}** | {outcome} | {r['load_before']} -> {r['load_after']} | "
-                     f"{r['cpu_s_machine']} |")
+        lines.append(
+            f"| {r['label']} | {r['date']} | {r['workers']} | {r['lint_s']} s | {_mmss(r['pytest_s'])} | "
+            f"**{_mmss(r['total_s'])}** | {outcome} | {r['load_before']} -> {r['load_after']} | "
+            f"{r['cpu_s_machine']} |"
+        )
     for r in runs:
-        lines += ["", f"## {r['label']}: slowest files (sum over their tests, setup included)", "",
-                  "| file | s |", "|---|---:|"]
+        lines += [
+            "",
+            f"## {r['label']}: slowest files (sum over their tests, setup included)",
+            "",
+            "| file | s |",
+            "|---|---:|",
+        ]
         lines += [f"| {f} | {s} |" for f, s in r["slowest_files"]]
         lines += ["", f"## {r['label']}: slowest tests", "", "| test | s |", "|---|---:|"]
         lines += [f"| {t} | {s} |" for t, s in r["slowest_tests"]]

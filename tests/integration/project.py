@@ -18,24 +18,34 @@ BIN = Path(sys.executable).parent
 def env() -> dict[str, str]:
     e = dict(os.environ)
     e["PATH"] = f"{BIN}{os.pathsep}{e.get('PATH', '')}"
-    e.update({"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
-              "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-              "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com"})
+    e.update(
+        {
+            "DVC_NO_ANALYTICS": "1",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "DO_NOT_TRACK": "true",
+            "GIT_AUTHOR_NAME": "test",
+            "GIT_AUTHOR_EMAIL": "test@example.com",
+            "GIT_COMMITTER_NAME": "test",
+            "GIT_COMMITTER_EMAIL": "test@example.com",
+        }
+    )
     e.pop("MLFLOW_TRACKING_URI", None)
     e.pop("DASK_SCHEDULER_ADDRESS", None)
     e.pop("PYTHONDONTWRITEBYTECODE", None)
     return e
 
 
-def sh(cwd: Path, *cmd: str, check: bool = True, extra_env: dict | None = None,
-       timeout: float = 900) -> subprocess.CompletedProcess:
+def sh(
+    cwd: Path, *cmd: str, check: bool = True, extra_env: dict | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess:
     e = env()
     if extra_env:
         e.update(extra_env)
     proc = subprocess.run(list(cmd), cwd=cwd, env=e, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n"
-                             f"{proc.stderr[-4000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return proc
 
 

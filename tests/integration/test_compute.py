@@ -76,8 +76,7 @@ def _train_evaluate(root: Path, params: dict) -> Paths:
 
 
 def _models(paths: Paths) -> dict[str, bytes]:
-    return {p.relative_to(paths.detectors).as_posix(): p.read_bytes()
-            for p in sorted(paths.detectors.rglob("*.json"))}
+    return {p.relative_to(paths.detectors).as_posix(): p.read_bytes() for p in sorted(paths.detectors.rglob("*.json"))}
 
 
 def test_every_backend_gives_byte_identical_results(sampled, tmp_path, cluster, capsys):
@@ -85,9 +84,11 @@ def test_every_backend_gives_byte_identical_results(sampled, tmp_path, cluster, 
     comparison.csv, segment table and detector files, byte for byte."""
     _, client = cluster
     runs = {}
-    for name, compute in {"sequential": {"scheduler": "sequential"},
-                          "local": {"scheduler": "local", "workers": 2, "min_tasks": 2},
-                          "address": {"scheduler": client.scheduler.address}}.items():
+    for name, compute in {
+        "sequential": {"scheduler": "sequential"},
+        "local": {"scheduler": "local", "workers": 2, "min_tasks": 2},
+        "address": {"scheduler": client.scheduler.address},
+    }.items():
         paths = _train_evaluate(_copy(sampled, tmp_path / name, _params(**compute)), _params(**compute))
         runs[name] = paths
     out = capsys.readouterr().out
@@ -112,8 +113,14 @@ def test_local_scheduler_runs_few_units_in_process(sampled, tmp_path, capsys):
 def _cli(root: Path, *args: str, extra_env: dict | None = None, **kw) -> subprocess.Popen:
     e = env()
     e.update(extra_env or {})
-    return subprocess.Popen([sys.executable, "-m", "pipeline", "--root", str(root), *args], env=e,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "--root", str(root), *args],
+        env=e,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def _finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[str, str]:
@@ -147,8 +154,10 @@ def test_bad_scheduler_address_is_one_line_exit_2(sampled, tmp_path):
     assert proc.returncode == 2 and f"cannot reach a Dask scheduler at {address} (from DASK_SCHEDULER_ADDRESS)" in err
     proc = _cli(root, "train", extra_env={"DASK_SCHEDULER_ADDRESS": "localhost"})
     _, err = _finish(proc)
-    assert proc.returncode == 2 and err.strip() == ("error: DASK_SCHEDULER_ADDRESS='localhost' is not a Dask scheduler "
-                                                    "address; set it like tcp://host:8786 or unset it")
+    assert proc.returncode == 2 and err.strip() == (
+        "error: DASK_SCHEDULER_ADDRESS='localhost' is not a Dask scheduler "
+        "address; set it like tcp://host:8786 or unset it"
+    )
 
 
 def test_a_worker_killed_mid_run_is_recovered_with_identical_results(sampled, tmp_path):
@@ -164,8 +173,10 @@ def test_a_worker_killed_mid_run_is_recovered_with_identical_results(sampled, tm
 
     train.run(validate(ref_params), Paths.at(ref))
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c, \
-            Client(c) as client:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c,
+        Client(c) as client,
+    ):
         params = _params(scheduler=client.scheduler.address)
         params["detector"].update(slow)
         root = _copy(sampled, tmp_path / "p", params)
@@ -251,8 +262,16 @@ def test_dask_engine_on_parquet_parts_matches_the_pandas_engine(tmp_path, cluste
         root = tmp_path / engine
         (root / "data" / "raw").mkdir(parents=True)
         tabular_frame(n=24000, fraud_rate=0.03, seed=3).to_csv(root / "data" / "raw" / "t.csv", index=False)
-        p["data"].update({"source": "csv", "path": "data/raw/t.csv", "label": "Class", "time_column": "Time",
-                          "id_columns": [], "meta_columns": []})
+        p["data"].update(
+            {
+                "source": "csv",
+                "path": "data/raw/t.csv",
+                "label": "Class",
+                "time_column": "Time",
+                "id_columns": [],
+                "meta_columns": [],
+            }
+        )
         p["evaluate"]["segments"] = []
         write_params(root, p)
         roots[engine] = run_stages(root, p)
@@ -280,8 +299,10 @@ def test_a_cluster_without_workers_is_one_line_not_a_hang():
     from pipeline.core.compute import Backend, ComputeError
 
     with LocalCluster(n_workers=0, processes=True, dashboard_address=":0") as c:
-        with pytest.raises(ComputeError, match=r"^the Dask cluster at tcp://\S+ has no workers \(waited 1s\); start"), \
-                Backend(c.scheduler_address, connect_timeout_s=1.0) as backend:
+        with (
+            pytest.raises(ComputeError, match=r"^the Dask cluster at tcp://\S+ has no workers \(waited 1s\); start"),
+            Backend(c.scheduler_address, connect_timeout_s=1.0) as backend,
+        ):
             backend.map(_sleep, [1, 2], what="detector")
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as c:
         backend = Backend(c.scheduler_address, connect_timeout_s=1.0)

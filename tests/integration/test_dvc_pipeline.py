@@ -35,8 +35,9 @@ def repo(template, tmp_path):
 
 def test_every_params_key_a_stage_reads_is_declared(template):
     """Recorded during the real run above: each stage's reads against its `params` in dvc.yaml."""
-    declared = stages(yaml.safe_load((template / "dvc.yaml").read_text()),
-                      yaml.safe_load((template / "params.yaml").read_text()))
+    declared = stages(
+        yaml.safe_load((template / "dvc.yaml").read_text()), yaml.safe_load((template / "params.yaml").read_text())
+    )
     reads_dir = template.parent / "reads"
     recorded = {p.stem: json.loads(p.read_text()) for p in reads_dir.glob("*.json")}
     assert set(recorded) == set(declared)  # every stage ran and recorded
@@ -47,16 +48,33 @@ def test_every_params_key_a_stage_reads_is_declared(template):
 
 def test_outputs_exist(template):
     repo = template
-    for rel in ("data/prepared/train.parquet", "data/prepared/schema.json", "models/generators/smote/fit0.pkl",
-                "data/synthetic/gaussian_copula/fit0/pool.parquet", "reports/generators/smote/fit0/quality.json",
-                "reports/generators/gaussian_copula/fit0/fit.json", "reports/comparison.csv", "reports/metrics.json",
-                "reports/summary.md", "reports/plots/recall_vs_share.png", "reports/plots/pr_curves.png",
-                "reports/plot_data/recall_vs_share.csv", "reports/mlflow.json", "reports/scarcity/scarcity.csv",
-                "reports/scarcity/summary.md", "reports/scarcity/lift_vs_n_frauds.png",
-                "reports/scarcity/metrics.json", "reports/unseen/unseen.csv",
-                "reports/unseen/summary.md", "reports/unseen/metrics.json",
-                "reports/unseen/recall_on_unseen_variants.png", "reports/redteam/redteam.csv",
-                "reports/redteam/summary.md", "reports/redteam/metrics.json", "reports/redteam/heatmap.png"):
+    for rel in (
+        "data/prepared/train.parquet",
+        "data/prepared/schema.json",
+        "models/generators/smote/fit0.pkl",
+        "data/synthetic/gaussian_copula/fit0/pool.parquet",
+        "reports/generators/smote/fit0/quality.json",
+        "reports/generators/gaussian_copula/fit0/fit.json",
+        "reports/comparison.csv",
+        "reports/metrics.json",
+        "reports/summary.md",
+        "reports/plots/recall_vs_share.png",
+        "reports/plots/pr_curves.png",
+        "reports/plot_data/recall_vs_share.csv",
+        "reports/mlflow.json",
+        "reports/scarcity/scarcity.csv",
+        "reports/scarcity/summary.md",
+        "reports/scarcity/lift_vs_n_frauds.png",
+        "reports/scarcity/metrics.json",
+        "reports/unseen/unseen.csv",
+        "reports/unseen/summary.md",
+        "reports/unseen/metrics.json",
+        "reports/unseen/recall_on_unseen_variants.png",
+        "reports/redteam/redteam.csv",
+        "reports/redteam/summary.md",
+        "reports/redteam/metrics.json",
+        "reports/redteam/heatmap.png",
+    ):
         assert (repo / rel).exists(), rel
     table = pd.read_csv(repo / "reports/comparison.csv")
     assert set(table["config"]) == {"baseline", "reweight", "gaussian_copula@0.5", "smote@0.5"}
@@ -74,8 +92,10 @@ def test_second_repro_changes_nothing(repo):
 
 
 def test_changing_shares_refits_no_generator_and_metrics_diff(repo):
-    before = {p: (repo / p).stat().st_mtime_ns for p in ("models/generators/smote/fit0.pkl",
-                                                          "models/generators/gaussian_copula/fit0.pkl")}
+    before = {
+        p: (repo / p).stat().st_mtime_ns
+        for p in ("models/generators/smote/fit0.pkl", "models/generators/gaussian_copula/fit0.pkl")
+    }
     out = sh(repo, "dvc", "exp", "run", "-S", "augment.shares=[0.0,0.25]").stdout
     assert "Running stage 'fit@" not in out
     assert "Running stage 'sample@smote-0'" in out and "Running stage 'train'" in out
@@ -121,8 +141,14 @@ def test_a_second_fit_seed_fits_only_the_new_fits_and_widens_the_verdict(repo):
     _set(repo, "augment", "fit_seeds", [0, 1])
     out = sh(repo, "dvc", "repro").stdout
     ran = _ran(out)
-    assert {"fit@smote-1", "fit@gaussian_copula-1", "sample@smote-1", "sample@gaussian_copula-1", "train",
-            "evaluate"} <= ran
+    assert {
+        "fit@smote-1",
+        "fit@gaussian_copula-1",
+        "sample@smote-1",
+        "sample@gaussian_copula-1",
+        "train",
+        "evaluate",
+    } <= ran
     assert not {"fit@smote-0", "sample@smote-0", "prepare"} & ran and not any(s.startswith("scarcity") for s in ran)
     assert (repo / "models/generators/smote/fit0.pkl").stat().st_mtime_ns == before
     # a deterministic fit (SMOTE) still gives another pool: each fit's pool is sampled with its own seed
@@ -133,7 +159,11 @@ def test_a_second_fit_seed_fits_only_the_new_fits_and_widens_the_verdict(repo):
     assert table.loc["smote@0.5", "diff_ci_width"] >= table.loc["smote@0.5", "diff_ci_width_without_fits"]
     train = json.loads((repo / "reports/train.json").read_text())
     assert sorted({(d["fit_seed"], d["seed"]) for d in train["detectors"] if d["config"] == "smote@0.5"}) == [
-        (0, 0), (0, 1), (1, 0), (1, 1)]
+        (0, 0),
+        (0, 1),
+        (1, 0),
+        (1, 1),
+    ]
     assert "Generator randomness: each generator was fitted 2 times" in (repo / "reports/summary.md").read_text()
 
 

@@ -40,12 +40,25 @@ def leak_project(tmp_path_factory):
     df.to_csv(root / "data/raw/t.csv", index=False)
     p = base_params()
     p["evaluate"]["segments"] = ["channel"]  # a feature column of the CSV table
-    p["data"].update({"source": "csv", "path": "data/raw/t.csv", "label": "Class", "time_column": "Time",
-                      "id_columns": [], "meta_columns": [], "drop_columns": []})
+    p["data"].update(
+        {
+            "source": "csv",
+            "path": "data/raw/t.csv",
+            "label": "Class",
+            "time_column": "Time",
+            "id_columns": [],
+            "meta_columns": [],
+            "drop_columns": [],
+        }
+    )
     p["split"].update({"train": 0.6, "gap": 0.0, "valid": 0.2, "test": 0.2})
-    p["generators"] = {"gaussian_copula": {}, "smote": {}, "random_oversample": {},
-                       "ctgan": {"epochs": 2, "batch_size": 100, "verbose": False},
-                       "tvae": {"epochs": 2, "batch_size": 100, "verbose": False}}
+    p["generators"] = {
+        "gaussian_copula": {},
+        "smote": {},
+        "random_oversample": {},
+        "ctgan": {"epochs": 2, "batch_size": 100, "verbose": False},
+        "tvae": {"epochs": 2, "batch_size": 100, "verbose": False},
+    }
     p["augment"]["shares"] = [0.0, 0.5]
     params = validate(p)
     prepare.run(params, Paths.at(root))
@@ -89,8 +102,9 @@ def test_generators_see_only_training_frauds_and_pools_hold_no_canary(fitted):
         seed_set, train_arg = seen[g]
         frauds = train_split[train_split["Class"] == 1]
         assert len(seed_set) == len(frauds)
-        pd.testing.assert_frame_equal(seed_set.reset_index(drop=True)[["amount", "v1"]],
-                                      frauds.reset_index(drop=True)[["amount", "v1"]])
+        pd.testing.assert_frame_equal(
+            seed_set.reset_index(drop=True)[["amount", "v1"]], frauds.reset_index(drop=True)[["amount", "v1"]]
+        )
         assert len(train_arg) == len(train_split)
         assert not _has_canary(seed_set) and not _has_canary(train_arg)
         assert not _has_canary(pd.read_parquet(paths.pool(g, 0)))

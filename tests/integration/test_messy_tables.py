@@ -34,12 +34,26 @@ def _run(root, df: pd.DataFrame, write=None, **data) -> pd.DataFrame:
     (write or (lambda path: df.to_csv(path, index=False)))(root / "data/raw/t.csv")
     p = base_params()
     p["evaluate"]["segments"] = ["channel"]  # a feature column of the CSV table
-    p["data"].update({"source": "csv", "path": "data/raw/t.csv", "label": "Class", "time_column": "Time",
-                      "id_columns": [], "meta_columns": [], "drop_columns": [], **data})
+    p["data"].update(
+        {
+            "source": "csv",
+            "path": "data/raw/t.csv",
+            "label": "Class",
+            "time_column": "Time",
+            "id_columns": [],
+            "meta_columns": [],
+            "drop_columns": [],
+            **data,
+        }
+    )
     write_params(root, p)
     out, err = io.StringIO(), io.StringIO()
-    for cmd in (["prepare"], *[[s, g, "0"] for s in ("fit", "sample") for g in p["generators"]], ["train"],
-                ["evaluate"]):
+    for cmd in (
+        ["prepare"],
+        *[[s, g, "0"] for s in ("fit", "sample") for g in p["generators"]],
+        ["train"],
+        ["evaluate"],
+    ):
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(["--root", str(root), *cmd])
         assert code == 0, f"{cmd}: {err.getvalue()}"
@@ -96,7 +110,6 @@ def test_a_formatted_export_gives_the_verdicts_of_the_plain_table_and_the_leak_i
     assert ";" in text and " €" in text and any("." in v and "," in v for v in text.split(";")[:200])
     pd.testing.assert_frame_equal(reference, exported)
     profile = json.loads((tmp_path / "export/data/prepared/profile.json").read_text())
-    assert profile["input_contract"]["number_formats"]["amount"] == {"decimal": ",", "grouping": ".",
-                                                                     "currency": "EUR"}
+    assert profile["input_contract"]["number_formats"]["amount"] == {"decimal": ",", "grouping": ".", "currency": "EUR"}
     for root in (tmp_path / "plain", tmp_path / "export"):
         assert "**Likely leak:** `chargeback`" in (root / "reports/summary.md").read_text()

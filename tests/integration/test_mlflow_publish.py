@@ -35,8 +35,12 @@ def _copy(src_root, dest, name=None):
 
 
 def _rest(uri, path, body=None):
-    req = urllib.request.Request(uri + path, data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Content-Type": "application/json"}, method="POST" if body else "GET")
+    req = urllib.request.Request(
+        uri + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"},
+        method="POST" if body else "GET",
+    )
     with urllib.request.urlopen(req, timeout=20) as r:
         return json.loads(r.read())
 
@@ -58,8 +62,9 @@ def test_publish_to_server(small_reports, mlflow_server, tracking_env, tmp_path,
     assert "test.baseline.recall" in parent.data.metrics
     arts = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"comparison.csv", "summary.md", "metrics.json", "plots", "unseen"} <= arts
-    children = client.search_runs([exp.experiment_id],
-                                  filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    children = client.search_runs(
+        [exp.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
     names = {c.info.run_name for c in children}
     assert {"real-only baseline", "reweight baseline", "gaussian_copula @ 50%", "smote @ 50%"} <= names
     child = next(c for c in children if c.info.run_name == "smote @ 50%")
@@ -136,8 +141,9 @@ def test_dead_server_fails_in_one_line_and_keeps_outputs(small_reports, tracking
     root, _ = small_reports
     root = _copy(root, tmp_path / "proj3")
     before = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
-    (root / "params.yaml").write_text((root / "params.yaml").read_text().replace("retry_wait_s: 2.0",
-                                                                                 "retry_wait_s: 0.1"))
+    (root / "params.yaml").write_text(
+        (root / "params.yaml").read_text().replace("retry_wait_s: 2.0", "retry_wait_s: 0.1")
+    )
     uri = f"http://127.0.0.1:{free_port()}"
     tracking_env(uri)
     code = main(["--root", str(root), "publish"])

@@ -34,19 +34,30 @@ def _params(names: dict[str, str]) -> dict:
     """One generator, one fit, one detector seed; segments, unseen variants and a red-team tactic on the table's own
     columns (under the names they carry in this run)."""
     p = base_params()
-    p["data"].update({"source": "csv", "path": "data/raw/t.csv", "label": "Class", "time_column": "Time",
-                      "id_columns": [], "meta_columns": [], "drop_columns": []})
+    p["data"].update(
+        {
+            "source": "csv",
+            "path": "data/raw/t.csv",
+            "label": "Class",
+            "time_column": "Time",
+            "id_columns": [],
+            "meta_columns": [],
+            "drop_columns": [],
+        }
+    )
     p["generators"] = {"smote": {"k_neighbors": 3}}
     p["augment"].update({"shares": [0.0, 0.5], "fit_seeds": [0]})
     p["detector"]["seeds"] = [0]
     # one alert budget, no precision floors or top-k: fewer metric columns, so fewer features for the second run
-    p["evaluate"].update({"segments": [names["channel"]], "n_boot": 100, "fpr_budgets": [0.005],
-                          "precision_floors": [], "top_k": []})
+    p["evaluate"].update(
+        {"segments": [names["channel"]], "n_boot": 100, "fpr_budgets": [0.005], "precision_floors": [], "top_k": []}
+    )
     p["scarcity"] = {"n_frauds": [10, "all"], "repeats": [0], "generators": ["smote"], "shares": [0.5], "seeds": [0]}
-    p["unseen"] = {"column": names["channel"], "generators": ["smote"], "shares": [0.5], "fit_seeds": [0],
-                   "seeds": [0]}
-    p["redteam"] = {"tactics": [{"name": "half", "feature": names["amount"], "op": "scale", "value": 0.5}],
-                    "combinations": False}
+    p["unseen"] = {"column": names["channel"], "generators": ["smote"], "shares": [0.5], "fit_seeds": [0], "seeds": [0]}
+    p["redteam"] = {
+        "tactics": [{"name": "half", "feature": names["amount"], "op": "scale", "value": 0.5}],
+        "combinations": False,
+    }
     return p
 
 
@@ -83,8 +94,10 @@ def clashing(tmp_path_factory):
     # the table's four features take the first pipeline names; every other name is a noise feature
     renamed = dict(zip(PLAIN, names[:4]))
     rng = np.random.default_rng(0)
-    noise = {n: rng.integers(0, 5, len(plain)) if i % 3 == 0 else rng.normal(0, 1, len(plain)).round(4)
-             for i, n in enumerate(names[4:])}
+    noise = {
+        n: rng.integers(0, 5, len(plain)) if i % 3 == 0 else rng.normal(0, 1, len(plain)).round(4)
+        for i, n in enumerate(names[4:])
+    }
     table = pd.concat([plain.rename(columns=renamed), pd.DataFrame(noise)], axis=1)
     root = _run(base / "clashing", table, renamed)
     return root, names, renamed
@@ -118,8 +131,13 @@ def test_features_named_like_every_pipeline_column_run_end_to_end(clashing):
     assert queue.columns.is_unique and set(QUEUE_COLUMNS.values()) <= set(queue.columns)
     assert set(schema.feature_names) <= set(queue.columns)
     assert (queue[QUEUE_COLUMNS["decision"]] == REVIEW).all()
-    for table in ("comparison.csv", "comparison_segments.csv", "unseen/unseen.csv", "redteam/redteam.csv",
-                  "scarcity/scarcity.csv"):
+    for table in (
+        "comparison.csv",
+        "comparison_segments.csv",
+        "unseen/unseen.csv",
+        "redteam/redteam.csv",
+        "scarcity/scarcity.csv",
+    ):
         assert pd.read_csv(root / "reports" / table).columns.is_unique, table
     assert (root / "reports/mlflow.json").exists()  # published and registered
     # the serving section reports each feature's missing share in training (none of these is ever missing)

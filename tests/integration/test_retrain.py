@@ -144,8 +144,9 @@ def test_pipeline_failure_keeps_champion_and_releases_lock(proj):
         pass  # released
     failed_target = last["day_offset"]
     p = yaml.safe_load(good)
-    p["data"]["simulate"]["day_offset"] = (
-        yaml.safe_load((proj / "params.yaml").read_text())["data"]["simulate"]["day_offset"])
+    p["data"]["simulate"]["day_offset"] = yaml.safe_load((proj / "params.yaml").read_text())["data"]["simulate"][
+        "day_offset"
+    ]
     (proj / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     r = _retrain(proj)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -168,8 +169,14 @@ def _wait_for_stage(proc, timeout: float = 120) -> list:
 def test_killed_mid_run_then_rerun_completes(proj):
     champ = _alias(proj, "champion")
     n = len(_audit(proj))
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "retrain"], cwd=proj, env=env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "retrain"],
+        cwd=proj,
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     _wait_for_stage(proc)  # dvc and the stage it runs are up: the kill lands inside dvc repro
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -186,8 +193,14 @@ def test_sigterm_stops_dvc_and_its_stage_and_records_failure(proj):
 
     champ = _alias(proj, "champion")
     n = len(_audit(proj))
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "retrain"], cwd=proj, env=env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "retrain"],
+        cwd=proj,
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     kids = _wait_for_stage(proc)
     os.kill(proc.pid, signal.SIGTERM)  # the retrain process only, not its group
     assert proc.wait(timeout=60) == 2

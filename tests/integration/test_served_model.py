@@ -45,13 +45,27 @@ def project(tmp_path_factory):
     tabular_frame(3000, seed=4).to_csv(root / "data/raw/t.csv", index=False)
     p = base_params()
     p["evaluate"]["segments"] = ["channel"]  # a feature column of the CSV table
-    p["data"].update({"source": "csv", "path": "data/raw/t.csv", "label": "Class", "time_column": "Time",
-                      "id_columns": [], "meta_columns": [], "drop_columns": []})
+    p["data"].update(
+        {
+            "source": "csv",
+            "path": "data/raw/t.csv",
+            "label": "Class",
+            "time_column": "Time",
+            "id_columns": [],
+            "meta_columns": [],
+            "drop_columns": [],
+        }
+    )
     write_params(root, p)
     old = os.environ.pop("MLFLOW_TRACKING_URI", None)
     try:
-        for cmd in (["prepare"], *[[s, g, "0"] for s in ("fit", "sample") for g in p["generators"]], ["train"],
-                    ["evaluate"], ["publish"]):
+        for cmd in (
+            ["prepare"],
+            *[[s, g, "0"] for s in ("fit", "sample") for g in p["generators"]],
+            ["train"],
+            ["evaluate"],
+            ["publish"],
+        ):
             assert _quiet("--root", str(root), *cmd) == 0, cmd
     finally:
         if old is not None:
@@ -68,10 +82,25 @@ def _server(root: Path, alias: str):
     port = free_port()
     e = env()
     e["MLFLOW_TRACKING_URI"] = _uri(root)
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m",
-                             f"models:/{NAME}@{alias}", "--env-manager", "local", "--host", "127.0.0.1",
-                             "--port", str(port)], env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            f"models:/{NAME}@{alias}",
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=e,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(url + "/ping", proc, timeout=120)
@@ -160,13 +189,19 @@ def test_after_a_promotion_a_new_server_serves_the_new_champion(project, tmp_pat
     train_report = json.loads(paths.train_report.read_text())
     rec = next(r for r in train_report["detectors"] if r["config"] == other and r["seed"] == 0)
     saved = paths.serving.read_text()
-    paths.serving.write_text(json.dumps({**serving, "best": {**serving["best"], "config": other,
-                                                             "model": rec["model"]}}))
+    paths.serving.write_text(
+        json.dumps({**serving, "best": {**serving["best"], "config": other, "model": rec["model"]}})
+    )
     params = paths.params.read_text()
     paths.params.write_text(params.replace("n_jobs: 1", "n_jobs: 2"))  # a new result: a new run and version
     try:
-        proc = subprocess.run([sys.executable, "-m", "pipeline", "--root", str(project), "publish"], env=env(),
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pipeline", "--root", str(project), "publish"],
+            env=env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         paths.serving.write_text(saved)
         paths.params.write_text(params)

@@ -82,8 +82,10 @@ def violations(path: Path, package: Path = PACKAGE, source: str | None = None) -
     text = path.read_text(encoding="utf-8") if source is None else source
     where = path.relative_to(package.parent)
     if layer not in MAY_IMPORT:
-        return [f"{where}: package `pipeline.{layer}` has no place in the layers: add it to MAY_IMPORT in "
-                f"tests/unit/test_architecture.py (and to docs/architecture.md) with what it may import"]
+        return [
+            f"{where}: package `pipeline.{layer}` has no place in the layers: add it to MAY_IMPORT in "
+            f"tests/unit/test_architecture.py (and to docs/architecture.md) with what it may import"
+        ]
     out: dict[int, str] = {}  # one line per import statement
     for line, name in imports_of(ast.parse(text), module, path.name == "__init__.py"):
         if line in out:
@@ -93,11 +95,14 @@ def violations(path: Path, package: Path = PACKAGE, source: str | None = None) -
         target = layer_of(name)
         if target not in MAY_IMPORT[layer]:
             allowed = ", ".join(sorted(MAY_IMPORT[layer] - {"root", layer})) or "nothing else in pipeline"
-            out[line] = (f"{where}:{line}: `{layer}` may not import `{target}` (imports {name}); "
-                         f"{layer} may import: {allowed}")
+            out[line] = (
+                f"{where}:{line}: `{layer}` may not import `{target}` (imports {name}); {layer} may import: {allowed}"
+            )
         elif layer == "stages" == target and name not in ("pipeline.stages", module):
-            out[line] = (f"{where}:{line}: a stage imports another stage ({name}); stages never import each other: "
-                         f"move what they share into a layer below")
+            out[line] = (
+                f"{where}:{line}: a stage imports another stage ({name}); stages never import each other: "
+                f"move what they share into a layer below"
+            )
     return list(out.values())
 
 
@@ -137,34 +142,43 @@ def _fake_package(tmp_path: Path, files: dict[str, str]) -> Path:
     return package
 
 
-@pytest.mark.parametrize(("files", "bad"), [
-    ({"experiment/grid.py": "from pipeline.ops.tracking import log_run\n"}, "`experiment` may not import `ops`"),
-    ({"experiment/grid.py": "def f():\n    from pipeline.ops import tracking\n"}, "`experiment` may not import `ops`"),
-    ({"experiment/grid.py": "from ..ops import tracking\n"}, "`experiment` may not import `ops`"),
-    ({"experiment/grid.py": "import pipeline.ops.tracking as t\n"}, "`experiment` may not import `ops`"),
-    ({"core/paths.py": "from pipeline.data.split import split\n"}, "`core` may not import `data`"),
-    ({"ops/retrain.py": "from pipeline import stages\n"}, "`ops` may not import `stages`"),
-    ({"ops/retrain.py": "from pipeline.stages import train\n"}, "`ops` may not import `stages`"),
-    ({"stages/train.py": "from pipeline.stages.prepare import run\n"}, "a stage imports another stage"),
-    ({"data/split.py": "from pipeline.generators.base import Generator\n"}, "`data` may not import `generators`"),
-    ({"newlayer/x.py": "x = 1\n"}, "has no place in the layers"),
-])
+@pytest.mark.parametrize(
+    ("files", "bad"),
+    [
+        ({"experiment/grid.py": "from pipeline.ops.tracking import log_run\n"}, "`experiment` may not import `ops`"),
+        (
+            {"experiment/grid.py": "def f():\n    from pipeline.ops import tracking\n"},
+            "`experiment` may not import `ops`",
+        ),
+        ({"experiment/grid.py": "from ..ops import tracking\n"}, "`experiment` may not import `ops`"),
+        ({"experiment/grid.py": "import pipeline.ops.tracking as t\n"}, "`experiment` may not import `ops`"),
+        ({"core/paths.py": "from pipeline.data.split import split\n"}, "`core` may not import `data`"),
+        ({"ops/retrain.py": "from pipeline import stages\n"}, "`ops` may not import `stages`"),
+        ({"ops/retrain.py": "from pipeline.stages import train\n"}, "`ops` may not import `stages`"),
+        ({"stages/train.py": "from pipeline.stages.prepare import run\n"}, "a stage imports another stage"),
+        ({"data/split.py": "from pipeline.generators.base import Generator\n"}, "`data` may not import `generators`"),
+        ({"newlayer/x.py": "x = 1\n"}, "has no place in the layers"),
+    ],
+)
 def test_the_checker_finds_a_bad_import(tmp_path: Path, files: dict[str, str], bad: str):
     found = all_violations(_fake_package(tmp_path, files))
     assert found and all(bad in f for f in found), found
 
 
 def test_the_checker_allows_the_direction(tmp_path: Path):
-    package = _fake_package(tmp_path, {
-        "experiment/grid.py": "from pipeline.core.errors import ConfigError\nfrom pipeline import __version__\n"
-                              "from . import blend\nfrom pipeline.quality.reports import gate_status\n",
-        "experiment/blend.py": "",
-        "core/errors.py": "import pipeline\n",
-        "quality/reports.py": "",
-        "ops/retrain.py": "from pipeline.experiment import grid\nfrom pipeline.config.params import load\n",
-        "config/params.py": "from pipeline.generators.registry import make_generator\n",
-        "generators/registry.py": "",
-        "stages/train.py": "from pipeline.ops import retrain\n",
-        "cli.py": "from pipeline.stages import train\n",
-    })
+    package = _fake_package(
+        tmp_path,
+        {
+            "experiment/grid.py": "from pipeline.core.errors import ConfigError\nfrom pipeline import __version__\n"
+            "from . import blend\nfrom pipeline.quality.reports import gate_status\n",
+            "experiment/blend.py": "",
+            "core/errors.py": "import pipeline\n",
+            "quality/reports.py": "",
+            "ops/retrain.py": "from pipeline.experiment import grid\nfrom pipeline.config.params import load\n",
+            "config/params.py": "from pipeline.generators.registry import make_generator\n",
+            "generators/registry.py": "",
+            "stages/train.py": "from pipeline.ops import retrain\n",
+            "cli.py": "from pipeline.stages import train\n",
+        },
+    )
     assert all_violations(package) == []

@@ -6,11 +6,11 @@ from pipeline.core.errors import DataError
 from pipeline.experiment.blend import blend, n_synthetic
 
 
-@pytest.mark.parametrize("n, s, expected", [(100, 0.0, 0), (100, 0.5, 100), (100, 0.25, 33), (100, 0.75, 300),
-                                            (7, 0.5, 7), (0, 0.5, 0)])
+@pytest.mark.parametrize(
+    "n, s, expected", [(100, 0.0, 0), (100, 0.5, 100), (100, 0.25, 33), (100, 0.75, 300), (7, 0.5, 7), (0, 0.5, 0)]
+)
 def test_n_synthetic_definition(n, s, expected):
     assert n_synthetic(n, s) == expected
-
 
 
 def _train():
@@ -27,7 +27,7 @@ def test_blend_share_means_fraction_of_fraud_rows():
     assert synthetic[(out["y"] == 1).to_numpy()].mean() == 0.5
     # real rows never change and come first
     pd.testing.assert_frame_equal(out[~synthetic].reset_index(drop=True), train)
-    assert not synthetic[: len(train)].any() and synthetic[len(train):].all()
+    assert not synthetic[: len(train)].any() and synthetic[len(train) :].all()
     # drawn without replacement from the pool, seeded
     syn = out[synthetic]["x"]
     assert syn.is_unique and set(syn) <= set(pool["x"])

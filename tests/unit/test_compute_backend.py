@@ -28,10 +28,13 @@ def test_the_environment_address_replaces_local_only(monkeypatch):
     assert resolve(_params(scheduler="local")) == ("local", "compute.scheduler")
 
 
-@pytest.mark.parametrize("value, message", [
-    ("cluster", "must be 'local', 'sequential' or a Dask scheduler address"),
-    ("tcp://", "must be 'local', 'sequential' or a Dask scheduler address"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("cluster", "must be 'local', 'sequential' or a Dask scheduler address"),
+        ("tcp://", "must be 'local', 'sequential' or a Dask scheduler address"),
+    ],
+)
 def test_bad_scheduler_values_are_named(value, message):
     with pytest.raises(ConfigError, match=rf"compute\.scheduler: {message}"):
         _params(scheduler=value)
@@ -66,7 +69,7 @@ def test_in_process_map_keeps_order_and_reports_each_result():
 
 
 def _power(x, *, p):
-    return x ** p
+    return x**p
 
 
 def test_compute_is_placement_not_a_recorded_param():
@@ -87,6 +90,8 @@ def test_workers_with_other_versions_or_code_are_named():
     other = {**here, "xgboost-cpu": "3.0.0", "pipeline code": "0000"}
     del other["pandas"]
     got = mismatches(here, {"tcp://b:1": other, "tcp://a:1": dict(here)})
-    assert got == [f"pandas missing on tcp://b:1 (here {here['pandas']})",
-                   f"pipeline code 0000 on tcp://b:1 (here {here['pipeline code']})",
-                   f"xgboost-cpu 3.0.0 on tcp://b:1 (here {here['xgboost-cpu']})"]
+    assert got == [
+        f"pandas missing on tcp://b:1 (here {here['pandas']})",
+        f"pipeline code 0000 on tcp://b:1 (here {here['pipeline code']})",
+        f"xgboost-cpu 3.0.0 on tcp://b:1 (here {here['xgboost-cpu']})",
+    ]

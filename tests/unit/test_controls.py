@@ -14,8 +14,16 @@ from pipeline.experiment.metrics import VERDICT_HELPS, VERDICT_HURTS, paired_wit
 from pipeline.experiment.scarcity import draw_frauds
 
 LABEL = "Class"
-DET = {"n_estimators": 80, "max_depth": 3, "learning_rate": 0.2, "subsample": 0.9, "colsample_bytree": 1.0,
-       "min_child_weight": 1.0, "early_stopping_rounds": 15, "n_jobs": 1}
+DET = {
+    "n_estimators": 80,
+    "max_depth": 3,
+    "learning_rate": 0.2,
+    "subsample": 0.9,
+    "colsample_bytree": 1.0,
+    "min_child_weight": 1.0,
+    "early_stopping_rounds": 15,
+    "n_jobs": 1,
+}
 EV = {"n_boot": 500, "seed": 0, "ci": 0.95, "min_effect": 0.03}
 SEEDS = [0, 1, 2]
 
@@ -26,13 +34,15 @@ def frame(n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < 0.05).astype(int)
     kind = np.where(y == 1, rng.integers(1, 4, n), 0)
-    return pd.DataFrame({
-        "amount": np.round(rng.lognormal(3, 0.6, n) * np.where(kind == 1, 4.0, 1.0), 2),
-        "v1": rng.normal(0, 1, n) + np.where(kind == 2, 2.5, 0.0),
-        "count": rng.poisson(3, n) + np.where(kind == 3, 4, 0),
-        "v2": rng.normal(0, 1, n),
-        LABEL: y,
-    })
+    return pd.DataFrame(
+        {
+            "amount": np.round(rng.lognormal(3, 0.6, n) * np.where(kind == 1, 4.0, 1.0), 2),
+            "v1": rng.normal(0, 1, n) + np.where(kind == 2, 2.5, 0.0),
+            "count": rng.poisson(3, n) + np.where(kind == 3, 4, 0),
+            "v2": rng.normal(0, 1, n),
+            LABEL: y,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +57,15 @@ def data():
 
 def _verdict(train, valid, test, schema, pool, share):
     fraud = test[LABEL].to_numpy() == 1
-    shared = {"sub": train, "schema": schema, "X_valid": schema.to_model_frame(valid),
-              "y_valid": valid[LABEL].to_numpy(), "X_test_fraud": schema.to_model_frame(test.loc[fraud]),
-              "detector": DET, "budget": 0.01}
+    shared = {
+        "sub": train,
+        "schema": schema,
+        "X_valid": schema.to_model_frame(valid),
+        "y_valid": valid[LABEL].to_numpy(),
+        "X_test_fraud": schema.to_model_frame(test.loc[fraud]),
+        "detector": DET,
+        "budget": 0.01,
+    }
     ref = np.vstack([unbits(cell_hits((None, s), pool=None, **shared)) for s in SEEDS])
     cfg = np.vstack([unbits(cell_hits((share, s), pool=pool, **shared)) for s in SEEDS])
     return paired_with(cfg, ref, EV)

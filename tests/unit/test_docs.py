@@ -71,8 +71,11 @@ def test_the_link_finder_sees_links_and_images(tmp_path: Path):
 
 def test_architecture_names_every_module_of_the_package():
     text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
-    modules = sorted(p.relative_to(ROOT / "pipeline").as_posix() for p in (ROOT / "pipeline").rglob("*.py")
-                     if p.name not in ("__init__.py", "__main__.py"))
+    modules = sorted(
+        p.relative_to(ROOT / "pipeline").as_posix()
+        for p in (ROOT / "pipeline").rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py")
+    )
     assert modules, "no modules found under pipeline/"
     named = [m for m in modules if f"`{m}`" in text or f"`pipeline/{m}`" in text]
     assert sorted(set(modules) - set(named)) == [], "modules missing from docs/architecture.md"

@@ -46,8 +46,12 @@ def test_every_stage_depends_on_the_params_defaults():
         assert {"pipeline/config/params.py", "pipeline/core/checks.py"} <= stage_modules(ROOT, stage), sid
     stage = copy.deepcopy(STAGES["train"])
     stage["deps"].remove("pipeline/config")
-    assert uncovered_code(ROOT, stage) == ["pipeline/config/__init__.py", "pipeline/config/param_checks.py",
-                                           "pipeline/config/params.py", "pipeline/config/recording.py"]
+    assert uncovered_code(ROOT, stage) == [
+        "pipeline/config/__init__.py",
+        "pipeline/config/param_checks.py",
+        "pipeline/config/params.py",
+        "pipeline/config/recording.py",
+    ]
 
 
 def test_imports_inside_functions_and_packages_count():
@@ -66,4 +70,7 @@ def test_params_rule():
     stage = {"params": ["data", "augment.shares", "generators.ctgan"]}
     assert uncovered_params(stage, ["data.simulate.seed", "augment", "augment.shares", "generators.ctgan.*"]) == []
     assert uncovered_params(stage, ["augment.fit_seeds", "generators.*", "detector"]) == [
-        "augment.fit_seeds", "detector", "generators.*"]
+        "augment.fit_seeds",
+        "detector",
+        "generators.*",
+    ]

@@ -22,8 +22,10 @@ def test_grid_has_both_baselines_and_every_generator_at_every_positive_share():
 
 
 def test_targeted_pools_are_arms_beside_the_untargeted_ones():
-    params = {"generators": {"ctgan": {}, "smote": {}},
-              "augment": {"shares": [0.5], "target": {"column": "s", "policy": "balance", "weights": None}}}
+    params = {
+        "generators": {"ctgan": {}, "smote": {}},
+        "augment": {"shares": [0.5], "target": {"column": "s", "policy": "balance", "weights": None}},
+    }
     grid = build_grid(params, excluded={"smote+target"})
     assert [a.id for a in grid] == ["baseline", "reweight", "ctgan@0.5", "smote@0.5", "ctgan+target@0.5"]
     assert grid[-1].title == "ctgan+target @ 50%" and grid[-1].dirname == "ctgan+target__s0.5"
@@ -49,8 +51,9 @@ def test_finite_or_none(x, expected):
 def _data(seed, n=600):
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < 0.1).astype(int)
-    X = pd.DataFrame({"a": rng.normal(size=n) + 2 * y,
-                      "c": pd.Categorical(rng.choice(["u", "v"], n), categories=["u", "v"])})
+    X = pd.DataFrame(
+        {"a": rng.normal(size=n) + 2 * y, "c": pd.Categorical(rng.choice(["u", "v"], n), categories=["u", "v"])}
+    )
     return X, y
 
 

@@ -254,8 +254,13 @@ def test_bootstrap_ref_all_zero():
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None)
-@given(p_cfg=st.floats(0.0, 0.4), p_ref=st.floats(0.0, 0.4), n_rows=st.integers(3, 40), n_seeds=st.integers(1, 3),
-       seed=st.integers(0, 1000))
+@given(
+    p_cfg=st.floats(0.0, 0.4),
+    p_ref=st.floats(0.0, 0.4),
+    n_rows=st.integers(3, 40),
+    n_seeds=st.integers(1, 3),
+    seed=st.integers(0, 1000),
+)
 def test_lift_ci_never_contradicts_the_verdict(p_cfg, p_ref, n_rows, n_seeds, seed):
     """Small test sets with low recall: the reference recall is 0 in some bootstrap draws (issue: a lift CI
     of -100%..-100% beside 'no clear effect')."""

@@ -13,36 +13,43 @@ def test_shipped_params_are_valid():
     assert p["evaluate"]["fpr_budgets"]
 
 
-@pytest.mark.parametrize("mutate, key", [
-    (lambda p: p["split"].__setitem__("trian", 0.5), "split.trian"),
-    (lambda p: p.__setitem__("extra", {}), "extra"),
-    (lambda p: p["split"].__setitem__("train", 1.5), "split.train"),
-    (lambda p: p["split"].__setitem__("min_frauds", "many"), "split.min_frauds"),
-    (lambda p: p["augment"].__setitem__("shares", [0.0, 1.0]), "augment.shares[1]"),
-    (lambda p: p["augment"].__setitem__("shares", [0.0, -0.1]), "augment.shares[1]"),
-    (lambda p: p["detector"].__setitem__("seeds", []), "detector.seeds"),
-    (lambda p: p["data"].__setitem__("source", "excel"), "data.source"),
-    (lambda p: p["generators"].__setitem__("gan9000", {}), "generators.gan9000"),
-    (lambda p: p["quality"].__setitem__("exclude_failed", "yes"), "quality.exclude_failed"),
-    (lambda p: p["evaluate"].__setitem__("fpr_budgets", [0.0]), "evaluate.fpr_budgets[0]"),
-    (lambda p: p["split"].update({"train": 0.7, "valid": 0.2, "test": 0.2}), "split"),
-    (lambda p: p["data"]["csv"].__setitem__("thousands", ";"), "data.csv.thousands"),
-    (lambda p: p["data"]["csv"].update({"thousands": ",", "decimal": ","}), "data.csv.thousands"),
-    (lambda p: p["data"].__setitem__("dayfirst", "yes"), "data.dayfirst"),
-    (lambda p: p["augment"].__setitem__("fit_seeds", []), "augment.fit_seeds"),
-    (lambda p: p["augment"].__setitem__("fit_seeds", [0, 0]), "augment.fit_seeds"),
-    (lambda p: p["augment"].__setitem__("target", {"policy": "balance"}), "augment.target.column"),
-    (lambda p: p["augment"].__setitem__("target", {"column": "c", "policy": "weights"}), "augment.target"),
-    (lambda p: p["augment"].__setitem__("target", {"column": "c", "policy": "weights", "weights": {"a": 0}}),
-     "augment.target.weights"),
-    (lambda p: p["augment"].__setitem__("target", {"column": "c", "policy": "balance", "weights": {"a": 1}}),
-     "augment.target"),
-    (lambda p: p["scarcity"].__setitem__("n_frauds", [1]), "scarcity.n_frauds[0]"),
-    (lambda p: p["scarcity"].__setitem__("n_frauds", ["some"]), "scarcity.n_frauds[0]"),
-    (lambda p: p["scarcity"].__setitem__("n_frauds", [25, 25]), "scarcity.n_frauds"),
-    (lambda p: p["scarcity"].__setitem__("shares", [0.0]), "scarcity.shares[0]"),
-    (lambda p: p["scarcity"].__setitem__("generators", ["ctgan"]), "scarcity.generators"),
-])
+@pytest.mark.parametrize(
+    "mutate, key",
+    [
+        (lambda p: p["split"].__setitem__("trian", 0.5), "split.trian"),
+        (lambda p: p.__setitem__("extra", {}), "extra"),
+        (lambda p: p["split"].__setitem__("train", 1.5), "split.train"),
+        (lambda p: p["split"].__setitem__("min_frauds", "many"), "split.min_frauds"),
+        (lambda p: p["augment"].__setitem__("shares", [0.0, 1.0]), "augment.shares[1]"),
+        (lambda p: p["augment"].__setitem__("shares", [0.0, -0.1]), "augment.shares[1]"),
+        (lambda p: p["detector"].__setitem__("seeds", []), "detector.seeds"),
+        (lambda p: p["data"].__setitem__("source", "excel"), "data.source"),
+        (lambda p: p["generators"].__setitem__("gan9000", {}), "generators.gan9000"),
+        (lambda p: p["quality"].__setitem__("exclude_failed", "yes"), "quality.exclude_failed"),
+        (lambda p: p["evaluate"].__setitem__("fpr_budgets", [0.0]), "evaluate.fpr_budgets[0]"),
+        (lambda p: p["split"].update({"train": 0.7, "valid": 0.2, "test": 0.2}), "split"),
+        (lambda p: p["data"]["csv"].__setitem__("thousands", ";"), "data.csv.thousands"),
+        (lambda p: p["data"]["csv"].update({"thousands": ",", "decimal": ","}), "data.csv.thousands"),
+        (lambda p: p["data"].__setitem__("dayfirst", "yes"), "data.dayfirst"),
+        (lambda p: p["augment"].__setitem__("fit_seeds", []), "augment.fit_seeds"),
+        (lambda p: p["augment"].__setitem__("fit_seeds", [0, 0]), "augment.fit_seeds"),
+        (lambda p: p["augment"].__setitem__("target", {"policy": "balance"}), "augment.target.column"),
+        (lambda p: p["augment"].__setitem__("target", {"column": "c", "policy": "weights"}), "augment.target"),
+        (
+            lambda p: p["augment"].__setitem__("target", {"column": "c", "policy": "weights", "weights": {"a": 0}}),
+            "augment.target.weights",
+        ),
+        (
+            lambda p: p["augment"].__setitem__("target", {"column": "c", "policy": "balance", "weights": {"a": 1}}),
+            "augment.target",
+        ),
+        (lambda p: p["scarcity"].__setitem__("n_frauds", [1]), "scarcity.n_frauds[0]"),
+        (lambda p: p["scarcity"].__setitem__("n_frauds", ["some"]), "scarcity.n_frauds[0]"),
+        (lambda p: p["scarcity"].__setitem__("n_frauds", [25, 25]), "scarcity.n_frauds"),
+        (lambda p: p["scarcity"].__setitem__("shares", [0.0]), "scarcity.shares[0]"),
+        (lambda p: p["scarcity"].__setitem__("generators", ["ctgan"]), "scarcity.generators"),
+    ],
+)
 def test_bad_values_name_the_key(mutate, key):
     p = base_params()
     mutate(p)
@@ -89,15 +96,31 @@ def test_shares_are_kept_as_written():
     assert validate(p)["augment"]["shares"] == [0.5, 0.25]
 
 
-@pytest.mark.parametrize("key, value", [
-    ("simulate.n_customers", 0), ("simulate.n_customers", 1.5), ("simulate.n_customers", True),
-    ("simulate.n_customers", 10**8), ("simulate.n_terminals", "10"), ("simulate.n_days", 0),
-    ("simulate.day_offset", -1), ("simulate.radius", 0), ("simulate.radius", float("nan")),
-    ("simulate.seed", -1), ("simulate.seed", 1.0), ("simulate.start_date", "not a date"),
-    ("simulate.start_date", "2025-01-01 10:30"), ("features.windows", []), ("features.windows", [0, 7]),
-    ("features.windows", [1.5]), ("features.windows", "7"), ("features.windows", [7, 7]),
-    ("features.delay_days", -1), ("features.delay_days", 2.5),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("simulate.n_customers", 0),
+        ("simulate.n_customers", 1.5),
+        ("simulate.n_customers", True),
+        ("simulate.n_customers", 10**8),
+        ("simulate.n_terminals", "10"),
+        ("simulate.n_days", 0),
+        ("simulate.day_offset", -1),
+        ("simulate.radius", 0),
+        ("simulate.radius", float("nan")),
+        ("simulate.seed", -1),
+        ("simulate.seed", 1.0),
+        ("simulate.start_date", "not a date"),
+        ("simulate.start_date", "2025-01-01 10:30"),
+        ("features.windows", []),
+        ("features.windows", [0, 7]),
+        ("features.windows", [1.5]),
+        ("features.windows", "7"),
+        ("features.windows", [7, 7]),
+        ("features.delay_days", -1),
+        ("features.delay_days", 2.5),
+    ],
+)
 def test_simulator_and_feature_settings_checked_once_here(key, value):
     p = base_params()
     section, name = key.split(".")
@@ -115,17 +138,28 @@ def test_every_problem_reported_at_once_in_one_line():
     with pytest.raises(ConfigError) as e:
         validate(p)
     msg = str(e.value)
-    for part in ("split.train: must be in (0.0, 1.0), got 1.5", "detector.seeds: must have at least 1 item(s)",
-                 "evaluate.fpr_budgets: lists 0.01 more than once", "epochs: must be >= 1, got -1",
-                 "pac: must be an integer, got str 'x'"):
+    for part in (
+        "split.train: must be in (0.0, 1.0), got 1.5",
+        "detector.seeds: must have at least 1 item(s)",
+        "evaluate.fpr_budgets: lists 0.01 more than once",
+        "epochs: must be >= 1, got -1",
+        "pac: must be an integer, got str 'x'",
+    ):
         assert part in msg
     assert "\n" not in msg
 
 
 #: where the shipped params.yaml differs from the SPEC's defaults, and why: the built-in simulated data's columns
 #: (a user's own table has none of them, so the defaults must not name them) and the red team's tactics on them
-BUILT_IN_DATA = {"data.time_column", "data.id_columns", "data.meta_columns", "evaluate.segments", "unseen.column",
-                 "redteam.tactics", "redteam.combinations"}
+BUILT_IN_DATA = {
+    "data.time_column",
+    "data.id_columns",
+    "data.meta_columns",
+    "evaluate.segments",
+    "unseen.column",
+    "redteam.tactics",
+    "redteam.combinations",
+}
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -205,8 +239,10 @@ def test_split_shares_that_leave_rows_unused_are_an_error():
     p["split"].update({"train": 0.6, "gap": 0.05, "valid": 0.15, "test": 0.1})
     with pytest.raises(ConfigError) as e:
         validate(p)
-    assert ("split: train + gap + valid + test must add up to 1, got 0.900 (the newest 0.100 of the rows would be used "
-            "nowhere; enlarge split.test to 0.200)") in str(e.value)
+    assert (
+        "split: train + gap + valid + test must add up to 1, got 0.900 (the newest 0.100 of the rows would be used "
+        "nowhere; enlarge split.test to 0.200)"
+    ) in str(e.value)
 
 
 def test_number_format_settings_default_to_detection():

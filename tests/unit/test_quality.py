@@ -34,13 +34,16 @@ SCHEMA = Schema(
 def draw(rng, n, shift=0.0):
     """Correlated mixed rows; `shift` moves the whole distribution far away."""
     score = rng.normal(shift, 1, n)
-    return pd.DataFrame({
-        "amount": np.exp(3 + 0.8 * score + rng.normal(0, 0.5, n) + shift),
-        "score": score,
-        "n_items": rng.poisson(3 + 5 * shift, n),
-        "channel": rng.choice(["app", "atm", "pos", "web"], n,
-                              p=[0.7, 0.1, 0.1, 0.1] if shift else [0.4, 0.1, 0.2, 0.3]),
-    })
+    return pd.DataFrame(
+        {
+            "amount": np.exp(3 + 0.8 * score + rng.normal(0, 0.5, n) + shift),
+            "score": score,
+            "n_items": rng.poisson(3 + 5 * shift, n),
+            "channel": rng.choice(
+                ["app", "atm", "pos", "web"], n, p=[0.7, 0.1, 0.1, 0.1] if shift else [0.4, 0.1, 0.2, 0.3]
+            ),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +74,14 @@ def test_pool_from_same_distribution_passes(frames):
     assert report["quality_error"] is None and report["quality_score"] > 0.8
     assert report["column_shapes"] is not None and report["column_pair_trends"] is not None
     assert report["passed"] is True
-    assert set(report["checks"]) == {"quality_score", "quality_score_drop", "exact_copy_share", "dcr_ratio",
-                                     "detection_auc", "detection_auc_excess"}
+    assert set(report["checks"]) == {
+        "quality_score",
+        "quality_score_drop",
+        "exact_copy_share",
+        "dcr_ratio",
+        "detection_auc",
+        "detection_auc_excess",
+    }
     for check in report["checks"].values():
         assert set(check) == {"value", "threshold", "passed"}
     json.dumps(report)
@@ -101,12 +110,14 @@ def test_empty_holdout_leaves_ratio_unevaluated(frames):
 
 
 def test_thresholds_override_and_disable(frames):
-    report = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA,
-                         thresholds={**LIMITS, "max_detection_auc": 0.1})
+    report = assess_pool(
+        frames["seed"], frames["same"], frames["holdout"], SCHEMA, thresholds={**LIMITS, "max_detection_auc": 0.1}
+    )
     assert report["checks"]["detection_auc"]["threshold"] == 0.1 and report["passed"] is False
     assert failed_checks(report) == ["detection_auc"]
-    off = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA,
-                      thresholds={**LIMITS, "max_detection_auc": None})
+    off = assess_pool(
+        frames["seed"], frames["same"], frames["holdout"], SCHEMA, thresholds={**LIMITS, "max_detection_auc": None}
+    )
     assert off["checks"]["detection_auc"]["passed"] is None and "detection_auc" not in failed_checks(off)
 
 
@@ -118,11 +129,17 @@ def test_calibrated_gate_flags_shuffled_columns_and_passes_real_held_out_frauds(
     """A pool of real frauds the generator never saw passes the calibrated checks: by definition it is as far
     from the seed set as real new frauds are. A pool made of the seed rows' columns shuffled independently (every
     marginal right, every relation between columns broken, no row copied) is flagged by them."""
+
     def linked(rng, n):  # fraud rows whose columns move together (amount and items grow with the score)
         score = rng.normal(0, 1, n)
-        return pd.DataFrame({"amount": np.exp(3 + score + rng.normal(0, 0.2, n)), "score": score,
-                             "n_items": np.clip(np.round(4 + 2 * score + rng.normal(0, 0.5, n)), 0, None).astype(int),
-                             "channel": np.where(score > 0.5, "web", rng.choice(["app", "atm", "pos"], n))})
+        return pd.DataFrame(
+            {
+                "amount": np.exp(3 + score + rng.normal(0, 0.2, n)),
+                "score": score,
+                "n_items": np.clip(np.round(4 + 2 * score + rng.normal(0, 0.5, n)), 0, None).astype(int),
+                "channel": np.where(score > 0.5, "web", rng.choice(["app", "atm", "pos"], n)),
+            }
+        )
 
     rng = np.random.default_rng(7)
     seed, holdout, more_real = linked(rng, 400), linked(rng, 200), linked(rng, 800)
@@ -155,8 +172,9 @@ def test_too_few_held_out_frauds_is_its_own_status_that_does_not_flag(frames):
     assert report["passed"] is True and report["status"] == STATUS_TOO_FEW == "not enough held-out frauds"
     assert "5 real held-out fraud(s), fewer than 10" in report["status_note"]
     assert failed_checks(report) == []
-    copies = assess_pool(frames["seed"], pd.concat([frames["seed"]] * 2, ignore_index=True),
-                         frames["holdout"].iloc[:5], SCHEMA, LIMITS)
+    copies = assess_pool(
+        frames["seed"], pd.concat([frames["seed"]] * 2, ignore_index=True), frames["holdout"].iloc[:5], SCHEMA, LIMITS
+    )
     assert copies["status"] == STATUS_FLAGGED and "exact_copy_share" in failed_checks(copies)
     ok = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA, LIMITS)
     assert ok["status"] == STATUS_PASSED and "status_note" not in ok
@@ -178,9 +196,14 @@ def test_a_reference_below_chance_counts_as_chance_and_the_excess_carries_its_in
 def _linked(rng, n):
     """Fraud rows whose columns move together (amount and items grow with the score)."""
     score = rng.normal(0, 1, n)
-    return pd.DataFrame({"amount": np.exp(3 + score + rng.normal(0, 0.2, n)), "score": score,
-                         "n_items": np.clip(np.round(4 + 2 * score + rng.normal(0, 0.5, n)), 0, None).astype(int),
-                         "channel": np.where(score > 0.5, "web", rng.choice(["app", "atm", "pos"], n))})
+    return pd.DataFrame(
+        {
+            "amount": np.exp(3 + score + rng.normal(0, 0.2, n)),
+            "score": score,
+            "n_items": np.clip(np.round(4 + 2 * score + rng.normal(0, 0.5, n)), 0, None).astype(int),
+            "channel": np.where(score > 0.5, "web", rng.choice(["app", "atm", "pos"], n)),
+        }
+    )
 
 
 @pytest.mark.parametrize("n_holdout", [30, 60, 100])
@@ -195,8 +218,10 @@ def test_on_small_tables_a_pool_like_real_frauds_passes(n_holdout):
         assert report["status"] == STATUS_PASSED, (seed, failed_checks(report), report["detection_auc_excess_lo"])
         assert report["checks"]["detection_auc_excess"]["passed"] is True  # measured, not skipped
         lo, hi = report["detection_auc_real_reference_interval"]
-        assert lo <= report["detection_auc_real_reference"] <= hi and report["detection_auc_real_reference_rows"] \
-            == n_holdout
+        assert (
+            lo <= report["detection_auc_real_reference"] <= hi
+            and report["detection_auc_real_reference_rows"] == n_holdout
+        )
 
 
 @pytest.mark.parametrize("n_holdout", [60, 100])
@@ -222,8 +247,9 @@ def test_sdmetrics_privacy_metrics_are_reported_beside_the_gate(frames):
     subsampled to the held-out size, so only the copies of the sampled seed rows sit at distance 0: the score of a
     copying pool is about 0.5, not 0.) Reported, not gating."""
     same = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA, LIMITS)["sdmetrics_privacy"]
-    copies = assess_pool(frames["seed"], pd.concat([frames["seed"]] * 2, ignore_index=True), frames["holdout"],
-                         SCHEMA, LIMITS)["sdmetrics_privacy"]
+    copies = assess_pool(
+        frames["seed"], pd.concat([frames["seed"]] * 2, ignore_index=True), frames["holdout"], SCHEMA, LIMITS
+    )["sdmetrics_privacy"]
     assert same["error"] is None and same["dcr_overfitting_protection"] > 0.9
     assert 0.4 < same["closer_to_seed_share"] < 0.6
     assert copies["dcr_overfitting_protection"] < 0.6 and copies["closer_to_seed_share"] > 0.7
@@ -231,8 +257,10 @@ def test_sdmetrics_privacy_metrics_are_reported_beside_the_gate(frames):
     # reproducible: SDMetrics' random baseline rows are seeded from the gate's seed
     again = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA, LIMITS)["sdmetrics_privacy"]
     assert again == same
-    assert "sdmetrics_privacy" not in assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA,
-                                                  LIMITS)["checks"]
+    assert (
+        "sdmetrics_privacy"
+        not in assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA, LIMITS)["checks"]
+    )
 
 
 def test_the_pair_trends_of_sdmetrics_properties_equal_its_report_when_every_pair_counts(frames):
@@ -247,8 +275,10 @@ def test_the_pair_trends_of_sdmetrics_properties_equal_its_report_when_every_pai
     by_report = _sdmetrics_report(real, synthetic, SCHEMA)
     by_properties = _sdmetrics_properties(real, synthetic, SCHEMA, pairs)
     assert by_properties[:3] == pytest.approx(by_report[:3], abs=1e-12)
-    pd.testing.assert_frame_equal(by_properties[3].reset_index(drop=True)[["Column", "Score"]],
-                                  by_report[3].reset_index(drop=True)[["Column", "Score"]])
+    pd.testing.assert_frame_equal(
+        by_properties[3].reset_index(drop=True)[["Column", "Score"]],
+        by_report[3].reset_index(drop=True)[["Column", "Score"]],
+    )
 
 
 def _wide(rng, n, k, shuffle=False):

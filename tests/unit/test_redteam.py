@@ -17,8 +17,16 @@ from pipeline.stages import redteam as stage
 from tests.helpers import base_params, write_params, write_prepared
 
 LABEL = "y"
-DET = {"n_estimators": 40, "max_depth": 3, "learning_rate": 0.3, "subsample": 1.0, "colsample_bytree": 1.0,
-       "min_child_weight": 1.0, "early_stopping_rounds": 10, "n_jobs": 1}
+DET = {
+    "n_estimators": 40,
+    "max_depth": 3,
+    "learning_rate": 0.3,
+    "subsample": 1.0,
+    "colsample_bytree": 1.0,
+    "min_child_weight": 1.0,
+    "early_stopping_rounds": 10,
+    "n_jobs": 1,
+}
 
 
 def table(n: int = 6000, seed: int = 0) -> pd.DataFrame:
@@ -27,15 +35,20 @@ def table(n: int = 6000, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < 0.08).astype(int)
     hour = np.where(y == 1, rng.uniform(0, 8, n), rng.uniform(0, 24, n))
-    return pd.DataFrame({
-        "tx_amount": np.round(rng.lognormal(3, 0.5, n) * np.where(y == 1, 4.0, 1.0), 2),
-        "tx_hour": hour,
-        "tx_is_night": (hour < 6).astype(np.int64),
-        "count": rng.poisson(3, n) + 2 * y,
-        "channel": np.where(y == 1, rng.choice(["web", "pos"], n, p=[0.8, 0.2]), rng.choice(["web", "pos", "atm"], n,
-                                                                                            p=[0.2, 0.5, 0.3])),
-        LABEL: y,
-    })
+    return pd.DataFrame(
+        {
+            "tx_amount": np.round(rng.lognormal(3, 0.5, n) * np.where(y == 1, 4.0, 1.0), 2),
+            "tx_hour": hour,
+            "tx_is_night": (hour < 6).astype(np.int64),
+            "count": rng.poisson(3, n) + 2 * y,
+            "channel": np.where(
+                y == 1,
+                rng.choice(["web", "pos"], n, p=[0.8, 0.2]),
+                rng.choice(["web", "pos", "atm"], n, p=[0.2, 0.5, 0.3]),
+            ),
+            LABEL: y,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +71,15 @@ def test_every_tactic_changes_fraud_rows_only_and_never_its_input(splits):
     legit_train = train[train[LABEL] == 0]
     before = test.copy()
     fraud = test[LABEL] == 1
-    p = rt(tactic(value=0.25), tactic(op="shift", value=-50.0), tactic(op="clip_quantile", value=0.5),
-           tactic("tx_hour", "hours", [9, 17]), tactic("channel", "mode", None), tactic("count", "scale", 0.5),
-           combinations=True)
+    p = rt(
+        tactic(value=0.25),
+        tactic(op="shift", value=-50.0),
+        tactic(op="clip_quantile", value=0.5),
+        tactic("tx_hour", "hours", [9, 17]),
+        tactic("channel", "mode", None),
+        tactic("count", "scale", 0.5),
+        combinations=True,
+    )
     for a in attacks(p, schema):
         out = apply_attack(test, a, legit_train, schema)
         pd.testing.assert_frame_equal(test, before)  # the input is untouched
@@ -81,26 +100,32 @@ def test_every_tactic_changes_fraud_rows_only_and_never_its_input(splits):
     assert not any(n.startswith("tx_amount_scale_0.25+tx_amount") for n in one)
 
 
-@pytest.mark.parametrize("bad, message", [
-    (tactic("amout"), "redteam.tactics[0].feature: unknown feature 'amout'; features: tx_amount"),
-    (tactic("channel", "scale", 0.5), "op scale needs a numeric feature, 'channel' is categorical"),
-    (tactic("tx_amount", "mode", None), "op mode needs a categorical feature, 'tx_amount' is numeric"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (tactic("amout"), "redteam.tactics[0].feature: unknown feature 'amout'; features: tx_amount"),
+        (tactic("channel", "scale", 0.5), "op scale needs a numeric feature, 'channel' is categorical"),
+        (tactic("tx_amount", "mode", None), "op mode needs a categorical feature, 'tx_amount' is numeric"),
+    ],
+)
 def test_a_feature_the_schema_lacks_or_of_the_wrong_type_is_one_line(splits, bad, message):
     with pytest.raises(ConfigError) as e:
         attacks(rt(bad), splits[3])
     assert message in str(e.value) and "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("bad, key", [
-    (tactic(value=0.0), "redteam.tactics[0].value: must be in (0.0, 10.0]"),
-    (tactic(value=12.0), "redteam.tactics[0].value: must be in (0.0, 10.0]"),
-    (tactic(op="clip_quantile", value=1.0), "redteam.tactics[0].value: must be in (0.0, 1.0)"),
-    (tactic("tx_hour", "hours", [17, 9]), "redteam.tactics[0].value: must be [start, end] with 0 <= start < end"),
-    (tactic("tx_hour", "hours", [9, 25]), "redteam.tactics[0].value[1]: must be in [0.0, 24.0]"),
-    (tactic(op="squash"), "redteam.tactics[0].op: must be one of"),
-    (tactic(name="a+b"), "redteam.tactics[0].name: may not hold '+'"),
-])
+@pytest.mark.parametrize(
+    "bad, key",
+    [
+        (tactic(value=0.0), "redteam.tactics[0].value: must be in (0.0, 10.0]"),
+        (tactic(value=12.0), "redteam.tactics[0].value: must be in (0.0, 10.0]"),
+        (tactic(op="clip_quantile", value=1.0), "redteam.tactics[0].value: must be in (0.0, 1.0)"),
+        (tactic("tx_hour", "hours", [17, 9]), "redteam.tactics[0].value: must be [start, end] with 0 <= start < end"),
+        (tactic("tx_hour", "hours", [9, 25]), "redteam.tactics[0].value[1]: must be in [0.0, 24.0]"),
+        (tactic(op="squash"), "redteam.tactics[0].op: must be one of"),
+        (tactic(name="a+b"), "redteam.tactics[0].name: may not hold '+'"),
+    ],
+)
 def test_a_tactic_out_of_range_is_one_line(bad, key):
     with pytest.raises(ConfigError) as e:
         rt(bad)
@@ -120,9 +145,19 @@ def _project(tmp_path, splits, tactics, combinations=False) -> tuple[dict, Paths
         for seed in (0, 1):
             model, _ = train_detector(Xt, yt, Xv, yv, DET, seed, spw)
             save_detector(model, paths.detectors / f"{kind}_s{seed}.json")
-            records.append({"model": f"{kind}_s{seed}.json", "config": kind, "title": kind, "kind": kind,
-                            "generator": None, "share": 0.0, "seed": seed, "n_real_fraud": int(yt.sum()),
-                            "n_synthetic": 0})
+            records.append(
+                {
+                    "model": f"{kind}_s{seed}.json",
+                    "config": kind,
+                    "title": kind,
+                    "kind": kind,
+                    "generator": None,
+                    "share": 0.0,
+                    "seed": seed,
+                    "n_real_fraud": int(yt.sum()),
+                    "n_synthetic": 0,
+                }
+            )
     write_json(paths.train_report, {"generators": [], "fit_seeds": [0], "detectors": records})
     write_json(paths.serving, {"best": {"config": "reweight"}})
     p = base_params(redteam={"tactics": tactics, "combinations": combinations})
@@ -132,8 +167,9 @@ def _project(tmp_path, splits, tactics, combinations=False) -> tuple[dict, Paths
 
 
 def test_a_tactic_that_changes_nothing_leaves_every_recall_exactly_equal(splits, tmp_path):
-    params, paths = _project(tmp_path, splits, [tactic(value=1.0, name="x1"), tactic("tx_hour", "hours", [0, 24],
-                                                                                     name="whole_day")], True)
+    params, paths = _project(
+        tmp_path, splits, [tactic(value=1.0, name="x1"), tactic("tx_hour", "hours", [0, 24], name="whole_day")], True
+    )
     out = stage.run(params, paths)
     tab = pd.read_csv(paths.redteam_table)
     assert set(tab["tactic"]) == {CLEAN, "x1", "whole_day", "x1+whole_day"}
@@ -143,8 +179,12 @@ def test_a_tactic_that_changes_nothing_leaves_every_recall_exactly_equal(splits,
 
 
 def test_the_stage_writes_table_heat_map_summary_and_metrics(splits, tmp_path, capsys):
-    params, paths = _project(tmp_path, splits, [tactic(value=0.25, name="amount_x0.25"),
-                                                tactic("tx_hour", "hours", [9, 17], name="business_hours")], True)
+    params, paths = _project(
+        tmp_path,
+        splits,
+        [tactic(value=0.25, name="amount_x0.25"), tactic("tx_hour", "hours", [9, 17], name="business_hours")],
+        True,
+    )
     out = stage.run(params, paths)
     for f in (paths.redteam_table, paths.redteam_summary, paths.redteam_metrics, paths.redteam_plot):
         assert f.exists(), f
@@ -154,8 +194,9 @@ def test_the_stage_writes_table_heat_map_summary_and_metrics(splits, tmp_path, c
     assert out["real_only"]["amount_x0.25"]["drop"] > 0.1
     assert out["challenger"]["config"] == "reweight" and "verdict" in out["challenger"]["amount_x0.25"]
     text = paths.redteam_summary.read_text()
-    assert text.splitlines()[2].startswith("Under the strongest tactic (business_hours) the real-only "
-                                           "detector's recall falls from ")
+    assert text.splitlines()[2].startswith(
+        "Under the strongest tactic (business_hours) the real-only detector's recall falls from "
+    )
     assert "(the challenger, reweight:" in text and "tx_is_night recomputed" in text
     assert "customer_avg_amount_*" in text and "Under the strongest tactic" in capsys.readouterr().out
     assert read_json(paths.redteam_metrics) == out

@@ -10,12 +10,15 @@ from pipeline.ops.promotion import decide
 from pipeline.ops.window import set_offset, target_offset
 
 
-@pytest.mark.parametrize("champ, chall, promote, text", [
-    (0.60, 0.70, True, "promoted challenger"),
-    (0.70, 0.60, False, "kept champion"),
-    (0.70, 0.705, False, "kept champion"),  # better, but not by more than the margin
-    (0.70, 0.71, False, "kept champion"),  # a gain equal to the margin is not enough
-])
+@pytest.mark.parametrize(
+    "champ, chall, promote, text",
+    [
+        (0.60, 0.70, True, "promoted challenger"),
+        (0.70, 0.60, False, "kept champion"),
+        (0.70, 0.705, False, "kept champion"),  # better, but not by more than the margin
+        (0.70, 0.71, False, "kept champion"),  # a gain equal to the margin is not enough
+    ],
+)
 def test_promote_only_beyond_the_margin(champ, chall, promote, text):
     d = decide("1", "2", champ, chall, margin=0.01)
     assert (d.promote, d.text) == (promote, text)
@@ -30,13 +33,19 @@ def test_first_champion_same_version_and_unscorable_champion():
     assert not broken.promote and "cannot score the new data (feature mismatch)" in broken.text
 
 
-SCHEMA = Schema(label="y", features=[Feature("x", "numerical", "float64"),
-                                     Feature("c", "categorical", "object", ["a", "b"])])
+SCHEMA = Schema(
+    label="y", features=[Feature("x", "numerical", "float64"), Feature("c", "categorical", "object", ["a", "b"])]
+)
 
 
 def _frame(rng, n, shift=0.0, p_a=0.5, fraud=0.02):
-    return pd.DataFrame({"x": rng.normal(shift, 1, n), "c": np.where(rng.random(n) < p_a, "a", "b"),
-                         "y": (rng.random(n) < fraud).astype(int)})
+    return pd.DataFrame(
+        {
+            "x": rng.normal(shift, 1, n),
+            "c": np.where(rng.random(n) < p_a, "a", "b"),
+            "y": (rng.random(n) < fraud).astype(int),
+        }
+    )
 
 
 def test_drift_is_small_for_the_same_distribution_and_large_for_a_shift():
@@ -67,9 +76,11 @@ def test_window_advances_and_a_failed_attempt_is_retried():
 
 def test_set_offset_keeps_comments_and_everything_else(tmp_path):
     f = tmp_path / "params.yaml"
-    text = ("# top comment\ndata:\n  source: simulated   # where rows come from\n  simulate:\n"
-            "    n_days: 90\n    day_offset: 60           # moves the window\n    start_date: \"2025-01-01\"\n"
-            "split:\n  train: 0.6\n")
+    text = (
+        "# top comment\ndata:\n  source: simulated   # where rows come from\n  simulate:\n"
+        '    n_days: 90\n    day_offset: 60           # moves the window\n    start_date: "2025-01-01"\n'
+        "split:\n  train: 0.6\n"
+    )
     f.write_text(text)
     set_offset(f, 90)
     assert f.read_text() == text.replace("day_offset: 60 ", "day_offset: 90 ")
@@ -100,15 +111,28 @@ def test_stale_dvc_lock_removed_only_when_its_processes_are_gone(tmp_path):
     while psutil.Process(zombie.pid).status() != psutil.STATUS_ZOMBIE:  # exited, not reaped: a killed dvc's state
         assert time.time() < deadline, "the child never became a zombie"
         time.sleep(0.05)
-    paths.dvc_rwlock.write_text(json.dumps({"write": {"data/prepared": {"pid": zombie.pid, "cmd": "dvc repro"}},
-                                            "read": {"data/raw": [{"pid": 2**22 + 7, "cmd": "dvc repro"}]}}))
+    paths.dvc_rwlock.write_text(
+        json.dumps(
+            {
+                "write": {"data/prepared": {"pid": zombie.pid, "cmd": "dvc repro"}},
+                "read": {"data/raw": [{"pid": 2**22 + 7, "cmd": "dvc repro"}]},
+            }
+        )
+    )
     assert clear_stale_dvc_lock(paths) is True and not paths.dvc_rwlock.exists()
     zombie.wait()
 
 
 def test_a_challenger_that_wins_overall_but_loses_a_segment_is_not_promoted():
-    d = decide("1", "2", 0.70, 0.80, margin=0.01, segment_drops={"all": -0.10, "new variant": 0.12, "rare": None},
-               max_segment_drop=0.05)
+    d = decide(
+        "1",
+        "2",
+        0.70,
+        0.80,
+        margin=0.01,
+        segment_drops={"all": -0.10, "new variant": 0.12, "rare": None},
+        max_segment_drop=0.05,
+    )
     assert not d.promote and d.failed == ["segments"]
     assert "failed guardrails: segments ('new variant' loses 0.1200 recall, more than 0.05)" in d.text
     assert d.checks["segments"]["too_few_to_judge"] == ["rare"]
@@ -127,8 +151,16 @@ def test_a_flagged_pool_is_not_promoted_unless_allowed():
 
 
 def test_every_failed_check_is_named_and_nothing_promoted():
-    d = decide("1", "2", 0.70, 0.705, margin=0.01, segment_drops={"s": 0.2}, max_segment_drop=0.05,
-               pool_flags=["exact_copy_share"])
+    d = decide(
+        "1",
+        "2",
+        0.70,
+        0.705,
+        margin=0.01,
+        segment_drops={"s": 0.2},
+        max_segment_drop=0.05,
+        pool_flags=["exact_copy_share"],
+    )
     assert not d.promote and d.failed == ["pool", "margin", "segments"]
     assert "margin (gain +0.0050 not above 0.01)" in d.text and "segments (" in d.text and "pool (" in d.text
 
@@ -140,6 +172,7 @@ def test_pool_flags_of_the_challenger(tmp_path):
     from pipeline.ops.guardrails import pool_flags
 
     paths = Paths.at(tmp_path)
+
     def write(seed, checks):
         paths.quality_report("ctgan", seed).parent.mkdir(parents=True)
         paths.quality_report("ctgan", seed).write_text(json.dumps({"checks": checks}))
@@ -159,12 +192,15 @@ def test_a_challenger_that_loses_recall_under_attack_is_not_promoted_and_the_tac
     recalls = {"amount_x0.5": (0.70, 0.69), "amount_x0.25": (0.52, 0.41), "business_hours": (0.30, 0.60)}
     d = decide("1", "2", 0.70, 0.80, margin=0.01, redteam_recalls=recalls, max_redteam_drop=0.05)
     assert not d.promote and d.failed == ["redteam"]
-    assert d.text == ("kept champion: failed guardrails: redteam ('amount_x0.25': challenger 0.4100 vs champion "
-                      "0.5200, more than 0.05 lower)")
+    assert d.text == (
+        "kept champion: failed guardrails: redteam ('amount_x0.25': challenger 0.4100 vs champion "
+        "0.5200, more than 0.05 lower)"
+    )
     assert d.checks["redteam"]["worst_tactic"] == "amount_x0.25" and d.checks["redteam"]["drops"]["amount_x0.5"] == 0.01
     # within the allowed drop under every tactic (and no tactics at all): promoted
-    ok = decide("1", "2", 0.70, 0.80, margin=0.01, redteam_recalls={"amount_x0.25": (0.52, 0.48)},
-                max_redteam_drop=0.05)
+    ok = decide(
+        "1", "2", 0.70, 0.80, margin=0.01, redteam_recalls={"amount_x0.25": (0.52, 0.48)}, max_redteam_drop=0.05
+    )
     assert ok.promote and ok.failed == [] and ok.checks["redteam"]["passed"]
     assert decide("1", "2", 0.70, 0.80, margin=0.01, redteam_recalls={}, max_redteam_drop=0.05).promote
     # a first champion has nothing to lose recall against
@@ -179,13 +215,21 @@ def test_the_guardrail_scores_attacked_copies_of_the_new_test_frauds_only():
 
     rng = np.random.default_rng(0)
     y = (rng.random(3000) < 0.1).astype(int)
-    df = pd.DataFrame({"amount": rng.lognormal(3, 0.5, 3000) * np.where(y == 1, 5.0, 1.0), "v": rng.normal(0, 1, 3000),
-                       "y": y})
+    df = pd.DataFrame(
+        {"amount": rng.lognormal(3, 0.5, 3000) * np.where(y == 1, 5.0, 1.0), "v": rng.normal(0, 1, 3000), "y": y}
+    )
     train, valid, test = df.iloc[:1500], df.iloc[1500:2200], df.iloc[2200:]
     schema = infer_schema(train, "y")
-    params = validate(base_params(redteam={"tactics": [{"name": "x1", "feature": "amount", "op": "scale", "value": 1.0},
-                                                       {"name": "x0.1", "feature": "amount", "op": "scale",
-                                                        "value": 0.1}]}))
+    params = validate(
+        base_params(
+            redteam={
+                "tactics": [
+                    {"name": "x1", "feature": "amount", "op": "scale", "value": 1.0},
+                    {"name": "x0.1", "feature": "amount", "op": "scale", "value": 0.1},
+                ]
+            }
+        )
+    )
     attacked = attacked_frauds(params, schema, train, test)
     assert list(attacked) == ["x1", "x0.1"] and all((f["y"] == 1).all() for f in attacked.values())
 
@@ -201,13 +245,18 @@ def test_the_guardrail_scores_attacked_copies_of_the_new_test_frauds_only():
 def test_a_failed_dvc_repro_names_the_stage_and_its_one_line_cause():
     from pipeline.ops.dvc_runner import failure_cause
 
-    output = ("Running stage 'prepare':\n> python -m pipeline prepare\n"
-              "error: the train split holds 3 fraud(s) in 900 rows, fewer than split.min_frauds=20; provide more data\n"
-              "ERROR: failed to reproduce 'prepare': failed to run: python -m pipeline prepare, exited with 2\n")
-    assert failure_cause(output) == (" in stage prepare: error: the train split holds 3 fraud(s) in 900 rows, fewer "
-                                     "than split.min_frauds=20; provide more data")
+    output = (
+        "Running stage 'prepare':\n> python -m pipeline prepare\n"
+        "error: the train split holds 3 fraud(s) in 900 rows, fewer than split.min_frauds=20; provide more data\n"
+        "ERROR: failed to reproduce 'prepare': failed to run: python -m pipeline prepare, exited with 2\n"
+    )
+    assert failure_cause(output) == (
+        " in stage prepare: error: the train split holds 3 fraud(s) in 900 rows, fewer "
+        "than split.min_frauds=20; provide more data"
+    )
     # a stage that died without its one line (a bug's traceback): DVC's line; no output at all: nothing to add
-    assert failure_cause("Traceback ...\nKeyError: 'x'\nERROR: failed to reproduce 'train': failed to run: "
-                         "python -m pipeline train, exited with 1\n") == (
-        " in stage train: ERROR: failed to reproduce 'train': failed to run: python -m pipeline train, exited with 1")
+    assert failure_cause(
+        "Traceback ...\nKeyError: 'x'\nERROR: failed to reproduce 'train': failed to run: "
+        "python -m pipeline train, exited with 1\n"
+    ) == (" in stage train: ERROR: failed to reproduce 'train': failed to run: python -m pipeline train, exited with 1")
     assert failure_cause("") == ""

@@ -47,8 +47,12 @@ def test_draws_keep_every_legit_row_and_nest_in_n():
 def splits():
     df = tabular_frame(6000, fraud_rate=0.04, seed=5).drop(columns="Time")
     train, valid, test = df.iloc[:3600], df.iloc[3600:4800], df.iloc[4800:]
-    return train.reset_index(drop=True), valid.reset_index(drop=True), test.reset_index(drop=True), \
-        infer_schema(train, LABEL)
+    return (
+        train.reset_index(drop=True),
+        valid.reset_index(drop=True),
+        test.reset_index(drop=True),
+        infer_schema(train, LABEL),
+    )
 
 
 def test_a_real_cell(splits):
@@ -76,15 +80,31 @@ def test_the_sweep_reuses_cached_cells_and_runs_only_new_ones(splits, tmp_path):
     assert (wider["computed"], wider["reused"]) == (1, 1)
     assert wider["cells"][(20, 0, "smote")] == first["cells"][(20, 0, "smote")]
     # a renamed generator with the same type and settings reuses its cells under its new name
-    renamed = run_cells(train, valid, test, schema, {"sm": ("smote", {"k_neighbors": 3})}, [20], [0], *args,
-                        log=lambda _: None)
+    renamed = run_cells(
+        train, valid, test, schema, {"sm": ("smote", {"k_neighbors": 3})}, [20], [0], *args, log=lambda _: None
+    )
     assert renamed["reused"] == 1 and renamed["cells"][(20, 0, "sm")]["generator"] == "sm"
     # other settings or other data: a new cell
-    other = run_cells(train, valid, test, schema, {"smote": ("smote", {"k_neighbors": 4})}, [20], [0], *args,
-                      log=lambda _: None)
+    other = run_cells(
+        train, valid, test, schema, {"smote": ("smote", {"k_neighbors": 4})}, [20], [0], *args, log=lambda _: None
+    )
     assert other["computed"] == 1
-    moved = run_cells(train, valid, test, schema, gens, [20], [0], [0.5], DET, [0], 0.01, 0,
-                      CellCache(tmp_path, "data-v2"), log=lambda _: None)
+    moved = run_cells(
+        train,
+        valid,
+        test,
+        schema,
+        gens,
+        [20],
+        [0],
+        [0.5],
+        DET,
+        [0],
+        0.01,
+        0,
+        CellCache(tmp_path, "data-v2"),
+        log=lambda _: None,
+    )
     assert moved["computed"] == 1
 
 
@@ -112,10 +132,17 @@ def test_a_generator_that_cannot_fit_is_a_failed_cell_not_a_crash(splits, monkey
 
 def _cell(n, n_real, base, aug, n_rows=200, seeds=1):
     """A hand-built cell: the real-only detector alerts the first `base` test frauds, the augmented one `aug`."""
+
     def hits(k):
         return _bits(np.arange(n_rows) < k)
-    return {"status": OK, "n_requested": n, "n_frauds": n_real, "baseline": [hits(base)] * seeds,
-            "augmented": {"0.5": [hits(aug)] * seeds}}
+
+    return {
+        "status": OK,
+        "n_requested": n,
+        "n_frauds": n_real,
+        "baseline": [hits(base)] * seeds,
+        "augmented": {"0.5": [hits(aug)] * seeds},
+    }
 
 
 def test_sweep_verdicts_and_the_sentence():
@@ -127,11 +154,13 @@ def test_sweep_verdicts_and_the_sentence():
     assert table.iloc[0]["diff"] == pytest.approx(0.3)
     assert table.iloc[0]["baseline_recall"] == pytest.approx(0.3)
     text = series_sentence(table, "recall at 0.5% FPR")
-    assert text.startswith("below about 100 known frauds smote at 50% helps (recall at 0.5% FPR 0.60 vs 0.30 "
-                           "real-only at n = 25 (+100%")
+    assert text.startswith(
+        "below about 100 known frauds smote at 50% helps (recall at 0.5% FPR 0.60 vs 0.30 real-only at n = 25 (+100%"
+    )
     assert text.endswith("from 100 up no clear effect.")
-    md = sweep_markdown(table, "recall at 0.5% FPR", {"ci": 0.95}, 12.0, ["n = 800 (the seed set holds only 400)"],
-                        "lift.png")
+    md = sweep_markdown(
+        table, "recall at 0.5% FPR", {"ci": 0.95}, 12.0, ["n = 800 (the seed set holds only 400)"], "lift.png"
+    )
     assert "On this data, below about 100 known frauds" in md and "| smote@0.5 | all (400) |" in md
     assert "Not run: n = 800" in md
 
@@ -150,8 +179,10 @@ def test_sentences_for_flat_and_mixed_series():
 
 
 def test_skipped_cells_leave_no_row():
-    cells = {(50, 0, "g"): {"status": SKIPPED, "n_requested": 50, "reason": "only 40"},
-             (ALL, 0, "g"): _cell(ALL, 40, 10, 10)}
+    cells = {
+        (50, 0, "g"): {"status": SKIPPED, "n_requested": 50, "reason": "only 40"},
+        (ALL, 0, "g"): _cell(ALL, 40, 10, 10),
+    }
     t = sweep_table(cells, [50, ALL], [0], ["g"], [0.5], EV)
     assert list(t["n_requested"]) == ["all"]
     assert isinstance(t, pd.DataFrame)

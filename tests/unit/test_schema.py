@@ -7,16 +7,30 @@ import pytest
 from pipeline.core.errors import DataError
 from pipeline.core.schema import Feature, Schema
 
-SCHEMA = Schema(label="y", time="t", ids=["id"], features=[
-    Feature("amount", "numerical", "float64"),
-    Feature("n", "numerical", "int64"),
-    Feature("channel", "categorical", "object", ["atm", "web"]),
-])
+SCHEMA = Schema(
+    label="y",
+    time="t",
+    ids=["id"],
+    features=[
+        Feature("amount", "numerical", "float64"),
+        Feature("n", "numerical", "int64"),
+        Feature("channel", "categorical", "object", ["atm", "web"]),
+    ],
+)
 
 
 def _frame():
-    return pd.DataFrame({"id": [1, 2, 3], "t": [0, 1, 2], "amount": ["1.5", 2, None], "n": [1.0, 2.0, np.nan],
-                         "channel": ["web", 7, None], "y": [0, 1, 1], "extra": ["x", "y", "z"]})
+    return pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "t": [0, 1, 2],
+            "amount": ["1.5", 2, None],
+            "n": [1.0, 2.0, np.nan],
+            "channel": ["web", 7, None],
+            "y": [0, 1, 1],
+            "extra": ["x", "y", "z"],
+        }
+    )
 
 
 def test_conform_gives_schema_columns_and_dtypes():
@@ -55,15 +69,25 @@ def test_save_load_round_trip(tmp_path):
 def test_model_frame_of_numbers_is_the_same_by_the_fast_and_the_parsing_path():
     """Columns already numeric are converted together; the same rows sent as text go through `conform`'s parsing:
     both give the same model frame (integers rounded half to even, missing kept, categories fixed)."""
-    schema = Schema(label="y", features=[
-        Feature("amount", "numerical", "float64"), Feature("n", "numerical", "int64"),
-        Feature("k", "numerical", "int64"), Feature("f32", "numerical", "float32"),
-        Feature("channel", "categorical", "object", ["atm", "web", "(other)"], other="(other)"),
-    ])
-    rows = pd.DataFrame({"amount": [1.5, -2.25, np.nan, 1e9], "n": [1.0, 2.5, np.nan, 3.5],
-                         "k": pd.array([1, None, 3, 4], dtype="Int64"),
-                         "f32": np.array([0.1, 0.2, np.nan, 4], dtype="float32"),
-                         "channel": ["web", "pos", None, " "]})
+    schema = Schema(
+        label="y",
+        features=[
+            Feature("amount", "numerical", "float64"),
+            Feature("n", "numerical", "int64"),
+            Feature("k", "numerical", "int64"),
+            Feature("f32", "numerical", "float32"),
+            Feature("channel", "categorical", "object", ["atm", "web", "(other)"], other="(other)"),
+        ],
+    )
+    rows = pd.DataFrame(
+        {
+            "amount": [1.5, -2.25, np.nan, 1e9],
+            "n": [1.0, 2.5, np.nan, 3.5],
+            "k": pd.array([1, None, 3, 4], dtype="Int64"),
+            "f32": np.array([0.1, 0.2, np.nan, 4], dtype="float32"),
+            "channel": ["web", "pos", None, " "],
+        }
+    )
     fast = schema.to_model_frame(rows)
     as_text = rows.astype({"amount": object, "n": object, "k": object, "f32": object})
     slow = schema.to_model_frame(as_text)

@@ -7,8 +7,9 @@ import pytest
 from pipeline.core.errors import DataError
 from pipeline.data.segments import fraud_segments
 
-TEST = pd.DataFrame({"scenario": [1, 2, 2, None, 3, 1], "amount": [5.0, 50.0, 500.0, 20.0, 1.0, 99.0],
-                     "y": [1, 1, 1, 1, 0, 0]})
+TEST = pd.DataFrame(
+    {"scenario": [1, 2, 2, None, 3, 1], "amount": [5.0, 50.0, 500.0, 20.0, 1.0, 99.0], "y": [1, 1, 1, 1, 0, 0]}
+)
 
 
 def test_categorical_segments_are_the_values_among_frauds():

@@ -40,8 +40,14 @@ def scorer():
     df = tabular_frame(4000, seed=1).drop(columns="Time")
     train, valid = df.iloc[:3000], df.iloc[3000:]
     schema = infer_schema(train, LABEL)
-    model, _ = train_detector(schema.to_model_frame(train), train[LABEL].to_numpy(), schema.to_model_frame(valid),
-                              valid[LABEL].to_numpy(), {"n_estimators": 60, "max_depth": 3, "n_jobs": 1}, seed=0)
+    model, _ = train_detector(
+        schema.to_model_frame(train),
+        train[LABEL].to_numpy(),
+        schema.to_model_frame(valid),
+        valid[LABEL].to_numpy(),
+        {"n_estimators": 60, "max_depth": 3, "n_jobs": 1},
+        seed=0,
+    )
     sv = predict_scores(model, schema.to_model_frame(valid))
     t = Thresholds.from_validation(sv[valid[LABEL].to_numpy() == 0], 0.01, 0.05, reasons=2)
     return Scorer(model, schema, t), valid.reset_index(drop=True)
@@ -116,8 +122,9 @@ def test_serving_frame_is_what_a_client_sends(scorer):
     sent = serving_frame(s.schema, valid.head(4).assign(channel=[None, "web", "atm", "pos"]))
     assert list(sent.columns) == s.schema.feature_names and sent["channel"].tolist() == ["", "web", "atm", "pos"]
     assert sent["count"].dtype == "float64"
-    np.testing.assert_allclose(s.predict(sent)["score"], s.predict(valid.head(4).assign(
-        channel=[None, "web", "atm", "pos"]))["score"])
+    np.testing.assert_allclose(
+        s.predict(sent)["score"], s.predict(valid.head(4).assign(channel=[None, "web", "atm", "pos"]))["score"]
+    )
 
 
 def test_counts_realised_fpr_and_summary():
@@ -126,8 +133,9 @@ def test_counts_realised_fpr_and_summary():
     assert counts == {ALERT: {"rows": 1, "frauds": 1}, REVIEW: {"rows": 1, "frauds": 0}, PASS: {"rows": 2, "frauds": 1}}
     fpr = realised_fpr(t, np.array([0.1, 0.6, 0.95, 0.2]), np.array([0.1, 0.2]))
     assert fpr == {"alert_fpr_valid": 0.25, "alert_fpr_test": 0.0, "review_fpr_valid": 0.5, "review_fpr_test": 0.0}
-    text = decisions_markdown({"config": "baseline", "seed": 0, "thresholds": t.to_dict(), "test_decisions": counts,
-                               **fpr})
+    text = decisions_markdown(
+        {"config": "baseline", "seed": 0, "thresholds": t.to_dict(), "test_decisions": counts, **fpr}
+    )
     assert "| alert | 0.9000 | 0.50% | 25.00% | 0.00% | 1 | 1 |" in text and "review_queue.csv" in text
 
 
@@ -135,8 +143,9 @@ def test_counts_realised_fpr_and_summary():
 def _with_policy(scorer, policy, shares=None, limit=0.01):
     s, valid = scorer
     shares = shares if shares is not None else {f: 0.0 for f in s.schema.feature_names}  # never missing in training
-    return Scorer(s.model, s.schema, replace(s.thresholds, missing=policy, missing_share=limit,
-                                             training_missing=shares)), valid
+    return Scorer(
+        s.model, s.schema, replace(s.thresholds, missing=policy, missing_share=limit, training_missing=shares)
+    ), valid
 
 
 def _with_null(rows: pd.DataFrame, name: str, i: int) -> pd.DataFrame:
@@ -168,8 +177,11 @@ def test_reject_policy_names_the_feature_and_row(scorer):
     s, valid = _with_policy(scorer, MISSING_REJECT)
     rows = valid.head(5).reset_index(drop=True)
     for name in s.schema.feature_names:
-        with pytest.raises(ServingInputError, match=rf"feature '{name}' is missing in row 3; it was missing in 0.00% "
-                                                    r"of training rows.*serve.missing: reject"):
+        with pytest.raises(
+            ServingInputError,
+            match=rf"feature '{name}' is missing in row 3; it was missing in 0.00% "
+            r"of training rows.*serve.missing: reject",
+        ):
             s.predict(_with_null(rows, name, 3))
     assert len(s.predict(rows)) == 5  # complete rows are scored
     assert len(s.scores(_with_null(rows, "amount", 3))) == 5
@@ -241,11 +253,14 @@ def test_user_columns_named_like_the_outputs_stay_apart(scorer):
 
 
 def test_the_reserved_namespace_is_refused_in_one_line():
-    schema = Schema.from_dict({"label": "Class", "features": [{"name": "score", "type": "numerical",
-                                                                "dtype": "float64"}]})
+    schema = Schema.from_dict(
+        {"label": "Class", "features": [{"name": "score", "type": "numerical", "dtype": "float64"}]}
+    )
     assert schema.feature_names == ["score"]
-    for where in ({"features": [{"name": RESERVED_PREFIX + "score", "type": "numerical", "dtype": "float64"}]},
-                  {"features": [], "meta": [RESERVED_PREFIX + "x"]}):
+    for where in (
+        {"features": [{"name": RESERVED_PREFIX + "score", "type": "numerical", "dtype": "float64"}]},
+        {"features": [], "meta": [RESERVED_PREFIX + "x"]},
+    ):
         with pytest.raises(DataError, match=r"start with 'pipeline\.', which the pipeline reserves .* rename them"):
             Schema.from_dict({"label": "Class", **where})
 
@@ -274,21 +289,31 @@ def _previous_predict(s: Scorer, rows: pd.DataFrame) -> pd.DataFrame:
     X = s.schema.to_model_frame(features)
     scores = predict_scores(s.model, X)
     decisions = t.decide(scores)
-    lacking = np.array(["" if t.missing != MISSING_REVIEW else
-                        ("missing: " + ", ".join(n for n in miss if miss[n][i]) if any(m[i] for m in miss.values())
-                         else "") for i in range(len(X))], dtype=object)
+    lacking = np.array(
+        [
+            ""
+            if t.missing != MISSING_REVIEW
+            else ("missing: " + ", ".join(n for n in miss if miss[n][i]) if any(m[i] for m in miss.values()) else "")
+            for i in range(len(X))
+        ],
+        dtype=object,
+    )
     reasons = np.full(len(X), "", dtype=object)
     explain = np.flatnonzero((decisions != PASS) & (lacking == ""))
     if len(explain):
         best = getattr(s.model, "best_iteration", None)
         contribs = s.model.get_booster().predict(
-            xgb.DMatrix(X.iloc[explain], enable_categorical=True), pred_contribs=True,
-            iteration_range=(0, int(best) + 1) if best is not None else (0, 0))[:, :-1]
-        top = np.argsort(-contribs, axis=1, kind="stable")[:, :t.reasons]
+            xgb.DMatrix(X.iloc[explain], enable_categorical=True),
+            pred_contribs=True,
+            iteration_range=(0, int(best) + 1) if best is not None else (0, 0),
+        )[:, :-1]
+        top = np.argsort(-contribs, axis=1, kind="stable")[:, : t.reasons]
         value = np.take_along_axis(contribs, top, axis=1)
         cols = [features[n].to_numpy(dtype=object)[explain] for n in names]
-        reasons[explain] = ["; ".join(f"{names[j]}={_show(cols[j][i])} ({v:+.2f})" for j, v in zip(top[i], value[i])
-                                      if v > 0) for i in range(len(top))]
+        reasons[explain] = [
+            "; ".join(f"{names[j]}={_show(cols[j][i])} ({v:+.2f})" for j, v in zip(top[i], value[i]) if v > 0)
+            for i in range(len(top))
+        ]
     guarded = lacking != ""
     decisions[guarded], reasons[guarded] = REVIEW, lacking[guarded]
     return pd.DataFrame({"score": scores, "decision": decisions, "reasons": reasons})
@@ -296,8 +321,11 @@ def _previous_predict(s: Scorer, rows: pd.DataFrame) -> pd.DataFrame:
 
 def _awkward_rows(valid: pd.DataFrame) -> pd.DataFrame:
     """Real-ish rows with a null in every feature somewhere, unseen and empty categories, numbers as text."""
-    rows = valid.head(300).reset_index(drop=True).astype({"amount": object, "v1": "float64", "count": object,
-                                                          "channel": object})
+    rows = (
+        valid.head(300)
+        .reset_index(drop=True)
+        .astype({"amount": object, "v1": "float64", "count": object, "channel": object})
+    )
     rows.loc[3, "amount"] = None
     rows.loc[[4, 9], "v1"] = np.nan
     rows.loc[5, "count"] = None
@@ -315,8 +343,12 @@ def test_predict_equals_the_previous_model_frame_path_under_each_missing_policy(
     s, valid = _with_policy(scorer, policy)
     complete = valid.head(300).reset_index(drop=True)
     awkward = _awkward_rows(valid)
-    frames = [complete, complete[list(reversed(complete.columns))].assign(extra="x"),
-              serving_frame(s.schema, complete), complete.astype({"count": "Int64"})]
+    frames = [
+        complete,
+        complete[list(reversed(complete.columns))].assign(extra="x"),
+        serving_frame(s.schema, complete),
+        complete.astype({"count": "Int64"}),
+    ]
     if policy != MISSING_REJECT:
         frames += [awkward, serving_frame(s.schema, awkward)]
     for rows in frames:
@@ -324,11 +356,13 @@ def test_predict_equals_the_previous_model_frame_path_under_each_missing_policy(
         assert (expected["decision"] != PASS).any() and (expected["reasons"] != "").any()
         out = s.predict(rows)
         pd.testing.assert_frame_equal(out, expected, check_exact=True)
-        np.testing.assert_array_equal(s.scores(rows), predict_scores(s.model, s.schema.to_model_frame(
-            rows[s.schema.feature_names])))
+        np.testing.assert_array_equal(
+            s.scores(rows), predict_scores(s.model, s.schema.to_model_frame(rows[s.schema.feature_names]))
+        )
         for i in (0, 3, 6, 7, 8, 9, 10, 11, *np.flatnonzero(expected["decision"] != PASS)[:5]):  # one row alone
-            pd.testing.assert_frame_equal(s.predict(rows.iloc[[i]]), expected.iloc[[i]].reset_index(drop=True),
-                                          check_exact=True)
+            pd.testing.assert_frame_equal(
+                s.predict(rows.iloc[[i]]), expected.iloc[[i]].reset_index(drop=True), check_exact=True
+            )
     if policy == MISSING_REJECT:
         for i, name in ((3, "amount"), (4, "v1"), (5, "count"), (6, "channel"), (7, "channel")):
             with pytest.raises(ServingInputError, match=f"feature '{name}' is missing in row {i}"):

@@ -32,8 +32,16 @@ from tests.helpers import base_params, write_prepared
 
 LABEL = "y"
 CANARY = 987654.321
-DET = {"n_estimators": 40, "max_depth": 3, "learning_rate": 0.3, "subsample": 1.0, "colsample_bytree": 1.0,
-       "min_child_weight": 1.0, "early_stopping_rounds": 10, "n_jobs": 1}
+DET = {
+    "n_estimators": 40,
+    "max_depth": 3,
+    "learning_rate": 0.3,
+    "subsample": 1.0,
+    "colsample_bytree": 1.0,
+    "min_child_weight": 1.0,
+    "early_stopping_rounds": 10,
+    "n_jobs": 1,
+}
 EV = {"n_boot": 300, "seed": 0, "ci": 0.95}
 
 
@@ -43,15 +51,17 @@ def variant_table(n: int = 7500, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < 0.07).astype(int)
     kind = np.where(y == 1, rng.choice(["A", "B", "C"], n), "none")
-    df = pd.DataFrame({
-        "amount": np.round(rng.lognormal(3, 0.6, n) * np.where(kind == "A", 6.0, 1.0), 2),
-        "v1": rng.normal(0, 1, n) + np.where(kind == "B", 3.0, 0.0),
-        "count": rng.poisson(3, n) + np.where(kind == "C", 6, 0),
-        "channel": rng.choice(["web", "pos", "atm"], n),
-        "marker": np.where(kind == "A", CANARY, rng.normal(0, 1, n)),
-        "kind": kind,
-        LABEL: y,
-    })
+    df = pd.DataFrame(
+        {
+            "amount": np.round(rng.lognormal(3, 0.6, n) * np.where(kind == "A", 6.0, 1.0), 2),
+            "v1": rng.normal(0, 1, n) + np.where(kind == "B", 3.0, 0.0),
+            "count": rng.poisson(3, n) + np.where(kind == "C", 6, 0),
+            "channel": rng.choice(["web", "pos", "atm"], n),
+            "marker": np.where(kind == "A", CANARY, rng.normal(0, 1, n)),
+            "kind": kind,
+            LABEL: y,
+        }
+    )
     return df
 
 
@@ -64,8 +74,16 @@ def splits():
 
 def setup(generators=None, shares=(0.5,), seeds=(0,), entry="kind") -> Setup:
     generators = generators or {"gaussian_copula": {"default_distribution": "norm"}, "smote": {"k_neighbors": 4}}
-    return Setup(entry=entry, generators={g: split_type(g, hp) for g, hp in generators.items()}, shares=list(shares),
-                 fit_seeds=[0], seeds=list(seeds), detector=DET, budget=0.01, sample_seed=0)
+    return Setup(
+        entry=entry,
+        generators={g: split_type(g, hp) for g, hp in generators.items()},
+        shares=list(shares),
+        fit_seeds=[0],
+        seeds=list(seeds),
+        detector=DET,
+        budget=0.01,
+        sample_seed=0,
+    )
 
 
 def _has_canary(df: pd.DataFrame) -> bool:
@@ -80,19 +98,30 @@ def test_a_held_out_variant_reaches_no_generator_no_early_stopping_and_no_thresh
     seen: list[tuple[str, str, pd.DataFrame]] = []
 
     def log(line: str) -> None:  # run_cells announces each cell before computing it
-        current["variant"] = line.rsplit("=", 1)[1] if "without kind=" in line else (
-            current["variant"] if "(fit seed" in line else "all")
+        current["variant"] = (
+            line.rsplit("=", 1)[1]
+            if "without kind=" in line
+            else (current["variant"] if "(fit seed" in line else "all")
+        )
 
     real_fit, real_train, real_predict = Generator.fit, cells.train_detector, cells.predict_scores
 
     def spy_fit(self, seed_set, schema, train=None, seed=0, target=None):
-        seen.extend([(current["variant"], "generator seed set", seed_set.copy()),
-                     (current["variant"], "generator train", train.copy())])
+        seen.extend(
+            [
+                (current["variant"], "generator seed set", seed_set.copy()),
+                (current["variant"], "generator train", train.copy()),
+            ]
+        )
         return real_fit(self, seed_set, schema, train=train, seed=seed, target=target)
 
     def spy_train(X_train, y_train, X_valid, y_valid, params, seed, scale_pos_weight=None):
-        seen.extend([(current["variant"], "detector train", X_train.copy()),
-                     (current["variant"], "early stopping", X_valid.copy())])
+        seen.extend(
+            [
+                (current["variant"], "detector train", X_train.copy()),
+                (current["variant"], "early stopping", X_valid.copy()),
+            ]
+        )
         return real_train(X_train, y_train, X_valid, y_valid, params, seed, scale_pos_weight)
 
     def spy_predict(model, X):
@@ -105,8 +134,13 @@ def test_a_held_out_variant_reaches_no_generator_no_early_stopping_and_no_thresh
     result = run_cells(train, valid, test, schema, setup(), CellCache(tmp_path, "data"), log=log)
     assert result["variants"] == ["A", "B", "C"]
     in_a = [(what, df) for v, what, df in seen if v == "A"]
-    assert {w for w, _ in in_a} == {"generator seed set", "generator train", "detector train", "early stopping",
-                                    "scored"}
+    assert {w for w, _ in in_a} == {
+        "generator seed set",
+        "generator train",
+        "detector train",
+        "early stopping",
+        "scored",
+    }
     n_test_fraud = int(test[LABEL].sum())
     for what, df in in_a:
         if what == "scored" and len(df) == n_test_fraud:
@@ -119,8 +153,15 @@ def test_a_held_out_variant_reaches_no_generator_no_early_stopping_and_no_thresh
 
 def test_seed_rows_copied_unchanged_give_no_gain_beyond_noise(splits, tmp_path):
     train, valid, test, schema = splits
-    result = run_cells(train, valid, test, schema, setup({"random_oversample": {}}, shares=(0.5, 0.75), seeds=(0, 1)),
-                       CellCache(tmp_path, "data"), log=lambda _: None)
+    result = run_cells(
+        train,
+        valid,
+        test,
+        schema,
+        setup({"random_oversample": {}}, shares=(0.5, 0.75), seeds=(0, 1)),
+        CellCache(tmp_path, "data"),
+        log=lambda _: None,
+    )
     table = unseen_table(result, EV)
     aug = table[table["config"] != REAL_ONLY]
     assert len(aug) == 6 and VERDICT_HELPS not in set(aug["verdict"]), aug[["variant", "config", "diff", "verdict"]]
@@ -146,14 +187,21 @@ def test_the_cache_reuses_cells_and_runs_only_new_ones(splits, tmp_path, monkeyp
     again = run_cells(train, valid, test, schema, setup(), CellCache(tmp_path, "data"), log=lambda _: None)
     assert (again["computed"], again["reused"], calls) == (0, 10, {"fit": 0, "train": 0})
     assert unseen_table(again, EV).equals(unseen_table(first, EV))
-    wider = run_cells(train, valid, test, schema, setup(shares=(0.5, 0.25)), CellCache(tmp_path, "data"),
-                      log=lambda _: None)
+    wider = run_cells(
+        train, valid, test, schema, setup(shares=(0.5, 0.25)), CellCache(tmp_path, "data"), log=lambda _: None
+    )
     # only the new share's 6 cells ran; their generators came from the cache, one detector each
     assert (wider["computed"], wider["reused"], calls) == (6, 10, {"fit": 0, "train": 6})
     # a generator renamed (same type and settings) reuses its cells under the new name
-    renamed = run_cells(train, valid, test, schema, setup({"copula": {"type": "gaussian_copula",
-                                                                      "default_distribution": "norm"}}),
-                        CellCache(tmp_path, "data"), log=lambda _: None)
+    renamed = run_cells(
+        train,
+        valid,
+        test,
+        schema,
+        setup({"copula": {"type": "gaussian_copula", "default_distribution": "norm"}}),
+        CellCache(tmp_path, "data"),
+        log=lambda _: None,
+    )
     assert renamed["computed"] == 0 and {c["config"] for c in renamed["cells"]} == {REAL_ONLY, "copula@0.5"}
     # other data is another key: nothing reused
     other = run_cells(train, valid, test, schema, setup(), CellCache(tmp_path, "other data"), log=lambda _: None)
@@ -195,11 +243,28 @@ def _result(hits_base: str, hits_cfg: str, variants=("A", "B"), of=None) -> dict
     head = {"n_train_removed": 30, "n_valid_removed": 10, "n_seed_frauds": 60}
     cs = [{"variant": None, "config": REAL_ONLY, "status": "ok", "hits": [[hits_base]], **head}]
     for v in variants:
-        cs += [{"variant": v, "config": REAL_ONLY, "status": "ok", "hits": [[hits_base]], **head},
-               {"variant": v, "config": "smote@0.5", "generator": "smote", "share": 0.5, "status": "ok",
-                "n_synthetic": 60, "hits": [[hits_cfg]], **head}]
-    return {"column": "kind", "variants": list(variants), "variant_of_test_fraud": of, "cells": cs, "seconds": 1.0,
-            "computed": len(cs), "reused": 0}
+        cs += [
+            {"variant": v, "config": REAL_ONLY, "status": "ok", "hits": [[hits_base]], **head},
+            {
+                "variant": v,
+                "config": "smote@0.5",
+                "generator": "smote",
+                "share": 0.5,
+                "status": "ok",
+                "n_synthetic": 60,
+                "hits": [[hits_cfg]],
+                **head,
+            },
+        ]
+    return {
+        "column": "kind",
+        "variants": list(variants),
+        "variant_of_test_fraud": of,
+        "cells": cs,
+        "seconds": 1.0,
+        "computed": len(cs),
+        "reused": 0,
+    }
 
 
 def test_sentences_say_helps_unchanged_and_uncatchable():
@@ -218,8 +283,9 @@ def test_sentences_say_helps_unchanged_and_uncatchable():
 def test_a_variant_that_leaves_no_training_frauds_is_a_failed_cell_not_a_crash(splits, tmp_path):
     train, valid, test, schema = splits
     only_a = [df[(df[LABEL] == 0) | (df["kind"] == "A")].reset_index(drop=True) for df in (train, valid, test)]
-    result = run_cells(*only_a, schema, setup({"smote": {"k_neighbors": 4}}), CellCache(tmp_path, "d"),
-                       log=lambda _: None)
+    result = run_cells(
+        *only_a, schema, setup({"smote": {"k_neighbors": 4}}), CellCache(tmp_path, "d"), log=lambda _: None
+    )
     table = unseen_table(result, EV)
     assert set(table["verdict"]) == {FAILED} and "no training frauds are left without kind=A" in table["reason"].iloc[0]
     assert "not run - no training frauds are left" in variant_sentence(table, "recall")

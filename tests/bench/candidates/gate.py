@@ -24,8 +24,15 @@ from pipeline.core.paths import Paths  # noqa: E402
 from pipeline.core.schema import Schema  # noqa: E402
 from pipeline.quality.gate import assess_pool, threshold_keys  # noqa: E402
 
-KEYS = ("quality_score", "quality_score_drop", "exact_copy_share", "dcr_ratio", "detection_auc",
-        "detection_auc_real_reference", "detection_auc_excess")
+KEYS = (
+    "quality_score",
+    "quality_score_drop",
+    "exact_copy_share",
+    "dcr_ratio",
+    "detection_auc",
+    "detection_auc_real_reference",
+    "detection_auc_excess",
+)
 
 
 def main(project: str, pools: list[str]) -> None:
@@ -38,8 +45,11 @@ def main(project: str, pools: list[str]) -> None:
         pool = pd.read_parquet(pool_file)
         report = assess_pool(seed, pool[schema.feature_names], holdout, schema, limits, seed=0)
         out = {k: report.get(k) for k in KEYS}
-        out["gate"] = "pass" if report["passed"] else "flagged: " + ", ".join(
-            n for n, c in report["checks"].items() if c["passed"] is False)
+        out["gate"] = (
+            "pass"
+            if report["passed"]
+            else "flagged: " + ", ".join(n for n, c in report["checks"].items() if c["passed"] is False)
+        )
         out["sdmetrics_privacy"] = report["sdmetrics_privacy"]
         print(json.dumps({"pool": Path(pool_file).name, "rows": len(pool), **out}))
 

@@ -89,8 +89,16 @@ def test_tz_aware_times_give_the_same_windows():
 
 @pytest.fixture(scope="module")
 def sim() -> pd.DataFrame:
-    return simulate_transactions(**{**defaults()["data"]["simulate"], "n_customers": 300, "n_terminals": 600,
-                                    "n_days": 30, "day_offset": 0, "seed": 4})
+    return simulate_transactions(
+        **{
+            **defaults()["data"]["simulate"],
+            "n_customers": 300,
+            "n_terminals": 600,
+            "n_days": 30,
+            "day_offset": 0,
+            "seed": 4,
+        }
+    )
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,31 @@ def _data(**kw):
 
 
 def test_types_decided_once():
-    df = pd.DataFrame({"f": [1.5, 2.0, np.nan], "i": [1, 2, 3], "b": [True, False, True], "c": ["a", "b", None],
-                       "txt_num": ["1", " 2.5", "3e2"], "cat": pd.Categorical(["1", "2", "1"]),
-                       "catnum": pd.Categorical([1, 2, 1]), "raw": [b"ab", b"cd", None],
-                       "code": [7.0, 12.0, np.nan]})
+    df = pd.DataFrame(
+        {
+            "f": [1.5, 2.0, np.nan],
+            "i": [1, 2, 3],
+            "b": [True, False, True],
+            "c": ["a", "b", None],
+            "txt_num": ["1", " 2.5", "3e2"],
+            "cat": pd.Categorical(["1", "2", "1"]),
+            "catnum": pd.Categorical([1, 2, 1]),
+            "raw": [b"ab", b"cd", None],
+            "code": [7.0, 12.0, np.nan],
+        }
+    )
     out, kinds, notes = clean_features(df, list(df.columns), _data(), categorical=["code"])
-    assert kinds == {"f": "numerical", "i": "numerical", "b": "numerical", "c": "categorical",
-                     "txt_num": "numerical", "cat": "categorical", "code": "categorical",
-                     "catnum": "categorical", "raw": "categorical"}
+    assert kinds == {
+        "f": "numerical",
+        "i": "numerical",
+        "b": "numerical",
+        "c": "categorical",
+        "txt_num": "numerical",
+        "cat": "categorical",
+        "code": "categorical",
+        "catnum": "categorical",
+        "raw": "categorical",
+    }
     assert out["catnum"].tolist() == ["1", "2", "1"] and out["raw"].tolist() == ["ab", "cd", None]
     assert out["txt_num"].tolist() == [1.0, 2.5, 300.0]
     assert out["code"].tolist() == ["7", "12", None]  # whole-number codes print without '.0'
@@ -41,8 +58,11 @@ def test_non_finite_become_missing_and_are_counted():
 
 def test_non_finite_rejected_on_request():
     df = pd.DataFrame({"x": [1.0, np.inf, 2.0]})
-    with pytest.raises(DataError, match=r"column 'x' has 1 infinite or out-of-range value\(s\) \(e.g. inf\); "
-                                        r"fix them in the file, or set data.non_finite: missing"):
+    with pytest.raises(
+        DataError,
+        match=r"column 'x' has 1 infinite or out-of-range value\(s\) \(e.g. inf\); "
+        r"fix them in the file, or set data.non_finite: missing",
+    ):
         clean_features(df, ["x"], _data(non_finite="reject"))
 
 
@@ -52,8 +72,9 @@ def test_stray_strings_rejected_with_examples_never_retyped():
     with pytest.raises(DataError) as e:
         clean_features(df, ["amount"], _data())
     msg = str(e.value)
-    assert msg.startswith("column 'amount' is numeric but 3 of its 103 values are not numbers "
-                          "(e.g. '12,50', '-', 'n/a')")
+    assert msg.startswith(
+        "column 'amount' is numeric but 3 of its 103 values are not numbers (e.g. '12,50', '-', 'n/a')"
+    )
     assert "data.coerce_numeric: true" in msg and "data.categorical_columns" in msg
 
 

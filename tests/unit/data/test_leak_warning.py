@@ -38,8 +38,10 @@ def test_label_proxies_named_either_direction_and_for_categoricals():
     features = [c for c in df.columns if c not in ("Class", "Time")]
     table, kinds, _ = clean_features(df, features, {"non_finite": "missing", "coerce_numeric": False, "csv": {}})
     schema = infer_schema(table, "Class", "Time", kinds=kinds)
-    leaks = {d["column"]: d for d in likely_leaks(pd.concat([schema.conform(table), table[["Class"]]], axis=1),
-                                                  schema, "Class")}
+    leaks = {
+        d["column"]: d
+        for d in likely_leaks(pd.concat([schema.conform(table), table[["Class"]]], axis=1), schema, "Class")
+    }
     assert set(leaks) == {"chargeback", "status", "inverse_score"}
     assert leaks["inverse_score"]["score"] == "lower values mean fraud"
     assert leaks["status"]["score"] == "fraud-rate per level"
@@ -49,8 +51,17 @@ def test_label_proxies_named_either_direction_and_for_categoricals():
 def test_prepare_prints_and_records_the_leak_and_the_summary_names_it(project, capsys):
     df = _with_proxies()[["Time", "amount", "v1", "count", "channel", "flag", "chargeback", "Class"]]
     p = base_params()
-    p["data"].update({"source": "csv", "path": "data/raw/t.csv", "label": "Class", "time_column": "Time",
-                      "id_columns": [], "meta_columns": [], "drop_columns": []})
+    p["data"].update(
+        {
+            "source": "csv",
+            "path": "data/raw/t.csv",
+            "label": "Class",
+            "time_column": "Time",
+            "id_columns": [],
+            "meta_columns": [],
+            "drop_columns": [],
+        }
+    )
     root = project(p)
     df.to_csv(root / "data/raw/t.csv", index=False)
     assert main(["--root", str(root), "prepare"]) == 0

@@ -29,8 +29,20 @@ from pipeline.experiment.detector import predict_scores, train_detector
 from pipeline.generators import generator_names, make_generator
 from tests.helpers import base_params, tiny, write_params
 
-NAMES = ["amount[eur]", "risk<score>", "a.value", "is_synthetic", "ü ñ", "x y", "0", "fraud", "(other)", "c0",
-         "amt", "n;items"]
+NAMES = [
+    "amount[eur]",
+    "risk<score>",
+    "a.value",
+    "is_synthetic",
+    "ü ñ",
+    "x y",
+    "0",
+    "fraud",
+    "(other)",
+    "c0",
+    "amt",
+    "n;items",
+]
 NUMERIC = ("float", "float_nonfinite", "int", "bool", "all_nan")
 CATEGORICAL = ("cat_small", "cat_single", "cat_huge", "mixed")
 KINDS = NUMERIC + CATEGORICAL + ("stray",)
@@ -87,11 +99,14 @@ def messy_cases(draw):
     if draw(st.booleans()):
         df = pd.concat([df, df.iloc[:20]], ignore_index=True)  # duplicate rows
     case = {
-        "frame": df, "kinds": dict(zip(names, kinds)),
+        "frame": df,
+        "kinds": dict(zip(names, kinds)),
         "sep": draw(st.sampled_from([",", ";", "|", "\t"])),
         "encoding": draw(st.sampled_from(["utf-8", "latin-1"])),
-        "declare_sep": draw(st.booleans()), "declare_encoding": draw(st.booleans()),
-        "coerce_numeric": draw(st.booleans()), "max_categories": draw(st.sampled_from([None, 10])),
+        "declare_sep": draw(st.booleans()),
+        "declare_encoding": draw(st.booleans()),
+        "coerce_numeric": draw(st.booleans()),
+        "max_categories": draw(st.sampled_from([None, 10])),
     }
     return case
 
@@ -113,12 +128,23 @@ def _expected_errors(case: dict) -> list[str]:
 def _params(case: dict) -> dict:
     p = base_params()
     has_time = "Time" in case["frame"].columns
-    p["data"].update({"source": "csv", "path": "data/raw/t.csv", "label": LABEL,
-                      "time_column": "Time" if has_time else None, "id_columns": [], "meta_columns": [],
-                      "drop_columns": [], "coerce_numeric": case["coerce_numeric"],
-                      "max_categories": case["max_categories"],
-                      "csv": {"sep": case["sep"] if case["declare_sep"] else None,
-                              "encoding": case["encoding"] if case["declare_encoding"] else None}})
+    p["data"].update(
+        {
+            "source": "csv",
+            "path": "data/raw/t.csv",
+            "label": LABEL,
+            "time_column": "Time" if has_time else None,
+            "id_columns": [],
+            "meta_columns": [],
+            "drop_columns": [],
+            "coerce_numeric": case["coerce_numeric"],
+            "max_categories": case["max_categories"],
+            "csv": {
+                "sep": case["sep"] if case["declare_sep"] else None,
+                "encoding": case["encoding"] if case["declare_encoding"] else None,
+            },
+        }
+    )
     p["split"].update({"train": 0.5, "gap": 0.0, "valid": 0.25, "test": 0.25, "min_frauds": 10})
     return p
 
@@ -155,16 +181,26 @@ def _check_usable(root: Path, case: dict) -> None:
             continue
         pool = gen.sample(12, seed=1)
         assert list(pool.columns) == schema.feature_names and len(pool) == 12
-    model, _ = train_detector(schema.to_model_frame(train), train[LABEL].to_numpy(),
-                              schema.to_model_frame(parts["valid"]), parts["valid"][LABEL].to_numpy(),
-                              {"n_estimators": 5, "max_depth": 2, "early_stopping_rounds": 2, "n_jobs": 1}, seed=0)
+    model, _ = train_detector(
+        schema.to_model_frame(train),
+        train[LABEL].to_numpy(),
+        schema.to_model_frame(parts["valid"]),
+        parts["valid"][LABEL].to_numpy(),
+        {"n_estimators": 5, "max_depth": 2, "early_stopping_rounds": 2, "n_jobs": 1},
+        seed=0,
+    )
     scores = predict_scores(model, schema.to_model_frame(parts["test"]))
     assert np.isfinite(scores).all()
 
 
 @pytest.mark.slow
-@settings(max_examples=25, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(case=messy_cases())
 def test_prepare_on_messy_tables_is_usable_or_one_line(case):
     with tempfile.TemporaryDirectory() as tmp:

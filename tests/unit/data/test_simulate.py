@@ -20,7 +20,7 @@ def default_tx() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def small_tx() -> pd.DataFrame:
-    return simulate_transactions(**{**SMALL, 'seed': 11})
+    return simulate_transactions(**{**SMALL, "seed": 11})
 
 
 def _day(tx: pd.DataFrame) -> pd.Series:
@@ -28,8 +28,8 @@ def _day(tx: pd.DataFrame) -> pd.Series:
 
 
 def test_same_seed_same_frame_other_seed_other_frame(small_tx):
-    pd.testing.assert_frame_equal(small_tx, simulate_transactions(**{**SMALL, 'seed': 11}), check_exact=True)
-    other = simulate_transactions(**{**SMALL, 'seed': 12})
+    pd.testing.assert_frame_equal(small_tx, simulate_transactions(**{**SMALL, "seed": 11}), check_exact=True)
+    other = simulate_transactions(**{**SMALL, "seed": 12})
     assert not (len(other) == len(small_tx) and other.equals(small_tx))
 
 
@@ -94,8 +94,8 @@ def test_scenario2_compromised_terminal_frauds_cluster(default_tx):
 
 
 def test_day_offset_gives_identical_days():
-    a = simulate_transactions(**{**SMALL, 'seed': 5, 'day_offset': 0})
-    b = simulate_transactions(**{**SMALL, 'seed': 5, 'day_offset': 10})
+    a = simulate_transactions(**{**SMALL, "seed": 5, "day_offset": 0})
+    b = simulate_transactions(**{**SMALL, "seed": 5, "day_offset": 10})
     da, db = _day(a), _day(b)
     assert db.min() == 10 and db.max() == 39
     overlap_a = a[da >= 10].reset_index(drop=True)
@@ -105,8 +105,8 @@ def test_day_offset_gives_identical_days():
 
 
 def test_start_date_shifts_times_only():
-    a = simulate_transactions(**{**SMALL, 'seed': 3})
-    b = simulate_transactions(**{**SMALL, 'seed': 3, 'start_date': "2024-03-01"})
+    a = simulate_transactions(**{**SMALL, "seed": 3})
+    b = simulate_transactions(**{**SMALL, "seed": 3, "start_date": "2024-03-01"})
     pd.testing.assert_series_equal(
         a["tx_datetime"] - pd.Timestamp("2025-01-01"), b["tx_datetime"] - pd.Timestamp("2024-03-01")
     )
@@ -114,8 +114,9 @@ def test_start_date_shifts_times_only():
 
 
 def test_tiny_radius_falls_back_to_nearest_terminal():
-    tx = simulate_transactions(**{**DEFAULTS, 'n_customers': 50, 'n_terminals': 80, 'n_days': 5, 'radius': 0.01,
-                                  'seed': 2})
+    tx = simulate_transactions(
+        **{**DEFAULTS, "n_customers": 50, "n_terminals": 80, "n_days": 5, "radius": 0.01, "seed": 2}
+    )
     legit = tx[tx["fraud_scenario"] == 0]
     assert legit.groupby("customer_id")["terminal_id"].nunique().max() == 1
     terms = tx.drop_duplicates("terminal_id").set_index("terminal_id")[["terminal_x", "terminal_y"]]

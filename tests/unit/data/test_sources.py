@@ -8,15 +8,18 @@ from pipeline.core.errors import DataError
 from pipeline.data.sources import apply_roles, normalise_labels, read_table
 
 
-@pytest.mark.parametrize("values, expected", [
-    ([0, 1, 1, 0], [0, 1, 1, 0]),
-    ([True, False, True, False], [1, 0, 1, 0]),
-    (["yes", "No", "YES", "no"], [1, 0, 1, 0]),
-    (["Y", "N", "y", "n"], [1, 0, 1, 0]),
-    (["fraud", "legit", "Fraud", "LEGIT"], [1, 0, 1, 0]),
-    (["true", "false", "True", "FALSE"], [1, 0, 1, 0]),
-    (["1", "0", "1", "0"], [1, 0, 1, 0]),
-])
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ([0, 1, 1, 0], [0, 1, 1, 0]),
+        ([True, False, True, False], [1, 0, 1, 0]),
+        (["yes", "No", "YES", "no"], [1, 0, 1, 0]),
+        (["Y", "N", "y", "n"], [1, 0, 1, 0]),
+        (["fraud", "legit", "Fraud", "LEGIT"], [1, 0, 1, 0]),
+        (["true", "false", "True", "FALSE"], [1, 0, 1, 0]),
+        (["1", "0", "1", "0"], [1, 0, 1, 0]),
+    ],
+)
 def test_labels_normalised(values, expected):
     assert normalise_labels(pd.Series(values), "y").tolist() == expected
 
@@ -28,8 +31,15 @@ def test_other_label_values_rejected(values):
 
 
 def _table():
-    return pd.DataFrame({"id": [1, 2, 3, 4], "t": [1.0, 2.0, 3.0, 4.0], "x": [1, 2, 3, 4], "c": list("abab"),
-                         "y": ["no", "yes", "no", "no"]})
+    return pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "t": [1.0, 2.0, 3.0, 4.0],
+            "x": [1, 2, 3, 4],
+            "c": list("abab"),
+            "y": ["no", "yes", "no", "no"],
+        }
+    )
 
 
 def test_roles_applied():
@@ -38,12 +48,15 @@ def test_roles_applied():
     assert src.table["y"].tolist() == [0, 1, 0, 0]
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"label": "missing"}, "label column 'missing' not found"),
-    ({"label": "y", "ids": ["nope"]}, r"data.id_columns names \['nope'\]"),
-    ({"label": "y", "drop": ["nope"]}, r"data.drop_columns names \['nope'\]"),
-    ({"label": "y", "time": "nope"}, "time column 'nope' not found"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"label": "missing"}, "label column 'missing' not found"),
+        ({"label": "y", "ids": ["nope"]}, r"data.id_columns names \['nope'\]"),
+        ({"label": "y", "drop": ["nope"]}, r"data.drop_columns names \['nope'\]"),
+        ({"label": "y", "time": "nope"}, "time column 'nope' not found"),
+    ],
+)
 def test_role_errors(kwargs, match):
     with pytest.raises(DataError, match=match):
         apply_roles(_table(), **kwargs)
@@ -102,8 +115,10 @@ def test_day_first_dates_decided_from_the_column_or_by_data_dayfirst():
     assert src.table["t"].tolist() == [pd.Timestamp("2024-01-13 10:30"), pd.Timestamp("2024-02-05 08:00")]
     with pytest.raises(DataError) as e:
         apply_roles(_timed(["05/01/2024", "06/02/2024"]), label="y", time="t")
-    assert str(e.value) == ("time column 't' has dates such as '05/01/2024', '06/02/2024' that read as day/month or "
-                            "month/day; set data.dayfirst: true (dd/mm/yyyy) or false (mm/dd/yyyy) in params.yaml")
+    assert str(e.value) == (
+        "time column 't' has dates such as '05/01/2024', '06/02/2024' that read as day/month or "
+        "month/day; set data.dayfirst: true (dd/mm/yyyy) or false (mm/dd/yyyy) in params.yaml"
+    )
     src = apply_roles(_timed(["05/01/2024", "06/02/2024"]), label="y", time="t", dayfirst=True)
     assert src.table["t"].tolist() == [pd.Timestamp("2024-01-05"), pd.Timestamp("2024-02-06")]
     with pytest.raises(DataError, match="contradict data.dayfirst: false; set data.dayfirst to true or null"):
@@ -113,8 +128,10 @@ def test_day_first_dates_decided_from_the_column_or_by_data_dayfirst():
 def test_bad_time_values_shown_with_examples():
     with pytest.raises(DataError) as e:
         apply_roles(_timed(["2024-01-05", "soon"]), label="y", time="t")
-    assert str(e.value) == ("time column 't' has 1 value(s) that are neither numbers nor dates (e.g. 'soon'); fix "
-                            "them or set data.time_column: null")
+    assert str(e.value) == (
+        "time column 't' has 1 value(s) that are neither numbers nor dates (e.g. 'soon'); fix "
+        "them or set data.time_column: null"
+    )
 
 
 def test_time_column_stored_as_the_parquet_index_is_found(tmp_path):
@@ -129,14 +146,23 @@ def test_names_with_spaces_shown_as_written():
     df = pd.DataFrame({" Class": [0, 1] * 3, "x ": range(6)})
     with pytest.raises(DataError) as e:
         apply_roles(df, label="Class")
-    assert str(e.value) == ("label column 'Class' not found (the table has ' Class', which differs by spaces or case: "
-                            "set data.label to ' Class' or fix the header); set data.label to one of: ' Class', 'x '")
+    assert str(e.value) == (
+        "label column 'Class' not found (the table has ' Class', which differs by spaces or case: "
+        "set data.label to ' Class' or fix the header); set data.label to one of: ' Class', 'x '"
+    )
     with pytest.raises(DataError, match=r"data.id_columns names \['x'\], which the table lacks \(the table has 'x '"):
         apply_roles(df, label=" Class", ids=["x"])
 
 
-@pytest.mark.parametrize("name, head", [("t.xlsx", b"PK\x03\x04rest"), ("t.csv", b"PK\x03\x04rest"),
-                                        ("t.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest"), ("t.xls", b"a,b\n")])
+@pytest.mark.parametrize(
+    "name, head",
+    [
+        ("t.xlsx", b"PK\x03\x04rest"),
+        ("t.csv", b"PK\x03\x04rest"),
+        ("t.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest"),
+        ("t.xls", b"a,b\n"),
+    ],
+)
 def test_excel_workbook_named_as_one(tmp_path, name, head):
     (tmp_path / name).write_bytes(head)
     with pytest.raises(DataError) as e:

@@ -66,6 +66,8 @@ def test_a_gap_smaller_than_one_timestamp_is_an_error_not_a_silent_zero():
     df["Time"] = pd.Timestamp("2025-01-01") + pd.to_timedelta(df.index // 200, unit="D")  # 10 days of 200 rows
     with pytest.raises(DataError) as e:
         split_table(df, "Class", "Time", 0.6, 0.05, 0.15, 0.2, min_frauds=5)
-    assert str(e.value).startswith("time column 'Time' has 10 distinct values for 2000 rows (e.g. 200 rows share "
-                                   "2025-01-01 00:00:00), so split.gap = 0.05 can only get ")
+    assert str(e.value).startswith(
+        "time column 'Time' has 10 distinct values for 2000 rows (e.g. 200 rows share "
+        "2025-01-01 00:00:00), so split.gap = 0.05 can only get "
+    )
     assert "use a finer time column (date and time)" in str(e.value)

@@ -28,13 +28,15 @@ FIT_SEED = 7
 
 
 def make_rows(rng, n, fraud):
-    return pd.DataFrame({
-        "amount": rng.lognormal(3 + fraud, 1, n),
-        "score": rng.normal(0.5 * fraud, 1, n),
-        "n_items": rng.integers(1, 8 + 4 * fraud, n),
-        "channel": rng.choice(CHANNELS, n, p=[0.4, 0.1, 0.2, 0.3] if fraud else [0.2, 0.2, 0.4, 0.2]),
-        LABEL: fraud,
-    })
+    return pd.DataFrame(
+        {
+            "amount": rng.lognormal(3 + fraud, 1, n),
+            "score": rng.normal(0.5 * fraud, 1, n),
+            "n_items": rng.integers(1, 8 + 4 * fraud, n),
+            "channel": rng.choice(CHANNELS, n, p=[0.4, 0.1, 0.2, 0.3] if fraud else [0.2, 0.2, 0.4, 0.2]),
+            LABEL: fraud,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +160,14 @@ def test_unknown_generator_lists_valid_names():
 
 def test_registry_names():
     assert set(generator_names()) == {
-        "ctgan", "tvae", "gaussian_copula", "copulagan", "smote", "borderline_smote", "adasyn", "random_oversample",
+        "ctgan",
+        "tvae",
+        "gaussian_copula",
+        "copulagan",
+        "smote",
+        "borderline_smote",
+        "adasyn",
+        "random_oversample",
         "arf",
     }
 
@@ -196,9 +205,11 @@ def test_grouped_levels_and_odd_names(name, data):
     """Schemas the input contract writes: rare levels grouped into an `other` level, names XGBoost rejects."""
     train, seed_set = data
     kept = sorted(CHANNELS)[:2]
-    features = [Feature("amount[eur]", "numerical", "float64", model_name="amount(eur)"),
-                *[f for f in SCHEMA.features if f.name not in ("amount", "channel")],
-                Feature("channel", "categorical", "object", kept + ["(other)"], other="(other)")]
+    features = [
+        Feature("amount[eur]", "numerical", "float64", model_name="amount(eur)"),
+        *[f for f in SCHEMA.features if f.name not in ("amount", "channel")],
+        Feature("channel", "categorical", "object", kept + ["(other)"], other="(other)"),
+    ]
     schema = Schema(label=LABEL, features=features)
     rename = {"amount": "amount[eur]"}
     gen = make_generator(name, tiny(name))
@@ -212,12 +223,16 @@ def test_grouped_levels_and_odd_names(name, data):
 @pytest.mark.parametrize("name", generator_names())
 def test_constant_and_all_nan_columns(name, data):
     train, seed_set = data
-    schema = Schema(label=LABEL, features=SCHEMA.features + [
-        Feature("const_f", "numerical", "float64"),
-        Feature("const_c", "categorical", "object", ["x", "y"]),
-        Feature("empty_f", "numerical", "float64"),
-        Feature("empty_c", "categorical", "object", ["z"]),
-    ])
+    schema = Schema(
+        label=LABEL,
+        features=SCHEMA.features
+        + [
+            Feature("const_f", "numerical", "float64"),
+            Feature("const_c", "categorical", "object", ["x", "y"]),
+            Feature("empty_f", "numerical", "float64"),
+            Feature("empty_c", "categorical", "object", ["z"]),
+        ],
+    )
     extra = {"const_f": 2.5, "const_c": "x", "empty_f": np.nan, "empty_c": None}
     train2, seed2 = train.assign(**extra), seed_set.assign(**extra)
     train2.loc[train2[LABEL] == 0, "const_c"] = "y"  # constant in the seed set only

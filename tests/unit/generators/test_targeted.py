@@ -69,8 +69,9 @@ def test_a_categorical_feature_can_be_the_target(data):
 
 def test_unmeetable_conditions_are_one_line_and_fast(data, monkeypatch):
     train, seed_set, scen = data
-    gen = make_generator("gaussian_copula", tiny("gaussian_copula")).fit(seed_set, SCHEMA, train=train, seed=1,
-                                                                        target=scen)
+    gen = make_generator("gaussian_copula", tiny("gaussian_copula")).fit(
+        seed_set, SCHEMA, train=train, seed=1, target=scen
+    )
     with pytest.raises(GeneratorError, match="'unknown', a value no seed fraud has"):
         gen.sample_targeted({"unknown": 5})
     # SDV gives up on a condition (its reject sampling found no row): one line naming the value, quickly
@@ -158,11 +159,17 @@ def test_a_targeted_pool_the_generator_cannot_make_is_left_out_with_its_reason(t
     paths = Paths.at(tmp_path)
     for seed in (0, 1):
         paths.quality_report("tvae", seed).parent.mkdir(parents=True)
-        targeted = ({"failed": "tvae could not sample 927 rows with fraud_scenario='1'", "passed": False} if seed
-                    else {"checks": {}, "passed": True})
+        targeted = (
+            {"failed": "tvae could not sample 927 rows with fraud_scenario='1'", "passed": False}
+            if seed
+            else {"checks": {}, "passed": True}
+        )
         paths.quality_report("tvae", seed).write_text(json.dumps({"checks": {}, "passed": True, "targeted": targeted}))
-    params = {"generators": {"tvae": {}}, "quality": {"exclude_failed": False},
-              "augment": {"fit_seeds": [0, 1], "target": {"column": "fraud_scenario", "policy": "balance"}}}
+    params = {
+        "generators": {"tvae": {}},
+        "quality": {"exclude_failed": False},
+        "augment": {"fit_seeds": [0, 1], "target": {"column": "fraud_scenario", "policy": "balance"}},
+    }
     out = excluded_generators(params, paths)
     assert out == {"tvae+target": "could not be sampled: tvae could not sample 927 rows with fraud_scenario='1'"}
 
@@ -180,14 +187,32 @@ def test_sample_stage_refuses_a_model_fitted_for_another_target(tmp_path, data):
     SCHEMA.save(paths.schema)
     train.assign(scenario=np.r_[["none"] * (len(train) - len(scen)), scen.to_numpy()]).to_parquet(paths.split("train"))
     train.to_parquet(paths.split("valid"))
-    gen = make_generator("smote", tiny("smote")).fit(seed_set, Schema.load(paths.schema), train=train, seed=0,
-                                                      target=scen)
+    gen = make_generator("smote", tiny("smote")).fit(
+        seed_set, Schema.load(paths.schema), train=train, seed=0, target=scen
+    )
     gen.save(paths.generator_model("smote", 0))
-    params = {"augment": {"shares": [0.5], "sample_seed": 0,
-                          "target": {"column": "channel", "policy": "balance", "weights": None}},
-              "quality": {k: None for k in ("min_quality_score", "max_quality_score_drop", "max_exact_copy_share",
-                                            "min_dcr_ratio", "max_detection_auc", "max_detection_auc_excess")}}
-    with pytest.raises(GeneratorError, match=r"was fitted for 'scenario', but augment.target.column is 'channel'; "
-                                             r"refit it \(dvc repro fit@smote-0\)"):
+    params = {
+        "augment": {
+            "shares": [0.5],
+            "sample_seed": 0,
+            "target": {"column": "channel", "policy": "balance", "weights": None},
+        },
+        "quality": {
+            k: None
+            for k in (
+                "min_quality_score",
+                "max_quality_score_drop",
+                "max_exact_copy_share",
+                "min_dcr_ratio",
+                "max_detection_auc",
+                "max_detection_auc_excess",
+            )
+        },
+    }
+    with pytest.raises(
+        GeneratorError,
+        match=r"was fitted for 'scenario', but augment.target.column is 'channel'; "
+        r"refit it \(dvc repro fit@smote-0\)",
+    ):
         sample.run(params, paths, "smote", 0)
     assert not paths.quality_report("smote", 0).exists() and not paths.pools("smote", 0).exists()
