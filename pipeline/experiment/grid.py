@@ -8,8 +8,8 @@ Every arm is trained once per detector seed. `id` (e.g. `ctgan@0.5`) names it in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 BASELINE, REWEIGHT, AUGMENTED = "baseline", "reweight", "augmented"
 
@@ -40,16 +40,16 @@ class Arm:
         return self.id.replace("@", "__s")
 
 
-def build_grid(params: dict[str, Any], excluded: set[str] | frozenset = frozenset()) -> list[Arm]:
-    """The baselines, then every pool (each generator's, then the targeted ones: `generators.targeting`) at each
-    synthetic share above 0."""
-    from pipeline.generators.targeting import pool_names
-
+def build_grid(
+    pools: Sequence[str], shares: Sequence[float], excluded: set[str] | frozenset = frozenset()
+) -> list[Arm]:
+    """The baselines, then every pool not excluded (in the order given: `experiment.plan` lists each generator's,
+    then the targeted ones) at each synthetic share above 0."""
     grid = [Arm(BASELINE), Arm(REWEIGHT)]
-    for name in pool_names(params):
+    for name in pools:
         if name in excluded:
             continue
-        for s in params["augment"]["shares"]:
+        for s in shares:
             if s > 0:
                 grid.append(Arm(AUGMENTED, name, float(s)))
     return grid

@@ -10,6 +10,7 @@ from pipeline.core.files import read_json, write_json
 from pipeline.core.paths import Paths
 from pipeline.core.provenance import file_fingerprint, json_hash
 from pipeline.core.schema import Schema
+from pipeline.experiment.plan import Plan
 from pipeline.ops.serving import serving_frame
 from pipeline.quality.reports import load_generator_reports
 
@@ -62,8 +63,9 @@ def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
             "thresholds": entry["thresholds"],
             "example": example,
         }
-    quality = load_generator_reports(train_report["generators"], paths, "quality", train_report["fit_seeds"])
-    fits = load_generator_reports(train_report["generators"], paths, "fit", train_report["fit_seeds"])
+    plan = Plan.from_report(train_report)
+    quality = load_generator_reports(list(plan.pools), paths, "quality", list(plan.fit_seeds))
+    fits = load_generator_reports(list(plan.pools), paths, "fit", list(plan.fit_seeds))
     files = [
         p
         for p in (
@@ -96,9 +98,9 @@ def build_bundle(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
         "quality": quality,
         "fits": fits,
         "detector_params": params["detector"],
-        "generators": train_report["generators"],
-        "shares": train_report["shares"],
-        "seeds": train_report["seeds"],
+        "generators": list(plan.pools),
+        "shares": list(plan.shares),
+        "seeds": list(plan.seeds),
         "data_fingerprint": file_fingerprint([paths.split(n) for n in ("train", "valid", "test")]),
         "params_hash": json_hash({k: params[k] for k in RESULT_SECTIONS}),
         "source": source,

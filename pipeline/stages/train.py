@@ -22,30 +22,9 @@ from pipeline.core.paths import Paths
 from pipeline.core.schema import Schema
 from pipeline.experiment.blend import blend, draw_synthetic
 from pipeline.experiment.detector import detector_bytes, train_detector
-from pipeline.experiment.grid import AUGMENTED, REWEIGHT, build_grid
-from pipeline.generators.targeting import pool_names, split_name
-from pipeline.quality.reports import failed_checks, load_generator_reports
-
-
-def excluded_generators(params: dict[str, Any], paths: Paths) -> dict[str, str]:
-    """Pools left out of training, with the reason: a targeted pool the generator could not make, and (when
-    quality.exclude_failed is true) pools that failed the quality gate (any fit's pool)."""
-    fit_seeds = params["augment"]["fit_seeds"]
-    for name in params["generators"]:
-        for f in fit_seeds:
-            if not paths.quality_report(name, f).exists():
-                raise DataError(
-                    f"{paths.quality_report(name, f)} not found; run the sample stage for {name} "
-                    f"(dvc repro sample@{name}-{f})"
-                )
-    out = {}
-    for name, report in load_generator_reports(pool_names(params), paths, "quality", fit_seeds).items():
-        failed = [r["failed"] for r in (report.get("per_fit") or {"": report}).values() if r.get("failed")]
-        if failed:  # a targeted pool the generator could not make (sample@G-F said why)
-            out[name] = "could not be sampled: " + failed[0]
-        elif params["quality"]["exclude_failed"] and not report.get("passed", True):
-            out[name] = "failed quality checks: " + ", ".join(failed_checks(report))
-    return out
+from pipeline.experiment.grid import AUGMENTED, REWEIGHT
+from pipeline.experiment.plan import build_plan
+from pipeline.generators.targeting import split_name
 
 
 def _read_pool(paths: Paths, name: str, fit_seed: int) -> pd.DataFrame:
@@ -130,21 +109,11 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     valid = pd.read_parquet(paths.split("valid"))
     label = schema.label
     X_valid, y_valid = schema.to_model_frame(valid), valid[label].to_numpy()
-    excluded = excluded_generators(params, paths)
-    grid = build_grid(params, excluded=set(excluded))
-    fit_seeds = params["augment"]["fit_seeds"]
-    pools = {
-        (name, f): _read_pool(paths, name, f) for name in {c.generator for c in grid if c.generator} for f in fit_seeds
-    }
+    plan = build_plan(params, paths)
+    pools = {(name, f): _read_pool(paths, name, f) for name in plan.blended_pools for f in plan.fit_seeds}
     det = params["detector"]
     t_start = time.perf_counter()
-    # every (arm, generator fit, detector seed); the baselines have no generator, so no fit
-    units = [
-        (arm, f if arm.kind == AUGMENTED else None, seed)
-        for arm in grid
-        for f in (fit_seeds if arm.kind == AUGMENTED else [None])
-        for seed in det["seeds"]
-    ]
+    units = plan.units()
     finished = []
 
     def progress(i: int, result: tuple) -> None:
@@ -211,11 +180,7 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
             )
     report = {
         "detectors": records,
-        "excluded_generators": excluded,
-        "seeds": det["seeds"],
-        "fit_seeds": fit_seeds,
-        "shares": params["augment"]["shares"],
-        "generators": pool_names(params),
+        **plan.record(),
         "engine": det["engine"],
         "train_rows": n_rows,
         "train_frauds": n_fraud,

@@ -13,8 +13,7 @@ from pipeline.experiment.grid import AUGMENTED, BASELINE, REWEIGHT, Arm, build_g
 
 
 def test_grid_has_both_baselines_and_every_generator_at_every_positive_share():
-    params = {"generators": {"ctgan": {}, "smote": {}}, "augment": {"shares": [0.0, 0.5, 0.25], "target": None}}
-    grid = build_grid(params, excluded={"smote"})
+    grid = build_grid(["ctgan", "smote"], [0.0, 0.5, 0.25], excluded={"smote"})
     assert [a.id for a in grid] == ["baseline", "reweight", "ctgan@0.5", "ctgan@0.25"]
     assert grid[0] == Arm(BASELINE) and grid[1].kind == REWEIGHT and grid[2].kind == AUGMENTED
     assert grid[2].title == "ctgan @ 50%" and grid[0].title == "real-only baseline"
@@ -22,11 +21,7 @@ def test_grid_has_both_baselines_and_every_generator_at_every_positive_share():
 
 
 def test_targeted_pools_are_arms_beside_the_untargeted_ones():
-    params = {
-        "generators": {"ctgan": {}, "smote": {}},
-        "augment": {"shares": [0.5], "target": {"column": "s", "policy": "balance", "weights": None}},
-    }
-    grid = build_grid(params, excluded={"smote+target"})
+    grid = build_grid(["ctgan", "smote", "ctgan+target", "smote+target"], [0.5], excluded={"smote+target"})
     assert [a.id for a in grid] == ["baseline", "reweight", "ctgan@0.5", "smote@0.5", "ctgan+target@0.5"]
     assert grid[-1].title == "ctgan+target @ 50%" and grid[-1].dirname == "ctgan+target__s0.5"
 

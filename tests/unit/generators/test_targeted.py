@@ -154,7 +154,7 @@ def test_a_targeted_pool_the_generator_cannot_make_is_left_out_with_its_reason(t
     import json
 
     from pipeline.core.paths import Paths
-    from pipeline.stages.train import excluded_generators
+    from pipeline.experiment.plan import build_plan
 
     paths = Paths.at(tmp_path)
     for seed in (0, 1):
@@ -168,10 +168,18 @@ def test_a_targeted_pool_the_generator_cannot_make_is_left_out_with_its_reason(t
     params = {
         "generators": {"tvae": {}},
         "quality": {"exclude_failed": False},
-        "augment": {"fit_seeds": [0, 1], "target": {"column": "fraud_scenario", "policy": "balance"}},
+        "augment": {
+            "fit_seeds": [0, 1],
+            "shares": [0, 0.5],
+            "target": {"column": "fraud_scenario", "policy": "balance"},
+        },
+        "detector": {"seeds": [0]},
     }
-    out = excluded_generators(params, paths)
-    assert out == {"tvae+target": "could not be sampled: tvae could not sample 927 rows with fraud_scenario='1'"}
+    plan = build_plan(params, paths)
+    assert plan.excluded == {
+        "tvae+target": "could not be sampled: tvae could not sample 927 rows with fraud_scenario='1'"
+    }
+    assert [a.id for a in plan.arms] == ["baseline", "reweight", "tvae@0.5"] and plan.blended_pools == ["tvae"]
 
 
 def test_sample_stage_refuses_a_model_fitted_for_another_target(tmp_path, data):
