@@ -298,7 +298,7 @@ def _sdmetrics_properties(
     real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema, pairs: list[tuple[str, str]]
 ) -> tuple[Any, Any, Any, pd.DataFrame]:
     """The same numbers from SDMetrics' two single-table properties, the pair trends over `pairs` only (for every
-    pair this equals `_sdmetrics_report`: tests/unit/test_quality.py)."""
+    pair this equals `_sdmetrics_report`: tests/unit/quality/test_quality.py)."""
     from sdmetrics.reports.single_table._properties import ColumnPairTrends, ColumnShapes
 
     metadata = schema.sdv_metadata_dict()

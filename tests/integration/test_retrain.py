@@ -27,7 +27,7 @@ def _params():
     p["unseen"].update({"column": None, "generators": ["gaussian_copula"]})
     # the shipped guardrails (retrain.allow_flagged_pool: false): publish registers only an admissible challenger (a
     # baseline, or a blend whose pool passed the gate), so the loop closes by default; the pool guardrail has its
-    # own tests in tests/unit/test_retrain_logic.py
+    # own tests in tests/unit/ops/test_retrain_logic.py
     return p
 
 
