@@ -114,8 +114,8 @@ class Backend:
         self.worker_memory = worker_memory
         self.min_tasks = min_tasks
         self.connect_timeout_s = connect_timeout_s
-        self._client = None
-        self._cluster = None
+        self._client: Any = None  # a distributed.Client once started (distributed is imported only then)
+        self._cluster: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def __enter__(self) -> Backend:

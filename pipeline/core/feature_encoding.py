@@ -10,13 +10,17 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 import pandas as pd
 
-from pipeline.core.schema import MISSING_TOKEN
+from pipeline.core.schema import MISSING_TOKEN, none_where
+
+Table = TypeVar("Table", pd.DataFrame, pd.Series)
 
 
-def tokens(values: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
+def tokens(values: Table) -> Table:
     """Categorical values as objects, missing ones as `MISSING_TOKEN`."""
     return values.astype(object).where(values.notna(), MISSING_TOKEN)
 
@@ -83,5 +87,5 @@ class Encoder:
         """Scaled numbers back to their units; `MISSING_TOKEN` back to None."""
         out = pd.concat([(nums * self.stds + self.means).reset_index(drop=True), cats.reset_index(drop=True)], axis=1)
         for c in self.cat_cols:
-            out[c] = out[c].astype(object).where(out[c] != MISSING_TOKEN, None)
+            out[c] = none_where(out[c], out[c] == MISSING_TOKEN)
         return out

@@ -61,6 +61,11 @@ RESERVED_PREFIX = "pipeline."
 MISSING_TOKEN = "\x00missing"
 
 
+def none_where(values: pd.Series, missing: pd.Series | np.ndarray) -> pd.Series:
+    """The values as Python objects, None where `missing` is true (`values.isna()`: None, NaN, NaT and pd.NA)."""
+    return values.astype(object).where(~np.asarray(missing, dtype=bool), None)  # type: ignore[call-overload]
+
+
 def as_text(col: pd.Series) -> pd.Series:
     """Values as strings (missing stays missing); whole floats print without '.0' (a code 7.0 -> '7')."""
     if pd.api.types.is_float_dtype(col):
@@ -70,7 +75,7 @@ def as_text(col: pd.Series) -> pd.Series:
             return pd.Series(
                 [None if not f else str(int(v)) for v, f in zip(vals, finite)], index=col.index, dtype=object
             )
-    out = col.astype(object).where(col.notna(), None)
+    out = none_where(col, col.isna())
     return out.map(
         lambda v: v if v is None else v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
     ).astype(object)
@@ -89,7 +94,7 @@ def plain_number(col: pd.Series) -> bool:
 def _categorical_values(f: Feature, col: pd.Series) -> pd.Series:
     """A categorical feature's values as strings, missing as None (an empty string is missing, as in a CSV file and
     a JSON request); with rare levels grouped, a level outside the kept ones becomes the `other` level."""
-    out = col.astype(object).where(col.notna(), None)
+    out = none_where(col, col.isna())
     out = out.map(lambda v: None if v is None or str(v).strip() == "" else str(v)).astype(object)
     if f.other is not None:
         kept = set(f.categories or [])

@@ -64,7 +64,11 @@ def cell_hits(
     of `X_test_fraud` it alerts."""
     share, seed = unit
     label = schema.label
-    data = sub if share is None else blend(sub, pool, share, seed=seed, label=label)[0]
+    if share is None:
+        data = sub
+    else:
+        assert pool is not None, "an augmented detector needs its pool"
+        data = blend(sub, pool, share, seed=seed, label=label)[0]
     model, _ = train_detector(
         schema.to_model_frame(data), data[label].to_numpy(), X_valid, y_valid, detector, seed=seed
     )

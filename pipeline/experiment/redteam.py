@@ -208,7 +208,7 @@ def strongest(table: pd.DataFrame) -> str | None:
 
 def _judged(table: pd.DataFrame, verdict: str) -> dict[str, list[str]]:
     rows = table[(table["tactic"] != CLEAN) & (table["verdict"] == verdict)]
-    return {title: list(g["tactic"]) for title, g in rows.groupby("title", sort=False)}
+    return {str(title): list(g["tactic"]) for title, g in rows.groupby("title", sort=False)}
 
 
 def summary_sentence(table: pd.DataFrame) -> str:
@@ -291,7 +291,7 @@ def metrics(table: pd.DataFrame) -> dict[str, Any]:
             continue
         out[role] = {"config": str(rows["config"].iloc[0])}
         for _, r in rows.iterrows():
-            entry = {"recall": float(r["recall"]), "drop": float(r["drop"])}
+            entry: dict[str, Any] = {"recall": float(r["recall"]), "drop": float(r["drop"])}
             if role == "challenger" and r["kind"] != BASELINE:
                 entry.update({"diff": float(r["diff"]), "verdict": str(r["verdict"])})
             out[role][str(r["tactic"])] = entry

@@ -495,7 +495,8 @@ def sweep_markdown(
     else:
         per_series = {cfg: series_sentence(g, headline_text) for cfg, g in ok.groupby("config", sort=False)}
         score = ok.groupby("config", sort=False).apply(
-            lambda g: ((g["verdict"] == VERDICT_HELPS).sum(), g["diff"].mean()), include_groups=False
+            lambda g: ((g["verdict"] == VERDICT_HELPS).sum(), g["diff"].mean()),
+            include_groups=False,  # type: ignore[call-overload]  # pandas-stubs 2.3 lacks include_groups
         )
         lead = score.sort_values(ascending=False).index[0]
         base = ok.drop_duplicates("n_frauds").sort_values("n_frauds")

@@ -30,13 +30,13 @@ import pandas as pd
 
 from pipeline.core.checks import Bool, Check, Float, Int
 from pipeline.core.feature_encoding import tokens
-from pipeline.core.schema import MISSING_TOKEN
+from pipeline.core.schema import MISSING_TOKEN, none_where
 from pipeline.generators.base import Generator
 
 
 def _arf_module():
     if not hasattr(np, "in1d"):  # numpy 2 removed the alias arfpy 0.1.1 still calls
-        np.in1d = np.isin
+        np.in1d = np.isin  # type: ignore[attr-defined]
     from arfpy import arf
 
     return arf
@@ -56,6 +56,14 @@ class ARFGenerator(Generator):
         "early_stop": (Bool(), True),
         "n_jobs": (Int(1), 1),
     }
+
+    # hyperparameters (set from `parameters` by Generator.__init__)
+    num_trees: int
+    min_node_size: int
+    max_iters: int
+    delta: float
+    early_stop: bool
+    n_jobs: int
 
     def _frame(self, data: pd.DataFrame) -> pd.DataFrame:
         out = pd.DataFrame(index=data.index)
@@ -102,14 +110,14 @@ class ARFGenerator(Generator):
                 out[col] = pd.to_numeric(raw[col], errors="coerce").astype("float64")
             else:
                 values = raw[col].astype(object).map(lambda v: None if v is None else str(v))
-                out[col] = values.where(values != MISSING_TOKEN, None)
+                out[col] = none_where(values, values == MISSING_TOKEN)
         return out.reset_index(drop=True)
 
     def _sample(self, n: int, seed: int) -> pd.DataFrame:
         return self._forge(n)
 
     def _sample_targeted(self, counts: dict[str, int], seed: int) -> pd.DataFrame:
-        col = self._target_name
+        col, _ = self._require_target("sample_targeted")
         if not self._target_modelled:  # a constant feature: every row has the one value
             return self._forge(sum(counts.values())).assign(**{col: next(iter(counts))})
         got: dict[str, list[pd.DataFrame]] = {v: [] for v in counts}

@@ -44,7 +44,7 @@ import pandas as pd
 from pipeline.core.checks import Check, Section, validate_all
 from pipeline.core.errors import ConfigError, GeneratorError, PipelineError
 from pipeline.core.files import atomic_path
-from pipeline.core.schema import Schema, as_text
+from pipeline.core.schema import Schema, as_text, none_where
 from pipeline.data.segments import MISSING_SEGMENT
 
 _MAX_WARNINGS_KEPT = 10
@@ -125,7 +125,7 @@ class Generator(ABC):
                 "set data.max_categories in params.yaml instead"
             )
         params = validate_all(
-            Section(self.parameters), copy.deepcopy(hyperparameters), f"generator '{self.name}' hyperparameters"
+            Section(dict(self.parameters)), copy.deepcopy(hyperparameters), f"generator '{self.name}' hyperparameters"
         )
         self._hyperparameter_names = list(params)
         for key, value in params.items():
@@ -293,7 +293,7 @@ class Generator(ABC):
     ) -> dict[str, Any]:
         """The notes: `fit_info`, what the fit did (rows, columns, seconds, warnings) with `_fit`'s own entries
         merged in and its notes followed by the removed columns' note."""
-        fit_info = {
+        fit_info: dict[str, Any] = {
             "fit_seconds": round(seconds, 4),
             "rows": n_rows,
             "columns": len(self._columns),
@@ -408,27 +408,30 @@ class Generator(ABC):
 
     def target_counts(self) -> dict[str, int]:
         """Seed rows per value of the target column (missing values under `MISSING_SEGMENT`), largest first."""
-        self._require_target("target_counts")
-        values, counts = np.unique(self._target_values.astype(str), return_counts=True)
+        _, per_row = self._require_target("target_counts")
+        values, counts = np.unique(per_row.astype(str), return_counts=True)
         order = sorted(zip(values, counts), key=lambda vc: (-vc[1], vc[0]))
         return {str(v): int(c) for v, c in order}
 
-    def _require_target(self, what: str) -> None:
+    def _require_target(self, what: str) -> tuple[str, np.ndarray]:
+        """The target column's name and its value per seed row; an error when the generator was not fitted with
+        one."""
         if not getattr(self, "_fitted", False):
             raise GeneratorError(f"{self.name} generator is not fitted; call fit(seed_set, schema) before {what}()")
-        if getattr(self, "_target_name", None) is None:
+        name, values = getattr(self, "_target_name", None), getattr(self, "_target_values", None)
+        if name is None or values is None:
             raise GeneratorError(
                 f"{self.name} was fitted without a target column; refit it with augment.target set "
                 f"(fit(..., target=values)) to use {what}()"
             )
+        return name, values
 
     def sample_targeted(self, counts: dict[str, int], seed: int = 0) -> pd.DataFrame:
         """counts[v] new rows whose target column is v, for each value v (in the order given), with the feature
         columns and the target column. A value no seed row has, or the missing value, is an error naming it."""
-        self._require_target("sample_targeted")
+        col, _ = self._require_target("sample_targeted")
         seed = _check_seed(seed, f"{self.name}.sample_targeted")
         known = self.target_counts()
-        col = self._target_name
         for value, k in counts.items():
             if isinstance(k, bool) or not isinstance(k, Integral) or k < 0:
                 raise GeneratorError(
@@ -462,10 +465,11 @@ class Generator(ABC):
 
     def _keep_seen(self, col: str, values: pd.Series) -> pd.Series:
         seen = self._seen_categories[col]
-        as_str = values.astype(object).where(values.notna(), None).map(lambda v: v if v is None else str(v))
+        as_str = none_where(values, values.isna()).map(lambda v: v if v is None else str(v))
         bad = as_str.map(lambda v: v not in seen)
         if bad.any():
-            as_str = as_str.where(~bad, self._category_mode.get(col))
+            mode = self._category_mode.get(col)
+            as_str = none_where(as_str, bad) if mode is None else as_str.where(~bad, mode)
         return as_str
 
     # -- persistence ---------------------------------------------------------------------

@@ -100,6 +100,8 @@ class Oversampler(Generator):
         )
         if self._encoder.reference_has_missing:
             notes.append("NaN in numerical columns imputed with the seed-set median before resampling")
+        # the resampling matrix: numbers, or a frame of numbers and category tokens (SMOTENC-style samplers)
+        self._X: np.ndarray | pd.DataFrame
         if self._cat_cols and self.encodes_categoricals:
             self._X = self._encoder.one_hot(both)
             notes.append("categorical columns one-hot encoded for resampling and decoded by argmax")
@@ -166,8 +168,8 @@ class Oversampler(Generator):
     def _sample_targeted(self, counts: dict[str, int], seed: int) -> pd.DataFrame:
         """Per-segment oversampling: for segment v only v's seed rows are the minority class (every legitimate
         row stays), so new rows are made from v's rows and their neighbours within v."""
-        col = self._target_name
-        segments = self._target_values.astype(str)
+        col, per_row = self._require_target("sample_targeted")
+        segments = per_row.astype(str)
         n_legit = len(self._y) - self._n_fraud
         saved = (self._X, self._y, self._n_fraud)
         parts = []
@@ -230,6 +232,9 @@ class BorderlineSMOTEGenerator(Oversampler):
         "kind": (Str(("borderline-1", "borderline-2")), "borderline-1"),
         "standardize": (Bool(), True),
     }
+
+    m_neighbors: int  # hyperparameters (set from `parameters` by Generator.__init__)
+    kind: str
 
     def _m(self) -> int:
         return max(1, min(self.m_neighbors, len(self._y) - 1))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import pandas as pd
 
@@ -172,7 +172,7 @@ class SDVGenerator(Generator):
     def _sample_targeted(self, counts: dict[str, int], seed: int) -> pd.DataFrame:
         from sdv.sampling import Condition
 
-        col = self._target_name
+        col, _ = self._require_target("sample_targeted")
         synthesizer = self._synthesizer
         if not getattr(self, "_target_modelled", False):  # a constant feature: one value only
             return self._sample(sum(counts.values()), seed).assign(**{col: next(iter(counts))})
@@ -271,10 +271,12 @@ class TVAEGenerator(SDVGenerator):
         "loss_factor": (Float(0.0, lo_open=True), 2),
     }
 
+    epochs: int  # a hyperparameter (set from `parameters` by Generator.__init__)
+
     def _loss_info(self) -> dict[str, Any]:
         losses = self._synthesizer.get_loss_values()
         per_epoch = losses.groupby("Epoch", sort=True)["Loss"].mean() if len(losses) else pd.Series(dtype=float)
-        curve = [{"epoch": int(epoch), "loss": float(loss)} for epoch, loss in per_epoch.items()]
+        curve = [{"epoch": int(cast(int, epoch)), "loss": float(loss)} for epoch, loss in per_epoch.items()]
         return {
             "epochs": getattr(self, "_epochs_used", self.epochs),
             "loss_curve": curve,

@@ -14,6 +14,7 @@ untargeted `<generator>@0.5`, and gets overall and segment verdicts like any oth
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ def split_name(pool_name: str) -> tuple[str, bool]:
     return pool_name, False
 
 
-def pool_names(params: dict[str, Any]) -> list[str]:
+def pool_names(params: Mapping[str, Any]) -> list[str]:
     """Every pool the train stage blends: each generator's, then each generator's targeted pool (when
     augment.target is set)."""
     names = list(params["generators"])

@@ -61,8 +61,8 @@ def drift(reference: dict[str, Any] | None, train: pd.DataFrame, schema, basis: 
             cats = sorted(set(ref["shares"]) | set(now["features"][name]["shares"]))
             psi[name] = round(
                 _psi(
-                    [ref["shares"].get(c, 0.0) for c in cats],
-                    [now["features"][name]["shares"].get(c, 0.0) for c in cats],
+                    np.array([ref["shares"].get(c, 0.0) for c in cats]),
+                    np.array([now["features"][name]["shares"].get(c, 0.0) for c in cats]),
                 ),
                 6,
             )

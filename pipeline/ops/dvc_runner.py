@@ -28,6 +28,7 @@ def run_dvc(paths: Paths, args: list[str]) -> None:
         [exe, *args], cwd=paths.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     lines: list[str] = []
+    assert proc.stdout is not None  # stdout=PIPE
     try:
         for line in proc.stdout:
             sys.stdout.write(line)

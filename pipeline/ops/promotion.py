@@ -84,7 +84,7 @@ def decide(
     }
     if redteam_recalls:
         drops = {t: round(champ - chall, 6) for t, (champ, chall) in redteam_recalls.items()}
-        tactic = max(drops, key=drops.get)  # the worst tactic (first listed on a tie)
+        tactic = max(drops, key=lambda t: drops[t])  # the worst tactic (first listed on a tie)
         checks["redteam"] = {
             "passed": all(d <= max_redteam_drop for d in drops.values()),
             "max_drop": max_redteam_drop,

@@ -14,9 +14,10 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 import mlflow.models  # noqa: E402
 import mlflow.pyfunc  # noqa: E402
+from mlflow.pyfunc.model import PythonModel  # noqa: E402
 
 
-class ServingModel(mlflow.pyfunc.PythonModel):
+class ServingModel(PythonModel):
     """The registered model: raw feature rows in (the user's column names, categoricals as strings); score,
     decision (alert | review | pass) and reasons out. All the logic is `pipeline.ops.serving.Scorer`; a request it
     cannot score becomes an MLflow error with the reason, which `mlflow models serve` answers with HTTP 400."""

@@ -40,7 +40,7 @@ import pandas as pd
 from pipeline.core.errors import DataError
 from pipeline.core.files import read_json
 from pipeline.core.formats import percent
-from pipeline.core.schema import RESERVED_PREFIX, Schema, plain_dtype
+from pipeline.core.schema import RESERVED_PREFIX, Schema, none_where, plain_dtype
 from pipeline.experiment.metrics import threshold_at_fpr
 
 ALERT, REVIEW, PASS = "alert", "review", "pass"
@@ -197,7 +197,7 @@ class Scorer:
         if len(self._numerical):
             unique, dtypes = rows.columns.is_unique, rows.dtypes
             if unique and all(_plain(d) for d in dtypes):  # a table of numbers (a served request): one conversion
-                at = rows.columns.get_indexer(self._numerical)
+                at = rows.columns.get_indexer(pd.Index(self._numerical))
                 values = rows.to_numpy(dtype="float64", na_value=np.nan)[:, at]
             elif n:
                 values = np.column_stack(
@@ -216,7 +216,7 @@ class Scorer:
             missing[:, self._numerical_at] = np.isnan(values)
         for i, f, codes, kept in self._categorical:
             col = rows[f.name]
-            raw = col.astype(object).where(col.notna(), None).to_numpy(dtype=object)
+            raw = none_where(col, col.isna()).to_numpy(dtype=object)
             code = np.full(n, np.nan)
             for r, v in enumerate(raw):
                 if v is None:
@@ -226,9 +226,7 @@ class Scorer:
                 if text.strip() == "":
                     missing[r, i] = isinstance(v, str)
                     continue
-                if kept is not None and text not in kept:
-                    text = f.other
-                code[r] = codes.get(text, np.nan)
+                code[r] = codes.get(f.other if kept is not None and text not in kept else text, np.nan)  # type: ignore[arg-type]  # other is set when kept is
             X[:, i] = code
         return X, missing
 

@@ -137,13 +137,15 @@ def ensure_experiment(client: MlflowClient, name: str, root: Path, uri: str) -> 
 # Publishing
 # ----------------------------------------------------------------------------------------
 def _flatten(d: dict, prefix: str = "") -> dict[str, float]:
-    out = {}
+    out: dict[str, float] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
             out.update(_flatten(v, key + "."))
-        elif not isinstance(v, (str, bool)) and finite_or_none(v) is not None:
-            out[key] = finite_or_none(v)
+        elif not isinstance(v, (str, bool)):
+            number = finite_or_none(v)
+            if number is not None:
+                out[key] = number
     return out
 
 
@@ -349,8 +351,9 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
                 params[f"generator.{k}"] = str(v)[:500]
             mlflow.log_metric("generator.fit_seconds", float(fit.get("fit_seconds") or 0.0))
         mlflow.log_params(params)
-        numeric = {}
-        for col, v in row.items():
+        numeric: dict[str, float] = {}
+        columns = {str(col): v for col, v in row.items()}
+        for col, v in columns.items():
             if col.endswith("_per_seed") or col in ("share", "n_seeds", "n_fits", "n_real_fraud", "n_synthetic"):
                 continue
             val = finite_or_none(v) if not isinstance(v, (str, bool)) else None
@@ -362,11 +365,11 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
         fits = str(row.get("fit_seeds", "") if isinstance(row.get("fit_seeds"), str) else "").split()
         seeds = str(row["seeds"]).split()
         prefixes = [f"fit{fits[i * len(fits) // len(seeds)]}." if len(fits) > 1 else "" for i in range(len(seeds))]
-        for col, v in row.items():
+        for col, v in columns.items():
             if col.endswith("_per_seed") and isinstance(v, str) and v:
                 name = "seed." + col[: -len("_per_seed")]
-                for prefix, seed, val in zip(prefixes, seeds, v.split()):
-                    fv = finite_or_none(val)
+                for prefix, seed, text in zip(prefixes, seeds, v.split()):
+                    fv = finite_or_none(text)
                     if fv is not None:
                         mlflow.log_metric(prefix + name, fv, step=int(seed))
         # the report tables' rows of this configuration: per segment, per held-out variant (real-only: the
@@ -440,12 +443,12 @@ def serving_signature(schema) -> Any:
 
     from pipeline.ops.serving import OUTPUT_COLUMNS
 
-    inputs = [
+    inputs: list[Any] = [
         ColSpec("string" if f.is_categorical else AnyType() if f.is_integer else "double", f.name)
         for f in schema.features
     ]
     score, decision, reasons = OUTPUT_COLUMNS
-    outputs = [ColSpec("double", score), ColSpec("string", decision), ColSpec("string", reasons)]
+    outputs: list[Any] = [ColSpec("double", score), ColSpec("string", decision), ColSpec("string", reasons)]
     return ModelSignature(inputs=MlflowSchema(inputs), outputs=MlflowSchema(outputs))
 
 
@@ -537,8 +540,8 @@ def log_retrain(root: Path, experiment: str, record: dict[str, Any], parent_run_
     if parent_run_id:
         for k, v in metrics.items():
             client.log_metric(parent_run_id, k, v)
-        for k, v in tags.items():
-            client.set_tag(parent_run_id, k, v)
+        for tag, text in tags.items():
+            client.set_tag(parent_run_id, tag, text)
         client.log_dict(parent_run_id, record, "retrain.json")
     else:
         run = client.create_run(exp_id, run_name=f"retrain {record.get('time')}: {record.get('decision')}", tags=tags)

@@ -237,7 +237,7 @@ def column_pairs(schema: Schema, limit: int = MAX_COLUMN_PAIRS) -> tuple[list[tu
 def _quality_report(
     seed_df: pd.DataFrame, pool_df: pd.DataFrame, schema: Schema, max_pairs: int = MAX_COLUMN_PAIRS
 ) -> dict[str, Any]:
-    empty = {
+    empty: dict[str, Any] = {
         "quality_score": None,
         "column_shapes": None,
         "column_pair_trends": None,
@@ -340,7 +340,7 @@ def _sdmetrics_privacy(
             over = DCROverfittingProtection.compute_breakdown(seed_x, pool_x, hold_x, metadata, _TABLE)
             # its random baseline rows come from an unseeded generator unless the class carries a `_seed`: the
             # same params must give the same numbers
-            seeded = type("SeededDCRBaselineProtection", (DCRBaselineProtection,), {"_seed": seed})
+            seeded: Any = type("SeededDCRBaselineProtection", (DCRBaselineProtection,), {"_seed": seed})
             base = seeded.compute_breakdown(seed_x, pool_x, metadata, _TABLE)
         return {
             "dcr_overfitting_protection": finite_or_none(over.get("score")),
@@ -400,8 +400,9 @@ def _dcr(seed_df, pool_df, hold_df, schema) -> tuple[dict[str, Any], float | Non
     hold_d = nn.kneighbors(hold_x, return_distance=True)[0][:, 0] if len(hold_x) else np.zeros(0)
     stats = {"pool": _dist_stats(pool_d), "holdout": _dist_stats(hold_d)}
     ratio = None
-    if stats["holdout"] is not None and stats["holdout"]["median"] > 0:
-        ratio = stats["pool"]["median"] / stats["holdout"]["median"]
+    pool, hold = stats["pool"], stats["holdout"]
+    if pool is not None and hold is not None and hold["median"] > 0:
+        ratio = pool["median"] / hold["median"]
     return stats, ratio
 
 

@@ -60,15 +60,15 @@ def merge_fits(reports: list[dict[str, Any]], fit_seeds: list[int]) -> dict[str,
         return reports[0]
     out = dict(reports[0])
     for key in _MEAN_KEYS:
-        values = [r.get(key) for r in reports]
-        if all(isinstance(v, (int, float)) and v is not None for v in values):
+        values = [v for v in (r.get(key) for r in reports) if isinstance(v, (int, float))]
+        if len(values) == len(reports):
             out[key] = float(np.mean(values))
     if any("passed" in r for r in reports):
         out["passed"] = all(r.get("passed", True) for r in reports)
     checks: dict[str, dict] = {}
     for name in reports[0].get("checks") or {}:
         each = [(r.get("checks") or {}).get(name) or {} for r in reports]
-        values = [c.get("value") for c in each if isinstance(c.get("value"), (int, float))]
+        values = [v for v in (c.get("value") for c in each) if isinstance(v, (int, float))]
         checks[name] = {
             **each[0],
             "value": float(np.mean(values)) if values else None,

@@ -4,7 +4,7 @@ tables `pipeline.experiment.compare` builds. Text only: every number here is com
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -169,6 +169,7 @@ def lift_text(row: pd.Series) -> tuple[str, str]:
     d_lo, d_hi = row.get("diff_lo"), row.get("diff_hi")
     diff_ci = f"difference {signed(d_lo)}..{signed(d_hi)}"
     lift, lo, hi = row.get("lift"), row.get("lift_lo"), row.get("lift_hi")
+    lo, hi = cast(float, lo), cast(float, hi)  # numbers wherever `_finite(lo, hi)` holds
     if not _finite(lift):
         return f"undefined (reference recall 0; difference {signed(row.get('diff'))})", diff_ci
     agrees = _finite(lo, hi) and (verdict == VERDICT_HELPS) == (lo > 0) and (verdict == VERDICT_HURTS) == (hi < 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import re
+from typing import Any, cast
 
 import matplotlib
 
@@ -100,7 +101,7 @@ def plot_recall_vs_share(comparison: pd.DataFrame, headline: str, out_png: str |
         base_pt = (0.0, _num(b["recall"]), _num(b["recall_lo"]), _num(b["recall_hi"]))
 
     aug = df[df["kind"] == "augmented"]
-    colors = plt.get_cmap("tab10").colors
+    colors = cast(Any, plt.get_cmap("tab10")).colors  # tab10 is a ListedColormap
     gens = sorted(aug["generator"].dropna().astype(str).unique())
     for i, gen in enumerate(gens):
         g = aug[aug["generator"].astype(str) == gen].sort_values("share")
