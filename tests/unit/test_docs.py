@@ -79,3 +79,84 @@ def test_architecture_names_every_module_of_the_package():
     assert modules, "no modules found under pipeline/"
     named = [m for m in modules if f"`{m}`" in text or f"`pipeline/{m}`" in text]
     assert sorted(set(modules) - set(named)) == [], "modules missing from docs/architecture.md"
+
+
+# -- settings named in the docs: real keys, and the defaults they state are the spec's ---------------------------
+
+#: a backticked params key, optionally with a value: `detector.engine` or `detector.engine: dask`
+KEY = re.compile(r"`([a-z_]+(?:\.[a-z_0-9]+)+)(?::\s*([^`]+))?`")
+#: a default claimed next to a key: `serve.missing` (default `review`), `data.non_finite: missing`, the default
+DEFAULT_AFTER_VALUE = re.compile(r"`([a-z_][a-z0-9_.]*): ([^`]+)`[^`.;]{0,25}\bdefault\b")
+DEFAULT_IN_BRACKETS = re.compile(r"`([a-z_][a-z0-9_.]*)`[ ,]*\((?:the )?default:? `?([^`)]+)`?\)")
+#: dotted names in the docs that are not params keys: files and the retrain's MLflow tags
+NOT_PARAMS = {"retrain.decision", "retrain.failed_checks"}
+FILE_SUFFIXES = {"csv", "json", "md", "png", "parquet", "yaml", "db", "txt"}
+
+
+def _spec_keys() -> dict[str, object]:
+    from pipeline.config.params import SPEC
+
+    def flat(d: dict, prefix: str = "") -> dict[str, object]:
+        out: dict[str, object] = {}
+        for k, v in d.items():
+            out[prefix + k] = v
+            if isinstance(v, dict) and v:
+                out.update(flat(v, prefix + k + "."))
+        return out
+
+    return flat(SPEC.defaults())
+
+
+def _resolve(key: str, keys: dict[str, object]) -> str | None:
+    """The spec key a docs mention means: the dotted path itself, or the one key ending with it (`non_finite`)."""
+    if key in keys:
+        return key
+    ends = [k for k in keys if k.endswith("." + key)]
+    return ends[0] if len(ends) == 1 else None
+
+
+def settings_problems(text: str, keys: dict[str, object]) -> list[str]:
+    import yaml
+
+    sections = {k for k in keys if "." not in k}
+    problems = []
+    for m in KEY.finditer(text):
+        key = m.group(1)
+        if key.split(".")[0] in sections and key not in NOT_PARAMS and key.rsplit(".", 1)[1] not in FILE_SUFFIXES:
+            if key not in keys:
+                problems.append(f"`{key}` is not a params key")
+    for pattern in (DEFAULT_AFTER_VALUE, DEFAULT_IN_BRACKETS):
+        for m in pattern.finditer(text):
+            key = _resolve(m.group(1), keys)
+            if key is None:
+                problems.append(f"`{m.group(1)}` is said to have a default but is not a params key")
+                continue
+            said = yaml.safe_load(m.group(2).strip())
+            if said != keys[key]:
+                problems.append(f"`{m.group(1)}`: the docs say the default is {said!r}; the spec says {keys[key]!r}")
+    return problems
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_settings_named_in_the_docs_exist_and_their_stated_defaults_are_the_specs(page: Path):
+    assert settings_problems(page.read_text(encoding="utf-8"), _spec_keys()) == []
+
+
+def test_the_settings_check_finds_a_stale_default_and_a_renamed_key():
+    keys = _spec_keys()
+    assert keys["serve.missing"] == "review"  # the docs' claims below are wrong on purpose
+    text = (
+        "`serve.missing` (default `reject`); `data.non_finite: reject`, the default; `detector.engines: dask`;\n"
+        "written to `reports/scarcity.csv`, tagged `retrain.decision`"
+    )
+    assert settings_problems(text, keys) == [
+        "`detector.engines` is not a params key",
+        "`data.non_finite`: the docs say the default is 'reject'; the spec says 'missing'",
+        "`serve.missing`: the docs say the default is 'reject'; the spec says 'review'",
+    ]
+    claims = sum(
+        len(p.findall(page.read_text(encoding="utf-8")))
+        for page in PAGES
+        for p in (DEFAULT_AFTER_VALUE, DEFAULT_IN_BRACKETS)
+    )
+    assert claims >= 3  # the docs state defaults the check reads (detector.engine, data.non_finite, serve.missing)
