@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     base = tmp_path_factory.mktemp("dvc")
-    root = make_project(base / "proj")
+    root = make_project(base / "proj", tracking_store=False)  # the first publish creates the store, as in `make run`
     sh(root, "dvc", "repro", extra_env={RECORD_ENV: str(base / "reads")})
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-qm", "first run")
