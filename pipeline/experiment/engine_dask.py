@@ -148,3 +148,156 @@ def score_split(ddf, models: list[Any], schema: Schema) -> list[np.ndarray]:
 
     series = [ddf.map_partitions(_score_part, m, schema, meta=pd.Series(dtype="float64")) for m in models]
     return [np.asarray(s, dtype="float64") for s in dask.compute(*series)]
+
+
+# ---------------------------------------------------------------------------- out-of-core evaluate
+
+#: a row's position: its part's number in the high bits, its place in the part in the low ones (row order)
+_ROW_BITS = 32
+
+
+def _models_of(blobs: list[bytes]) -> list[Any]:
+    from pipeline.experiment.detector import detector_from_bytes
+
+    return [detector_from_bytes(b) for b in blobs]
+
+
+def _scores_part(part: pd.DataFrame, models: list[Any], schema: Schema, partition_info=None) -> pd.DataFrame:
+    """A part's rows as (row position, label, one score column per model)."""
+    from pipeline.experiment.detector import predict_scores
+
+    number = partition_info["number"] if partition_info else 0
+    out = {
+        "row": (np.int64(number) << _ROW_BITS) + np.arange(len(part), dtype=np.int64),
+        "label": part[schema.label].to_numpy().astype(np.int8),
+    }
+    X = schema.to_model_frame(part)
+    for i, m in enumerate(models):
+        out[f"s{i}"] = predict_scores(m, X) if len(part) else np.empty(0)
+    return pd.DataFrame(out)
+
+
+def _top_rows(score: np.ndarray, row: np.ndarray, k: int) -> np.ndarray:
+    """Positions (into `score`) of the k highest scores, ties by row: (score descending, row ascending)."""
+    if score.size > k:
+        kth = np.partition(score, score.size - k)[score.size - k] if k else np.inf
+        at = np.flatnonzero(score >= kth)  # every tie of the k-th highest
+    else:
+        at = np.arange(score.size)
+    return at[np.lexsort((row[at], -score[at]))[:k]]
+
+
+def _candidates(model: np.ndarray, score: np.ndarray, row: np.ndarray, label: np.ndarray, k: int) -> pd.DataFrame:
+    """Of long rows (model, score, row, label): every fraud row and each model's k top legit rows."""
+    keep = []
+    for i in np.unique(model):
+        of = np.flatnonzero(model == i)
+        legit = of[label[of] == 0]
+        keep += [of[label[of] == 1], legit[_top_rows(score[legit], row[legit], k)]]
+    at = np.concatenate(keep) if keep else np.empty(0, dtype=np.intp)
+    return pd.DataFrame({"model": model[at], "score": score[at], "row": row[at], "label": label[at]})
+
+
+def _head_chunk(frame: pd.DataFrame, n_models: int, k: int) -> pd.DataFrame:
+    n = len(frame)
+    return _candidates(
+        np.repeat(np.arange(n_models, dtype=np.int32), n),
+        np.concatenate([frame[f"s{i}"].to_numpy() for i in range(n_models)]) if n_models else np.empty(0),
+        np.tile(frame["row"].to_numpy(), n_models),
+        np.tile(frame["label"].to_numpy(), n_models),
+        k,
+    )
+
+
+def _head_combine(frame: pd.DataFrame, k: int) -> pd.DataFrame:
+    cols = [frame[c].to_numpy() for c in ("model", "score", "row", "label")]
+    return _candidates(*cols, k)
+
+
+def _count_chunk(frame: pd.DataFrame, queries: list[np.ndarray]) -> pd.DataFrame:
+    """Per model, its legit rows scoring >= and > each of its query scores (one index over all models' queries)."""
+    legit = frame["label"].to_numpy() == 0
+    ge, gt = [], []
+    for i, q in enumerate(queries):
+        s = np.sort(frame[f"s{i}"].to_numpy()[legit])
+        ge.append(s.size - np.searchsorted(s, q, side="left"))
+        gt.append(s.size - np.searchsorted(s, q, side="right"))
+    return pd.DataFrame({"ge": np.concatenate(ge).astype(np.int64), "gt": np.concatenate(gt).astype(np.int64)})
+
+
+def _count_sum(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.groupby(level=0).sum()
+
+
+def summarize_split(ddf, blobs: list[bytes], schema: Schema, top, thresholds=None) -> list:
+    """Each model's `metrics.ScoreSummary` of the split `ddf` (from `read_split`), computed on the workers: every
+    part is read and scored once by every model (the scores stay on the workers, 8 bytes per row and model), then
+    two tree reductions bring back only the fraud rows' scores and each model's `top(n_legit)` highest legit scores,
+    and the legit rows at or above (and above) each fraud score and each of the model's `thresholds` (a list per
+    model). `blobs`: the detectors' model files."""
+    import dask
+    from distributed import default_client
+
+    from pipeline.experiment.metrics import ScoreSummary
+
+    models = dask.delayed(_models_of, pure=True)(blobs)  # one task: loaded once per worker, not per part
+    n = len(blobs)
+    meta = pd.DataFrame({"row": pd.Series(dtype="int64"), "label": pd.Series(dtype="int8")})
+    meta = meta.assign(**{f"s{i}": pd.Series(dtype="float64") for i in range(n)})
+    scores = ddf.map_partitions(_scores_part, models, schema, meta=meta, enforce_metadata=False)
+    scores = default_client().persist(scores)
+    try:
+        n_rows, n_fraud = (int(v) for v in dask.compute(scores["label"].size, scores["label"].sum()))
+        n_legit = n_rows - n_fraud
+        k = int(top(n_legit))
+        head_meta = pd.DataFrame(
+            {c: pd.Series(dtype=t) for c, t in (("model", "int32"), ("score", "float64"), ("row", "int64"))}
+        ).assign(label=pd.Series(dtype="int8"))
+        head = scores.reduction(
+            _head_chunk,
+            aggregate=_head_combine,
+            combine=_head_combine,
+            meta=head_meta,
+            chunk_kwargs={"n_models": n, "k": k},
+            aggregate_kwargs={"k": k},
+            combine_kwargs={"k": k},
+        ).compute()
+        head = head.sort_values(["model", "row"], kind="stable")
+        frauds, tops = [], []
+        for i in range(n):
+            h = head[head["model"] == i]
+            f, lg = h[h["label"] == 1], h[h["label"] == 0]
+            order = np.lexsort((lg["row"].to_numpy(), -lg["score"].to_numpy()))
+            frauds.append(f)
+            tops.append(lg.iloc[order])
+        extra = thresholds or [[] for _ in range(n)]
+        queries = [np.unique(np.r_[f["score"].to_numpy(), np.asarray(t, dtype=float)]) for f, t in zip(frauds, extra)]
+        counts = scores.reduction(
+            _count_chunk,
+            aggregate=_count_sum,
+            combine=_count_sum,
+            meta=pd.DataFrame({"ge": pd.Series(dtype="int64"), "gt": pd.Series(dtype="int64")}),
+            chunk_kwargs={"queries": queries},
+        ).compute()
+    finally:
+        del scores
+    out, at = [], 0
+    for f, lg, q, t in zip(frauds, tops, queries, extra):
+        ge = counts["ge"].to_numpy()[at : at + q.size]
+        gt = counts["gt"].to_numpy()[at : at + q.size]
+        at += q.size
+        fraud = f["score"].to_numpy()
+        where = np.searchsorted(q, fraud)
+        out.append(
+            ScoreSummary(
+                n_legit=n_legit,
+                fraud=fraud,
+                fraud_rows=f["row"].to_numpy(),
+                top=lg["score"].to_numpy(),
+                top_rows=lg["row"].to_numpy(),
+                legit_ge=ge[where],
+                legit_gt=gt[where],
+                at={float(x): int(ge[np.searchsorted(q, x)]) for x in t},
+            )
+        )
+    return out

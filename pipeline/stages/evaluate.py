@@ -30,7 +30,5 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     write_csv(paths.comparison_segments, ev.segments)
     write_plots(ev, params, paths)
     print(summary.splitlines()[2])
-    print(
-        f"evaluate: {len(ev.scored)} detectors on {len(ev.test)} test rows; see {paths.summary.relative_to(paths.root)}"
-    )
+    print(f"evaluate: {len(ev.scored)} detectors on {ev.n_test} test rows; see {paths.summary.relative_to(paths.root)}")
     return metrics
