@@ -20,7 +20,7 @@ Metric names are MLflow/DVC-safe: letters, digits, `_` and `.` only (see `pct_la
 
 A detector's scores on one split come in one of two forms, and every metric here reads either (`split_metrics`):
 `LabelledScores`, every row's label and score (the evaluate stage's pandas path), or `ScoreSummary`, what an
-out-of-core evaluate brings back from the workers (`pipeline.experiment.engine_dask.summarize_split`): every fraud
+out-of-core evaluate brings back from the workers (`pipeline.experiment.out_of_core.summarize_split`): every fraud
 row's score, the number of legit rows, the highest legit scores, and how many legit rows score at or above each
 fraud score and each threshold asked for. From these alone:
 

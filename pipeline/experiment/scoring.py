@@ -67,33 +67,20 @@ def score_detectors(
     valid: pd.DataFrame,
     test: pd.DataFrame,
     params: dict[str, Any],
-    test_parts: bool = True,
 ) -> list[DetectorScores]:
-    """Every detector's validation scores and its scores on `test`. `detector.engine: xgboost`: one unit per
-    detector on the compute backend; `dask`: the test split's Parquet parts scored on the workers
-    (`engine_dask`), unless `test_parts` is false (`test` is then a small frame held here, such as the
-    red-team's attacked test frauds, scored like the validation rows)."""
+    """Every detector's scores of every row of `valid` and `test`, frames held here (the evaluate stage's pandas
+    path; the red team's attacked test frauds, whatever the engine): one unit per detector on the compute backend."""
     records = train_report["detectors"]
     blobs = _model_files(train_report, paths)
-    X_valid = schema.to_model_frame(valid)
     with open_backend(params) as backend:
-        if train_report.get("engine", "xgboost") == "dask" and test_parts:
-            from pipeline.experiment import engine_dask
-
-            print(f"compute: {len(records)} detectors scored part by part on the {backend.describe}", flush=True)
-            backend.client  # noqa: B018 - connect (or start the local cluster) before scoring
-            models = [detector_from_bytes(b) for b in blobs]
-            tests = engine_dask.score_split(engine_dask.read_split(paths.split("test"), schema), models, schema)
-            scores = [(predict_scores(m, X_valid), t) for m, t in zip(models, tests)]
-        else:
-            announce(backend, len(records), "detector scoring")
-            scores = backend.map(
-                _score_unit,
-                [(r["model"], b) for r, b in zip(records, blobs)],
-                {"X_valid": X_valid, "X_test": schema.to_model_frame(test)},
-                what="detector scoring",
-                name=lambda u: f"of {u[0]}",
-            )
+        announce(backend, len(records), "detector scoring")
+        scores = backend.map(
+            _score_unit,
+            [(r["model"], b) for r, b in zip(records, blobs)],
+            {"X_valid": schema.to_model_frame(valid), "X_test": schema.to_model_frame(test)},
+            what="detector scoring",
+            name=lambda u: f"of {u[0]}",
+        )
     return _detector_scores(train_report, paths, scores)
 
 
@@ -101,10 +88,10 @@ def summarize_detectors(
     train_report: dict, paths: Paths, schema: Schema, params: dict[str, Any]
 ) -> list[DetectorScores]:
     """Every detector's scores on the validation and test splits as `metrics.ScoreSummary`s, computed on the Dask
-    workers part by part (`engine_dask.summarize_split`): the out-of-core evaluate. The validation summary keeps
+    workers part by part (`out_of_core.summarize_split`): the out-of-core evaluate. The validation summary keeps
     the top legit scores every threshold needs (each `evaluate.fpr_budgets` and `serve.review_budget`); the test
     summary the top `max(evaluate.top_k)` legit scores and the legit rows at or above each of those thresholds."""
-    from pipeline.experiment import engine_dask
+    from pipeline.experiment import engine_dask, out_of_core
 
     ev = params["evaluate"]
     budgets = [*ev["fpr_budgets"], params["serve"]["review_budget"]]
@@ -116,14 +103,14 @@ def summarize_detectors(
             flush=True,
         )
         backend.client  # noqa: B018 - connect (or start the local cluster) before scoring
-        valid = engine_dask.summarize_split(
+        valid = out_of_core.summarize_split(
             engine_dask.read_split(paths.split("valid"), schema),
             blobs,
             schema,
             top=lambda n: max(top_needed(n, b) for b in budgets),
         )
         thresholds = [[v.threshold(b) for b in budgets] for v in valid]
-        test = engine_dask.summarize_split(
+        test = out_of_core.summarize_split(
             engine_dask.read_split(paths.split("test"), schema),
             blobs,
             schema,
