@@ -65,11 +65,12 @@ def setup(root: Path, base_rows: int, valid_rows: int, test_rows: int) -> dict:
             "compute.scheduler": "sequential",
             "evaluate.segments": ["channel"],
             "scarcity.generators": ["smote"],
+            "unseen.generators": ["smote"],
         },
     )
     t0 = time.perf_counter()
-    for stage in ("prepare", "fit", "sample", "train"):
-        _run(root, stage)
+    for stage in (["prepare"], ["fit", "smote", "0"], ["sample", "smote", "0"], ["train"]):
+        _run(root, *stage)
     setup_s = time.perf_counter() - t0
     rng = np.random.default_rng(0)
     sizes = {}
@@ -91,6 +92,7 @@ def measure(root: Path, engine: str) -> dict:
     """`python -m pipeline evaluate` with train.json's engine set to `engine`: wall time, peak RSS of the stage and of
     each child process."""
     import psutil
+    import yaml
 
     report = root / "reports" / "train.json"
     train = json.loads(report.read_text())
@@ -101,7 +103,9 @@ def measure(root: Path, engine: str) -> dict:
         if engine == "xgboost"
         else {"scheduler": "local", "workers": 2, "worker_memory": "2GiB", "min_tasks": 1}
     )
-    _params(root, **{f"compute.{k}": v for k, v in compute.items()})
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["compute"].update(compute)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipeline", "--root", str(root), "evaluate"],
