@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.core.compute import Backend
 from pipeline.core.files import read_json
 from pipeline.core.paths import Paths
 from pipeline.core.schema import Schema
@@ -67,7 +68,7 @@ def out_of_core(train_report: dict) -> bool:
 
 def _test_frauds(paths: Paths, schema: Schema, columns: list[str]) -> pd.DataFrame:
     """The test split's fraud rows, only the label and those of `columns` it has (a missing one is named by
-    `fraud_segments`), read part by part on the Dask workers."""
+    `fraud_segments`), read part by part on the Dask workers (the current client)."""
     from pipeline.experiment.engine_dask import read_split
 
     ddf = read_split(paths.split("test"), schema)
@@ -75,15 +76,16 @@ def _test_frauds(paths: Paths, schema: Schema, columns: list[str]) -> pd.DataFra
     return ddf[ddf[schema.label] == 1].compute().reset_index(drop=True)
 
 
-def evaluate_detectors(params: dict[str, Any], paths: Paths) -> Evaluation:
+def evaluate_detectors(params: dict[str, Any], paths: Paths, backend: Backend) -> Evaluation:
     """Score every detector of the train stage on the validation and test rows and build every table of the
-    comparison."""
+    comparison. Out of core (`out_of_core`) on the Dask cluster of `backend`; else on the compute backend
+    `score_detectors` opens (`backend` then starts nothing)."""
     schema = Schema.load(paths.schema)
     train_report = read_json(paths.train_report)
     ev = params["evaluate"]
     target = params["augment"]["target"]
     if out_of_core(train_report):
-        scored = summarize_detectors(train_report, paths, schema, params)
+        scored = summarize_detectors(train_report, paths, schema, params, backend)
         y_valid = y_test = test = None
         frauds = _test_frauds(
             paths, schema, segment_columns([*ev["segments"], *([target["column"]] if target else [])])

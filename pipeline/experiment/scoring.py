@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.core.compute import announce, open_backend
+from pipeline.core.compute import Backend, announce, open_backend
 from pipeline.core.errors import DataError
 from pipeline.core.paths import Paths
 from pipeline.core.schema import Schema
@@ -85,36 +85,36 @@ def score_detectors(
 
 
 def summarize_detectors(
-    train_report: dict, paths: Paths, schema: Schema, params: dict[str, Any]
+    train_report: dict, paths: Paths, schema: Schema, params: dict[str, Any], backend: Backend
 ) -> list[DetectorScores]:
     """Every detector's scores on the validation and test splits as `metrics.ScoreSummary`s, computed on the Dask
-    workers part by part (`out_of_core.summarize_split`): the out-of-core evaluate. The validation summary keeps
-    the top legit scores every threshold needs (each `evaluate.fpr_budgets` and `serve.review_budget`); the test
-    summary the top `max(evaluate.top_k)` legit scores and the legit rows at or above each of those thresholds."""
+    workers of `backend` part by part (`out_of_core.summarize_split`): the out-of-core evaluate. The validation
+    summary keeps the top legit scores every threshold needs (each `evaluate.fpr_budgets` and `serve.review_budget`);
+    the test summary the top `max(evaluate.top_k)` legit scores and the legit rows at or above each of those
+    thresholds."""
     from pipeline.experiment import engine_dask, out_of_core
 
     ev = params["evaluate"]
     budgets = [*ev["fpr_budgets"], params["serve"]["review_budget"]]
     blobs = _model_files(train_report, paths)
-    with open_backend(params) as backend:
-        print(
-            f"compute: {len(blobs)} detectors scored part by part on the {backend.describe}; only fraud scores and "
-            "the top legit scores come back",
-            flush=True,
-        )
-        backend.client  # noqa: B018 - connect (or start the local cluster) before scoring
-        valid = out_of_core.summarize_split(
-            engine_dask.read_split(paths.split("valid"), schema),
-            blobs,
-            schema,
-            top=lambda n: max(top_needed(n, b) for b in budgets),
-        )
-        thresholds = [[v.threshold(b) for b in budgets] for v in valid]
-        test = out_of_core.summarize_split(
-            engine_dask.read_split(paths.split("test"), schema),
-            blobs,
-            schema,
-            top=lambda n: min(n, max(ev["top_k"])),
-            thresholds=thresholds,
-        )
+    print(
+        f"compute: {len(blobs)} detectors scored part by part on the {backend.describe}; only fraud scores and "
+        "the top legit scores come back",
+        flush=True,
+    )
+    backend.client  # noqa: B018 - connect (or start the local cluster) before scoring
+    valid = out_of_core.summarize_split(
+        engine_dask.read_split(paths.split("valid"), schema),
+        blobs,
+        schema,
+        top=lambda n: max(top_needed(n, b) for b in budgets),
+    )
+    thresholds = [[v.threshold(b) for b in budgets] for v in valid]
+    test = out_of_core.summarize_split(
+        engine_dask.read_split(paths.split("test"), schema),
+        blobs,
+        schema,
+        top=lambda n: min(n, max(ev["top_k"])),
+        thresholds=thresholds,
+    )
     return _detector_scores(train_report, paths, list(zip(valid, test)))

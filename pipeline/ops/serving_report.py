@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.core.compute import Backend
 from pipeline.core.paths import Paths
 from pipeline.core.schema import Schema
 from pipeline.experiment.compare import DetectorScores
@@ -38,12 +39,13 @@ def decide_test_rows(
     y_valid,
     y_test,
     detectors: dict[str, DetectorScores],
+    backend: Backend | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """Decision thresholds of the detectors publish logs (best config and baseline, first fit and seed), from the
     validation rows, with the missing-input policy and each feature's missing share in the training split; their
     realised FPRs; the best one's decisions on the test rows and its review queue (computed columns `pipeline.*`).
     `test` None (out-of-core evaluate: the detectors' scores are `ScoreSummary`s): the best detector decides the
-    test split's rows part by part on the Dask workers, and only the rows it does not pass come back."""
+    test split's rows part by part on the Dask workers of `backend`, and only the rows it does not pass come back."""
     budget, sv = params["evaluate"]["fpr_budgets"][0], params["serve"]
     shares = training_missing(paths.split("train"), schema)
     out: dict[str, Any] = {}
@@ -71,6 +73,7 @@ def decide_test_rows(
             scorer = Scorer(load_detector(paths.detectors / d.model), schema, thresholds)
             keep = [c for c in (schema.time, *schema.ids, *schema.meta) if c] + schema.feature_names + [schema.label]
             if test is None:
+                backend.client  # noqa: B018 - the cluster the scores were summarized on
                 flagged = _flagged_parts(paths, schema, scorer, keep)
                 n_frauds = on_test.fraud.size
                 entry["test_decisions"] = flagged_counts(flagged, schema.label, on_test.n_legit + n_frauds, n_frauds)
@@ -91,7 +94,8 @@ def _flagged_part(part: pd.DataFrame, scorer: Scorer, keep: list[str]) -> pd.Dat
 
 
 def _flagged_parts(paths: Paths, schema: Schema, scorer: Scorer, keep: list[str]) -> pd.DataFrame:
-    """The test rows `scorer` alerts or reviews, decided part by part on the Dask workers, in row order."""
+    """The test rows `scorer` alerts or reviews, decided part by part on the Dask workers (the current client), in
+    row order."""
     from pipeline.experiment.engine_dask import read_split
 
     ddf = read_split(paths.split("test"), schema)

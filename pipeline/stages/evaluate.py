@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.core.compute import open_backend
 from pipeline.core.files import write_csv, write_json, write_text
 from pipeline.core.paths import Paths
 from pipeline.experiment.evaluation import evaluate_detectors, evaluation_metrics
@@ -18,8 +19,9 @@ from pipeline.reporting.evaluation_report import evaluation_summary, write_plots
 
 
 def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
-    ev = evaluate_detectors(params, paths)
-    serving, queue = decide_test_rows(params, paths, ev.schema, ev.test, ev.y_valid, ev.y_test, ev.served)
+    with open_backend(params) as backend:  # out of core: one Dask cluster for the scores and the review queue
+        ev = evaluate_detectors(params, paths, backend)
+        serving, queue = decide_test_rows(params, paths, ev.schema, ev.test, ev.y_valid, ev.y_test, ev.served, backend)
     metrics = evaluation_metrics(ev, serving["best"]["test_decisions"])
     write_csv(paths.comparison, ev.table)
     write_json(paths.metrics, metrics)
