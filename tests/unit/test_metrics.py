@@ -495,3 +495,23 @@ def test_frauds_needed_to_detect_min_effect():
     assert frauds_needed(100, 0.06, 0.03) == 400  # half the detectable effect needs four times the frauds
     assert np.isnan(frauds_needed(100, 0.06, None)) and np.isnan(frauds_needed(100, float("nan"), 0.03))
     assert np.isnan(frauds_needed(100, 0.0, 0.03))  # every detector alerts the same frauds: nothing to scale
+
+
+def test_the_summary_curve_has_every_corner_of_the_full_pr_curve():
+    """`ScoreSummary.curve` keeps the PR curve's point at every fraud score (where recall steps up) exactly: same
+    precision and recall as the full scores' curve at that threshold, and no point the full curve lacks."""
+    from sklearn.metrics import precision_recall_curve
+
+    rng = np.random.default_rng(2)
+    y = (rng.random(3000) < 0.05).astype(int)
+    s = np.round(rng.beta(1, 5, 3000) + 0.3 * y * rng.random(3000), 3)
+    p_full, r_full, t_full = precision_recall_curve(y, s)
+    full = {t: (p, r) for p, r, t in zip(p_full, r_full, t_full)}
+    ys, ss, ws = summary_of(y, s, 10).curve()
+    p_sum, r_sum, t_sum = precision_recall_curve(ys, ss, sample_weight=ws)
+    points = dict(zip(t_sum, zip(p_sum, r_sum)))
+    for v in np.unique(s[y == 1]):
+        assert points[v] == full[v]
+    corners = set(full.values())
+    for p, r in points.values():  # a collapsed legit point: the full curve's point at some legit score
+        assert (p, r) in corners
