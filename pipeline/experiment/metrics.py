@@ -32,7 +32,7 @@ fraud score and each threshold asked for. From these alone:
   (ties broken by row order, as `precision_at_k` does);
 * PR-AUC and ROC-AUC are exact in exact arithmetic: the curve's points where recall changes are all there, the
   legitimate rows between two fraud scores are one weighted point (`ScoreSummary.curve`); sklearn sums fewer
-  terms, so the last bits of the float may differ from the pandas path's (about 1e-16).
+  terms, so the last bits of the float may differ from the pandas path's (measured: 4e-14 relative at most).
 """
 
 from __future__ import annotations
@@ -211,8 +211,8 @@ class LabelledScores:
 
 @dataclass(frozen=True)
 class ScoreSummary:
-    """One detector's scores on one split, reduced to what the metrics need (module doc): at most the fraud rows
-    and a few thousand legit scores, whatever the number of rows.
+    """One detector's scores on one split, reduced to what the metrics need (module doc): the fraud rows and as many
+    legit scores as the FPR budgets and top k need, whatever the number of rows.
 
     `fraud_rows` and `top_rows` are row positions (any key increasing in row order); `top` holds the highest legit
     scores in (score descending, row ascending) order; `legit_ge` / `legit_gt` count, per fraud row, the legit rows
