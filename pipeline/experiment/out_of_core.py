@@ -2,7 +2,7 @@
 computed on the Dask workers from the split's Parquet parts, so that no process holds every row's score.
 
 Every part is read once and scored by every detector (`_scores_part`); the scores stay on the workers (persisted,
-8 bytes per row and detector, spilled to disk by Dask when a worker's memory fills). Two tree reductions of
+8 bytes per row and detector, at most `PASS_SCORE_BYTES` in all: more detectors than that take several passes). Two tree reductions of
 `dask.dataframe` (`DataFrame.reduction`) then bring back what the metrics need: the fraud rows' scores with each
 detector's k highest legit scores (a top-k per part, merged k by k), and, for the values that come out of the
 first, the number of legit rows at or above (and above) each fraud score and each threshold asked for (counts per
@@ -21,6 +21,9 @@ from pipeline.experiment.metrics import ScoreSummary
 
 #: a row's position: its part's number in the high bits, its place in the part in the low ones (row order)
 _ROW_BITS = 32
+#: the most bytes of scores one pass keeps on the workers, all of them together (8 per row and detector): more
+#: detectors than fit are summarized in several passes, each reading the split again
+PASS_SCORE_BYTES = 1 << 30
 
 
 def _models_of(blobs: list[bytes]) -> list[Any]:
@@ -92,10 +95,24 @@ def _count_sum(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.groupby(level=0).sum()
 
 
-def summarize_split(ddf, blobs: list[bytes], schema: Schema, top, thresholds=None) -> list[ScoreSummary]:
+def summarize_split(
+    ddf, blobs: list[bytes], schema: Schema, top, thresholds=None, max_bytes: int = PASS_SCORE_BYTES
+) -> list[ScoreSummary]:
     """Each model's `ScoreSummary` of the split `ddf` (`engine_dask.read_split`) on the current Dask client (module
     doc): the fraud rows' scores, the `top(n_legit)` highest legit scores, and the legit rows at or above (and above)
-    each fraud score and each of the model's `thresholds` (a list per model). `blobs`: the detectors' model files."""
+    each fraud score and each of the model's `thresholds` (a list per model). `blobs`: the detectors' model files,
+    summarized in groups whose scores take at most `max_bytes` on the workers together (the split is read once per
+    group)."""
+    per_pass = max(1, int(max_bytes) // (8 * max(1, len(ddf))))
+    extra = thresholds or [[] for _ in blobs]
+    out: list[ScoreSummary] = []
+    for a in range(0, len(blobs), per_pass):
+        out += _summarize(ddf, blobs[a : a + per_pass], schema, top, extra[a : a + per_pass])
+    return out
+
+
+def _summarize(ddf, blobs: list[bytes], schema: Schema, top, extra: list) -> list[ScoreSummary]:
+    """`summarize_split` of one group of models, in one pass over the split."""
     import dask
     from distributed import default_client
 
@@ -129,7 +146,6 @@ def summarize_split(ddf, blobs: list[bytes], schema: Schema, top, thresholds=Non
             order = np.lexsort((lg["row"].to_numpy(), -lg["score"].to_numpy()))
             frauds.append(f)
             tops.append(lg.iloc[order])
-        extra = thresholds or [[] for _ in range(n)]
         queries = [np.unique(np.r_[f["score"].to_numpy(), np.asarray(t, dtype=float)]) for f, t in zip(frauds, extra)]
         counts = scores.reduction(
             _count_chunk,

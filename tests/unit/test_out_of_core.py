@@ -83,3 +83,25 @@ def test_summaries_of_parts_give_every_metric_of_the_full_scores(client, monkeyp
             else:
                 assert got[name] == expected[name], name
         assert len(np.unique(full["test"].s)) < 0.1 * len(full["test"].s)  # the scores are heavily tied
+
+
+def test_detectors_in_several_passes_give_the_same_summaries(client, monkeypatch):
+    """Scores over `max_bytes` on the workers: the detectors are summarized a group at a time, with the same result."""
+    import dask.dataframe as dd
+
+    monkeypatch.setattr(out_of_core, "_models_of", lambda blobs: [pickle.loads(b) for b in blobs])
+    rng = np.random.default_rng(8)
+    y = (rng.random(5000) < 0.05).astype(int)
+    ddf = dd.from_pandas(pd.DataFrame({"x": rng.normal(size=5000) + y, "is_fraud": y}), npartitions=4, sort=False)
+    blobs = [pickle.dumps(RoundedScorer(w, 2)) for w in (1.0, -0.5, 0.3)]
+    groups, one_pass = [], out_of_core._summarize
+    monkeypatch.setattr(out_of_core, "_summarize", lambda ddf, b, *a: groups.append(len(b)) or one_pass(ddf, b, *a))
+    once = out_of_core.summarize_split(ddf, blobs, OneColumn(), top=lambda n: 60, thresholds=[[0.6], [0.5], [0.55]])
+    passes = out_of_core.summarize_split(
+        ddf, blobs, OneColumn(), top=lambda n: 60, thresholds=[[0.6], [0.5], [0.55]], max_bytes=8 * 5000
+    )
+    assert groups == [3, 1, 1, 1]  # 8 bytes x 5,000 rows: one detector per pass
+    for a, b in zip(once, passes):
+        assert a.n_legit == b.n_legit and a.at == b.at
+        for field in ("fraud", "fraud_rows", "top", "top_rows", "legit_ge", "legit_gt"):
+            assert np.array_equal(getattr(a, field), getattr(b, field)), field
