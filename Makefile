@@ -97,6 +97,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/pipeline.py
 	$(BIN)/python tests/bench/serving.py
 	$(BIN)/python tests/bench/compute.py
+	$(BIN)/python tests/bench/evaluate_memory.py
 
 clean:
 	rm -rf data/prepared data/synthetic models reports .dvc/tmp

@@ -38,6 +38,11 @@ def _spec(entry: Any) -> tuple[str, list[float] | None]:
     return (entry, None) if isinstance(entry, str) else (entry["column"], list(entry["bins"]))
 
 
+def segment_columns(specs: list[Any]) -> list[str]:
+    """The columns a list of segment entries reads."""
+    return [_spec(entry)[0] for entry in specs]
+
+
 def value_labels(frame: pd.DataFrame, entry: Any) -> pd.Series:
     """Each row's segment label under `entry` (a column name, or {column, bins}): the column's value as text, or
     for bins `[a, b)`, with `< a` below the first edge and `>= b` from the last one, so that no row falls outside

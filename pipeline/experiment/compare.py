@@ -18,19 +18,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score
 
 from pipeline.experiment.challenger import admission, best_config, challenger_config
 from pipeline.experiment.grid import AUGMENTED, BASELINE, REWEIGHT
 from pipeline.experiment.metrics import (
     VERDICT_TOO_FEW,
-    detector_metrics,
+    LabelledScores,
+    ScoreSummary,
+    as_scores,
+    average_precision,
     frauds_needed,
     metric_names,
     paired_with,
     pct_label,
-    recall_at_threshold,
+    recall_of,
     seed_mean_std,
+    split_metrics,
     verdict_counts,
 )
 from pipeline.quality.reports import failed_checks, gate_status
@@ -47,10 +50,15 @@ class DetectorScores:
     family: str | None
     n_real_fraud: int
     n_synthetic: int
-    valid: np.ndarray
-    test: np.ndarray
+    valid: np.ndarray | ScoreSummary  # every validation row's score, or their summary (out-of-core evaluate)
+    test: np.ndarray | ScoreSummary
     fit_seed: int | None = None  # the generator's fit seed (None: the baselines, which have no generator)
     model: str = ""  # the detector file, relative to models/detectors
+
+    def splits(self, y_valid, y_test) -> tuple[LabelledScores | ScoreSummary, LabelledScores | ScoreSummary]:
+        """(validation, test) scores as the metrics read them (`metrics.as_scores`); the labels are not needed
+        (None) for scores that are summaries."""
+        return as_scores(y_valid, self.valid), as_scores(y_test, self.test)
 
 
 def _order(d: DetectorScores) -> tuple[int, int]:
@@ -86,13 +94,11 @@ def compare(
     for cid, ds in by_config.items():
         ds = sorted(ds, key=_order)
         fits = sorted({d.fit_seed for d in ds if d.fit_seed is not None})
-        per_seed = [
-            detector_metrics(y_valid, d.valid, y_test, d.test, ev["fpr_budgets"], ev["precision_floors"], ev["top_k"])
-            for d in ds
-        ]
+        split = [d.splits(y_valid, y_test) for d in ds]
+        per_seed = [split_metrics(v, t, ev["fpr_budgets"], ev["precision_floors"], ev["top_k"]) for v, t in split]
         # selection metrics on the VALIDATION rows: the best config is chosen here, never on test
-        valid_recall = [recall_at_threshold(y_valid, d.valid, m[thr_name]) for d, m in zip(ds, per_seed)]
-        valid_ap = [float(average_precision_score(y_valid, d.valid)) for d in ds]
+        valid_recall = [recall_of(v, m[thr_name]) for (v, _), m in zip(split, per_seed)]
+        valid_ap = [average_precision(v) for v, _ in split]
         first = ds[0]
         row: dict[str, Any] = {
             "config": cid,
@@ -208,14 +214,13 @@ def headline_hits(
     several fit seeds}: which test frauds each detector alerts at the headline budget (threshold from the
     validation legit rows), fits and seeds in ascending order. `on="valid"`: the same for the validation frauds
     (`y_test` is then ignored), for choices made without the test rows."""
-    from pipeline.experiment.metrics import threshold_at_fpr
-
     if on not in ("test", "valid"):
         raise ValueError(f"on must be 'test' or 'valid', got {on!r}")
-    fraud, legit = np.asarray(y_test if on == "test" else y_valid) == 1, np.asarray(y_valid) == 0
 
-    def rows(d: DetectorScores) -> np.ndarray:
-        return d.test if on == "test" else d.valid
+    def alerted(d: DetectorScores) -> np.ndarray:
+        valid = as_scores(y_valid, d.valid)
+        rows = as_scores(y_test, d.test) if on == "test" else valid
+        return rows.fraud >= valid.threshold(budget)
 
     by_config: dict[str, dict[int | None, list[DetectorScores]]] = {}
     for d in detectors:
@@ -223,9 +228,7 @@ def headline_hits(
     out = {}
     for cid, by_fit in by_config.items():
         per_fit = [
-            np.vstack(
-                [rows(d)[fraud] >= threshold_at_fpr(d.valid[legit], budget) for d in sorted(ds, key=lambda d: d.seed)]
-            )
+            np.vstack([alerted(d) for d in sorted(ds, key=lambda d: d.seed)])
             for _, ds in sorted(by_fit.items(), key=lambda kv: -1 if kv[0] is None else kv[0])
         ]
         if len({h.shape for h in per_fit}) > 1:

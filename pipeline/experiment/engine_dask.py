@@ -11,9 +11,10 @@ refuses a worker whose input is empty when features are categorical. The fitted 
 saved like any detector, so evaluate, publish and serving load it the same way; scoring a split runs
 `predict_proba` on each part on the workers and gathers only the scores (8 bytes per row).
 
-What pandas still holds whole in this engine: the validation rows (early stopping and thresholds need them),
-the seed set of generators (the training frauds), the synthetic pools, and in `evaluate` the test split's rows
-(segments, review queue). The training split's legitimate rows - nearly all rows - are only ever read by workers.
+What pandas still holds whole in this engine: the validation rows in `train` (early stopping needs them), the
+seed set of generators (the training frauds) and the synthetic pools. The training split's legitimate rows - nearly
+all rows - are only ever read by workers, and `evaluate` reads the validation and test splits out of core
+(`pipeline.experiment.out_of_core`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Scoring every trained detector of reports/train.json on the validation rows and a test frame (stages `evaluate`
-and `redteam`)."""
+and `redteam`), or, for the out-of-core evaluate, summarizing their scores on both splits on the Dask workers
+(`summarize_detectors`)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.core.compute import announce, open_backend
+from pipeline.core.compute import Backend, announce, open_backend
 from pipeline.core.errors import DataError
 from pipeline.core.paths import Paths
 from pipeline.core.schema import Schema
 from pipeline.experiment.compare import DetectorScores
 from pipeline.experiment.detector import detector_from_bytes, predict_scores
+from pipeline.experiment.metrics import top_needed
 from pipeline.quality.reports import load_generator_reports
 
 
@@ -21,49 +23,22 @@ def _score_unit(unit: tuple[str, bytes], *, X_valid: pd.DataFrame, X_test: pd.Da
     return predict_scores(model, X_valid), predict_scores(model, X_test)
 
 
-def score_detectors(
-    train_report: dict,
-    paths: Paths,
-    schema: Schema,
-    valid: pd.DataFrame,
-    test: pd.DataFrame,
-    params: dict[str, Any],
-    test_parts: bool = True,
-) -> list[DetectorScores]:
-    """Every detector's validation scores and its scores on `test`. `detector.engine: xgboost`: one unit per
-    detector on the compute backend; `dask`: the test split's Parquet parts scored on the workers
-    (`engine_dask`), unless `test_parts` is false (`test` is then a small frame held here, such as the
-    red-team's attacked test frauds, scored like the validation rows)."""
-    fits = load_generator_reports(train_report["generators"], paths, "fit", train_report["fit_seeds"])
-    families = {n: r.get("family") for n, r in fits.items()}
-    records = train_report["detectors"]
+def _model_files(train_report: dict, paths: Paths) -> list[bytes]:
     blobs = []
-    for rec in records:
+    for rec in train_report["detectors"]:
         path = paths.detectors / rec["model"]
         if not path.exists():
             raise DataError(f"detector {path} not found; run the train stage (dvc repro train)")
         blobs.append(path.read_bytes())
-    X_valid = schema.to_model_frame(valid)
-    with open_backend(params) as backend:
-        if train_report.get("engine", "xgboost") == "dask" and test_parts:
-            from pipeline.experiment import engine_dask
+    return blobs
 
-            print(f"compute: {len(records)} detectors scored part by part on the {backend.describe}", flush=True)
-            backend.client  # noqa: B018 - connect (or start the local cluster) before scoring
-            models = [detector_from_bytes(b) for b in blobs]
-            tests = engine_dask.score_split(engine_dask.read_split(paths.split("test"), schema), models, schema)
-            scores = [(predict_scores(m, X_valid), t) for m, t in zip(models, tests)]
-        else:
-            announce(backend, len(records), "detector scoring")
-            scores = backend.map(
-                _score_unit,
-                [(r["model"], b) for r, b in zip(records, blobs)],
-                {"X_valid": X_valid, "X_test": schema.to_model_frame(test)},
-                what="detector scoring",
-                name=lambda u: f"of {u[0]}",
-            )
+
+def _detector_scores(train_report: dict, paths: Paths, scores: list[tuple]) -> list[DetectorScores]:
+    """Each detector record of the train report with its (validation, test) scores."""
+    fits = load_generator_reports(train_report["generators"], paths, "fit", train_report["fit_seeds"])
+    families = {n: r.get("family") for n, r in fits.items()}
     out = []
-    for rec, (valid_scores, test_scores) in zip(records, scores):
+    for rec, (valid_scores, test_scores) in zip(train_report["detectors"], scores):
         family = families.get(rec["generator"]) if rec["generator"] else None
         out.append(
             DetectorScores(
@@ -83,3 +58,63 @@ def score_detectors(
             )
         )
     return out
+
+
+def score_detectors(
+    train_report: dict,
+    paths: Paths,
+    schema: Schema,
+    valid: pd.DataFrame,
+    test: pd.DataFrame,
+    params: dict[str, Any],
+) -> list[DetectorScores]:
+    """Every detector's scores of every row of `valid` and `test`, frames held here (the evaluate stage's pandas
+    path; the red team's attacked test frauds, whatever the engine): one unit per detector on the compute backend."""
+    records = train_report["detectors"]
+    blobs = _model_files(train_report, paths)
+    with open_backend(params) as backend:
+        announce(backend, len(records), "detector scoring")
+        scores = backend.map(
+            _score_unit,
+            [(r["model"], b) for r, b in zip(records, blobs)],
+            {"X_valid": schema.to_model_frame(valid), "X_test": schema.to_model_frame(test)},
+            what="detector scoring",
+            name=lambda u: f"of {u[0]}",
+        )
+    return _detector_scores(train_report, paths, scores)
+
+
+def summarize_detectors(
+    train_report: dict, paths: Paths, schema: Schema, params: dict[str, Any], backend: Backend
+) -> list[DetectorScores]:
+    """Every detector's scores on the validation and test splits as `metrics.ScoreSummary`s, computed on the Dask
+    workers of `backend` part by part (`out_of_core.summarize_split`): the out-of-core evaluate. The validation
+    summary keeps the top legit scores every threshold needs (each `evaluate.fpr_budgets` and `serve.review_budget`);
+    the test summary the top `max(evaluate.top_k)` legit scores and the legit rows at or above each of those
+    thresholds."""
+    from pipeline.experiment import engine_dask, out_of_core
+
+    ev = params["evaluate"]
+    budgets = [*ev["fpr_budgets"], params["serve"]["review_budget"]]
+    blobs = _model_files(train_report, paths)
+    print(
+        f"compute: {len(blobs)} detectors scored part by part on the {backend.describe}; only fraud scores and "
+        "the top legit scores come back",
+        flush=True,
+    )
+    backend.client  # noqa: B018 - connect (or start the local cluster) before scoring
+    valid = out_of_core.summarize_split(
+        engine_dask.read_split(paths.split("valid"), schema),
+        blobs,
+        schema,
+        top=lambda n: max(top_needed(n, b) for b in budgets),
+    )
+    thresholds = [[v.threshold(b) for b in budgets] for v in valid]
+    test = out_of_core.summarize_split(
+        engine_dask.read_split(paths.split("test"), schema),
+        blobs,
+        schema,
+        top=lambda n: min(n, max(ev["top_k"])),
+        thresholds=thresholds,
+    )
+    return _detector_scores(train_report, paths, list(zip(valid, test)))

@@ -41,7 +41,7 @@ from pipeline.core.errors import DataError
 from pipeline.core.files import read_json
 from pipeline.core.formats import percent
 from pipeline.core.schema import RESERVED_PREFIX, Schema, none_where, plain_dtype
-from pipeline.experiment.metrics import threshold_at_fpr
+from pipeline.experiment.metrics import LabelledScores, ScoreSummary
 
 ALERT, REVIEW, PASS = "alert", "review", "pass"
 DECISIONS = (ALERT, REVIEW, PASS)
@@ -81,7 +81,7 @@ class Thresholds:
     @classmethod
     def from_validation(
         cls,
-        legit_scores: np.ndarray,
+        legit_scores: np.ndarray | LabelledScores | ScoreSummary,
         alert_budget: float,
         review_budget: float,
         reasons: int = 3,
@@ -89,12 +89,14 @@ class Thresholds:
         missing_share: float = 0.0,
         training_missing: dict[str, float] | None = None,
     ) -> Thresholds:
-        """Thresholds at the two FPR budgets on the validation legit rows' scores (and the missing-input policy)."""
+        """Thresholds at the two FPR budgets on the validation legit rows' scores (and the missing-input policy):
+        an array of legit scores, or a validation split's scores (`metrics.as_scores`)."""
+        valid = _legit(legit_scores)
         return cls(
             alert_budget,
             review_budget,
-            threshold_at_fpr(legit_scores, alert_budget),
-            threshold_at_fpr(legit_scores, review_budget),
+            valid.threshold(alert_budget),
+            valid.threshold(review_budget),
             reasons,
             missing,
             float(missing_share),
@@ -424,13 +426,27 @@ def _show(v: Any) -> str:
     return str(v)
 
 
-def realised_fpr(thresholds: Thresholds, valid_legit: np.ndarray, test_legit: np.ndarray) -> dict[str, float]:
+def _legit(scores: np.ndarray | LabelledScores | ScoreSummary) -> LabelledScores | ScoreSummary:
+    """A split's scores as the metrics read them; an array: legit rows' scores."""
+    if isinstance(scores, (LabelledScores, ScoreSummary)):
+        return scores
+    s = np.asarray(scores, dtype="float64").ravel()
+    return LabelledScores(np.zeros(s.size, dtype=np.int8), s)
+
+
+def realised_fpr(
+    thresholds: Thresholds,
+    valid_legit: np.ndarray | LabelledScores | ScoreSummary,
+    test_legit: np.ndarray | LabelledScores | ScoreSummary,
+) -> dict[str, float]:
     """Share of legitimate rows at or above each threshold: on validation (<= the budget by construction) and
-    on test (what the budget really buys on new rows: the calibration check)."""
+    on test (what the budget really buys on new rows: the calibration check). Legit rows' scores, or a split's
+    scores (`metrics.as_scores`)."""
+    valid, test = _legit(valid_legit), _legit(test_legit)
     out = {}
     for name, t in (("alert", thresholds.alert), ("review", thresholds.review)):
-        out[f"{name}_fpr_valid"] = float(np.mean(np.asarray(valid_legit) >= t)) if len(valid_legit) else float("nan")
-        out[f"{name}_fpr_test"] = float(np.mean(np.asarray(test_legit) >= t)) if len(test_legit) else float("nan")
+        out[f"{name}_fpr_valid"] = valid.legit_share_at_or_above(t)
+        out[f"{name}_fpr_test"] = test.legit_share_at_or_above(t)
     return out
 
 

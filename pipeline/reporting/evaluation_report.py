@@ -67,20 +67,24 @@ def write_plots(ev: Evaluation, params: dict[str, Any], paths: Paths) -> None:
     if not ev.segments.empty:
         plot_segment_lift(ev.segments, paths.plots / "segment_lift.png")
     plot_recall_vs_share(ev.table, headline_name(params["evaluate"]), paths.plots / "recall_vs_share.png")
-    first_seed, pick, y_test = ev.first_seed, ev.pick, ev.y_test
-    curves = {f"real-only baseline (seed {first_seed})": (y_test, pick["baseline"].test)}
+    first_seed, pick = ev.first_seed, ev.pick
+
+    def curve(config: str) -> tuple:  # (labels, scores, weights): every test row, or out of core the curve's corners
+        return pick[config].splits(ev.y_valid, ev.y_test)[1].curve()
+
+    curves = {f"real-only baseline (seed {first_seed})": curve("baseline")}
     if ev.best["kind"] != BASELINE:
-        curves[f"best: {ev.best['title']} (seed {first_seed})"] = (y_test, pick[ev.best["config"]].test)
+        curves[f"best: {ev.best['title']} (seed {first_seed})"] = curve(ev.best["config"])
     if "reweight" in pick:
-        curves[f"reweight baseline (seed {first_seed})"] = (y_test, pick["reweight"].test)
+        curves[f"reweight baseline (seed {first_seed})"] = curve("reweight")
     plot_pr_curves(curves, paths.plots / "pr_curves.png", title="Precision-recall on the real test rows")
 
     plot_dir = paths.plot_data
     rv = ev.table[["config", "title", "kind", "generator", "share", "recall", "recall_lo", "recall_hi"]].copy()
     write_csv(plot_dir / "recall_vs_share.csv", rv)
     pr = []
-    for name, (y, s) in curves.items():
-        pts = pr_curve_points(y, s)
+    for name, (y, s, w) in curves.items():
+        pts = pr_curve_points(y, s, sample_weight=w)
         pts.insert(0, "model", name)
         pr.append(pts)
     write_csv(plot_dir / "pr_curves.csv", pd.concat(pr, ignore_index=True))

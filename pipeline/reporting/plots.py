@@ -146,18 +146,20 @@ def plot_recall_vs_share(comparison: pd.DataFrame, headline: str, out_png: str |
     _save(fig, out_png)
 
 
-def plot_pr_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], out_png: str | os.PathLike, title: str) -> None:
-    """Precision-recall curves on the test rows, one per label, with AP in the legend."""
+def plot_pr_curves(curves: dict[str, tuple], out_png: str | os.PathLike, title: str) -> None:
+    """Precision-recall curves on the test rows, one per label, with AP in the legend: (labels, scores) or
+    (labels, scores, weights) per label (weights: rows standing for several, `metrics.ScoreSummary.curve`)."""
     if not curves:
         raise DataError("no PR curves to plot")
     fig, ax = plt.subplots(figsize=FIGSIZE)
-    for label, (y, scores) in curves.items():
+    for label, (y, scores, *weights) in curves.items():
         y = np.asarray(y).ravel()
         s = np.asarray(scores, dtype=float).ravel()
+        w = weights[0] if weights else None
         if not (y == 1).any():
             continue
-        precision, recall, _ = precision_recall_curve(y, s)
-        ap = average_precision_score(y, s)
+        precision, recall, _ = precision_recall_curve(y, s, sample_weight=w)
+        ap = average_precision_score(y, s, sample_weight=w)
         ax.plot(recall, precision, drawstyle="steps-post", lw=1.6, label=f"{label} (AP {ap:.3f})")
     ax.set_xlabel("recall (test)")
     ax.set_ylabel("precision (test)")
@@ -430,11 +432,12 @@ def plot_leaderboard(
     _save(fig, out_png)
 
 
-def pr_curve_points(y, scores, max_points: int = 200) -> pd.DataFrame:
+def pr_curve_points(y, scores, max_points: int = 200, sample_weight=None) -> pd.DataFrame:
     """PR curve points (recall, precision, threshold) for DVC plot data, at most max_points rows.
 
     Rows are ordered by increasing recall (decreasing threshold). Downsampling keeps points
     evenly spread in recall (so the low-FPR end is not crowded out) and both curve ends.
+    `sample_weight`: rows standing for several (`metrics.ScoreSummary.curve`).
     """
     if isinstance(max_points, bool) or int(max_points) != max_points or max_points < 2:
         raise ConfigError(f"max_points must be an integer >= 2, got {max_points!r}")
@@ -442,7 +445,7 @@ def pr_curve_points(y, scores, max_points: int = 200) -> pd.DataFrame:
     s = np.asarray(scores, dtype=float).ravel()
     if not (y == 1).any():
         return pd.DataFrame({"recall": [], "precision": [], "threshold": []}, dtype=float)
-    precision, recall, thresholds = precision_recall_curve(y, s)
+    precision, recall, thresholds = precision_recall_curve(y, s, sample_weight=sample_weight)
     # drop sklearn's final (recall 0, precision 1) sentinel, which has no threshold; reverse
     p, r, t = precision[:-1][::-1], recall[:-1][::-1], thresholds[::-1]
     m = t.size

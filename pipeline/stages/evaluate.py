@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.core.compute import open_backend
 from pipeline.core.files import write_csv, write_json, write_text
 from pipeline.core.paths import Paths
 from pipeline.experiment.evaluation import evaluate_detectors, evaluation_metrics
@@ -18,8 +19,9 @@ from pipeline.reporting.evaluation_report import evaluation_summary, write_plots
 
 
 def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
-    ev = evaluate_detectors(params, paths)
-    serving, queue = decide_test_rows(params, paths, ev.schema, ev.test, ev.y_valid, ev.y_test, ev.served)
+    with open_backend(params) as backend:  # out of core: one Dask cluster for the scores and the review queue
+        ev = evaluate_detectors(params, paths, backend)
+        serving, queue = decide_test_rows(params, paths, ev.schema, ev.test, ev.y_valid, ev.y_test, ev.served, backend)
     metrics = evaluation_metrics(ev, serving["best"]["test_decisions"])
     write_csv(paths.comparison, ev.table)
     write_json(paths.metrics, metrics)
@@ -30,7 +32,5 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     write_csv(paths.comparison_segments, ev.segments)
     write_plots(ev, params, paths)
     print(summary.splitlines()[2])
-    print(
-        f"evaluate: {len(ev.scored)} detectors on {len(ev.test)} test rows; see {paths.summary.relative_to(paths.root)}"
-    )
+    print(f"evaluate: {len(ev.scored)} detectors on {ev.n_test} test rows; see {paths.summary.relative_to(paths.root)}")
     return metrics

@@ -16,8 +16,11 @@ from pipeline.quality.reports import load_generator_reports
 
 
 def _example(paths: Paths, schema: Schema, n: int = 5) -> pd.DataFrame:
-    """Raw validation rows as a client sends them: the user's column names, categoricals as strings."""
-    valid = pd.read_parquet(paths.split("valid"))
+    """Raw validation rows as a client sends them: the user's column names, categoricals as strings. The first rows,
+    read from the split's first Parquet part when it is a folder of parts (a large table is never read whole here)."""
+    split = paths.split("valid")
+    parts = sorted(split.glob("part-*.parquet")) if split.is_dir() else [split]
+    valid = pd.read_parquet(parts[0] if parts else split)
     return serving_frame(schema, valid.head(n))
 
 

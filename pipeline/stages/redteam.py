@@ -45,7 +45,6 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
             valid,
             pd.concat(copies, ignore_index=True),
             params,
-            test_parts=False,
         )
         hits = headline_hits(
             scored, valid[schema.label].to_numpy(), np.ones(len(frauds) * len(copies), dtype=int), ev["fpr_budgets"][0]

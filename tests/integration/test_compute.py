@@ -3,6 +3,7 @@ results, the dask engine trains on Parquet parts, a killed worker is survived, a
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -317,3 +318,54 @@ def test_a_cluster_without_workers_is_one_line_not_a_hang():
 def _sleep(seconds):
     time.sleep(seconds)
     return seconds
+
+
+def test_out_of_core_evaluate_gives_the_pandas_paths_reports(tmp_path, cluster, capsys):
+    """The same detectors evaluated on a split written as Parquet parts, in this process (every score held) and out
+    of core (`detector.engine: dask`: the workers score the parts, only fraud scores, top legit scores and counts come
+    back): the same comparison to the last bit but PR-AUC and ROC-AUC (summed in another order: within 1e-12), and
+    byte-identical segment table, DVC metrics, summary, serving thresholds and review queue."""
+    from pipeline.stages import evaluate
+
+    _, client = cluster
+    p = _params(scheduler="sequential")
+    p["data"]["partition_rows"] = 4000
+    src = _copy_trained(tmp_path / "pandas", p)
+    parts = sorted(Paths.at(src).split("test").glob("part-*.parquet"))
+    assert len(parts) >= 2
+    ooc = tmp_path / "ooc"
+    shutil.copytree(src, ooc)
+    report = json.loads(Paths.at(ooc).train_report.read_text())
+    report["engine"] = "dask"  # the same model files, evaluated as the dask engine's are
+    Paths.at(ooc).train_report.write_text(json.dumps(report))
+    p["compute"]["scheduler"] = client.scheduler.address
+    capsys.readouterr()
+    evaluate.run(validate(p), Paths.at(ooc))
+    assert "only fraud scores and the top legit scores come back" in capsys.readouterr().out
+
+    a, b = Paths.at(src), Paths.at(ooc)
+    for path in ("comparison_segments", "metrics", "summary", "serving", "review_queue"):
+        assert getattr(a, path).read_bytes() == getattr(b, path).read_bytes(), path
+    assert len(pd.read_csv(a.review_queue)) > 0
+    x, y = pd.read_csv(a.comparison), pd.read_csv(b.comparison)
+    assert list(x.columns) == list(y.columns)
+    areas = [c for c in x.columns if c.startswith(("pr_auc", "roc_auc", "valid_pr_auc"))]
+    pd.testing.assert_frame_equal(x.drop(columns=areas), y.drop(columns=areas), check_exact=True)
+    pd.testing.assert_frame_equal(x[areas], y[areas], check_exact=False, rtol=1e-12)
+
+
+def _copy_trained(root: Path, params: dict) -> Path:
+    """A project root after prepare, fit, sample, train and evaluate (sequential) with `params`."""
+    from pipeline.stages import evaluate, fit, prepare, sample, train
+
+    params = validate(params)
+    (root / "data" / "raw").mkdir(parents=True)
+    write_params(root, params)
+    paths = Paths.at(root)
+    prepare.run(params, paths)
+    for g in params["generators"]:
+        fit.run(params, paths, g, 0)
+        sample.run(params, paths, g, 0)
+    train.run(params, paths)
+    evaluate.run(params, paths)
+    return root

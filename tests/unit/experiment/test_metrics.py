@@ -11,6 +11,9 @@ from hypothesis import strategies as st
 
 from pipeline.core.errors import DataError
 from pipeline.experiment.metrics import (
+    LabelledScores,
+    ScoreSummary,
+    alerts_allowed,
     detector_metrics,
     fpr_at_threshold,
     metric_names,
@@ -20,7 +23,10 @@ from pipeline.experiment.metrics import (
     recall_at_precision,
     recall_at_threshold,
     seed_mean_std,
+    split_metrics,
     threshold_at_fpr,
+    threshold_from_top,
+    top_needed,
 )
 
 # 10 legit / 4 fraud with known scores (no ties between classes).
@@ -71,6 +77,108 @@ def test_threshold_heavy_ties_property():
 def test_threshold_no_legit_rows():
     with pytest.raises(DataError):
         threshold_at_fpr([], 0.1)
+
+
+def test_alerts_allowed_compares_as_threshold_at_fpr():
+    for n in (1, 3, 7, 10, 49, 1000, 99991):
+        for budget in (0.0, 1e-9, 0.001, 0.005, 0.01, 0.02, 0.1, 0.3, 0.7, 1.0):
+            m = alerts_allowed(n, budget)
+            assert m / n <= budget and (m == n or (m + 1) / n > budget), (n, budget, m)
+
+
+TOP_BUDGETS = (0.0, 0.0001, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.3, 0.5, 0.999, 1.0)
+
+
+@pytest.mark.parametrize("ties", [None, 2, 30])
+def test_threshold_from_the_top_legit_scores_is_exactly_threshold_at_fpr(ties):
+    """The out-of-core evaluate's threshold: from the `top_needed` highest legit scores alone, the same float as
+    `threshold_at_fpr` on every score, with continuous scores and with blocks of ties (rounded scores), where the
+    threshold falls inside, at the edge of and above a tied block; one score fewer is refused."""
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        n = int(rng.integers(1, 3000))
+        legit = rng.beta(1, 8, n)
+        if ties:
+            legit = np.round(legit * ties) / ties
+        desc = np.sort(legit)[::-1]
+        for budget in TOP_BUDGETS:
+            k = top_needed(n, budget)
+            expected = threshold_at_fpr(legit, budget)
+            assert threshold_from_top(desc[:k], n, budget) == expected, (n, budget)
+            assert threshold_from_top(rng.permutation(desc[: k + 5]), n, budget) == expected  # more, any order
+            if k > 1:
+                with pytest.raises(ValueError, match="needs"):
+                    threshold_from_top(desc[: k - 1], n, budget)
+
+
+def test_threshold_from_top_hand_computed_and_tied_block():
+    desc = np.sort(LEGIT)[::-1]
+    for budget, expected in [(0.1, 0.95), (0.2, 0.9), (0.35, 0.8), (0.99, 0.2), (0.05, np.nextafter(0.95, np.inf))]:
+        assert threshold_from_top(desc[: top_needed(10, budget)], 10, budget) == expected
+    tied = np.r_[np.full(5, 0.5), np.full(5, 0.1)]  # the block of 0.5 straddles 3 allowed alerts: above it
+    assert threshold_from_top([0.5, 0.5, 0.5, 0.5], 10, 0.3) == np.nextafter(0.5, np.inf) == threshold_at_fpr(tied, 0.3)
+    assert threshold_from_top([1.0], 1, 1.0) == 1.0
+    with pytest.raises(DataError):
+        threshold_from_top([], 0, 0.1)
+
+
+def summary_of(y, s, k: int, thresholds=()) -> ScoreSummary:
+    """A `ScoreSummary` of full arrays by brute force (what the workers' reductions compute part by part)."""
+    y, s = np.asarray(y), np.asarray(s, dtype=float)
+    rows = np.arange(y.size)
+    fraud, legit = y == 1, y == 0
+    top = np.lexsort((rows[legit], -s[legit]))[:k]
+    return ScoreSummary(
+        n_legit=int(legit.sum()),
+        fraud=s[fraud],
+        fraud_rows=rows[fraud],
+        top=s[legit][top],
+        top_rows=rows[legit][top],
+        legit_ge=np.array([(s[legit] >= v).sum() for v in s[fraud]], dtype=int),
+        legit_gt=np.array([(s[legit] > v).sum() for v in s[fraud]], dtype=int),
+        at={float(t): int((s[legit] >= t).sum()) for t in thresholds},
+    )
+
+
+@pytest.mark.parametrize("ties", [None, 20])
+def test_every_metric_from_a_score_summary_equals_the_full_scores(ties):
+    """`split_metrics` of summaries (fraud scores, top legit scores, counts) against `detector_metrics` of every
+    score: identical floats for every metric but the two areas, which differ at most in the last bits (sklearn sums
+    fewer terms); ties between fraud and legit rows, across the top-k cut and at the thresholds included."""
+    rng = np.random.default_rng(5)
+    budgets, floors, top_k = [0.001, 0.005, 0.01, 0.02, 0.2], [0.1, 0.5, 0.8, 0.99], [1, 10, 100, 500]
+    for _ in range(12):
+        n = int(rng.integers(200, 4000))
+        y_v, y_t = (rng.random(n) < 0.04).astype(int), (rng.random(n) < 0.04).astype(int)
+        s_v, s_t = rng.beta(1, 6, n) + 0.4 * y_v * rng.random(n), rng.beta(1, 6, n) + 0.4 * y_t * rng.random(n)
+        if ties:
+            s_v, s_t = np.round(s_v * ties) / ties, np.round(s_t * ties) / ties
+        if not y_t.any() or y_t.all():
+            continue
+        full = detector_metrics(y_v, s_v, y_t, s_t, budgets, floors, top_k)
+        valid = summary_of(y_v, s_v, max(top_needed((y_v == 0).sum(), b) for b in budgets))
+        test = summary_of(y_t, s_t, max(top_k), [valid.threshold(b) for b in budgets])
+        ooc = split_metrics(valid, test, budgets, floors, top_k)
+        assert list(ooc) == list(full)
+        for name in full:
+            if name in ("pr_auc", "roc_auc"):
+                assert ooc[name] == pytest.approx(full[name], rel=1e-12, abs=1e-15), name
+            else:
+                assert ooc[name] == full[name], name
+
+
+def test_a_summary_refuses_what_it_cannot_answer():
+    y = np.r_[np.zeros(50, int), np.ones(5, int)]
+    s = np.r_[np.linspace(0, 0.5, 50), np.linspace(0.3, 0.9, 5)]
+    summary = summary_of(y, s, 10, [0.25])
+    assert summary.legit_share_at_or_above(0.25) == LabelledScores(y, s).legit_share_at_or_above(0.25)
+    assert summary.legit_share_at_or_above(0.45) == float(np.mean(s[:50] >= 0.45))  # decided by the top 10
+    with pytest.raises(ValueError, match="counts no legit rows"):
+        summary.legit_share_at_or_above(0.1)
+    with pytest.raises(ValueError, match="precision at 20"):
+        summary.head(20)
+    with pytest.raises(ValueError, match="needs"):
+        summary.threshold(0.5)
 
 
 # ---------------------------------------------------------------------------- simple metrics
@@ -387,3 +495,23 @@ def test_frauds_needed_to_detect_min_effect():
     assert frauds_needed(100, 0.06, 0.03) == 400  # half the detectable effect needs four times the frauds
     assert np.isnan(frauds_needed(100, 0.06, None)) and np.isnan(frauds_needed(100, float("nan"), 0.03))
     assert np.isnan(frauds_needed(100, 0.0, 0.03))  # every detector alerts the same frauds: nothing to scale
+
+
+def test_the_summary_curve_has_every_corner_of_the_full_pr_curve():
+    """`ScoreSummary.curve` keeps the PR curve's point at every fraud score (where recall steps up) exactly: same
+    precision and recall as the full scores' curve at that threshold, and no point the full curve lacks."""
+    from sklearn.metrics import precision_recall_curve
+
+    rng = np.random.default_rng(2)
+    y = (rng.random(3000) < 0.05).astype(int)
+    s = np.round(rng.beta(1, 5, 3000) + 0.3 * y * rng.random(3000), 3)
+    p_full, r_full, t_full = precision_recall_curve(y, s)
+    full = {t: (p, r) for p, r, t in zip(p_full, r_full, t_full)}
+    ys, ss, ws = summary_of(y, s, 10).curve()
+    p_sum, r_sum, t_sum = precision_recall_curve(ys, ss, sample_weight=ws)
+    points = dict(zip(t_sum, zip(p_sum, r_sum)))
+    for v in np.unique(s[y == 1]):
+        assert points[v] == full[v]
+    corners = set(full.values())
+    for p, r in points.values():  # a collapsed legit point: the full curve's point at some legit score
+        assert (p, r) in corners
