@@ -72,8 +72,8 @@ def headline_name(eval_params: dict[str, Any]) -> str:
 
 def compare(
     detectors: list[DetectorScores],
-    y_valid: np.ndarray,
-    y_test: np.ndarray,
+    y_valid: np.ndarray | None,
+    y_test: np.ndarray | None,
     eval_params: dict[str, Any],
     quality: dict[str, dict] | None = None,
     hits: dict[str, np.ndarray] | None = None,
@@ -134,7 +134,7 @@ def compare(
 
     seeds_of = {cid: sorted({d.seed for d in ds}) for cid, ds in by_config.items()}
     multi_fit = bool((table["n_fits"] > 1).any())
-    base = _find(table, BASELINE)
+    base = _baseline(table)
     rew = _find(table, REWEIGHT)
     aug = table.index[table["kind"] == AUGMENTED].tolist()
     m = max(len(aug), 1)
@@ -152,19 +152,19 @@ def compare(
 
     best_over = _best_oversampler(table)
     valid_hits = headline_hits(detectors, y_valid, y_valid, ev["fpr_budgets"][0], on="valid")
-    for i, row in table.iterrows():
-        cid = row["config"]
+    for i, (_, conf) in enumerate(table.iterrows()):
+        cid = conf["config"]
         b = paired(cid, base, ev["ci"])
-        if row["kind"] == AUGMENTED:  # beyond noise on VALIDATION, Bonferroni over the augmented configurations
+        if conf["kind"] == AUGMENTED:  # beyond noise on VALIDATION, Bonferroni over the augmented configurations
             v = paired_with(valid_hits[cid], valid_hits[base], ev, adj_ci)
             put(i, "valid_diff", v["diff"])
             put(i, "valid_diff_lo", v["diff_lo"])
             put(i, "valid_diff_hi", v["diff_hi"])
             put(i, "valid_verdict_adjusted", v["verdict"])
-        admissible, why = admission(row, v["diff_lo"] if row["kind"] == AUGMENTED else None, adj_ci)
+        admissible, why = admission(conf, v["diff_lo"] if conf["kind"] == AUGMENTED else None, adj_ci)
         put(i, "admissible", admissible)
         put(i, "admission", why)
-        if multi_fit and row["n_fits"] > 1:
+        if multi_fit and conf["n_fits"] > 1:
             # how much of the difference CI's width generator randomness contributes: the same interval with
             # the fits averaged instead of drawn
             fixed = paired_with(hits[cid], hits[base], ev, resample_fits=False)
@@ -177,28 +177,28 @@ def compare(
         put(i, "baseline_recall", b["ref_recall"])
         for k in ("diff", "diff_lo", "diff_hi", "lift", "lift_lo", "lift_hi", "eq_lo", "eq_hi", "detectable"):
             put(i, k, b[k])
-        if row["kind"] == BASELINE:
+        if conf["kind"] == BASELINE:
             put(i, "verdict", "reference")
             put(i, "verdict_adjusted", "reference")
         else:
             put(i, "verdict", b["verdict"])
-            adj = paired(cid, base, adj_ci) if row["kind"] == AUGMENTED else b
+            adj = paired(cid, base, adj_ci) if conf["kind"] == AUGMENTED else b
             put(i, "verdict_adjusted", adj["verdict"])
-        if rew is not None and row["kind"] == AUGMENTED:
+        if rew is not None and conf["kind"] == AUGMENTED:
             r = paired(cid, rew, ev["ci"])
             put(i, "lift_vs_reweight", r["lift"])
             put(i, "lift_vs_reweight_lo", r["lift_lo"])
             put(i, "lift_vs_reweight_hi", r["lift_hi"])
             put(i, "verdict_vs_reweight", r["verdict"])
-        if best_over is not None and row["kind"] == AUGMENTED and row["family"] != "oversampler":
+        if best_over is not None and conf["kind"] == AUGMENTED and conf["family"] != "oversampler":
             o = paired(cid, best_over, ev["ci"])
             put(i, "best_oversampler", best_over)
             put(i, "lift_vs_best_oversampler", o["lift"])
             put(i, "lift_vs_best_oversampler_lo", o["lift_lo"])
             put(i, "lift_vs_best_oversampler_hi", o["lift_hi"])
             put(i, "verdict_vs_best_oversampler", o["verdict"])
-    for k, v in out_cols.items():
-        table[k] = v
+    for k, values in out_cols.items():
+        table[k] = values
     table.insert(0, "headline_metric", headline)
     order = {BASELINE: 0, REWEIGHT: 1, AUGMENTED: 2}
     table = table.sort_values(
@@ -208,7 +208,11 @@ def compare(
 
 
 def headline_hits(
-    detectors: list[DetectorScores], y_valid: np.ndarray, y_test: np.ndarray, budget: float, on: str = "test"
+    detectors: list[DetectorScores],
+    y_valid: np.ndarray | None,
+    y_test: np.ndarray | None,
+    budget: float,
+    on: str = "test",
 ) -> dict[str, np.ndarray]:
     """{config: (n_seeds, n_test_frauds) bool, or (n_fits, n_seeds, n_test_frauds) for a generator fitted with
     several fit seeds}: which test frauds each detector alerts at the headline budget (threshold from the
@@ -244,7 +248,7 @@ def segment_table(
     difference and lift vs the real-only baseline, and a verdict ("too few to judge" below min_segment_frauds)."""
     ev = eval_params
     fraud = np.asarray(y_test) == 1
-    base = _find(table, BASELINE)
+    base = _baseline(table)
     rows = []
     for seg in segments:
         m = np.asarray(seg.mask)[fraud]
@@ -345,7 +349,7 @@ def leaderboard(table: pd.DataFrame, quality: dict[str, dict]) -> pd.DataFrame:
     aug = table[table["kind"] == AUGMENTED]
     for gen, g in aug.groupby("generator", sort=False):
         best = best_config(g, (AUGMENTED,))
-        q = quality.get(gen, {})
+        q = quality.get(str(gen), {})
         rows.append(
             {
                 "generator": gen,
@@ -383,8 +387,15 @@ def segment_metrics(seg: pd.DataFrame, best: str) -> dict[str, Any]:
                     "best_verdict": b.iloc[0]["verdict"],
                 }
             )
-        out[name] = entry
+        out[str(name)] = entry
     return _clean(out)
+
+
+def _baseline(table: pd.DataFrame) -> str:
+    base = _find(table, BASELINE)
+    if base is None:  # the grid always holds it (`experiment.grid.build_grid`)
+        raise ValueError("no real-only baseline among the detectors: every comparison is made against it")
+    return base
 
 
 def _find(table: pd.DataFrame, kind: str) -> str | None:

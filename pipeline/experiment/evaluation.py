@@ -31,6 +31,8 @@ from pipeline.experiment.compare import (
     segment_table,
     targeting_table,
 )
+from pipeline.experiment.metrics import ScoreSummary
+from pipeline.experiment.plan import Plan
 from pipeline.experiment.scoring import score_detectors, summarize_detectors
 from pipeline.quality.reports import load_generator_reports
 
@@ -51,7 +53,7 @@ class Evaluation:
     segments: pd.DataFrame  # per fraud segment of `evaluate.segments` (empty: none)
     targeting: pd.DataFrame | None  # per segment of `augment.target.column` (None: no target)
     board: pd.DataFrame  # the generator leaderboard
-    best: dict[str, Any]  # the challenger configuration (`challenger_config`)
+    best: pd.Series  # the challenger configuration's comparison row (`challenger_config`)
     first_seed: int  # the first detector seed
     pick: dict[str, DetectorScores]  # per configuration: its detector of the first seed and first fit seed
 
@@ -90,7 +92,9 @@ def evaluate_detectors(params: dict[str, Any], paths: Paths, backend: Backend) -
         frauds = _test_frauds(
             paths, schema, segment_columns([*ev["segments"], *([target["column"]] if target else [])])
         )
-        n_test = scored[0].test.n_legit + len(frauds)
+        summary = scored[0].test
+        assert isinstance(summary, ScoreSummary)  # out of core, every detector's scores are summaries
+        n_test = summary.n_legit + len(frauds)
     else:
         valid = pd.read_parquet(paths.split("valid"))
         test = pd.read_parquet(paths.split("test"))
@@ -99,15 +103,15 @@ def evaluate_detectors(params: dict[str, Any], paths: Paths, backend: Backend) -
         frauds, n_test = test[y_test == 1].reset_index(drop=True), len(test)
     # segments are groups of test frauds: taken from the fraud rows alone, on both paths
     y_seg = frauds[schema.label].to_numpy()
-    quality = load_generator_reports(train_report["generators"], paths, "quality", train_report["fit_seeds"])
+    plan = Plan.from_report(train_report)
+    quality = load_generator_reports(list(plan.pools), paths, "quality", list(plan.fit_seeds))
     hits = headline_hits(scored, y_valid, y_test, ev["fpr_budgets"][0])
     table = compare(scored, y_valid, y_test, ev, quality, hits=hits)
     seg_table = segment_table(table, hits, y_seg, fraud_segments(frauds, ev["segments"], schema.label), ev)
 
     best = challenger_config(table)  # the one place the registered detector is chosen
-    first_seed = min(d.seed for d in scored)
-    first_fit = min(train_report["fit_seeds"])
-    pick = {d.config: d for d in scored if d.seed == first_seed and d.fit_seed in (None, first_fit)}
+    first_seed = plan.first_seed
+    pick = {d.config: d for d in scored if d.seed == first_seed and d.fit_seed in (None, plan.first_fit)}
 
     targeting = (
         targeting_table(table, hits, y_seg, fraud_segments(frauds, [target["column"]], schema.label), ev)

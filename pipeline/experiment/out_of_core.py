@@ -11,7 +11,7 @@ part, summed). What comes back is bounded by the fraud rows and k, whatever the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,7 @@ def _scores_part(part: pd.DataFrame, models: list[Any], schema: Schema, partitio
     from pipeline.experiment.detector import predict_scores
 
     number = partition_info["number"] if partition_info else 0
-    out = {
+    out: dict[str, np.ndarray] = {
         "row": (np.int64(number) << _ROW_BITS) + np.arange(len(part), dtype=np.int64),
         "label": part[schema.label].to_numpy().astype(np.int8),
     }
@@ -74,7 +74,7 @@ def _head_chunk(frame: pd.DataFrame, n_models: int, k: int) -> pd.DataFrame:
 def _head_combine(frame: pd.DataFrame, k: int) -> pd.DataFrame:
     return pd.concat(
         [
-            _candidates(i, g["score"].to_numpy(), g["row"].to_numpy(), g["label"].to_numpy(), k)
+            _candidates(cast(int, i), g["score"].to_numpy(), g["row"].to_numpy(), g["label"].to_numpy(), k)
             for i, g in frame.groupby("model", sort=True)
         ]
     )

@@ -15,6 +15,7 @@ from pipeline.core.schema import Schema
 from pipeline.experiment.compare import DetectorScores
 from pipeline.experiment.detector import detector_from_bytes, predict_scores
 from pipeline.experiment.metrics import top_needed
+from pipeline.experiment.plan import Plan
 from pipeline.quality.reports import load_generator_reports
 
 
@@ -35,7 +36,8 @@ def _model_files(train_report: dict, paths: Paths) -> list[bytes]:
 
 def _detector_scores(train_report: dict, paths: Paths, scores: list[tuple]) -> list[DetectorScores]:
     """Each detector record of the train report with its (validation, test) scores."""
-    fits = load_generator_reports(train_report["generators"], paths, "fit", train_report["fit_seeds"])
+    plan = Plan.from_report(train_report)
+    fits = load_generator_reports(list(plan.pools), paths, "fit", list(plan.fit_seeds))
     families = {n: r.get("family") for n, r in fits.items()}
     out = []
     for rec, (valid_scores, test_scores) in zip(train_report["detectors"], scores):

@@ -73,6 +73,8 @@ def decide_test_rows(
             scorer = Scorer(load_detector(paths.detectors / d.model), schema, thresholds)
             keep = [c for c in (schema.time, *schema.ids, *schema.meta) if c] + schema.feature_names + [schema.label]
             if test is None:
+                if backend is None:
+                    raise ValueError("out-of-core decisions need the Dask backend the scores were summarized on")
                 backend.client  # noqa: B018 - the cluster the scores were summarized on
                 flagged = _flagged_parts(paths, schema, scorer, keep)
                 n_frauds = on_test.fraud.size

@@ -12,6 +12,7 @@ from pipeline.core.files import read_json, write_json
 from pipeline.core.paths import Paths
 from pipeline.data.contract import infer_schema
 from pipeline.experiment.detector import save_detector, train_detector
+from pipeline.experiment.plan import Plan
 from pipeline.experiment.redteam import CLEAN, Attack, apply_attack, attacks, summary_sentence
 from pipeline.stages import redteam as stage
 from tests.helpers import base_params, write_params, write_prepared
@@ -158,7 +159,8 @@ def _project(tmp_path, splits, tactics, combinations=False) -> tuple[dict, Paths
                     "n_synthetic": 0,
                 }
             )
-    write_json(paths.train_report, {"generators": [], "fit_seeds": [0], "detectors": records})
+    plan = Plan(pools=(), shares=(0.0,), fit_seeds=(0,), seeds=(0, 1))  # the baselines only, as train records it
+    write_json(paths.train_report, {**plan.record(), "detectors": records})
     write_json(paths.serving, {"best": {"config": "reweight"}})
     p = base_params(redteam={"tactics": tactics, "combinations": combinations})
     p["evaluate"]["fpr_budgets"] = [0.02]
