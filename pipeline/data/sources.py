@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import DataError
-from pipeline.data.numbers import plain_numbers, read_numbers
+from pipeline.data.numbers import merge_plain_facts, plain_facts, plain_numbers, plain_type, read_numbers
 
 POSITIVE = {"1", "1.0", "true", "t", "yes", "y", "fraud", "fraudulent"}
 NEGATIVE = {"0", "0.0", "false", "f", "no", "n", "legit", "legitimate", "genuine", "normal"}
@@ -197,26 +197,58 @@ def _read_csv(path: Path, opts: dict[str, Any]) -> pd.DataFrame:
 _TRUE, _FALSE = {"True", "TRUE", "true"}, {"False", "FALSE", "false"}
 
 
-def _typed(df: pd.DataFrame, decimal: str | None, thousands: str | None) -> pd.DataFrame:
-    """Type a CSV read as text the way pandas' reader would, but only where no magnitude can change:
-    plain numbers become numbers, true/false columns booleans, empty columns float NaN; every other column
-    stays text for the input contract (`pipeline.data.numbers`). Built in one go (no fragmented frame)."""
-    cols: dict[str, pd.Series] = {}
+def typing_facts(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """{column: facts} of a CSV read as text (the whole file or one partition): what `decide_typing` decides on."""
+    out = {}
     for name in df.columns:
         raw = df[name]
-        present = raw.dropna()
-        if present.empty:
-            cols[name] = pd.Series(np.nan, index=raw.index, dtype="float64")
-        elif present.isin(_TRUE | _FALSE).all():
-            cols[name] = raw.map(lambda v: v in _TRUE if isinstance(v, str) else v)
-            if not raw.isna().any():
-                cols[name] = cols[name].astype(bool)
+        facts = plain_facts(raw)
+        facts["bool"] = bool(raw.dropna().isin(_TRUE | _FALSE).all())
+        out[name] = facts
+    return out
+
+
+def merge_typing_facts(a: dict[str, dict], b: dict[str, dict]) -> dict[str, dict]:
+    return {n: {**merge_plain_facts(a[n], b[n]), "bool": a[n]["bool"] and b[n]["bool"]} for n in a}
+
+
+def decide_typing(facts: dict[str, dict], decimal: str | None, thousands: str | None) -> dict[str, str]:
+    """{column: empty | bool | bool_na | int64 | float64 | text}: a CSV read as text typed the way pandas' reader
+    would, but only where no magnitude can change: plain numbers become numbers, true/false columns booleans,
+    empty columns float NaN; every other column stays text for the input contract (`pipeline.data.numbers`)."""
+    out = {}
+    for name, f in facts.items():
+        if not f["present"]:
+            out[name] = "empty"
+        elif f["bool"]:
+            out[name] = "bool_na" if f["missing"] else "bool"
         else:
-            numbers = plain_numbers(raw, decimal, thousands)
-            cols[name] = raw if numbers is None else numbers
+            out[name] = plain_type(f, decimal, thousands) or "text"
+    return out
+
+
+def apply_typing(df: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
+    """The columns typed as decided (the whole file or one partition), built in one go (no fragmented frame)."""
+    cols: dict[str, pd.Series] = {}
+    for name in df.columns:
+        raw, how = df[name], types[name]
+        if how == "empty":
+            cols[name] = pd.Series(np.nan, index=raw.index, dtype="float64")
+        elif how in ("bool", "bool_na"):
+            cols[name] = raw.map(lambda v: v in _TRUE if isinstance(v, str) else v)
+            if how == "bool":
+                cols[name] = cols[name].astype(bool)
+        elif how == "text":
+            cols[name] = raw
+        else:
+            cols[name] = plain_numbers(raw, how)
     out = pd.DataFrame(cols, index=df.index)
     out.columns = df.columns
     return out
+
+
+def _typed(df: pd.DataFrame, decimal: str | None, thousands: str | None) -> pd.DataFrame:
+    return apply_typing(df, decide_typing(typing_facts(df), decimal, thousands))
 
 
 def _encoding_error(path: Path, opts: dict[str, Any], e: UnicodeDecodeError) -> DataError:
