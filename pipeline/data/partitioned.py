@@ -24,6 +24,7 @@ counts), and in the leak check one training column with the label.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -205,7 +206,9 @@ class OutOfCore:
         (Dask's meta) come from the first rows (the functions refuse the empty text Dask would try them on)."""
         ddf = self.raw()
         if getattr(self, "_head", None) is None:
-            self._head = _roles_part(ddf.head(1000, npartitions=1), self._roles())
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a first partition of fewer rows is fine
+                self._head = _roles_part(ddf.head(1000, npartitions=1), self._roles())
         meta = self._head.iloc[:0]
         ddf = ddf.map_partitions(_roles_part, self._roles(), meta=meta)
         return ddf.map_partitions(
