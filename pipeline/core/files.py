@@ -125,6 +125,23 @@ def write_dask_parquet(paths: dict[str, str | os.PathLike], frames: dict[str, An
                 for name, tmp in tmps.items()
             ]
         )
+        for tmp in tmps.values():
+            _drop_empty_parts(tmp)
+
+
+def _drop_empty_parts(folder: Path) -> None:
+    """Remove the parts that hold no rows (a partition wholly outside its split), renumbering the rest in order:
+    readers such as xgboost.dask refuse a worker whose parts are all empty. One part is always kept."""
+    import pyarrow.parquet as pq
+
+    parts = sorted(folder.glob("part-*.parquet"))
+    empty = [p for p in parts if pq.read_metadata(p).num_rows == 0]
+    if len(empty) == len(parts):
+        empty = empty[1:]
+    for p in empty:
+        p.unlink()
+    for i, p in enumerate(sorted(folder.glob("part-*.parquet"))):
+        p.rename(folder / f"part-{i:05d}.parquet")
 
 
 def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> None:
