@@ -57,3 +57,22 @@ def test_read_frauds_and_a_bounded_legit_sample(tmp_path):
     assert not sample.equals(read_legit_sample(path, "y", 500, seed=3))
     everything = read_legit_sample(path, "y", 10**6, seed=2)
     assert list(everything["x"]) == list(df.loc[df["y"] == 0, "x"])
+
+
+def test_the_summary_says_when_detectors_trained_on_a_sample():
+    from pipeline.reporting.markdown import legit_fraction_sentence, summary_markdown
+
+    report = {"legit_fraction": 0.1, "train_rows_used": 1200, "train_rows": 10300}
+    line = legit_fraction_sentence(report)
+    assert "10.0% of the legitimate training rows (1200 of 10300 rows), each weighted 10" in line
+    assert "full validation and test splits" in line
+    assert legit_fraction_sentence({"legit_fraction": 1.0}) == "" and legit_fraction_sentence({}) == ""
+    from pipeline.experiment.compare import compare
+    from tests.unit.test_compare import EV, _detectors, _y
+
+    y_valid, y_test = _y(1000, 60, 1), _y(1000, 80, 2)
+    configs = {"baseline": ("baseline", None, 0.0, None, 2.0), "good@0.5": ("augmented", "good", 0.5, "sdv", 3.0)}
+    table = compare(_detectors(y_valid, y_test, configs, seeds=(0,)), y_valid, y_test, {**EV, "n_boot": 100}, {})
+    profile = {"source": "parquet", "split": "time-ordered", "test": {"rows": 10, "frauds": 2}}
+    text = summary_markdown(table, "recall at 0.5% FPR", profile, train_report=report)
+    assert line in text and text.index("Data:") < text.index(line)
