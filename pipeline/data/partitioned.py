@@ -225,8 +225,11 @@ class OutOfCore:
         if self.time is not None:
             shares = [s["train"], s["gap"], s["valid"], s["test"]]
             wanted = list(np.cumsum(shares) * self.n_rows)
-            cleaned = self.cleaned()
-            key = cleaned[[self.time]].map_partitions(_time_key, self.time, meta=_time_key(cleaned._meta, self.time))
+            # only the time column is read and parsed for the cuts (the other columns are projected away)
+            self.cleaned()  # the first rows, for the column types
+            times = self.raw()[[self.time]]
+            meta = _time_key(self._head, self.time).iloc[:0]
+            key = times.map_partitions(_time_key_raw, self._roles(), meta=meta)
             cuts, positions = _nearest_cuts(key, wanted, self.n_rows)
             _check_shares(positions, shares, self.n_rows, self.time, key)
             return {"time": cuts}
@@ -333,6 +336,12 @@ def _time_key(part: pd.DataFrame, time: str) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(col):
         return col.astype("int64")
     return col.astype("float64")
+
+
+def _time_key_raw(part: pd.DataFrame, roles: dict[str, Any]) -> pd.Series:
+    """`_time_key` of a raw partition's time column, parsed as `_roles_part` parses it."""
+    col = check_time(part[roles["time"]], roles["time"], roles["csv"], roles["dayfirst"])
+    return _time_key(col.to_frame(roles["time"]), roles["time"])
 
 
 def _hash_part(part: pd.DataFrame, label: str, seed: int) -> pd.DataFrame:
