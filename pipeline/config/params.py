@@ -72,6 +72,15 @@ SPEC = Section(
                     # rows per Parquet part of each split (a folder of parts, read part by part by detector.engine: dask);
                     # null = one file per split
                     "partition_rows": (Optional(Int(1000)), None),
+                    # prepare out of core on dask.dataframe (pipeline/data/partitioned.py) when data.path is a folder or glob of
+                    # parts, or one file larger than this
+                    "out_of_core_above": (MemorySize(), "1GiB"),
+                    # oversamplers that need neighbours (smote, borderline_smote, adasyn) see at most this many legitimate
+                    # training rows: a seeded sample when the split holds more
+                    "legit_sample_rows": (Int(1000), 200000),
+                    # share of legitimate TRAINING rows the detectors train on (seeded sample, weight 1/fraction); 1.0 = all.
+                    # Validation and test rows are never sampled.
+                    "legit_fraction": (Float(0.0, 1.0, lo_open=True), 1.0),
                     "csv": (
                         Section(
                             {

@@ -110,6 +110,40 @@ def write_parquet(path: str | os.PathLike, df: pd.DataFrame, partition_rows: int
             df.iloc[start : start + partition_rows].to_parquet(tmp / f"part-{k:05d}.parquet", index=False)
 
 
+def write_dask_parquet(paths: dict[str, str | os.PathLike], frames: dict[str, Any]) -> None:
+    """Dask DataFrames as folders of Parquet parts (`part-00000.parquet`, ... one per partition), computed together
+    (inputs they share are read once) and written atomically: each folder appears only when every one is whole."""
+    import dask
+
+    with contextlib.ExitStack() as stack:
+        tmps = {name: stack.enter_context(atomic_dir(path)) for name, path in paths.items()}
+        dask.compute(
+            *[
+                frames[name].to_parquet(
+                    str(tmp), write_index=False, compute=False, name_function=lambda i: f"part-{i:05d}.parquet"
+                )
+                for name, tmp in tmps.items()
+            ]
+        )
+        for tmp in tmps.values():
+            _drop_empty_parts(tmp)
+
+
+def _drop_empty_parts(folder: Path) -> None:
+    """Remove the parts that hold no rows (a partition wholly outside its split), renumbering the rest in order:
+    readers such as xgboost.dask refuse a worker whose parts are all empty. One part is always kept."""
+    import pyarrow.parquet as pq
+
+    parts = sorted(folder.glob("part-*.parquet"))
+    empty = [p for p in parts if pq.read_metadata(p).num_rows == 0]
+    if len(empty) == len(parts):
+        empty = empty[1:]
+    for p in empty:
+        p.unlink()
+    for i, p in enumerate(sorted(folder.glob("part-*.parquet"))):
+        p.rename(folder / f"part-{i:05d}.parquet")
+
+
 def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> None:
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)

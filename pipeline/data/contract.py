@@ -38,6 +38,7 @@ outside the table (`pipeline.experiment.blend`), so any user column name is safe
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,7 @@ import pandas as pd
 
 from pipeline.core.errors import DataError
 from pipeline.core.schema import MISSING_TOKEN, Feature, Schema, as_text
-from pipeline.data.numbers import read_numbers
+from pipeline.data.numbers import NumberReading, add_counts, decide_numbers, value_counts
 
 #: most distinct values a categorical feature may have in the training split unless data.max_categories is set
 MAX_LEVELS = 50
@@ -69,120 +70,239 @@ def _examples(values, k: int = 3) -> str:
     return ", ".join(seen)
 
 
-def clean_features(
-    table: pd.DataFrame, features: list[str], data: dict[str, Any], categorical: list[str] | tuple = ()
-) -> tuple[pd.DataFrame, dict[str, str], dict[str, Any]]:
-    """Decide each feature's type and clean its values (whole table, before the split).
+@dataclass
+class ColumnFacts:
+    """What the contract decides a feature column on: aggregates that add up over a table's partitions
+    (`merge_facts`), so a table read whole and the same table read part by part get the same decisions."""
 
-    `data` is the `data` params section (non_finite, coerce_numeric, csv.decimal). Returns the
-    table (a copy, feature columns cleaned), {feature: "numerical" | "categorical"} and notes for
-    profile.json. Raises `DataError` with one line naming the column, the problem and the fix.
+    kind: str  # declared | temporal | category | bool | numeric | text
+    non_finite: int = 0  # numeric: infinite or beyond-float32 values
+    non_finite_examples: list = field(default_factory=list)  # the first distinct ones, in row order
+    counts: pd.Series | None = None  # text: {stripped non-blank value: rows} in first-appearance order
+    token: bool = False  # MISSING_TOKEN occurs among the values as text (declared, category, text)
+
+
+def _kind(col: pd.Series, declared: bool) -> str:
+    if declared:
+        return "declared"
+    if (
+        pd.api.types.is_datetime64_any_dtype(col)
+        or pd.api.types.is_timedelta64_dtype(col)
+        or isinstance(col.dtype, pd.PeriodDtype)
+    ):
+        return "temporal"
+    if isinstance(col.dtype, pd.CategoricalDtype):  # before the numeric test: categories may be numbers
+        return "category"
+    if pd.api.types.is_bool_dtype(col):
+        return "bool"
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_complex_dtype(col):
+        return "numeric"
+    return "text"
+
+
+def _bad_floats(col: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    vals = pd.to_numeric(col, errors="coerce").astype("float64")
+    arr = vals.to_numpy()
+    with np.errstate(invalid="ignore"):
+        return vals, ~np.isnan(arr) & ~(np.abs(arr) <= FLOAT32_MAX)
+
+
+def _distinct(values, k: int = 3) -> list:
+    out: list = []
+    for v in values:
+        v = v.item() if hasattr(v, "item") else v
+        if v not in out:
+            out.append(v)
+        if len(out) == k:
+            break
+    return out
+
+
+def column_facts(col: pd.Series, declared: bool = False) -> ColumnFacts:
+    """The facts of one feature column (the whole column, or one partition of it)."""
+    facts = ColumnFacts(_kind(col, declared))
+    if facts.kind == "numeric":
+        vals, bad = _bad_floats(col)
+        facts.non_finite = int(bad.sum())
+        facts.non_finite_examples = _distinct(vals.to_numpy()[bad])
+    elif facts.kind == "text":
+        text = col[col.notna()].map(str).str.strip()
+        facts.counts = value_counts(text[text != ""])
+    if facts.kind in ("declared", "category", "text"):
+        facts.token = bool((as_text(col) == MISSING_TOKEN).any())
+    return facts
+
+
+def merge_facts(a: ColumnFacts, b: ColumnFacts) -> ColumnFacts:
+    """The facts of two consecutive parts of a column (a first); a column whose parts differ in kind (a number
+    type in one file, text in another) is an error."""
+    if a.kind != b.kind:
+        raise DataError(
+            f"a column is {a.kind} in one part of the input and {b.kind} in another; write every part "
+            "with the same column types"
+        )
+    counts = None if a.counts is None else add_counts(a.counts, b.counts)
+    return ColumnFacts(
+        a.kind,
+        a.non_finite + b.non_finite,
+        _distinct(a.non_finite_examples + b.non_finite_examples),
+        counts,
+        a.token or b.token,
+    )
+
+
+def table_facts(table: pd.DataFrame, features: list[str], categorical: list[str] | tuple = ()) -> dict:
+    """{feature: ColumnFacts} of a table (or one partition of it)."""
+    declared = set(categorical)
+    return {name: column_facts(table[name], name in declared) for name in features}
+
+
+def merge_table_facts(a: dict, b: dict) -> dict:
+    out = {}
+    for name in a:
+        try:
+            out[name] = merge_facts(a[name], b[name])
+        except DataError as e:
+            raise DataError(f"column {name!r}: {e}") from None
+    return out
+
+
+@dataclass
+class Decision:
+    """What the contract does to one feature column, decided once from its facts and applied to every part."""
+
+    kind: str  # numerical | categorical
+    how: str  # keep | text | finite (non-finite values to missing) | numbers (text read as numbers)
+    reading: NumberReading | None = None
+
+
+def decide_features(facts: dict[str, ColumnFacts], data: dict[str, Any]) -> tuple[dict[str, Decision], dict]:
+    """Decide each feature's type and cleaning from its facts (`table_facts`, merged over every partition).
+
+    `data` is the `data` params section (non_finite, coerce_numeric, csv.decimal). Returns {feature: Decision}
+    and notes for profile.json. Raises `DataError` with one line naming the column, the problem and the fix.
     """
-    table = table.copy()
-    kinds: dict[str, str] = {}
+    decisions: dict[str, Decision] = {}
     notes: dict[str, Any] = {
         "non_finite_to_missing": {},
         "coerced_to_missing": {},
         "text_parsed_as_numbers": [],
         "number_formats": {},
     }
-    declared = set(categorical)
-    for name in features:
-        col = table[name]
-        if name in declared:
-            table[name] = as_text(col)
-            kinds[name] = "categorical"
-        elif (
-            pd.api.types.is_datetime64_any_dtype(col)
-            or pd.api.types.is_timedelta64_dtype(col)
-            or isinstance(col.dtype, pd.PeriodDtype)
-        ):
+    for name, f in facts.items():
+        if f.kind in ("declared", "category"):
+            decisions[name] = Decision("categorical", "text")
+        elif f.kind == "temporal":
             raise DataError(
                 f"column {name!r} holds dates or durations, which are not features; set it as "
                 "data.time_column, list it in data.meta_columns or data.drop_columns, or derive "
                 "numeric features from it first"
             )
-        elif isinstance(col.dtype, pd.CategoricalDtype):  # before the numeric test: categories may be numbers
-            table[name] = as_text(col)
-            kinds[name] = "categorical"
-        elif pd.api.types.is_bool_dtype(col):
-            kinds[name] = "numerical"
-        elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_complex_dtype(col):
-            table[name] = _finite(col, name, data["non_finite"], notes)
-            kinds[name] = "numerical"
+        elif f.kind == "bool":
+            decisions[name] = Decision("numerical", "keep")
+        elif f.kind == "numeric":
+            how = "finite" if _non_finite(name, f.non_finite, f.non_finite_examples, data, notes) else "keep"
+            decisions[name] = Decision("numerical", how)
         else:
-            kinds[name] = _text_column(table, name, data, notes)
-    for name in features:
-        if kinds[name] == "categorical" and (table[name] == MISSING_TOKEN).any():
+            decisions[name] = _text_column(name, f.counts, data, notes)
+    for name, d in decisions.items():
+        if d.kind == "categorical" and facts[name].token:
             raise DataError(
                 f"column {name!r} holds the value {MISSING_TOKEN!r}, which the pipeline reserves for "
                 "missing categories; replace it in the file"
             )
-    notes = {k: v for k, v in notes.items() if v}
-    return table, kinds, notes
+    return decisions, {k: v for k, v in notes.items() if v}
 
 
-def _finite(col: pd.Series, name: str, policy: str, notes: dict[str, Any]) -> pd.Series:
-    vals = pd.to_numeric(col, errors="coerce").astype("float64")
-    arr = vals.to_numpy()
-    with np.errstate(invalid="ignore"):
-        bad = ~np.isnan(arr) & ~(np.abs(arr) <= FLOAT32_MAX)
-    if not bad.any():
-        return col
-    n = int(bad.sum())
-    if policy == "reject":
+def apply_features(table: pd.DataFrame, decisions: dict[str, Decision]) -> pd.DataFrame:
+    """The table (a copy) with its feature columns cleaned as decided; the same on the whole table or a partition."""
+    table = table.copy()
+    for name, d in decisions.items():
+        col = table[name]
+        if d.how == "text":
+            table[name] = as_text(col)
+        elif d.how == "finite":
+            vals, bad = _bad_floats(col)
+            table[name] = vals.mask(bad)
+        elif d.how == "numbers":
+            text = col[col.notna()].map(str).str.strip()
+            text = text[text != ""]
+            numbers = pd.Series(np.nan, index=col.index, dtype="float64")
+            numbers[text.index] = d.reading.values(text)
+            vals, bad = _bad_floats(numbers)
+            table[name] = vals.mask(bad)
+    return table
+
+
+def clean_features(
+    table: pd.DataFrame, features: list[str], data: dict[str, Any], categorical: list[str] | tuple = ()
+) -> tuple[pd.DataFrame, dict[str, str], dict[str, Any]]:
+    """Decide each feature's type and clean its values (whole table, before the split): `table_facts`, then
+    `decide_features`, then `apply_features` - the out-of-core path (`pipeline.data.partitioned`) runs the
+    same three steps with the facts summed over partitions.
+
+    Returns the table (a copy, feature columns cleaned), {feature: "numerical" | "categorical"} and notes for
+    profile.json. Raises `DataError` with one line naming the column, the problem and the fix.
+    """
+    decisions, notes = decide_features(table_facts(table, features, categorical), data)
+    return apply_features(table, decisions), {n: d.kind for n, d in decisions.items()}, notes
+
+
+def _non_finite(name: str, n: int, examples: list, data: dict[str, Any], notes: dict[str, Any]) -> bool:
+    """Whether the column's non-finite values become missing (an error with data.non_finite: reject)."""
+    if not n:
+        return False
+    if data["non_finite"] == "reject":
         raise DataError(
-            f"column {name!r} has {n} infinite or out-of-range value(s) (e.g. {_examples(arr[bad])}); "
+            f"column {name!r} has {n} infinite or out-of-range value(s) (e.g. {_examples(examples)}); "
             "fix them in the file, or set data.non_finite: missing to treat them as missing values"
         )
     notes["non_finite_to_missing"][name] = n
-    return vals.mask(bad)
+    return True
 
 
-def _text_column(table: pd.DataFrame, name: str, data: dict[str, Any], notes: dict[str, Any]) -> str:
-    """Decide a text column: numbers (all or, with coerce_numeric, mostly; in one format read from the whole
-    column by `pipeline.data.numbers.read_numbers`), or categorical."""
-    col = table[name]
-    present = col.notna()
-    text = col[present].map(str).str.strip()
-    blank = text == ""
-    text = text[~blank]
-    if text.empty:
-        table[name] = as_text(col)
-        return "categorical"
+def _text_column(name: str, counts: pd.Series, data: dict[str, Any], notes: dict[str, Any]) -> Decision:
+    """Decide a text column from its value counts: numbers (all or, with coerce_numeric, mostly; in one format
+    decided from the whole column by `pipeline.data.numbers.decide_numbers`), or categorical."""
+    if counts.empty:
+        return Decision("categorical", "text")
     csv = data.get("csv") or {}
     decimal, thousands = csv.get("decimal"), csv.get("thousands")
-    parsed, fmt = read_numbers(text, name, decimal, thousands, min_share=MOSTLY_NUMERIC)
-    ok = parsed.notna() | text.str.lower().isin(("nan",))
-    share = float(ok.mean())
-    if share == 1.0 or share >= MOSTLY_NUMERIC:
-        stray = text[~ok]
-        if len(stray) and not data["coerce_numeric"]:
+    uniq = pd.Series(counts.index, index=counts.index, dtype=object)
+    total = int(counts.sum())
+    reading = decide_numbers(counts, name, decimal, thousands, min_share=MOSTLY_NUMERIC)
+    if reading is not None:
+        parsed = reading.values(uniq)
+        ok = (parsed.notna() | uniq.str.lower().isin(("nan",))).to_numpy()
+        share = float(counts[ok].sum()) / total
+    if reading is not None and share >= MOSTLY_NUMERIC:
+        stray = counts[~ok]
+        n_stray = int(stray.sum())
+        if n_stray and not data["coerce_numeric"]:
             raise DataError(
-                f"column {name!r} is numeric but {len(stray)} of its {len(text)} values are not numbers "
-                f"(e.g. {_examples(stray)}); fix them in the file, set data.coerce_numeric: true to treat them as "
-                "missing values, or list the column in data.categorical_columns if it is a code"
+                f"column {name!r} is numeric but {n_stray} of its {total} values are not numbers "
+                f"(e.g. {_examples(stray.index)}); fix them in the file, set data.coerce_numeric: true to treat "
+                "them as missing values, or list the column in data.categorical_columns if it is a code"
             )
-        if len(stray):
-            notes["coerced_to_missing"][name] = {"count": int(len(stray)), "examples": list(dict.fromkeys(stray))[:5]}
+        if n_stray:
+            notes["coerced_to_missing"][name] = {"count": n_stray, "examples": list(stray.index)[:5]}
         else:
             notes["text_parsed_as_numbers"].append(name)
-        if fmt is not None and not fmt.is_plain():
-            notes["number_formats"][name] = fmt.describe()
-        numbers = pd.Series(np.nan, index=col.index, dtype="float64")
-        numbers[parsed.index] = parsed.astype("float64")
-        table[name] = _finite(numbers, name, data["non_finite"], notes)
-        return "numerical"
+        if not reading.format.is_plain():
+            notes["number_formats"][name] = reading.format.describe()
+        with np.errstate(invalid="ignore"):
+            bad = (~np.isnan(parsed.to_numpy()) & ~(np.abs(parsed.to_numpy()) <= FLOAT32_MAX)) & ok
+        _non_finite(name, int(counts[bad].sum()), _distinct(parsed.to_numpy()[bad]), data, notes)
+        return Decision("numerical", "numbers", reading)
     if decimal == ".":
-        comma, _ = read_numbers(text, name, ",", thousands, min_share=MOSTLY_NUMERIC)
-        if float(comma.notna().mean()) >= MOSTLY_NUMERIC:
+        comma = decide_numbers(counts, name, ",", thousands, min_share=MOSTLY_NUMERIC)
+        if comma is not None and float(counts[comma.values(uniq).notna().to_numpy()].sum()) / total >= MOSTLY_NUMERIC:
             raise DataError(
                 f"column {name!r} holds numbers with decimal commas (e.g. "
-                f'{_examples(text[text.str.contains(",", regex=False)])}); set data.csv.decimal: "," '
+                f'{_examples([u for u in counts.index if "," in u])}); set data.csv.decimal: "," '
                 "(or null to detect it per column) in params.yaml"
             )
-    table[name] = as_text(col)
-    return "categorical"
+    return Decision("categorical", "text")
 
 
 def model_names(features: list[str]) -> dict[str, str]:
@@ -203,7 +323,13 @@ def model_names(features: list[str]) -> dict[str, str]:
 
 def categorical_levels(train_values: pd.Series, name: str, max_categories: int | None) -> tuple[list[str], str | None]:
     """The levels of a categorical feature from the TRAINING split: (categories, other level or None)."""
-    counts = train_values.dropna().map(str).value_counts()
+    return levels_from_counts(train_values.dropna().map(str).value_counts(), name, max_categories)
+
+
+def levels_from_counts(counts: pd.Series, name: str, max_categories: int | None) -> tuple[list[str], str | None]:
+    """`categorical_levels` from the training split's {value: rows} (of the whole split, or summed over its
+    partitions)."""
+    counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
     levels = sorted(counts.index)
     limit = MAX_LEVELS if max_categories is None else max_categories
     if len(levels) <= limit:
@@ -243,32 +369,100 @@ def likely_leaks(train: pd.DataFrame, schema: Schema, label: str, threshold: flo
     is its own level): most likely a label proxy (a chargeback flag, a case status) known only after the fact.
     Returned for prepare to print and profile.json (read by the evaluate summary); nothing is dropped."""
     y = train[label].to_numpy().astype(int)
-    if y.min() == y.max():
-        return []
-    out = []
-    for f in schema.features:
-        col = train[f.name]
-        if f.is_categorical:
-            key = col.astype(object).where(col.notna(), "\x00missing")
-            score = key.map(pd.Series(y, index=key.index).groupby(key).mean()).to_numpy(dtype="float64")
-        else:
-            vals = pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64")
-            if np.isnan(vals).all():
-                continue
-            lo = np.nanmin(vals)
-            score = np.where(np.isnan(vals), lo - 1.0, vals) if np.isfinite(lo) else np.nan_to_num(vals, nan=-np.inf)
-        auc = _auc(score, y)
-        best = max(auc, 1.0 - auc)
-        if best >= threshold:
-            direction = (
-                "fraud-rate per level"
-                if f.is_categorical
-                else "higher values mean fraud"
-                if auc >= 0.5
-                else "lower values mean fraud"
-            )
-            out.append({"column": f.name, "auc": round(best, 4), "score": direction})
+    out = [leak for f in schema.features if (leak := feature_leak(train[f.name], y, f, threshold))]
     return sorted(out, key=lambda d: -d["auc"])
+
+
+def feature_leak(col: pd.Series, y: np.ndarray, f: Feature, threshold: float = LEAK_AUC) -> dict[str, Any] | None:
+    """`likely_leaks` for one feature: {column, auc, score} when it alone reaches `threshold`, else None (the
+    out-of-core path brings the training split back one feature at a time)."""
+    if y.min() == y.max():
+        return None
+    if f.is_categorical:
+        key = col.astype(object).where(col.notna(), "\x00missing")
+        score = key.map(pd.Series(y, index=key.index).groupby(key).mean()).to_numpy(dtype="float64")
+    else:
+        vals = pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64")
+        if np.isnan(vals).all():
+            return None
+        lo = np.nanmin(vals)
+        score = np.where(np.isnan(vals), lo - 1.0, vals) if np.isfinite(lo) else np.nan_to_num(vals, nan=-np.inf)
+    auc = _auc(score, y)
+    best = max(auc, 1.0 - auc)
+    if best < threshold:
+        return None
+    direction = (
+        "fraud-rate per level"
+        if f.is_categorical
+        else "higher values mean fraud"
+        if auc >= 0.5
+        else "lower values mean fraud"
+    )
+    return {"column": f.name, "auc": round(best, 4), "score": direction}
+
+
+@dataclass
+class TrainFacts:
+    """What the schema takes from one feature of the training split; adds up over partitions (`merge_train_facts`)."""
+
+    dtype: str  # bool | int | float | other
+    missing: bool = False
+    absmax: float = 0.0
+    levels: pd.Series | None = None  # categorical: {value as text: rows}
+
+
+def train_facts(train: pd.DataFrame, kinds: dict[str, str]) -> dict[str, TrainFacts]:
+    """{feature: TrainFacts} of the training split (or one partition of it); `kinds` names the features."""
+    out = {}
+    for name, kind in kinds.items():
+        col = train[name]
+        if kind == "categorical":
+            out[name] = TrainFacts("other", levels=col.dropna().map(str).value_counts(sort=False))
+        elif pd.api.types.is_bool_dtype(col):
+            out[name] = TrainFacts("bool")
+        elif pd.api.types.is_integer_dtype(col):
+            missing = bool(col.isna().any())
+            absmax = float(col.abs().max()) if len(col) and not missing else 0.0
+            out[name] = TrainFacts("int", missing, absmax)
+        else:
+            out[name] = TrainFacts("float")
+    return out
+
+
+def merge_train_facts(a: dict[str, TrainFacts], b: dict[str, TrainFacts]) -> dict[str, TrainFacts]:
+    out = {}
+    for name, x in a.items():
+        y = b[name]
+        levels = None if x.levels is None else add_counts(x.levels, y.levels)
+        dtype = x.dtype if x.dtype == y.dtype else "float"
+        out[name] = TrainFacts(dtype, x.missing or y.missing, max(x.absmax, y.absmax), levels)
+    return out
+
+
+def schema_from_facts(
+    names: list[str],
+    facts: dict[str, TrainFacts],
+    label: str,
+    time: str | None,
+    ids: list[str],
+    meta: list[str],
+    max_categories: int | None,
+) -> Schema:
+    """The schema from the training split's facts: the one place feature types and levels are decided."""
+    renamed = model_names(names)
+    features = []
+    for name in names:
+        f = facts[name]
+        if f.levels is not None:
+            cats, other = levels_from_counts(f.levels, name, max_categories)
+            feature = Feature(name, "categorical", "object", cats, other=other)
+        elif f.dtype == "bool" or (f.dtype == "int" and not f.missing and f.absmax < 2**53):
+            feature = Feature(name, "numerical", "int64")
+        else:
+            feature = Feature(name, "numerical", "float64")
+        feature.model_name = renamed.get(name)
+        features.append(feature)
+    return Schema(label=label, time=time, ids=ids, meta=meta, features=features)
 
 
 def infer_schema(
@@ -286,26 +480,20 @@ def infer_schema(
     it numbers and booleans are numerical and the rest categorical.
     """
     ids, meta = list(ids or []), list(meta or [])
-    skip = {label, *ids, *meta} | ({time} if time else set())
-    names = [c for c in train.columns if c not in skip]
-    renamed = model_names(names)
-    features = []
-    for name in names:
-        col = train[name]
-        kind = (kinds or {}).get(name) or (
-            "numerical" if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col) else "categorical"
+    names = feature_names(train.columns, label, time, ids, meta)
+    kinds = {
+        name: (kinds or {}).get(name)
+        or (
+            "numerical"
+            if pd.api.types.is_bool_dtype(train[name]) or pd.api.types.is_numeric_dtype(train[name])
+            else "categorical"
         )
-        if kind == "categorical":
-            cats, other = categorical_levels(col, name, max_categories)
-            f = Feature(name, "categorical", "object", cats, other=other)
-        elif pd.api.types.is_bool_dtype(col) or (
-            pd.api.types.is_integer_dtype(col)
-            and not col.isna().any()
-            and (col.empty or float(col.abs().max()) < 2**53)
-        ):
-            f = Feature(name, "numerical", "int64")
-        else:
-            f = Feature(name, "numerical", "float64")
-        f.model_name = renamed.get(name)
-        features.append(f)
-    return Schema(label=label, time=time, ids=ids, meta=meta, features=features)
+        for name in names
+    }
+    return schema_from_facts(names, train_facts(train, kinds), label, time, ids, meta, max_categories)
+
+
+def feature_names(columns, label: str, time: str | None, ids: list[str], meta: list[str]) -> list[str]:
+    """The feature columns: every column but the label, the time column, ids and meta, in table order."""
+    skip = {label, *ids, *meta} | ({time} if time else set())
+    return [c for c in columns if c not in skip]

@@ -220,23 +220,66 @@ def _value(p: Parsed, decimal: str | None, grouping: set[str]) -> float:
     return -x if p.negative else x
 
 
+@dataclass
+class NumberReading:
+    """How a column's text is read as numbers: the format decided from the whole column and the grouping marks
+    it accepts. `values` applies it to any part of the column (a partition), value by value."""
+
+    format: NumberFormat
+    grouping: set[str]
+
+    def values(self, text: pd.Series) -> pd.Series:
+        """Float values of stripped, non-blank text on the same index; NaN where a value does not fit the format."""
+        uniq = pd.unique(text.to_numpy(dtype=object))
+        lookup = {}
+        for u in uniq:
+            p = _parse(u)
+            lookup[u] = p if isinstance(p, float) else _value(p, self.format.decimal, self.grouping) if p else np.nan
+        return text.map(lookup).astype("float64")
+
+
+def value_counts(text: pd.Series) -> pd.Series:
+    """{distinct value: rows} of stripped, non-blank text, in the order values first appear: what `decide_numbers`
+    decides on. Counts of a table's partitions add up (`add_counts`) to the counts of the whole column."""
+    return text.value_counts(sort=False, dropna=True)
+
+
+def add_counts(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Counts of two consecutive parts of a column: first-appearance order kept (a's values first)."""
+    if a.empty:
+        return b
+    if b.empty:
+        return a
+    return pd.concat([a, b]).groupby(level=0, sort=False).sum()
+
+
 def read_numbers(
     text: pd.Series, name: str, decimal: str | None = None, thousands: str | None = None, min_share: float = 0.0
 ) -> tuple[pd.Series, NumberFormat | None]:
-    """Read a text column as numbers in ONE format decided from the whole column.
-
-    `text`: the column's present, stripped, non-blank values. Returns (float values on the same index,
-    NaN where a value is not a number in that format; the format) - or (all NaN, None) when fewer than
-    `min_share` of the values look like numbers at all (the column is text, nothing is decided). Raises
-    `DataError` (one line) when a mark could be read either way and no evidence or setting decides it, when
-    the evidence is split evenly, or for two currencies or percentages mixed with plain numbers.
-    """
-    uniq = pd.unique(text.to_numpy(dtype=object))
-    parsed = {u: _parse(u) for u in uniq}
-    counts = text.value_counts()
-    looks = sum(int(counts[u]) for u, p in parsed.items() if p is not None)
-    if not len(text) or looks / len(text) < min_share:
+    """Read a text column as numbers in ONE format decided from the whole column (`decide_numbers` on its value
+    counts, then `NumberReading.values`). Returns (float values on the same index, NaN where a value is not a number
+    in that format; the format) - or (all NaN, None) when fewer than `min_share` of the values look like numbers."""
+    reading = decide_numbers(value_counts(text), name, decimal, thousands, min_share)
+    if reading is None:
         return pd.Series(np.nan, index=text.index, dtype="float64"), None
+    return reading.values(text), reading.format
+
+
+def decide_numbers(
+    counts: pd.Series, name: str, decimal: str | None = None, thousands: str | None = None, min_share: float = 0.0
+) -> NumberReading | None:
+    """The ONE number format of a text column, decided from its value counts (`value_counts`: the column's
+    present, stripped, non-blank values and how often each occurs, of the whole column or summed over its
+    partitions). None when fewer than `min_share` of the values look like numbers at all (the column is text,
+    nothing is decided). Raises `DataError` (one line) when a mark could be read either way and no evidence or
+    setting decides it, when the evidence is split evenly, or for two currencies or percentages mixed with
+    plain numbers.
+    """
+    parsed = {u: _parse(u) for u in counts.index}
+    total = int(counts.sum())
+    looks = sum(int(counts[u]) for u, p in parsed.items() if p is not None)
+    if not total or looks / total < min_share:
+        return None
     values = {u: p for u, p in parsed.items() if isinstance(p, Parsed)}
     proves_dec: dict[str, list[str]] = {".": [], ",": []}
     proves_grp: dict[str, list[str]] = {".": [], ",": [], " ": [], "'": []}
@@ -323,31 +366,53 @@ def read_numbers(
     fmt.trailing_minus = any(
         p.negative and not p.parens and u.rstrip().endswith(("-", "\u2212")) for u, p in values.items()
     )
-    lookup = {
-        u: (p if isinstance(p, float) else _value(p, fmt.decimal, grouping) if p is not None else np.nan)
-        for u, p in parsed.items()
-    }
-    out = text.map(lookup).astype("float64")
-    return out, fmt
+    return NumberReading(fmt, grouping)
 
 
-def plain_numbers(raw: pd.Series, decimal: str | None, thousands: str | None) -> pd.Series | None:
-    """A CSV column read as text -> numbers, when every present value is a plain number that pandas' reader
-    would read the same way and no reading could change its magnitude; None otherwise (the column stays
-    text and the contract decides it with `read_numbers`)."""
-    text = raw.dropna()
-    if text.empty:
-        return None
-    text = text.str.strip()
-    if not text.str.fullmatch(PLAIN).all():
-        return None
+#: a whole number pandas reads as int64
+_INT = r"[+-]?\d{1,18}"
+
+
+def plain_facts(raw: pd.Series) -> dict[str, Any]:
+    """What `plain_type` decides a CSV column read as text on; adds up over partitions (`merge_plain_facts`)."""
+    text = raw.dropna().str.strip()
     dotted = text.str.contains(".", regex=False)
-    if dotted.any():
+    return {
+        "present": len(text),
+        "missing": bool(raw.isna().any()),
+        "plain": bool(text.str.fullmatch(PLAIN).all()),
+        "dotted": bool(dotted.any()),
+        "dot_grouped": bool(text[dotted].str.fullmatch(_DOT_GROUPED).all()),
+        "ints": bool(text.str.fullmatch(_INT).all()),
+    }
+
+
+def merge_plain_facts(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "present": a["present"] + b["present"],
+        "missing": a["missing"] or b["missing"],
+        "plain": a["plain"] and b["plain"],
+        "dotted": a["dotted"] or b["dotted"],
+        # every dotted value could be grouped: vacuously true where a part has none
+        "dot_grouped": a["dot_grouped"] and b["dot_grouped"],
+        "ints": a["ints"] and b["ints"],
+    }
+
+
+def plain_type(facts: dict[str, Any], decimal: str | None, thousands: str | None) -> str | None:
+    """ "int64" or "float64" when every present value of a CSV column read as text is a plain number that pandas'
+    reader would read the same way and no reading could change its magnitude; None otherwise (the column stays
+    text and the contract decides it with `decide_numbers`)."""
+    if not facts["present"] or not facts["plain"]:
+        return None
+    if facts["dotted"]:
         if decimal == "," or thousands == ".":
             return None
-        if thousands is None and text[dotted].str.fullmatch(_DOT_GROUPED).all():
+        if thousands is None and facts["dot_grouped"]:
             return None  # every dotted value could be a whole number with a thousands dot: the contract decides
-    try:
-        return pd.to_numeric(raw.str.strip())
-    except (ValueError, OverflowError):
-        return None
+    return "int64" if facts["ints"] and not facts["missing"] else "float64"
+
+
+def plain_numbers(raw: pd.Series, dtype: str) -> pd.Series:
+    """A CSV column read as text -> numbers of the `plain_type` decided for the whole column."""
+    return pd.to_numeric(raw.str.strip()).astype(dtype)

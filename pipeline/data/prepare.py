@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.core.schema import Schema
+from pipeline.core.schema import Feature, Schema
 from pipeline.data.contract import LEAK_AUC, clean_features, infer_schema, likely_leaks
 from pipeline.data.sources import load_source
 from pipeline.data.split import PARTS, profile, split_table
@@ -35,27 +35,12 @@ def prepare_data(params: dict[str, Any], root: str | Path = ".") -> Prepared:
         parts["train"], src.label, src.time, src.ids, src.meta, kinds=kinds, max_categories=d["max_categories"]
     )
     keep = [c for c in (src.time, *src.ids, *src.meta) if c is not None]
-    out = {}
-    for name in PARTS:
-        part = parts[name]
-        conformed = schema.conform(part)
-        out[name] = pd.concat(
-            [
-                part[keep].reset_index(drop=True),
-                conformed.reset_index(drop=True),
-                part[[src.label]].reset_index(drop=True),
-            ],
-            axis=1,
-        )
+    out = {name: prepared_rows(parts[name], schema, keep, src.label) for name in PARTS}
     leaks = likely_leaks(out["train"], schema, src.label)
     if leaks:
         notes["likely_leaks"] = leaks
     grouped = {
-        f.name: {
-            "levels_in_train": int(parts["train"][f.name].dropna().map(str).nunique()),
-            "kept": len(f.categories or []) - 1,
-            "other": f.other,
-        }
+        f.name: grouped_note(f, int(parts["train"][f.name].dropna().map(str).nunique()))
         for f in schema.features
         if f.other is not None
     }
@@ -78,6 +63,26 @@ def prepare_data(params: dict[str, Any], root: str | Path = ".") -> Prepared:
     if notes:
         prof["input_contract"] = notes
     return Prepared(parts=out, schema=schema, profile=prof)
+
+
+def prepared_rows(part: pd.DataFrame, schema: Schema, keep: list[str], label: str) -> pd.DataFrame:
+    """A split's prepared rows: the kept columns (time, ids, meta), the features conformed to the schema, the
+    label; the same for a whole split or one partition of it."""
+    return pd.concat(
+        [
+            part[keep].reset_index(drop=True),
+            schema.conform(part).reset_index(drop=True),
+            part[[label]].reset_index(drop=True),
+        ],
+        axis=1,
+    )
+
+
+def grouped_note(f: Feature, levels_in_train: int) -> dict[str, Any] | None:
+    """profile.json's note on a categorical whose rare training values were grouped (data.max_categories)."""
+    if f.other is None:
+        return None
+    return {"levels_in_train": levels_in_train, "kept": len(f.categories or []) - 1, "other": f.other}
 
 
 def contract_lines(notes: dict[str, Any]) -> list[str]:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import DataError
-from pipeline.data.numbers import plain_numbers, read_numbers
+from pipeline.data.numbers import merge_plain_facts, plain_facts, plain_numbers, plain_type, read_numbers
 
 POSITIVE = {"1", "1.0", "true", "t", "yes", "y", "fraud", "fraudulent"}
 NEGATIVE = {"0", "0.0", "false", "f", "no", "n", "legit", "legitimate", "genuine", "normal"}
@@ -72,6 +72,41 @@ def load_source(params: dict[str, Any], root: str | Path = ".") -> Source:
     )
     src.reading = reading
     return src
+
+
+#: file name endings read as parts of a partitioned table, per data.source
+PART_SUFFIXES = {"parquet": (".parquet", ".parq", ".pq"), "csv": (".csv", ".txt", ".tsv")}
+
+
+def input_parts(params: dict[str, Any], root: str | Path = ".") -> list[Path] | None:
+    """The files of a table read out of core (`pipeline.data.partitioned`), or None for one file read whole.
+
+    Out of core: `data.path` is a folder (every part file below it, by name) or a glob (`data/raw/tx-*.parquet`),
+    or one file larger than `data.out_of_core_above`. The built-in simulator is always read whole."""
+    d = params["data"]
+    if d["source"] == "simulated":
+        return None
+    from dask.utils import parse_bytes
+
+    raw = str(d["path"])
+    path = Path(raw) if Path(raw).is_absolute() else Path(root) / raw
+    kind = d["source"]
+    if any(c in raw for c in "*?["):
+        files = sorted(p for p in path.parent.glob(path.name) if p.is_file())
+        if not files:
+            raise DataError(f"data.path {raw!r} matches no file; point it at {kind} files or a folder of them")
+        return files
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(PART_SUFFIXES[kind]))
+        if not files:
+            raise DataError(
+                f"data.path {path} is a folder without {kind} files (names ending "
+                f"{', '.join(PART_SUFFIXES[kind])}); point it at a {kind} file or a folder of them"
+            )
+        return files
+    if path.is_file() and path.stat().st_size > parse_bytes(d["out_of_core_above"]):
+        return [path]
+    return None
 
 
 #: separators tried, in this order, when data.csv.sep is not set
@@ -197,26 +232,58 @@ def _read_csv(path: Path, opts: dict[str, Any]) -> pd.DataFrame:
 _TRUE, _FALSE = {"True", "TRUE", "true"}, {"False", "FALSE", "false"}
 
 
-def _typed(df: pd.DataFrame, decimal: str | None, thousands: str | None) -> pd.DataFrame:
-    """Type a CSV read as text the way pandas' reader would, but only where no magnitude can change:
-    plain numbers become numbers, true/false columns booleans, empty columns float NaN; every other column
-    stays text for the input contract (`pipeline.data.numbers`). Built in one go (no fragmented frame)."""
-    cols: dict[str, pd.Series] = {}
+def typing_facts(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """{column: facts} of a CSV read as text (the whole file or one partition): what `decide_typing` decides on."""
+    out = {}
     for name in df.columns:
         raw = df[name]
-        present = raw.dropna()
-        if present.empty:
-            cols[name] = pd.Series(np.nan, index=raw.index, dtype="float64")
-        elif present.isin(_TRUE | _FALSE).all():
-            cols[name] = raw.map(lambda v: v in _TRUE if isinstance(v, str) else v)
-            if not raw.isna().any():
-                cols[name] = cols[name].astype(bool)
+        facts = plain_facts(raw)
+        facts["bool"] = bool(raw.dropna().isin(_TRUE | _FALSE).all())
+        out[name] = facts
+    return out
+
+
+def merge_typing_facts(a: dict[str, dict], b: dict[str, dict]) -> dict[str, dict]:
+    return {n: {**merge_plain_facts(a[n], b[n]), "bool": a[n]["bool"] and b[n]["bool"]} for n in a}
+
+
+def decide_typing(facts: dict[str, dict], decimal: str | None, thousands: str | None) -> dict[str, str]:
+    """{column: empty | bool | bool_na | int64 | float64 | text}: a CSV read as text typed the way pandas' reader
+    would, but only where no magnitude can change: plain numbers become numbers, true/false columns booleans,
+    empty columns float NaN; every other column stays text for the input contract (`pipeline.data.numbers`)."""
+    out = {}
+    for name, f in facts.items():
+        if not f["present"]:
+            out[name] = "empty"
+        elif f["bool"]:
+            out[name] = "bool_na" if f["missing"] else "bool"
         else:
-            numbers = plain_numbers(raw, decimal, thousands)
-            cols[name] = raw if numbers is None else numbers
+            out[name] = plain_type(f, decimal, thousands) or "text"
+    return out
+
+
+def apply_typing(df: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
+    """The columns typed as decided (the whole file or one partition), built in one go (no fragmented frame)."""
+    cols: dict[str, pd.Series] = {}
+    for name in df.columns:
+        raw, how = df[name], types[name]
+        if how == "empty":
+            cols[name] = pd.Series(np.nan, index=raw.index, dtype="float64")
+        elif how in ("bool", "bool_na"):
+            cols[name] = raw.map(lambda v: v in _TRUE if isinstance(v, str) else v)
+            if how == "bool":
+                cols[name] = cols[name].astype(bool)
+        elif how == "text":
+            cols[name] = raw
+        else:
+            cols[name] = plain_numbers(raw, how)
     out = pd.DataFrame(cols, index=df.index)
     out.columns = df.columns
     return out
+
+
+def _typed(df: pd.DataFrame, decimal: str | None, thousands: str | None) -> pd.DataFrame:
+    return apply_typing(df, decide_typing(typing_facts(df), decimal, thousands))
 
 
 def _encoding_error(path: Path, opts: dict[str, Any], e: UnicodeDecodeError) -> DataError:
@@ -321,53 +388,20 @@ def apply_roles(
     dayfirst: bool | None = None,
 ) -> Source:
     ids, drop, meta, categorical = list(ids or []), list(drop or []), list(meta or []), list(categorical or [])
-    cols = [str(c) for c in table.columns]
-    dupes = sorted({c for c in cols if cols.count(c) > 1})
-    if dupes:
-        raise DataError(f"table has duplicate column names {dupes}; rename them so each column is unique")
+    cols = check_unique_names([str(c) for c in table.columns])
     table = table.copy()
     table.columns = cols
     if table.empty:
         raise DataError("the table has no rows; provide a table with labelled transactions")
-    check_roles(label, time, ids, drop, meta, categorical)
-    for role, names in (
-        ("data.drop_columns", drop),
-        ("data.id_columns", ids),
-        ("data.meta_columns", meta),
-        ("data.categorical_columns", categorical),
-    ):
-        missing = [c for c in names if c not in table.columns]
-        if missing:
-            raise DataError(
-                f"{role} names {missing}, which the table lacks{_near(missing[0], cols, role)}; columns "
-                f"are: {_names(cols)}"
-            )
+    check_role_columns(cols, label, time, ids, drop, meta, categorical)
     table = table.drop(columns=drop)
-    if label not in table.columns:
-        raise DataError(
-            f"label column {label!r} not found{_near(label, list(table.columns), 'data.label')}; set "
-            f"data.label to one of: {_names(list(table.columns))}"
-        )
+    check_label_column(label, list(table.columns))
     table[label] = normalise_labels(table[label], label)
-    n_fraud = int(table[label].sum())
-    if n_fraud == 0:
-        raise DataError(
-            f"label column {label!r} holds no fraud (no positive label) in {len(table)} rows; "
-            "the pipeline needs labelled frauds"
-        )
-    if n_fraud == len(table):
-        raise DataError(f"every one of the {len(table)} rows is labelled fraud; the pipeline needs legitimate rows too")
+    check_label_counts(label, len(table), int(table[label].sum()))
     if time is not None:
-        if time not in table.columns:
-            raise DataError(
-                f"time column {time!r} not found{_near(time, list(table.columns), 'data.time_column')}; "
-                f"set data.time_column to an existing column or null "
-                f"(columns: {_names(list(table.columns))})"
-            )
-        table[time] = _check_time(table[time], time, csv, dayfirst)
-    features = [c for c in table.columns if c not in {label, time, *ids, *meta}]
-    if not features:
-        raise DataError("no feature columns left after removing label, time, id, meta and dropped columns")
+        check_time_column(time, list(table.columns))
+        table[time] = check_time(table[time], time, csv, dayfirst)
+    check_features_left(list(table.columns), label, time, ids, meta)
     return Source(
         table=table.reset_index(drop=True),
         label=label,
@@ -377,6 +411,70 @@ def apply_roles(
         description=description,
         categorical=categorical,
     )
+
+
+def check_unique_names(cols: list[str]) -> list[str]:
+    dupes = sorted({c for c in cols if cols.count(c) > 1})
+    if dupes:
+        raise DataError(f"table has duplicate column names {dupes}; rename them so each column is unique")
+    return cols
+
+
+def check_role_columns(
+    cols: list[str],
+    label: str,
+    time: str | None,
+    ids: list[str],
+    drop: list[str],
+    meta: list[str],
+    categorical: list[str],
+) -> None:
+    """One role per column, and every column a role names exists (the label and time column: after the drop)."""
+    check_roles(label, time, ids, drop, meta, categorical)
+    for role, names in (
+        ("data.drop_columns", drop),
+        ("data.id_columns", ids),
+        ("data.meta_columns", meta),
+        ("data.categorical_columns", categorical),
+    ):
+        missing = [c for c in names if c not in cols]
+        if missing:
+            raise DataError(
+                f"{role} names {missing}, which the table lacks{_near(missing[0], cols, role)}; columns "
+                f"are: {_names(cols)}"
+            )
+
+
+def check_label_column(label: str, cols: list[str]) -> None:
+    if label not in cols:
+        raise DataError(
+            f"label column {label!r} not found{_near(label, cols, 'data.label')}; set "
+            f"data.label to one of: {_names(cols)}"
+        )
+
+
+def check_label_counts(label: str, n: int, n_fraud: int) -> None:
+    """Frauds and legitimate rows both present (`n` rows, `n_fraud` of them labelled fraud)."""
+    if n_fraud == 0:
+        raise DataError(
+            f"label column {label!r} holds no fraud (no positive label) in {n} rows; the pipeline needs labelled frauds"
+        )
+    if n_fraud == n:
+        raise DataError(f"every one of the {n} rows is labelled fraud; the pipeline needs legitimate rows too")
+
+
+def check_time_column(time: str, cols: list[str]) -> None:
+    if time not in cols:
+        raise DataError(
+            f"time column {time!r} not found{_near(time, cols, 'data.time_column')}; "
+            f"set data.time_column to an existing column or null "
+            f"(columns: {_names(cols)})"
+        )
+
+
+def check_features_left(cols: list[str], label: str, time: str | None, ids: list[str], meta: list[str]) -> None:
+    if not [c for c in cols if c not in {label, time, *ids, *meta}]:
+        raise DataError("no feature columns left after removing label, time, id, meta and dropped columns")
 
 
 _SLASHED = r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})(?:[ T](\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?"
@@ -397,9 +495,55 @@ def _near(name: str, cols: list[str], key: str) -> str:
     )
 
 
-def _check_time(
-    col: pd.Series, name: str, csv: dict[str, Any] | None = None, dayfirst: bool | None = None
-) -> pd.Series:
+def dayfirst_facts(text: pd.Series) -> dict[str, Any]:
+    """What `decide_dayfirst` decides a text time column on (the whole column or one partition): whether every
+    value is a slashed date, the first value proving day first / month first, the first two distinct values."""
+    slashed = text.str.extract(f"^{_SLASHED}$")
+    first, second = pd.to_numeric(slashed[0]), pd.to_numeric(slashed[1])
+    return {
+        "slashed": bool(slashed[0].notna().all()),
+        "day_first": next(iter(text[first > 12]), None),
+        "month_first": next(iter(text[second > 12]), None),
+        "examples": list(text.drop_duplicates().iloc[:2]),
+    }
+
+
+def merge_dayfirst_facts(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "slashed": a["slashed"] and b["slashed"],
+        "day_first": a["day_first"] if a["day_first"] is not None else b["day_first"],
+        "month_first": a["month_first"] if a["month_first"] is not None else b["month_first"],
+        "examples": list(dict.fromkeys(a["examples"] + b["examples"]))[:2],
+    }
+
+
+def decide_dayfirst(name: str, facts: dict[str, Any], dayfirst: bool | None) -> bool:
+    """dd/mm (True) or mm/dd (False) for a column of slashed dates: a first field above 12 proves day first, a
+    second above 12 month first; neither: `data.dayfirst`, or an error asking for it."""
+    day_first, month_first = facts["day_first"] is not None, facts["month_first"] is not None
+    if day_first and month_first:
+        raise DataError(
+            f"time column {name!r} mixes day-first and month-first dates (e.g. "
+            f"{facts['day_first']!r}, {facts['month_first']!r}); fix the file"
+        )
+    if not (day_first or month_first):
+        if dayfirst is None:
+            ex = ", ".join(repr(v) for v in facts["examples"])
+            raise DataError(
+                f"time column {name!r} has dates such as {ex} that read as day/month or month/day; "
+                "set data.dayfirst: true (dd/mm/yyyy) or false (mm/dd/yyyy) in params.yaml"
+            )
+        return dayfirst
+    if dayfirst is not None and dayfirst != day_first:
+        ex = facts["day_first"] if day_first else facts["month_first"]
+        raise DataError(
+            f"time column {name!r} has dates such as {ex!r} that contradict data.dayfirst: "
+            f"{str(dayfirst).lower()}; set data.dayfirst to {str(day_first).lower()} or null"
+        )
+    return day_first
+
+
+def check_time(col: pd.Series, name: str, csv: dict[str, Any] | None = None, dayfirst: bool | None = None) -> pd.Series:
     """The time column as datetimes or numbers: missing and non-finite values are errors; text is read as
     numbers (any format `pipeline.data.numbers` reads) or as dates: ISO 8601 (a `Z` or offset becomes UTC),
     or dd/mm/yyyy vs mm/dd/yyyy decided from the whole column (a first field above 12 proves day first) or by
@@ -425,7 +569,7 @@ def _check_time(
     csv = csv or {}
     numbers, fmt = read_numbers(text, name, csv.get("decimal"), csv.get("thousands"), min_share=1.0)
     if fmt is not None and numbers.notna().all():
-        return _check_time(numbers, name)
+        return check_time(numbers, name)
     if csv.get("decimal") == ".":
         commas, _ = read_numbers(text, name, ",", csv.get("thousands"), min_share=1.0)
         if commas.notna().all():
@@ -435,28 +579,7 @@ def _check_time(
             )
     slashed = text.str.extract(f"^{_SLASHED}$")
     if slashed[0].notna().all():
-        first, second = slashed[0].astype(int), slashed[1].astype(int)
-        day_first = bool((first > 12).any())
-        month_first = bool((second > 12).any())
-        if day_first and month_first:
-            raise DataError(
-                f"time column {name!r} mixes day-first and month-first dates (e.g. "
-                f"{text[first > 12].iloc[0]!r}, {text[second > 12].iloc[0]!r}); fix the file"
-            )
-        if not (day_first or month_first):
-            if dayfirst is None:
-                ex = ", ".join(repr(v) for v in text.drop_duplicates().iloc[:2])
-                raise DataError(
-                    f"time column {name!r} has dates such as {ex} that read as day/month or month/day; "
-                    "set data.dayfirst: true (dd/mm/yyyy) or false (mm/dd/yyyy) in params.yaml"
-                )
-            day_first = dayfirst
-        elif dayfirst is not None and dayfirst != day_first:
-            ex = text[first > 12].iloc[0] if day_first else text[second > 12].iloc[0]
-            raise DataError(
-                f"time column {name!r} has dates such as {ex!r} that contradict data.dayfirst: "
-                f"{str(dayfirst).lower()}; set data.dayfirst to {str(day_first).lower()} or null"
-            )
+        day_first = decide_dayfirst(name, dayfirst_facts(text), dayfirst)
         day, month = (slashed[0], slashed[1]) if day_first else (slashed[1], slashed[0])
         year = slashed[2].where(slashed[2].str.len() == 4, "20" + slashed[2])
         iso = year + "-" + month.str.zfill(2) + "-" + day.str.zfill(2) + (" " + slashed[3]).fillna("")

@@ -100,9 +100,7 @@ def _stratified_split(
     """
     total = train + valid + test
     edges = np.cumsum([train, valid]) / total
-    key = f"{seed:016d}"[-16:]
-    h = pd.util.hash_pandas_object(table.drop(columns=[label]).astype(str), index=False, hash_key=key)
-    u = (h.to_numpy(dtype=np.uint64) >> np.uint64(11)).astype(np.float64) / float(2**53)
+    u = row_hash(table, label, seed)
     assign = np.empty(len(table), dtype=np.int8)
     y = table[label].to_numpy()
     for cls in (0, 1):
@@ -113,6 +111,14 @@ def _stratified_split(
         assign[ranked[cut[0] : cut[1]]] = 1
         assign[ranked[cut[1] :]] = 2
     return {name: table.loc[assign == i].reset_index(drop=True) for i, name in enumerate(PARTS)}
+
+
+def row_hash(table: pd.DataFrame, label: str, seed: int) -> np.ndarray:
+    """Each row's place in the stratified split: a seeded hash of its content (all but the label) in [0, 1). A
+    function of the row alone, so the out-of-core path computes it per partition."""
+    key = f"{seed:016d}"[-16:]
+    h = pd.util.hash_pandas_object(table.drop(columns=[label]).astype(str), index=False, hash_key=key)
+    return (h.to_numpy(dtype=np.uint64) >> np.uint64(11)).astype(np.float64) / float(2**53)
 
 
 def profile(parts: dict[str, pd.DataFrame], label: str, time: str | None) -> dict[str, Any]:

@@ -74,8 +74,10 @@ def train_detector(
     params: dict[str, Any],
     seed: int,
     scale_pos_weight: float | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[Any, dict]:
-    """Fit one detector; early stopping watches average precision on the real validation rows."""
+    """Fit one detector; early stopping watches average precision on the real validation rows. `sample_weight`:
+    one weight per training row (`data.legit_fraction`), None for all 1."""
     y_train = np.asarray(y_train)
     y_valid = np.asarray(y_valid)
     if y_train.min() == y_train.max():
@@ -83,7 +85,7 @@ def train_detector(
     check_validation_labels(y_valid)
     clf = make_classifier(params, seed, scale_pos_weight)
     t0 = time.perf_counter()
-    clf.fit(X_train, y_train, eval_set=[(X_valid, y_valid)], verbose=False)
+    clf.fit(X_train, y_train, sample_weight=sample_weight, eval_set=[(X_valid, y_valid)], verbose=False)
     return clf, fit_info(clf, time.perf_counter() - t0)
 
 

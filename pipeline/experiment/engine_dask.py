@@ -28,6 +28,7 @@ import pandas as pd
 
 from pipeline.core.errors import DataError
 from pipeline.core.schema import Schema
+from pipeline.data.samples import keep_rows, row_weights
 from pipeline.experiment.detector import check_validation_labels, classifier_settings, fit_info
 
 
@@ -42,6 +43,31 @@ def read_split(path: str | Path, schema: Schema, columns: list[str] | None = Non
     # blocksize=None: one partition per part, whichever columns are read (Dask would otherwise merge parts by
     # the size of the columns read, and the features and the label of the same rows would be split differently)
     return dd.read_parquet(source, columns=columns, blocksize=None)
+
+
+def _keep_part(part: pd.DataFrame, label: str, fraction: float, seed: int, partition_info=None) -> pd.DataFrame:
+    """One part's rows detectors train on with `data.legit_fraction` (`samples.keep_rows`, seeded by the part's number:
+    the same rows the xgboost engine reads)."""
+    number = partition_info["number"] if partition_info else 0
+    return part.loc[keep_rows(part[label].to_numpy(), number, fraction, seed)]
+
+
+def sampled(ddf, label: str, fraction: float, seed: int):
+    """The training split with only the rows `data.legit_fraction` keeps (the whole split when it is 1)."""
+    if fraction >= 1.0:
+        return ddf
+    return ddf.map_partitions(_keep_part, label, fraction, seed, meta=ddf._meta)
+
+
+def _weight_part(part: pd.DataFrame, label: str, fraction: float) -> pd.Series:
+    return pd.Series(row_weights(part[label].to_numpy(), fraction), index=part.index, name="weight")
+
+
+def weights(ddf, label: str, fraction: float):
+    """Each kept training row's weight (`samples.row_weights`); None when every row is kept."""
+    if fraction >= 1.0:
+        return None
+    return ddf.map_partitions(_weight_part, label, fraction, meta=pd.Series(dtype="float64", name="weight"))
 
 
 def _model_part(part: pd.DataFrame, schema: Schema) -> pd.DataFrame:
@@ -93,15 +119,19 @@ def spread(client, frame: pd.DataFrame | pd.Series, workers: list[str]):
     return dd.from_delayed(parts, meta=frame.iloc[:0], verify_meta=False)
 
 
-def with_synthetic(client, X, y, synthetic: pd.DataFrame, schema: Schema, workers: list[str]):
-    """X, y plus the synthetic rows as more partitions, spread over `workers` (nothing added when there are none)."""
+def with_synthetic(client, X, y, synthetic: pd.DataFrame, schema: Schema, workers: list[str], w=None):
+    """X, y (and the weights `w`, when given: 1 for synthetic rows) plus the synthetic rows as more partitions, spread
+    over `workers` (nothing added when there are none)."""
     import dask.dataframe as dd
 
     if synthetic.empty:
-        return X, y
+        return X, y, w
     X_syn = spread(client, schema.to_model_frame(synthetic), workers)
     y_syn = spread(client, synthetic[schema.label].astype("int64").rename(schema.label), workers)
-    return dd.concat([X, X_syn], interleave_partitions=False), dd.concat([y, y_syn], interleave_partitions=False)
+    if w is not None:
+        w_syn = spread(client, pd.Series(np.ones(len(synthetic)), name="weight"), workers)
+        w = dd.concat([w, w_syn], interleave_partitions=False)
+    return dd.concat([X, X_syn], interleave_partitions=False), dd.concat([y, y_syn], interleave_partitions=False), w
 
 
 def train_detector(
@@ -114,6 +144,7 @@ def train_detector(
     seed: int,
     scale_pos_weight: float | None = None,
     workers: list[str] | None = None,
+    sample_weight=None,
 ) -> tuple[Any, dict]:
     """Fit one detector with xgboost.dask on the cluster; early stopping on the real validation rows, spread over
     `workers` (those holding the training parts: `holders`). Returns a plain `XGBClassifier` (saved and loaded
@@ -129,7 +160,7 @@ def train_detector(
     Xv = spread(client, X_valid, workers)
     yv = spread(client, pd.Series(np.asarray(y_valid), name="label"), workers)
     t0 = time.perf_counter()
-    clf.fit(X, y, eval_set=[(Xv, yv)], verbose=False)
+    clf.fit(X, y, sample_weight=sample_weight, eval_set=[(Xv, yv)], verbose=False)
     info = fit_info(clf, time.perf_counter() - t0)
     model = XGBClassifier(enable_categorical=True)
     model.load_model(bytearray(clf.get_booster().save_raw("json")))

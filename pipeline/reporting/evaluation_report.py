@@ -46,6 +46,7 @@ def evaluation_summary(ev: Evaluation, params: dict[str, Any], paths: Paths) -> 
         unseen=first_paragraph(paths.unseen_summary),
         min_effect=p["min_effect"],
         reference_lift=p["reference_lift"],
+        train_report=ev.train_report,
     )
     summary += "\n" + leaderboard_markdown(ev.board, text)
     if not ev.segments.empty:

@@ -277,6 +277,7 @@ def summary_markdown(
     unseen: str | None = None,
     min_effect: float | None = None,
     reference_lift: float | None = None,
+    train_report: dict | None = None,
 ) -> str:
     """The summary; `unseen` (the unseen-variant test's headline, reports/unseen/summary.md) joins the first
     paragraph, which then answers both questions: does it help on the variants we have, and on one never seen?"""
@@ -301,6 +302,8 @@ def summary_markdown(
             "",
         ]
         lines += [leak_sentence(profile), ""] if leak_sentence(profile) else []
+    if legit_fraction_sentence(train_report or {}):
+        lines += [legit_fraction_sentence(train_report or {}), ""]
     fits = int(table["n_fits"].max()) if "n_fits" in table else 0
     levels = "test fraud rows, detector seeds and generator fits" if fits > 1 else "test fraud rows and seeds"
     lines += [
@@ -343,6 +346,19 @@ def summary_markdown(
     if excluded:
         lines += ["", "Left out of training: " + "; ".join(f"{g} ({why})" for g, why in excluded.items())]
     return "\n".join(lines) + "\n"
+
+
+def legit_fraction_sentence(train_report: dict) -> str:
+    """The note that detectors trained on a sample of the legitimate training rows (`data.legit_fraction`), or ""."""
+    fraction = train_report.get("legit_fraction", 1.0)
+    if fraction >= 1.0:
+        return ""
+    return (
+        f"**Sampled training rows:** detectors trained on every training fraud and a seeded {fraction:.1%} of the "
+        f"legitimate training rows ({train_report.get('train_rows_used')} of {train_report.get('train_rows')} rows), "
+        f"each weighted {1 / fraction:g} (data.legit_fraction); validation and test rows were not sampled, so every "
+        "figure here is measured on the full validation and test splits."
+    )
 
 
 def leak_sentence(profile: dict) -> str:

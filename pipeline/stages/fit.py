@@ -10,6 +10,7 @@ from pipeline.core.errors import ConfigError
 from pipeline.core.files import write_json
 from pipeline.core.paths import Paths
 from pipeline.core.schema import Schema
+from pipeline.data.samples import read_frauds, read_legit_sample
 from pipeline.generators.registry import make_generator, split_type
 
 
@@ -30,13 +31,19 @@ def target_values(params: dict[str, Any], schema: Schema, train: pd.DataFrame) -
 def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[str, Any]:
     gen_type, hp = split_type(name, params["generators"][name])
     schema = Schema.load(paths.schema)
-    train = pd.read_parquet(paths.split("train"))
-    seed_set = schema.seed_set(train)
+    # the seed set comes back alone (a filter on the label, part by part); oversamplers also get the legitimate rows,
+    # at most data.legit_sample_rows of them (a seeded sample when the split holds more)
+    frauds = read_frauds(paths.split("train"), schema.label)
+    seed_set = schema.seed_set(frauds)
     gen = make_generator(gen_type, hp)
-    training = pd.concat([schema.conform(train), train[[schema.label]]], axis=1)
+    training = None
+    if gen.family == "oversampler":
+        legit = read_legit_sample(paths.split("train"), schema.label, params["data"]["legit_sample_rows"], fit_seed)
+        rows = pd.concat([legit, frauds], ignore_index=True)
+        training = pd.concat([schema.conform(rows), rows[[schema.label]]], axis=1)
     stage = f"fit@{name}-{fit_seed}"
     print(f"{stage}: {gen_type} on {len(seed_set)} seed rows x {len(schema.features)} features", flush=True)
-    gen.fit(seed_set, schema, train=training, seed=fit_seed, target=target_values(params, schema, train))
+    gen.fit(seed_set, schema, train=training, seed=fit_seed, target=target_values(params, schema, frauds))
     gen.save(paths.generator_model(name, fit_seed))
     info = {k: v for k, v in gen.fit_info.items()}
     report = {

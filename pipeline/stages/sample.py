@@ -13,6 +13,7 @@ from pipeline.core.files import write_json, write_parquet
 from pipeline.core.formats import num
 from pipeline.core.paths import Paths
 from pipeline.core.schema import Schema
+from pipeline.data.samples import read_frauds
 from pipeline.experiment.blend import n_synthetic, pool_seed
 from pipeline.generators.base import Generator
 from pipeline.generators.targeting import allocate
@@ -42,8 +43,8 @@ def _line(report: dict[str, Any]) -> str:
 
 def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[str, Any]:
     schema = Schema.load(paths.schema)
-    train = pd.read_parquet(paths.split("train"))
-    valid = pd.read_parquet(paths.split("valid"))
+    train = read_frauds(paths.split("train"), schema.label)  # the seed set only: no split is read whole
+    valid = read_frauds(paths.split("valid"), schema.label)
     seed_set = schema.seed_set(train)
     n = n_synthetic(len(seed_set), max(params["augment"]["shares"]))
     gen = Generator.load(paths.generator_model(name, fit_seed))

@@ -20,6 +20,7 @@ from pipeline.core.errors import DataError
 from pipeline.core.files import atomic_dir, write_bytes, write_json
 from pipeline.core.paths import Paths
 from pipeline.core.schema import Schema
+from pipeline.data.samples import label_counts, read_training
 from pipeline.experiment.blend import blend, draw_synthetic
 from pipeline.experiment.detector import detector_bytes, train_detector
 from pipeline.experiment.grid import AUGMENTED, REWEIGHT
@@ -46,6 +47,7 @@ def _fit_unit(
     det: dict[str, Any],
     n_fraud: int,
     n_legit: int,
+    weights: np.ndarray | None = None,
 ) -> tuple[bytes, dict, int, int]:
     """One detector (`detector.engine: xgboost`): (model file bytes, info, training rows, synthetic rows). Runs
     in the stage's process or on a Dask worker (`pipeline.core.compute`); everything random is seeded by the unit."""
@@ -56,8 +58,16 @@ def _fit_unit(
     else:
         data, synthetic = train, np.zeros(len(train), dtype=bool)
     spw = n_legit / n_fraud if arm.kind == REWEIGHT else None
+    w = None if weights is None else np.r_[weights, np.ones(int(synthetic.sum()))]
     model, info = train_detector(
-        schema.to_model_frame(data), data[label].to_numpy(), X_valid, y_valid, det, seed=seed, scale_pos_weight=spw
+        schema.to_model_frame(data),
+        data[label].to_numpy(),
+        X_valid,
+        y_valid,
+        det,
+        seed=seed,
+        scale_pos_weight=spw,
+        sample_weight=w,
     )
     return detector_bytes(model), info, len(data), int(synthetic.sum())
 
@@ -72,14 +82,20 @@ def _fit_dask(
     y_valid: np.ndarray,
     det: dict[str, Any],
     on_result,
-) -> tuple[list, int, int]:
-    """Every detector with `detector.engine: dask`, one after another, each over the whole cluster."""
+    sample: tuple[float, int],
+    n_legit: int,
+) -> list:
+    """Every detector with `detector.engine: dask`, one after another, each over the whole cluster. `sample`:
+    (data.legit_fraction, its seed); `n_legit`: the split's legitimate rows, all of them (the reweight baseline)."""
     from pipeline.experiment import engine_dask
 
     client = backend.client
-    ddf = engine_dask.read_split(paths.split("train"), schema)
+    fraction, sample_seed = sample
+    ddf = engine_dask.sampled(engine_dask.read_split(paths.split("train"), schema), schema.label, fraction, sample_seed)
     X, y = engine_dask.model_frame(ddf, schema)
-    X, y = client.persist([X, y])  # read the parts once, spread over the workers, for every detector
+    w = engine_dask.weights(ddf, schema.label, fraction)
+    # read the parts once, spread over the workers, for every detector
+    X, y, w = client.persist([X, y, w]) if w is not None else (*client.persist([X, y]), None)
     rows, n_fraud = engine_dask.count_frauds(y)
     workers = engine_dask.holders(client, X)
     print(
@@ -94,14 +110,14 @@ def _fit_dask(
             if arm.kind == AUGMENTED
             else pd.DataFrame()
         )
-        Xa, ya = engine_dask.with_synthetic(client, X, y, syn, schema, workers)
-        spw = (rows - n_fraud) / n_fraud if arm.kind == REWEIGHT else None
+        Xa, ya, wa = engine_dask.with_synthetic(client, X, y, syn, schema, workers, w)
+        spw = n_legit / n_fraud if arm.kind == REWEIGHT else None
         model, info = engine_dask.train_detector(
-            client, Xa, ya, X_valid, y_valid, det, seed=seed, scale_pos_weight=spw, workers=workers
+            client, Xa, ya, X_valid, y_valid, det, seed=seed, scale_pos_weight=spw, workers=workers, sample_weight=wa
         )
         results.append((detector_bytes(model), info, rows + len(syn), len(syn)))
         on_result(i, results[-1])
-    return results, rows, n_fraud
+    return results
 
 
 def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
@@ -128,13 +144,28 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
             flush=True,
         )
 
+    # data.legit_fraction: every fraud and a seeded share of the legitimate rows, weighted (pipeline/data/samples.py)
+    fraction, sample_seed = params["data"]["legit_fraction"], params["split"]["seed"]
+    counts = label_counts(paths.split("train"), label)
+    n_rows, n_fraud = sum(r for r, _ in counts), sum(f for _, f in counts)
     with open_backend(params) as backend:
         if det["engine"] == "dask":
             print(f"compute: {len(units)} detectors with xgboost.dask, each over the {backend.describe}", flush=True)
-            results, n_rows, n_fraud = _fit_dask(units, backend, paths, schema, pools, X_valid, y_valid, det, progress)
+            results = _fit_dask(
+                units,
+                backend,
+                paths,
+                schema,
+                pools,
+                X_valid,
+                y_valid,
+                det,
+                progress,
+                sample=(fraction, sample_seed),
+                n_legit=n_rows - n_fraud,
+            )
         else:
-            train = pd.read_parquet(paths.split("train"))
-            n_rows, n_fraud = len(train), int(train[label].sum())
+            train, weights = read_training(paths.split("train"), label, fraction, sample_seed)
             announce(backend, len(units), "detector")
             shared = {
                 "train": train,
@@ -145,6 +176,7 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
                 "det": det.copy(),
                 "n_fraud": n_fraud,
                 "n_legit": n_rows - n_fraud,
+                "weights": weights,
             }
             results = backend.map(
                 _fit_unit,
@@ -184,6 +216,9 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
         "engine": det["engine"],
         "train_rows": n_rows,
         "train_frauds": n_fraud,
+        # data.legit_fraction: the share of legitimate training rows the detectors trained on (weighted 1/fraction)
+        "legit_fraction": fraction,
+        "train_rows_used": int(records[0]["rows"] - records[0]["n_synthetic"]) if records else n_rows,
         "valid_rows": len(valid),
         "seconds": round(time.perf_counter() - t_start, 1),
     }
