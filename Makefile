@@ -24,7 +24,7 @@ export GIT_PYTHON_REFRESH := quiet
 help:
 	@echo "make run      set up .venv, run the whole pipeline (dvc repro) on the built-in data, print the verdict"
 	@echo "make test     set up .venv, lint, and run the test suite"
-	@echo "make lint     ruff check and ruff format --check on pipeline and tests (pyproject.toml; make test runs it first)"
+	@echo "make lint     ruff check, ruff format --check (pipeline, tests) and mypy (pipeline); make test runs it first"
 	@echo "make ui       open the MLflow UI on http://127.0.0.1:$(PORT)"
 	@echo "make serve    serve the registered champion on http://127.0.0.1:$(PORT) (ALIAS=challenger to serve that)"
 	@echo "make retrain  scheduled retraining: rerun on new data, promote only a better detector"
@@ -56,6 +56,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline tests
 	$(BIN)/ruff format --check pipeline tests
+	$(BIN)/mypy
 
 # pytest-xdist: one worker per core (TEST_WORKERS=0 runs in one process); each test file runs whole on one
 # worker, so a file's module-scoped project template is built once

@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +110,7 @@ def write_parquet(path: str | os.PathLike, df: pd.DataFrame, partition_rows: int
             df.iloc[start : start + partition_rows].to_parquet(tmp / f"part-{k:05d}.parquet", index=False)
 
 
-def write_dask_parquet(paths: dict[str, str | os.PathLike], frames: dict[str, Any]) -> None:
+def write_dask_parquet(paths: Mapping[str, str | os.PathLike], frames: Mapping[str, Any]) -> None:
     """Dask DataFrames as folders of Parquet parts (`part-00000.parquet`, ... one per partition), computed together
     (inputs they share are read once) and written atomically: each folder appears only when every one is whole."""
     import dask

@@ -141,7 +141,10 @@ def merge_facts(a: ColumnFacts, b: ColumnFacts) -> ColumnFacts:
             f"a column is {a.kind} in one part of the input and {b.kind} in another; write every part "
             "with the same column types"
         )
-    counts = None if a.counts is None else add_counts(a.counts, b.counts)
+    counts = None
+    if a.counts is not None:
+        assert b.counts is not None  # columns of one kind carry the same facts
+        counts = add_counts(a.counts, b.counts)
     return ColumnFacts(
         a.kind,
         a.non_finite + b.non_finite,
@@ -204,6 +207,7 @@ def decide_features(facts: dict[str, ColumnFacts], data: dict[str, Any]) -> tupl
             how = "finite" if _non_finite(name, f.non_finite, f.non_finite_examples, data, notes) else "keep"
             decisions[name] = Decision("numerical", how)
         else:
+            assert f.counts is not None  # text columns carry their value counts
             decisions[name] = _text_column(name, f.counts, data, notes)
     for name, d in decisions.items():
         if d.kind == "categorical" and facts[name].token:
@@ -228,6 +232,7 @@ def apply_features(table: pd.DataFrame, decisions: dict[str, Decision]) -> pd.Da
             text = col[col.notna()].map(str).str.strip()
             text = text[text != ""]
             numbers = pd.Series(np.nan, index=col.index, dtype="float64")
+            assert d.reading is not None  # "numbers" is decided with the column's reading
             numbers[text.index] = d.reading.values(text)
             vals, bad = _bad_floats(numbers)
             table[name] = vals.mask(bad)
@@ -342,7 +347,7 @@ def levels_from_counts(counts: pd.Series, name: str, max_categories: int | None)
             "otherwise set data.max_categories (e.g. 20) to group its rarest values into one level, or list it "
             "in data.drop_columns"
         )
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ranked = sorted(((str(v), int(c)) for v, c in counts.items()), key=lambda kv: (-kv[1], kv[0]))
     kept = sorted(v for v, _ in ranked[: max_categories - 1])
     other, i = _OTHER, 2
     while other in counts.index:
@@ -433,7 +438,10 @@ def merge_train_facts(a: dict[str, TrainFacts], b: dict[str, TrainFacts]) -> dic
     out = {}
     for name, x in a.items():
         y = b[name]
-        levels = None if x.levels is None else add_counts(x.levels, y.levels)
+        levels = None
+        if x.levels is not None:
+            assert y.levels is not None  # a categorical feature's levels are counted in every part
+            levels = add_counts(x.levels, y.levels)
         dtype = x.dtype if x.dtype == y.dtype else "float"
         out[name] = TrainFacts(dtype, x.missing or y.missing, max(x.absmax, y.absmax), levels)
     return out

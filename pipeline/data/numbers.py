@@ -184,7 +184,8 @@ def _groups_ok(groups: list[str]) -> bool:
 
 def _evidence(p: Parsed) -> tuple[set[str], set[str]]:
     """(marks this value proves decimal, marks it proves grouping)."""
-    dec, grp = set(), set()
+    dec: set[str] = set()
+    grp: set[str] = set()
     marks = p.marks
     if not marks:
         return dec, grp
@@ -303,7 +304,9 @@ def decide_numbers(
     elif thousands in (".", ","):
         role[thousands], role[other[thousands]] = "group", "decimal"
     # evidence decides the rest by majority of distinct values; values against it become strays
-    votes = {m: (len(proves_dec[m]), len(proves_grp[m])) for m in (".", ",") if m not in role and m in seen}
+    votes: dict[str, tuple[int, int]] = {
+        m: (len(proves_dec[m]), len(proves_grp[m])) for m in (".", ",") if m not in role and m in seen
+    }
     for m, (d, g) in votes.items():
         if d and g and d == g:
             raise DataError(
@@ -311,7 +314,7 @@ def decide_numbers(
                 f"group thousands (e.g. {_examples(proves_grp[m], 1)}); set data.csv.thousands (or "
                 "data.csv.decimal) or fix the file so the column has one number format"
             )
-    decided = {m: ("decimal" if d > g else "group") for m, (d, g) in votes.items() if d or g}
+    decided: dict[str, str] = {m: ("decimal" if d > g else "group") for m, (d, g) in votes.items() if d or g}
     if list(decided.values()).count("decimal") == 2:
         loser = min(decided, key=lambda m: votes[m][0])
         decided[loser] = "group"
@@ -415,4 +418,4 @@ def plain_type(facts: dict[str, Any], decimal: str | None, thousands: str | None
 
 def plain_numbers(raw: pd.Series, dtype: str) -> pd.Series:
     """A CSV column read as text -> numbers of the `plain_type` decided for the whole column."""
-    return pd.to_numeric(raw.str.strip()).astype(dtype)
+    return pd.to_numeric(raw.str.strip()).astype(dtype)  # type: ignore[call-overload]  # a dtype's name

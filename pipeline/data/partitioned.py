@@ -434,7 +434,7 @@ def _nearest_cuts(key, wanted: list[float], n: int) -> tuple[list[tuple], list[i
     quantiles give a window around each; the distinct values inside it, counted exactly, give the cut."""
     import dask
 
-    out: list[tuple] = [None] * len(wanted)
+    out: list[Any] = [None] * len(wanted)  # a (value, strict) cut per wanted count, once found
     positions = [0] * len(wanted)
     todo = list(range(len(wanted)))
     width = _WINDOW

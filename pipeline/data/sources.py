@@ -114,7 +114,7 @@ SEPARATORS = (",", ";", "|", "\t")
 _SNIFF_BYTES = 1 << 16
 
 
-def _show_sep(sep: str) -> str:
+def _show_sep(sep: str | None) -> str:
     return "tab" if sep == "\t" else repr(sep)
 
 
@@ -591,10 +591,10 @@ def check_time(col: pd.Series, name: str, csv: dict[str, Any] | None = None, day
         if parsed.notna().any():
             parsed = parsed.dt.tz_localize(None)  # times with a zone (Z, +01:00) as UTC, the rest as written
     if parsed.isna().any():
-        bad = text[parsed.isna()]
+        unread = text[parsed.isna()]
         raise DataError(
-            f"time column {name!r} has {len(bad)} value(s) that are neither numbers nor dates (e.g. "
-            f"{', '.join(repr(v[:30]) for v in bad.drop_duplicates().iloc[:3])}); fix them or set "
+            f"time column {name!r} has {len(unread)} value(s) that are neither numbers nor dates (e.g. "
+            f"{', '.join(repr(v[:30]) for v in unread.drop_duplicates().iloc[:3])}); fix them or set "
             "data.time_column: null"
         )
     return parsed
