@@ -68,7 +68,7 @@ def test_the_summary_says_when_detectors_trained_on_a_sample():
     assert "full validation and test splits" in line
     assert legit_fraction_sentence({"legit_fraction": 1.0}) == "" and legit_fraction_sentence({}) == ""
     from pipeline.experiment.compare import compare
-    from tests.unit.test_compare import EV, _detectors, _y
+    from tests.unit.experiment.test_compare import EV, _detectors, _y
 
     y_valid, y_test = _y(1000, 60, 1), _y(1000, 80, 2)
     configs = {"baseline": ("baseline", None, 0.0, None, 2.0), "good@0.5": ("augmented", "good", 0.5, "sdv", 3.0)}
