@@ -74,7 +74,7 @@ def fitted(leak_project):
     real_fit = Generator.fit
 
     def spy(self, seed_set, schema, train=None, seed=0, target=None):
-        seen[self.name] = (seed_set.copy(), None if train is None else train.copy())
+        seen[self.name] = (seed_set.copy(), None if train is None else train.copy(), self.family)
         return real_fit(self, seed_set, schema, train=train, seed=seed, target=target)
 
     with pytest.MonkeyPatch.context() as mp:
@@ -99,14 +99,17 @@ def test_generators_see_only_training_frauds_and_pools_hold_no_canary(fitted):
     train_split = pd.read_parquet(paths.split("train"))
     assert set(seen) == set(params["generators"])
     for g in params["generators"]:
-        seed_set, train_arg = seen[g]
+        seed_set, train_arg, family = seen[g]
         frauds = train_split[train_split["Class"] == 1]
         assert len(seed_set) == len(frauds)
         pd.testing.assert_frame_equal(
             seed_set.reset_index(drop=True)[["amount", "v1"]], frauds.reset_index(drop=True)[["amount", "v1"]]
         )
-        assert len(train_arg) == len(train_split)
-        assert not _has_canary(seed_set) and not _has_canary(train_arg)
+        if family == "oversampler":  # legitimate rows as neighbours: every one here (under data.legit_sample_rows)
+            assert len(train_arg) == len(train_split) and not _has_canary(train_arg)
+        else:  # the other generators see the seed set only
+            assert train_arg is None
+        assert not _has_canary(seed_set)
         assert not _has_canary(pd.read_parquet(paths.pool(g, 0)))
 
 
