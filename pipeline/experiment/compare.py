@@ -22,6 +22,7 @@ import pandas as pd
 from pipeline.experiment.challenger import admission, best_config, challenger_config
 from pipeline.experiment.grid import AUGMENTED, BASELINE, REWEIGHT
 from pipeline.experiment.metrics import (
+    PAIRED_COLUMNS,
     VERDICT_TOO_FEW,
     LabelledScores,
     ScoreSummary,
@@ -268,23 +269,7 @@ def segment_table(
             if n == 0:
                 continue
             b = paired_with(hits[r["config"]][..., m], hits[base][..., m], ev)
-            row.update(
-                {
-                    k: b[k]
-                    for k in (
-                        "recall",
-                        "recall_lo",
-                        "recall_hi",
-                        "diff",
-                        "diff_lo",
-                        "diff_hi",
-                        "lift",
-                        "lift_lo",
-                        "lift_hi",
-                        "detectable",
-                    )
-                }
-            )
+            row.update({k: b[k] for k in (*PAIRED_COLUMNS, "detectable")})
             row["baseline_recall"] = b["ref_recall"]
             row["verdict"] = (
                 "reference"

@@ -58,6 +58,12 @@ VERDICTS = (VERDICT_HELPS, VERDICT_EQUIVALENT, VERDICT_INCONCLUSIVE, VERDICT_HUR
 NOT_SIGNIFICANT = (VERDICT_EQUIVALENT, VERDICT_INCONCLUSIVE, VERDICT_NONE)
 #: power of the detectable effect
 POWER = 0.8
+#: what a paired comparison (`paired_bootstrap`) reports and every comparison table writes under these names: the
+#: configuration's recall, its difference to the reference and the lift, each with its CI
+RECALL_CI = ("recall", "recall_lo", "recall_hi")
+DIFF_CI = ("diff", "diff_lo", "diff_hi")
+LIFT_CI = ("lift", "lift_lo", "lift_hi")
+PAIRED_COLUMNS = (*RECALL_CI, *DIFF_CI, *LIFT_CI)
 
 
 # ---------------------------------------------------------------------------- input checks

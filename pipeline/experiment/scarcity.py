@@ -23,6 +23,8 @@ imports of sdv/torch/xgboost for each (measured: about 6 s of a 7.5 s cell).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,7 +36,14 @@ from pipeline.core.formats import pct, signed
 from pipeline.core.schema import Schema
 from pipeline.experiment.blend import n_synthetic, pool_seed
 from pipeline.experiment.cells import CellCache, cell_hits, fit_generator, unbits
-from pipeline.experiment.metrics import NOT_SIGNIFICANT, VERDICT_HELPS, VERDICT_HURTS, bootstrap_interval, paired_with
+from pipeline.experiment.metrics import (
+    NOT_SIGNIFICANT,
+    PAIRED_COLUMNS,
+    VERDICT_HELPS,
+    VERDICT_HURTS,
+    bootstrap_interval,
+    paired_with,
+)
 from pipeline.generators.base import short_reason
 
 ALL = "all"
@@ -48,18 +57,30 @@ COLUMNS = [
     "n_frauds",
     "n_draws",
     "baseline_recall",
-    "recall",
-    "recall_lo",
-    "recall_hi",
-    "diff",
-    "diff_lo",
-    "diff_hi",
-    "lift",
-    "lift_lo",
-    "lift_hi",
+    *PAIRED_COLUMNS,
     "verdict",
     "reason",
 ]
+
+
+@dataclass(frozen=True)
+class SweepGrid:
+    """The sweep's grid (`scarcity:`): the numbers of known frauds, the draws per number, the generators and the
+    synthetic shares."""
+
+    n_frauds: list
+    repeats: list[int]
+    generators: list[str]
+    shares: list[float]
+
+    @classmethod
+    def of(cls, scarcity: Mapping[str, Any]) -> SweepGrid:
+        return cls(
+            list(scarcity["n_frauds"]),
+            list(scarcity["repeats"]),
+            list(scarcity["generators"]),
+            list(scarcity["shares"]),
+        )
 
 
 def cell_id(n: int | str, repeat: int, generator: str) -> str:
@@ -222,16 +243,10 @@ def run_cells(
     return {"cells": cells, "computed": computed, "reused": reused}
 
 
-def sweep_table(
-    cells: dict[tuple[Any, int, str], dict[str, Any]],
-    n_frauds: list,
-    repeats: list[int],
-    generators: list[str],
-    shares: list[float],
-    ev: dict[str, Any],
-) -> pd.DataFrame:
+def sweep_table(cells: dict[tuple[Any, int, str], dict[str, Any]], grid: SweepGrid, ev: dict[str, Any]) -> pd.DataFrame:
     """One row per (generator, share, n) - plus the real-only recall at each n - from the cells of the current
     params: recall, the paired bootstrap CI of the difference vs real-only, lift and verdict."""
+    n_frauds, repeats, generators, shares = grid.n_frauds, grid.repeats, grid.generators, grid.shares
     rows = []
     for g in generators:
         for n in n_frauds:
@@ -323,12 +338,7 @@ def _gain_per_doubling(ns: np.ndarray, curve: np.ndarray) -> np.ndarray:
 
 
 def exchange_table(
-    cells: dict[tuple[Any, int, str], dict[str, Any]],
-    n_frauds: list,
-    repeats: list[int],
-    generators: list[str],
-    shares: list[float],
-    ev: dict[str, Any],
+    cells: dict[tuple[Any, int, str], dict[str, Any]], grid: SweepGrid, ev: dict[str, Any]
 ) -> pd.DataFrame:
     """What one synthetic fraud is worth in real frauds, per (generator, share, n): the real-only recall curve over
     n turns the augmented recall into an equivalent number of real frauds (`equivalent_n`), and
@@ -337,6 +347,7 @@ def exchange_table(
     value of labelling: recall gained per doubling of the real frauds on the real-only curve. A recall beyond the
     curve is read at its end, so at the largest n the worth is at most 0 in every replicate: its CI leans negative
     there (the verdict of the recall difference is the answer at that n)."""
+    n_frauds, repeats, generators, shares = grid.n_frauds, grid.repeats, grid.generators, grid.shares
     rows = []
     for g in generators:
         ok = []

@@ -45,6 +45,7 @@ from pipeline.data.segments import check_column, label_order, value_labels
 from pipeline.experiment.blend import n_synthetic, pool_seed
 from pipeline.experiment.cells import CellCache, cell_hits, fit_generator, unbits
 from pipeline.experiment.metrics import (
+    PAIRED_COLUMNS,
     VERDICT_EQUIVALENT,
     VERDICT_HELPS,
     VERDICT_HURTS,
@@ -77,15 +78,7 @@ COLUMNS = [
     "n_synthetic",
     "seen_recall",
     "baseline_recall",
-    "recall",
-    "recall_lo",
-    "recall_hi",
-    "diff",
-    "diff_lo",
-    "diff_hi",
-    "lift",
-    "lift_lo",
-    "lift_hi",
+    *PAIRED_COLUMNS,
     "sign_p",
     "verdict",
     "verdict_adjusted",
@@ -379,23 +372,7 @@ def unseen_table(result: dict[str, Any], ev: dict[str, Any]) -> pd.DataFrame:
             row["seen_recall"] = float(seen[..., mask].mean())
         cfg = ref if c["config"] == REAL_ONLY else _stack(c)
         b = judge(cfg[..., mask], ref[..., mask], ev, ev["ci"])
-        row.update(
-            {
-                k: b[k]
-                for k in (
-                    "recall",
-                    "recall_lo",
-                    "recall_hi",
-                    "diff",
-                    "diff_lo",
-                    "diff_hi",
-                    "lift",
-                    "lift_lo",
-                    "lift_hi",
-                    "sign_p",
-                )
-            }
-        )
+        row.update({k: b[k] for k in (*PAIRED_COLUMNS, "sign_p")})
         row["baseline_recall"] = b["ref_recall"]
         if known.any():
             k = judge(cfg[..., known], ref[..., known], ev, ev["ci"])

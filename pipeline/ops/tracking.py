@@ -28,6 +28,7 @@ from pipeline.core.errors import TrackingError
 from pipeline.core.files import finite_or_none
 from pipeline.core.paths import Paths
 from pipeline.core.provenance import git_commit, json_hash, package_versions, version
+from pipeline.experiment.metrics import DIFF_CI, RECALL_CI
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
@@ -387,12 +388,8 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
                 unseen[unseen["config"] == name],
                 lambda r: "unseen." + metric_key(f"{r['variant_column']}={r['variant']}"),
                 (
-                    "recall",
-                    "recall_lo",
-                    "recall_hi",
-                    "diff",
-                    "diff_lo",
-                    "diff_hi",
+                    *RECALL_CI,
+                    *DIFF_CI,
                     "seen_recall",
                     "known_recall",
                     "known_diff",

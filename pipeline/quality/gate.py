@@ -38,7 +38,9 @@ held-out fraud rows) and returns a JSON-able dict:
 * `passed` (no check failed) and `status`: "flagged", "not enough held-out frauds" or "passed".
 
 The pool is subsampled to `max_rows` rows (seeded) for the report, DCR and detection; the
-exact-copy share uses the whole pool.
+exact-copy share uses the whole pool. Detection - of the pool and of the real held-out frauds, against the seed
+set - compares at most `max_rows` rows a side, so both AUCs carry the noise of the same number of rows and a large
+table's reference (hundreds of thousands of held-out frauds) stays bounded in time and memory.
 """
 
 from __future__ import annotations
@@ -126,12 +128,12 @@ def assess_pool(
     dcr, ratio = _dcr(seed_df, pool_sub, hold_df, schema)
     result["dcr"] = dcr
     result["dcr_ratio"] = ratio
-    pool_det = detection(seed_df, pool_sub, schema, seed)
+    pool_det = detection(seed_df, pool_sub, schema, seed, max_rows=max_rows)
     result["detection_auc"] = pool_det["auc"] if pool_det else None
     # the same measures for REAL held-out frauds against the seed set: how far apart real frauds of two periods
     # already are (drift). A pool judged against these is judged against what real new frauds look like.
     has_ref = len(hold_df) >= MIN_REFERENCE_ROWS
-    ref_det = detection(seed_df, hold_df, schema, seed) if has_ref else None
+    ref_det = detection(seed_df, hold_df, schema, seed, max_rows=max_rows) if has_ref else None
     result["detection_auc_real_reference"] = ref_det["auc"] if ref_det else None
     result["quality_score_real_reference"] = (
         _quality_report(seed_df, hold_df, schema)["quality_score"] if has_ref else None
@@ -413,15 +415,16 @@ def detection(
     seed: int = 0,
     repeats: int = DETECTION_REPEATS,
     n_boot: int = DETECTION_BOOT,
+    max_rows: int | None = None,
 ) -> dict[str, Any] | None:
     """How well a classifier tells `other_df` rows from `seed_df` rows: {"auc", "auc_lo", "auc_hi" (90% bootstrap
     interval), "replicates" (bootstrap AUCs), "n" (rows per side)}, or None with fewer than 6 rows a side.
 
-    Equal-size subsamples of both (the smaller side's size), XGBoost (50 trees, depth 3, one thread: see
+    Equal-size subsamples of both (the smaller side's size, at most `max_rows`), XGBoost (50 trees, depth 3, one thread: see
     DETECTION_N_JOBS) in `repeats` repeats of stratified 3-fold cross-validation; each row's out-of-fold scores are
     averaged over the repeats and the AUC is that of the averaged scores. The replicates resample the rows of each
     side (the test-set noise, which dominates on few rows)."""
-    n = min(len(seed_df), len(other_df))
+    n = min(len(seed_df), len(other_df), *(() if max_rows is None else (max_rows,)))
     if n < 6:
         return None
     from sklearn.metrics import roc_auc_score

@@ -22,6 +22,7 @@ from pipeline.experiment.metrics import verdict_counts
 from pipeline.experiment.scarcity import (
     FAILED,
     SKIPPED,
+    SweepGrid,
     exchange_sentence,
     exchange_table,
     run_cells,
@@ -69,8 +70,9 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     sc, ev = params["scarcity"], params["evaluate"]
     result = sweep_cells(params, paths)
     cells = result["cells"]
-    table = sweep_table(cells, sc["n_frauds"], sc["repeats"], sc["generators"], sc["shares"], ev)
-    exchange = exchange_table(cells, sc["n_frauds"], sc["repeats"], sc["generators"], sc["shares"], ev)
+    grid = SweepGrid.of(sc)
+    table = sweep_table(cells, grid, ev)
+    exchange = exchange_table(cells, grid, ev)
     skipped = sorted({f"n = {c['n_requested']} ({c['reason']})" for c in cells.values() if c["status"] == SKIPPED})
     seconds = sum(c.get("generator_seconds", 0) + c.get("detector_seconds", 0) for c in cells.values())
     text = headline_label(headline_name(ev)).replace(" (test)", "")

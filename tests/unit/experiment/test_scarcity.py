@@ -13,6 +13,7 @@ from pipeline.experiment.scarcity import (
     FAILED,
     OK,
     SKIPPED,
+    SweepGrid,
     draw_frauds,
     run_cell,
     run_cells,
@@ -125,7 +126,7 @@ def test_a_generator_that_cannot_fit_is_a_failed_cell_not_a_crash(splits, monkey
     monkeypatch.setattr(Generator, "fit", boom)
     out = run_cell(train, valid, test, schema, "smote", {}, 5, 0, [0.5], DET, [0], 0.01, 0)
     assert out["status"] == FAILED and out["reason"] == "smote cannot fit 5 rows"
-    table = sweep_table({(5, 0, "smote"): {**out}}, [5], [0], ["smote"], [0.5], EV)
+    table = sweep_table({(5, 0, "smote"): {**out}}, SweepGrid([5], [0], ["smote"], [0.5]), EV)
     assert table.iloc[0]["verdict"] == "failed"
     assert "failed: smote cannot fit 5 rows" in sweep_markdown(table, "recall", {"ci": 0.95}, 1.0, [], "x.png")
 
@@ -149,7 +150,7 @@ def test_sweep_verdicts_and_the_sentence():
     # helps a lot below 100 frauds, nothing above
     spec = {25: (60, 120), 50: (90, 140), 100: (150, 151), ALL: (170, 170)}
     cells = {(n, r, "smote"): _cell(n, 400 if n == ALL else n, *spec[n]) for n in spec for r in (0, 1)}
-    table = sweep_table(cells, list(spec), [0, 1], ["smote"], [0.5], EV)
+    table = sweep_table(cells, SweepGrid(list(spec), [0, 1], ["smote"], [0.5]), EV)
     assert list(table["verdict"]) == ["helps", "helps", "no clear effect", "no clear effect"]
     assert table.iloc[0]["diff"] == pytest.approx(0.3)
     assert table.iloc[0]["baseline_recall"] == pytest.approx(0.3)
@@ -168,11 +169,11 @@ def test_sweep_verdicts_and_the_sentence():
 def test_sentences_for_flat_and_mixed_series():
     flat = {n: (100, 100) for n in (25, 50)}
     cells = {(n, 0, "g"): _cell(n, n, *flat[n]) for n in flat}
-    t = sweep_table(cells, list(flat), [0], ["g"], [0.5], EV)
+    t = sweep_table(cells, SweepGrid(list(flat), [0], ["g"], [0.5]), EV)
     assert series_sentence(t, "recall") == "g at 50%: no clear effect at any n from 25 to 50."
     mixed = {25: (100, 100), 50: (50, 150), 100: (150, 60)}
     cells = {(n, 0, "g"): _cell(n, n, *mixed[n]) for n in mixed}
-    t = sweep_table(cells, list(mixed), [0], ["g"], [0.5], EV)
+    t = sweep_table(cells, SweepGrid(list(mixed), [0], ["g"], [0.5]), EV)
     assert series_sentence(t, "recall") == "g at 50%: helps at n = 50; hurts at n = 100; no clear effect at n = 25."
     md = sweep_markdown(t, "recall", {"ci": 0.95}, None, [], "x.png")
     assert md.splitlines()[2].startswith("On this data, g at 50%: helps at n = 50")
@@ -183,7 +184,7 @@ def test_skipped_cells_leave_no_row():
         (50, 0, "g"): {"status": SKIPPED, "n_requested": 50, "reason": "only 40"},
         (ALL, 0, "g"): _cell(ALL, 40, 10, 10),
     }
-    t = sweep_table(cells, [50, ALL], [0], ["g"], [0.5], EV)
+    t = sweep_table(cells, SweepGrid([50, ALL], [0], ["g"], [0.5]), EV)
     assert list(t["n_requested"]) == ["all"]
     assert isinstance(t, pd.DataFrame)
 
@@ -200,7 +201,7 @@ def test_the_exchange_rate_reads_augmented_recall_off_the_real_only_curve():
     # 90 - as many as real-only with 50 real frauds: its 25 synthetic rows (share 0.5) are worth 25 real frauds
     spec = {25: (60, 90), 50: (90, 90), 100: (120, 120)}
     cells = {(n, r, "g"): _cell(n, n, *spec[n]) for n in spec for r in (0, 1)}
-    ex = exchange_table(cells, list(spec), [0, 1], ["g"], [0.5], EV).set_index("n_frauds")
+    ex = exchange_table(cells, SweepGrid(list(spec), [0, 1], ["g"], [0.5]), EV).set_index("n_frauds")
     assert ex.loc[25, "n_equivalent"] == pytest.approx(50) and ex.loc[25, "worth"] == pytest.approx(1.0)
     assert ex.loc[25, "worth_lo"] <= 1.0 <= ex.loc[25, "worth_hi"]
     assert ex.loc[50, "worth"] == pytest.approx(0.0) and ex.loc[25, "gain_per_doubling"] == pytest.approx(0.15)

@@ -101,6 +101,15 @@ def test_pool_is_subsampled_to_max_rows(frames):
     assert report["n_pool"] == 900 and report["n_pool_evaluated"] == 200
 
 
+def test_detection_compares_at_most_max_rows_a_side_for_the_pool_and_the_reference(frames):
+    """A large table's held-out frauds are subsampled like the pool: both detection AUCs carry the noise of the same
+    number of rows, and the reference's bootstrap stays bounded (97,571 rows a side took 4.2 GiB)."""
+    report = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA, LIMITS, max_rows=100)
+    assert report["detection_auc_rows"] == report["detection_auc_real_reference_rows"] == 100
+    full = assess_pool(frames["seed"], frames["same"], frames["holdout"], SCHEMA, LIMITS)
+    assert full["detection_auc_rows"] == 300 and full["detection_auc_real_reference_rows"] == 150  # under the cap
+
+
 def test_empty_holdout_leaves_ratio_unevaluated(frames):
     report = assess_pool(frames["seed"], frames["same"], frames["holdout"].iloc[:0], SCHEMA, LIMITS)
     assert report["n_holdout"] == 0
