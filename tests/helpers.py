@@ -36,6 +36,21 @@ def base_params(**sections) -> dict:
     return p
 
 
+def csv_table(**data) -> dict:
+    """`data:` params for the generic CSV table of `tabular_frame` at data/raw/t.csv (label Class, time Time, no id,
+    meta or dropped columns), updated with `data`."""
+    return {
+        "source": "csv",
+        "path": "data/raw/t.csv",
+        "label": "Class",
+        "time_column": "Time",
+        "id_columns": [],
+        "meta_columns": [],
+        "drop_columns": [],
+        **data,
+    }
+
+
 def write_prepared(root: Path, train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame, schema):
     """A project root holding prepared splits and their schema, as `prepare` writes them; returns its Paths."""
     from pipeline.core.paths import Paths

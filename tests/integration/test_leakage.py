@@ -14,7 +14,7 @@ from pipeline.core.schema import Schema
 from pipeline.experiment import scoring
 from pipeline.generators.base import Generator
 from pipeline.stages import evaluate, fit, prepare, sample, train
-from tests.helpers import base_params, tabular_frame
+from tests.helpers import base_params, csv_table, tabular_frame
 
 pytestmark = pytest.mark.slow
 
@@ -40,17 +40,7 @@ def leak_project(tmp_path_factory):
     df.to_csv(root / "data/raw/t.csv", index=False)
     p = base_params()
     p["evaluate"]["segments"] = ["channel"]  # a feature column of the CSV table
-    p["data"].update(
-        {
-            "source": "csv",
-            "path": "data/raw/t.csv",
-            "label": "Class",
-            "time_column": "Time",
-            "id_columns": [],
-            "meta_columns": [],
-            "drop_columns": [],
-        }
-    )
+    p["data"].update(csv_table())
     p["split"].update({"train": 0.6, "gap": 0.0, "valid": 0.2, "test": 0.2})
     p["generators"] = {
         "gaussian_copula": {},

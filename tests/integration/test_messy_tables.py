@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from pipeline.cli import main
-from tests.helpers import base_params, tabular_frame, write_params
+from tests.helpers import base_params, csv_table, tabular_frame, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -34,18 +34,7 @@ def _run(root, df: pd.DataFrame, write=None, **data) -> pd.DataFrame:
     (write or (lambda path: df.to_csv(path, index=False)))(root / "data/raw/t.csv")
     p = base_params()
     p["evaluate"]["segments"] = ["channel"]  # a feature column of the CSV table
-    p["data"].update(
-        {
-            "source": "csv",
-            "path": "data/raw/t.csv",
-            "label": "Class",
-            "time_column": "Time",
-            "id_columns": [],
-            "meta_columns": [],
-            "drop_columns": [],
-            **data,
-        }
-    )
+    p["data"].update(csv_table(**data))
     write_params(root, p)
     out, err = io.StringIO(), io.StringIO()
     for cmd in (

@@ -22,7 +22,7 @@ from pipeline.core.paths import Paths
 from pipeline.core.schema import RESERVED_PREFIX, Schema
 from pipeline.experiment import redteam, scarcity, unseen
 from pipeline.ops.serving import OUTPUT_COLUMNS, QUEUE_COLUMNS, REVIEW, Scorer, Thresholds
-from tests.helpers import base_params, tabular_frame
+from tests.helpers import base_params, csv_table, tabular_frame
 from tests.integration.project import make_project, sh
 
 pytestmark = pytest.mark.slow
@@ -34,17 +34,7 @@ def _params(names: dict[str, str]) -> dict:
     """One generator, one fit, one detector seed; segments, unseen variants and a red-team tactic on the table's own
     columns (under the names they carry in this run)."""
     p = base_params()
-    p["data"].update(
-        {
-            "source": "csv",
-            "path": "data/raw/t.csv",
-            "label": "Class",
-            "time_column": "Time",
-            "id_columns": [],
-            "meta_columns": [],
-            "drop_columns": [],
-        }
-    )
+    p["data"].update(csv_table())
     p["generators"] = {"smote": {"k_neighbors": 3}}
     p["augment"].update({"shares": [0.0, 0.5], "fit_seeds": [0]})
     p["detector"]["seeds"] = [0]

@@ -25,7 +25,7 @@ from pipeline.cli import main
 from pipeline.core.paths import Paths
 from pipeline.core.schema import Schema
 from pipeline.ops.serving import serving_frame
-from tests.helpers import base_params, free_port, tabular_frame, wait_for_http, write_params
+from tests.helpers import base_params, csv_table, free_port, tabular_frame, wait_for_http, write_params
 from tests.integration.project import env
 
 pytestmark = pytest.mark.slow
@@ -45,17 +45,7 @@ def project(tmp_path_factory):
     tabular_frame(3000, seed=4).to_csv(root / "data/raw/t.csv", index=False)
     p = base_params()
     p["evaluate"]["segments"] = ["channel"]  # a feature column of the CSV table
-    p["data"].update(
-        {
-            "source": "csv",
-            "path": "data/raw/t.csv",
-            "label": "Class",
-            "time_column": "Time",
-            "id_columns": [],
-            "meta_columns": [],
-            "drop_columns": [],
-        }
-    )
+    p["data"].update(csv_table())
     write_params(root, p)
     old = os.environ.pop("MLFLOW_TRACKING_URI", None)
     try:

@@ -9,7 +9,7 @@ import pandas as pd
 from pipeline.cli import main
 from pipeline.data.contract import clean_features, infer_schema, likely_leaks
 from pipeline.reporting.markdown import leak_sentence
-from tests.helpers import base_params, tabular_frame
+from tests.helpers import base_params, csv_table, tabular_frame
 
 
 def _agreeing(y, rng, share=0.98):
@@ -51,17 +51,7 @@ def test_label_proxies_named_either_direction_and_for_categoricals():
 def test_prepare_prints_and_records_the_leak_and_the_summary_names_it(project, capsys):
     df = _with_proxies()[["Time", "amount", "v1", "count", "channel", "flag", "chargeback", "Class"]]
     p = base_params()
-    p["data"].update(
-        {
-            "source": "csv",
-            "path": "data/raw/t.csv",
-            "label": "Class",
-            "time_column": "Time",
-            "id_columns": [],
-            "meta_columns": [],
-            "drop_columns": [],
-        }
-    )
+    p["data"].update(csv_table())
     root = project(p)
     df.to_csv(root / "data/raw/t.csv", index=False)
     assert main(["--root", str(root), "prepare"]) == 0
