@@ -40,7 +40,7 @@ import pandas as pd
 from pipeline.core.errors import DataError
 from pipeline.core.files import read_json
 from pipeline.core.formats import percent
-from pipeline.core.schema import RESERVED_PREFIX, Schema, none_where, plain_dtype
+from pipeline.core.schema import RESERVED_PREFIX, Schema, plain_dtype
 from pipeline.experiment.metrics import LabelledScores, ScoreSummary
 
 ALERT, REVIEW, PASS = "alert", "review", "pass"
@@ -217,19 +217,7 @@ class Scorer:
                 X[:, self._integer_at] = np.rint(X[:, self._integer_at])
             missing[:, self._numerical_at] = np.isnan(values)
         for i, f, codes, kept in self._categorical:
-            col = rows[f.name]
-            raw = none_where(col, col.isna()).to_numpy(dtype=object)
-            code = np.full(n, np.nan)
-            for r, v in enumerate(raw):
-                if v is None:
-                    missing[r, i] = True
-                    continue
-                text = str(v)
-                if text.strip() == "":
-                    missing[r, i] = isinstance(v, str)
-                    continue
-                code[r] = codes.get(f.other if kept is not None and text not in kept else text, np.nan)  # type: ignore[arg-type]  # other is set when kept is
-            X[:, i] = code
+            X[:, i], missing[:, i] = _category_codes(rows[f.name], codes, kept, f.other)
         return X, missing
 
     def check_missing(self, features: pd.DataFrame) -> None:
@@ -410,6 +398,33 @@ def missing_markdown(thresholds: dict[str, Any]) -> str:
     for name, share in shares.items():
         lines.append(f"| {name} | {percent(share, 2)} | {policy if name in guarded else 'model'} |")
     return "\n".join(lines) + "\n"
+
+
+def _category_codes(
+    col: pd.Series, codes: dict[str, float], kept: set[str] | None, other: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A categorical column's model codes (its index in the schema's categories; NaN when missing or never seen in
+    training) and, per row, whether the value is missing: a null, or an empty / blank string (a blank value of
+    another type, which cannot occur in JSON, is unseen, not missing). With rare levels grouped (`kept`, the levels
+    kept by name), a level not kept is `other`. Whole-column operations: no Python loop over the rows."""
+    n = len(col)
+    code = np.full(n, np.nan)
+    missing = col.isna().to_numpy(dtype=bool, na_value=True)
+    present = np.flatnonzero(~missing)
+    if not len(present):
+        return code, missing
+    values = col.to_numpy(dtype=object)[present]
+    text = pd.Series(values, dtype=object).map(str)  # str(v): what the codes are keyed by
+    blank = (text.str.strip() == "").to_numpy(dtype=bool)
+    if blank.any():
+        is_str = np.fromiter((isinstance(v, str) for v in values[blank]), dtype=bool, count=int(blank.sum()))
+        missing[present[blank]] = is_str
+    if kept is not None:
+        text = text.where(text.isin(kept), str(other))  # other is set whenever kept is
+    mapped = text.map(codes).to_numpy(dtype="float64", na_value=np.nan)
+    mapped[blank] = np.nan
+    code[present] = mapped
+    return code, missing
 
 
 @lru_cache(maxsize=64)

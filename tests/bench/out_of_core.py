@@ -123,6 +123,69 @@ def run_stage(root: Path, args: list[str], log) -> dict:
     }
 
 
+def write_results(a, n_parts: int, gen_s: float, load_before, results: list[dict], done: bool) -> None:
+    profile = json.loads((a.root / "data/prepared/profile.json").read_text())
+    verdicts = verdict_lines(a.root / "reports/comparison.csv") if done else []
+    peak = max(max([r["stage_rss_gib"], *r["worker_rss_gib"]]) for r in results)
+    summary = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.node()}: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / GIB:.0f} GiB RAM",
+        "loadavg_before": load_before,
+        "loadavg_after": loadavg(),
+        "rows": a.rows,
+        "parts": n_parts,
+        "part_rows": a.part_rows,
+        "workers": a.workers,
+        "worker_memory": a.worker_memory,
+        "generator": a.generator,
+        "legit_fraction": a.legit_fraction,
+        "generate_s": round(gen_s, 1),
+        "splits": {k: profile[k] for k in ("train", "valid", "test")},
+        "stages": results,
+        "complete": done,
+        "total_wall_s": round(sum(r["wall_s"] for r in results), 1),
+        "peak_rss_gib": peak,
+        "limit_gib": a.limit_gib,
+        "within_limit": peak < a.limit_gib,
+        "verdicts": verdicts,
+        "versions": versions(("dask", "distributed", "xgboost", "pandas", "pyarrow")),
+    }
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
+    lines = [
+        "# Out of core, end to end",
+        "",
+        f"{summary['date']}, {summary['machine']} (load average before {load_before}, after {summary['loadavg_after']}); "
+        f"`tests/bench/out_of_core.py --rows {a.rows} --part-rows {a.part_rows} --workers {a.workers} "
+        f"--worker-memory {a.worker_memory} --legit-fraction {a.legit_fraction:g}`.",
+        f"Table: {a.rows} rows in {n_parts} Parquet parts (`tests/bench/big_table.py`, generated in {gen_s:.0f}s); "
+        f"splits: train {profile['train']['rows']}, valid {profile['valid']['rows']}, test {profile['test']['rows']} "
+        f"rows. detector.engine dask on a LocalCluster of {a.workers} workers x 1 thread, memory limit "
+        f"{a.worker_memory} each; real-only baseline, reweight baseline and {a.generator} at share 0.5, one seed"
+        + (
+            f"; legitimate training rows sampled at data.legit_fraction {a.legit_fraction:g}."
+            if a.legit_fraction < 1
+            else "."
+        ),
+        "",
+        "| stage | wall | stage process peak RSS | worker peak RSS |",
+        "|---|---:|---:|---|",
+    ]
+    for r in results:
+        w = ", ".join(f"{x:.2f}" for x in r["worker_rss_gib"]) or "-"
+        lines.append(f"| {r['stage']} | {r['wall_s']:.1f} s | {r['stage_rss_gib']:.2f} GiB | {w} GiB |")
+    lines += [
+        "",
+        ("" if done else f"**Stopped after {len(results)} stages.** ")
+        + f"Total {summary['total_wall_s']:.0f} s; the largest process peaked at {peak:.2f} GiB "
+        f"({'under' if summary['within_limit'] else 'OVER'} the {a.limit_gib:g} GiB budget).",
+        "",
+    ]
+    if done:
+        lines += ["Verdicts (headline recall on the real test rows): " + "; ".join(verdicts) + ".", ""]
+    a.out.with_suffix(".md").write_text("\n".join(lines))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, required=True)
@@ -152,7 +215,7 @@ def main() -> None:
         ["evaluate"],
         ["publish"],
     ]
-    results = []
+    results: list[dict] = []
     load_before = loadavg()
     with open(a.root / "stages.log", "w") as log:
         for s in stages:
@@ -163,58 +226,8 @@ def main() -> None:
                 f"workers {r['worker_rss_gib']} GiB",
                 flush=True,
             )
-    profile = json.loads((a.root / "data/prepared/profile.json").read_text())
-    verdicts = verdict_lines(a.root / "reports/comparison.csv")
-    peak = max(max([r["stage_rss_gib"], *r["worker_rss_gib"]]) for r in results)
-    summary = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.node()}: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / GIB:.0f} GiB RAM",
-        "loadavg_before": load_before,
-        "loadavg_after": loadavg(),
-        "rows": a.rows,
-        "parts": n_parts,
-        "part_rows": a.part_rows,
-        "workers": a.workers,
-        "worker_memory": a.worker_memory,
-        "generator": a.generator,
-        "legit_fraction": a.legit_fraction,
-        "generate_s": round(gen_s, 1),
-        "splits": {k: profile[k] for k in ("train", "valid", "test")},
-        "stages": results,
-        "total_wall_s": round(sum(r["wall_s"] for r in results), 1),
-        "peak_rss_gib": peak,
-        "limit_gib": a.limit_gib,
-        "within_limit": peak < a.limit_gib,
-        "verdicts": verdicts,
-        "versions": versions(("dask", "distributed", "xgboost", "pandas", "pyarrow")),
-    }
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
-    lines = [
-        "# Out of core, end to end",
-        "",
-        f"{summary['date']}, {summary['machine']} (load average before {load_before}); `tests/bench/out_of_core.py "
-        f"--rows {a.rows} --part-rows {a.part_rows} --workers {a.workers} --worker-memory {a.worker_memory}`.",
-        f"Table: {a.rows} rows in {n_parts} Parquet parts (`tests/bench/big_table.py`, generated in {gen_s:.0f}s); "
-        f"splits: train {profile['train']['rows']}, valid {profile['valid']['rows']}, test {profile['test']['rows']} "
-        f"rows. detector.engine dask on a LocalCluster of {a.workers} workers x 1 thread, memory limit "
-        f"{a.worker_memory} each; real-only baseline, reweight baseline and {a.generator} at share 0.5, one seed.",
-        "",
-        "| stage | wall | stage process peak RSS | worker peak RSS |",
-        "|---|---:|---:|---|",
-    ]
-    for r in results:
-        w = ", ".join(f"{x:.2f}" for x in r["worker_rss_gib"]) or "-"
-        lines.append(f"| {r['stage']} | {r['wall_s']:.1f} s | {r['stage_rss_gib']:.2f} GiB | {w} GiB |")
-    lines += [
-        "",
-        f"Total {summary['total_wall_s']:.0f} s; the largest process peaked at {peak:.2f} GiB "
-        f"({'under' if summary['within_limit'] else 'OVER'} the {a.limit_gib:g} GiB budget).",
-        "",
-        "Verdicts (headline recall on the real test rows): " + "; ".join(verdicts) + ".",
-        "",
-    ]
-    a.out.with_suffix(".md").write_text("\n".join(lines))
+            # after every stage, so a run stopped part way still leaves its figures
+            write_results(a, n_parts, gen_s, load_before, results, done=len(results) == len(stages))
     print(f"out_of_core: wrote {a.out.with_suffix('.md')} and .json", flush=True)
     os.sync()
 

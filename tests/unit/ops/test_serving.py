@@ -381,3 +381,42 @@ def test_scores_and_reasons_do_not_depend_on_the_thread_count(scorer):
         pd.testing.assert_frame_equal(s.predict(rows), few, check_exact=True)
     finally:
         serving.ONE_THREAD_ROWS = old
+
+
+def _codes_row_by_row(col, codes, kept, other):
+    """The per-row reading `_category_codes` replaced (kept here as its reference)."""
+    raw = col.astype(object).where(col.notna(), None).to_numpy(dtype=object)
+    code, missing = np.full(len(raw), np.nan), np.zeros(len(raw), dtype=bool)
+    for r, v in enumerate(raw):
+        if v is None:
+            missing[r] = True
+            continue
+        text = str(v)
+        if text.strip() == "":
+            missing[r] = isinstance(v, str)
+            continue
+        code[r] = codes.get(other if kept is not None and text not in kept else text, np.nan)
+    return code, missing
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_category_codes_equal_the_row_by_row_reading(grouped):
+    from pipeline.ops.serving import _category_codes
+
+    levels = ["a", "b", " c", "10", "1.5", "other"]
+    codes = {c: float(k) for k, c in enumerate(levels)}
+    kept = {"a", "b", " c"} if grouped else None
+    rng = np.random.default_rng(3)
+    pool = np.array(
+        ["a", "b", " c", "c", "10", 10, 1.5, "1.5", "", "  ", None, np.nan, pd.NA, "zz", "other", True, 0.0],
+        dtype=object,
+    )
+    texts = pool[[isinstance(v, str) or v is None for v in pool]]
+    for n in (0, 1, 7, 300):
+        mixed = pd.Series(pool[rng.integers(0, len(pool), n)], dtype=object)
+        strings = pd.Series(texts[rng.integers(0, len(texts), n)], dtype=object).astype("string")
+        for col in (mixed, strings):
+            got = _category_codes(col, codes, kept, "other" if grouped else None)
+            want = _codes_row_by_row(col, codes, kept, "other" if grouped else None)
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
