@@ -172,8 +172,10 @@ def write_results(a, n_parts: int, gen_s: float, load_before, results: list[dict
         "|---|---:|---:|---|",
     ]
     for r in results:
-        w = ", ".join(f"{x:.2f}" for x in r["worker_rss_gib"]) or "-"
-        lines.append(f"| {r['stage']} | {r['wall_s']:.1f} s | {r['stage_rss_gib']:.2f} GiB | {w} GiB |")
+        w = ", ".join(f"{x:.2f}" for x in r["worker_rss_gib"])
+        lines.append(
+            f"| {r['stage']} | {r['wall_s']:.1f} s | {r['stage_rss_gib']:.2f} GiB | {w + ' GiB' if w else '-'} |"
+        )
     lines += [
         "",
         ("" if done else f"**Stopped after {len(results)} stages.** ")
