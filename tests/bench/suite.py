@@ -89,7 +89,7 @@ def main() -> None:
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     py = str(bin_dir / "python")
 
-    lint_s, lint_rc, lint_out, _ = _timed([str(bin_dir / "ruff"), "check", "pipeline", "tests"], env)
+    lint_s, lint_rc, lint_out, _ = _timed(["make", "--no-print-directory", "lint"], env)  # ruff, format check, mypy
     xml = Path(tempfile.mkdtemp(prefix="suite-bench-")) / "junit.xml"
     load_before = loadavg()
     cmd = [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}"]
