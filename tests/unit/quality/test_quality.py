@@ -272,6 +272,28 @@ def test_sdmetrics_privacy_metrics_are_reported_beside_the_gate(frames):
     )
 
 
+def test_sdmetrics_privacy_measures_the_pool_against_at_most_the_reference_cap_a_side(frames, monkeypatch):
+    """Above `SDMETRICS_REFERENCE_ROWS` the seed set and the held-out frauds are each a seeded sample of that many
+    rows (equal sizes: a nearest neighbour among more rows is nearer by construction); below it, the held-out rows
+    are all used and the figure is the uncapped one."""
+    from pipeline.quality import gate
+
+    sizes: list[int] = []
+    plain = gate._for_sdmetrics
+    monkeypatch.setattr(gate, "_for_sdmetrics", lambda d, s: sizes.append(len(d)) or plain(d, s))
+    seed, pool, hold = frames["seed"], frames["same"], frames["holdout"]  # 300, 900 and 150 rows
+    uncapped = gate._sdmetrics_privacy(seed, pool, hold, SCHEMA, 0)
+    assert sizes == [150, gate.SDMETRICS_DCR_ROWS, 150] and uncapped["error"] is None
+    sizes.clear()
+    monkeypatch.setattr(gate, "SDMETRICS_REFERENCE_ROWS", 150)  # at the held-out size: the same rows, the same figure
+    assert gate._sdmetrics_privacy(seed, pool, hold, SCHEMA, 0) == uncapped
+    sizes.clear()
+    monkeypatch.setattr(gate, "SDMETRICS_REFERENCE_ROWS", 60)
+    capped = gate._sdmetrics_privacy(seed, pool, hold, SCHEMA, 0)
+    assert sizes == [60, gate.SDMETRICS_DCR_ROWS, 60] and capped["error"] is None
+    assert capped == gate._sdmetrics_privacy(seed, pool, hold, SCHEMA, 0)  # seeded
+
+
 def test_the_pair_trends_of_sdmetrics_properties_equal_its_report_when_every_pair_counts(frames):
     """The path used for wide tables computes exactly SDMetrics' QualityReport when given every pair."""
     from pipeline.quality.gate import _for_sdmetrics, _sdmetrics_properties, _sdmetrics_report, column_pairs
