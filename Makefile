@@ -34,7 +34,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "installing packages into $(VENV) (first time: about 2 minutes)"
+	@echo "installing packages into $(VENV) (first time: about 2-5 minutes)"
 	$(BIN)/python -m pip install -q --disable-pip-version-check $(TORCH)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[test]'
 	$(BIN)/python -m compileall -q -j 2 $(VENV)/lib > /dev/null 2>&1 || true
