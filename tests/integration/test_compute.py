@@ -19,7 +19,7 @@ import yaml
 
 from pipeline.config.params import validate
 from pipeline.core.paths import Paths
-from tests.helpers import base_params, free_port, write_params
+from tests.helpers import base_params, csv_table, free_port, write_params
 from tests.integration.project import env
 
 pytestmark = pytest.mark.slow
@@ -263,16 +263,7 @@ def test_dask_engine_on_parquet_parts_matches_the_pandas_engine(tmp_path, cluste
         root = tmp_path / engine
         (root / "data" / "raw").mkdir(parents=True)
         tabular_frame(n=24000, fraud_rate=0.03, seed=3).to_csv(root / "data" / "raw" / "t.csv", index=False)
-        p["data"].update(
-            {
-                "source": "csv",
-                "path": "data/raw/t.csv",
-                "label": "Class",
-                "time_column": "Time",
-                "id_columns": [],
-                "meta_columns": [],
-            }
-        )
+        p["data"].update(csv_table())
         p["evaluate"]["segments"] = []
         write_params(root, p)
         roots[engine] = run_stages(root, p)
