@@ -42,7 +42,8 @@ $(STAMP): pyproject.toml requirements.lock
 
 run: $(STAMP)
 	@test -d .git || { echo "error: not a git checkout; DVC needs one (git init && git add -A && git commit)"; exit 2; }
-	dvc repro
+	@# stages run in forks of one process that imported sdv/torch/MLflow once (pipeline/core/warmstart.py)
+	$(BIN)/python -m pipeline.core.warmstart dvc repro
 	@echo
 	@sed -n '3,5p' reports/summary.md
 	@echo
@@ -90,7 +91,7 @@ serve: $(STAMP)
 	$(BIN)/mlflow models serve -m models:/$(MODEL)@$(ALIAS) --env-manager local --host 127.0.0.1 --port $(PORT)
 
 retrain: $(STAMP)
-	$(BIN)/python -m pipeline retrain
+	$(BIN)/python -m pipeline.core.warmstart $(BIN)/python -m pipeline retrain
 
 bench: $(STAMP)
 	$(BIN)/python tests/bench/simulate.py

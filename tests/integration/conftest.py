@@ -16,6 +16,20 @@ from tests.helpers import free_port, wait_for_http  # noqa: F401 - free_port re-
 from tests.integration.project import env, small_params
 
 
+@pytest.fixture(scope="session", autouse=True)
+def warm_start():
+    """The stages of every `dvc repro` these tests run start as forks of one warm-start server per pytest worker
+    (`pipeline/core/warmstart.py`, as `make run` does): sdv/torch/MLflow are imported once, not in every stage.
+    `test_dvc_pipeline.py::test_rerun_gives_identical_comparison` reruns cold and proves the same results."""
+    from pipeline.core import warmstart
+
+    proc, path = warmstart.start_server(env=env())
+    os.environ[warmstart.SOCKET_ENV] = path
+    yield path
+    os.environ.pop(warmstart.SOCKET_ENV, None)
+    warmstart.stop_server(proc, path)
+
+
 def run_stages(root: Path, params: dict) -> Paths:
     """prepare -> fit -> sample -> train -> unseen -> evaluate, in-process (no MLflow)."""
     from pipeline.stages import evaluate, fit, prepare, sample, train, unseen
