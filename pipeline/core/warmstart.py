@@ -90,7 +90,8 @@ def _send(sock: socket.socket, obj: dict, fds: list[int] | None = None) -> None:
     frame = struct.pack("!I", len(data)) + data
     if fds:
         sent = socket.send_fds(sock, [frame], fds)
-        sock.sendall(frame[sent:])
+        if sent < len(frame):
+            sock.sendall(frame[sent:])
     else:
         sock.sendall(frame)
 
@@ -165,13 +166,15 @@ def run_via_server(module: str, argv: list[str]) -> int | None:
 def _decline_reason(request: dict, interpreter: dict, import_env: dict[str, str]) -> str | None:
     for key, value in interpreter.items():
         if request.get(key) != value:
-            return f"interpreter {key} differs"
-    if _import_env(request["env"]) != import_env:
-        return "an environment variable read at import differs"
+            return f"the interpreter's {key} differ from the server's"
+    theirs = _import_env(request["env"])
+    if theirs != import_env:
+        names = sorted(k for k in {*theirs, *import_env} if theirs.get(k) != import_env.get(k))
+        return f"environment variables read at import differ from the server's: {', '.join(names)}"
     return None
 
 
-def _run_child(request: dict, fds: list[int]) -> None:
+def _run_child(request: dict, fds: list[int], set_by_imports: dict[str, str]) -> None:
     """In the fork: become the client's `python -m module argv` process, then exit with its status."""
     import atexit
     import runpy
@@ -189,7 +192,7 @@ def _run_child(request: dict, fds: list[int]) -> None:
     sys.stdout.reconfigure(line_buffering=os.isatty(1))  # type: ignore[union-attr]
     os.chdir(request["cwd"])
     os.environ.clear()
-    os.environ.update(request["env"])
+    os.environ.update({**set_by_imports, **request["env"]})
     os.environ[CHILD_ENV] = str(os.getpid())
     sys.path[0] = request["cwd"]  # `python -m` puts the working folder first
     for name in [m for m in sys.modules if m == "pipeline" or m.startswith("pipeline.")]:
@@ -237,12 +240,16 @@ def serve(path: str, preload: tuple[str, ...] = PRELOAD) -> None:
     import signal
 
     parent = os.getppid()
+    started_with = dict(os.environ)
+    interpreter, import_env = _interpreter(), _import_env(started_with)
     for name in preload:
         try:
             importlib.import_module(name)
         except Exception as e:  # a stage that needs it fails the same way cold
             print(f"warm start: not preloaded: {name}: {e}", file=sys.stderr)
-    interpreter, import_env = _interpreter(), _import_env(dict(os.environ))
+    # what the imports put in the environment (scikit-learn: KMP_DUPLICATE_LIB_OK, KMP_INIT_AT_FORK): a fork gets it
+    # on top of the client's environment, as a cold process importing them would
+    set_by_imports = {k: v for k, v in os.environ.items() if started_with.get(k) != v}
     stopping = False
 
     def stop(_signum, _frame):
@@ -262,7 +269,7 @@ def serve(path: str, preload: tuple[str, ...] = PRELOAD) -> None:
         while not stopping and os.getppid() == parent:
             for key, _ in sel.select(timeout=0.2):
                 if key.fileobj is listener:
-                    _accept(listener, sel, children, interpreter, import_env)
+                    _accept(listener, sel, children, interpreter, import_env, set_by_imports)
                 else:  # a client spoke or hung up: it is gone, and so must its fork be
                     conn = key.fileobj
                     assert isinstance(conn, socket.socket)
@@ -297,7 +304,7 @@ def _kill(pid: int) -> None:
             pass
 
 
-def _accept(listener, sel, children, interpreter, import_env) -> None:
+def _accept(listener, sel, children, interpreter, import_env, set_by_imports) -> None:
     import selectors
 
     conn, _ = listener.accept()
@@ -312,6 +319,7 @@ def _accept(listener, sel, children, interpreter, import_env) -> None:
         request = json.loads(body)
         reason = _decline_reason(request, interpreter, import_env)
         if reason:
+            print(f"warm start: {request['module']} {' '.join(request['argv'])} runs cold: {reason}", file=sys.stderr)
             _send(conn, {"decline": reason})
             raise OSError(reason)
     except (OSError, ValueError):
@@ -329,7 +337,7 @@ def _accept(listener, sel, children, interpreter, import_env) -> None:
             for c in children.values():
                 c.close()
             conn.close()
-            _run_child(request, fds)
+            _run_child(request, fds, set_by_imports)
         finally:
             os._exit(70)
     for fd in fds:
@@ -365,8 +373,9 @@ def _reap(sel, children: dict[int, socket.socket]) -> None:
 # --- running a command beside a server -----------------------------------------------------------------------
 
 
-def start_server(preload: tuple[str, ...] | None = None, env: dict[str, str] | None = None):
+def start_server(preload: tuple[str, ...] | None = None, env: dict[str, str] | None = None, stderr=None):
     """Start a server in the background (it imports while the caller goes on); returns (process, socket path).
+    Its messages (a module it could not import, a client it declined and why) go to `stderr` (default: ours).
     Stop it with `stop_server`."""
     import subprocess
     import tempfile
@@ -376,7 +385,7 @@ def start_server(preload: tuple[str, ...] | None = None, env: dict[str, str] | N
     cmd = [sys.executable, "-m", "pipeline.core.warmstart", "--serve", path]
     if preload is not None:
         cmd += ["--preload", ",".join(preload)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=stderr, env=env, start_new_session=True)
     return proc, path
 
 

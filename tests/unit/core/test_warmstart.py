@@ -27,7 +27,8 @@ from pathlib import Path
 import marker
 mode = sys.argv[1]
 print(f"pid={os.getpid()} ppid={os.getppid()} cwd={os.getcwd()} argv={sys.argv[1:]} "
-      f"X={os.environ.get('PROBE_X')} marker={marker.WHERE} main={__name__}", flush=True)
+      f"X={os.environ.get('PROBE_X')} marker={marker.WHERE} main={__name__} "
+      f"imported={os.environ.get('SET_AT_IMPORT')}", flush=True)
 print("to stderr", file=sys.stderr)
 if mode == "exit":
     sys.exit(int(sys.argv[2]))
@@ -46,15 +47,21 @@ if mode == "sleep":
 
 @pytest.fixture
 def server(tmp_path: Path):
-    env = {**os.environ, "PYTHONPATH": ""}
+    lib = tmp_path / "lib"  # a preloaded module that sets a variable at import, as scikit-learn does
+    lib.mkdir()
+    (lib / "sets_env.py").write_text("import os\nos.environ.setdefault('SET_AT_IMPORT', 'by-import')\n")
+    env = {**os.environ, "PYTHONPATH": str(lib)}
     env.pop(warmstart.SOCKET_ENV, None)
-    proc, path = warmstart.start_server(preload=("json",), env=env)
+    env.pop("SET_AT_IMPORT", None)
+    log = open(tmp_path / "server.log", "w")
+    proc, path = warmstart.start_server(preload=("json", "sets_env"), env=env, stderr=log)
     deadline = time.monotonic() + 60
     while not os.path.exists(path):
         assert proc.poll() is None and time.monotonic() < deadline, "the warm-start server did not start"
         time.sleep(0.05)
     yield proc, path, env
     warmstart.stop_server(proc, path)
+    log.close()
     assert not os.path.exists(os.path.dirname(path))
 
 
@@ -91,7 +98,7 @@ def test_the_fork_takes_the_clients_folder_env_args_streams_and_exit_code(server
     assert f"ppid={proc.pid}" in out  # ran in a fork of the server
     assert f"pid={client.pid}" not in out
     assert f"cwd={folder}" in out and "argv=['exit', '3']" in out and "X=from-client" in out
-    assert "marker=one" in out and "main=__main__" in out
+    assert "marker=one" in out and "main=__main__" in out and "imported=by-import" in out
     assert err == "to stderr\n"
     # a second client in another folder gets that folder's modules, not the first one's
     other = _folder(tmp_path, "two")
@@ -126,6 +133,11 @@ def test_runs_cold_without_a_server_or_when_an_import_time_variable_differs(serv
     assert _client(folder, env, "exit", "0", sock=str(tmp_path / "none")).wait(timeout=60) == 99
     threads = {**env, "OMP_NUM_THREADS": str(int(env.get("OMP_NUM_THREADS", "1")) + 1)}
     assert _client(folder, threads, "exit", "0", sock=sock).wait(timeout=60) == 99
+    # the server says why, on its own stderr
+    assert _client(folder, {**env, "MKL_NUM_THREADS": "3"}, "exit", "0", sock=sock).wait(timeout=60) == 99
+    log = (tmp_path / "server.log").read_text()
+    assert "warm start: probe exit 0 runs cold: environment variables read at import differ" in log
+    assert "OMP_NUM_THREADS" in log and "MKL_NUM_THREADS" in log
     assert _client(folder, {**env, "MLFLOW_TRACKING_URI": "sqlite:///x.db"}, "exit", "0", sock=sock).wait(60) == 0
 
 
