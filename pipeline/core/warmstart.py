@@ -163,11 +163,15 @@ def run_via_server(module: str, argv: list[str]) -> int | None:
 # --- server ---------------------------------------------------------------------------------------------------
 
 
-def _decline_reason(request: dict, interpreter: dict, import_env: dict[str, str]) -> str | None:
+def _decline_reason(
+    request: dict, interpreter: dict, import_env: dict[str, str], set_by_imports: dict[str, str]
+) -> str | None:
     for key, value in interpreter.items():
         if request.get(key) != value:
             return f"the interpreter's {key} differ from the server's"
-    theirs = _import_env(request["env"])
+    # a variable the preloaded imports set (setdefault) is the same whether the client had it already or not
+    import_env = _import_env({**import_env, **set_by_imports})
+    theirs = _import_env({**set_by_imports, **request["env"]})
     if theirs != import_env:
         names = sorted(k for k in {*theirs, *import_env} if theirs.get(k) != import_env.get(k))
         return f"environment variables read at import differ from the server's: {', '.join(names)}"
@@ -317,7 +321,7 @@ def _accept(listener, sel, children, interpreter, import_env, set_by_imports) ->
         if body is None or len(fds) != 3:
             raise OSError("incomplete request")
         request = json.loads(body)
-        reason = _decline_reason(request, interpreter, import_env)
+        reason = _decline_reason(request, interpreter, import_env, set_by_imports)
         if reason:
             print(f"warm start: {request['module']} {' '.join(request['argv'])} runs cold: {reason}", file=sys.stderr)
             _send(conn, {"decline": reason})

@@ -31,7 +31,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "ops": {"root", *_BELOW_OPS, "ops"},
     "stages": {"root", *_BELOW_OPS, "ops", "stages"},  # but never another stage: see `violations`
     "cli": {"root", *_BELOW_OPS, "ops", "stages", "cli"},
-    "__main__": {"cli"},
+    "__main__": {"cli", "core"},  # core: the warm-start client (core/warmstart.py)
     # compatibility only: the old module path of ops.tracking, for models registered before the layers
     "tracking": {"ops", "tracking"},
 }

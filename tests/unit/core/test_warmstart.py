@@ -28,7 +28,7 @@ import marker
 mode = sys.argv[1]
 print(f"pid={os.getpid()} ppid={os.getppid()} cwd={os.getcwd()} argv={sys.argv[1:]} "
       f"X={os.environ.get('PROBE_X')} marker={marker.WHERE} main={__name__} "
-      f"imported={os.environ.get('SET_AT_IMPORT')}", flush=True)
+      f"imported={os.environ.get('KMP_PROBE_AT_IMPORT')}", flush=True)
 print("to stderr", file=sys.stderr)
 if mode == "exit":
     sys.exit(int(sys.argv[2]))
@@ -49,10 +49,10 @@ if mode == "sleep":
 def server(tmp_path: Path):
     lib = tmp_path / "lib"  # a preloaded module that sets a variable at import, as scikit-learn does
     lib.mkdir()
-    (lib / "sets_env.py").write_text("import os\nos.environ.setdefault('SET_AT_IMPORT', 'by-import')\n")
+    (lib / "sets_env.py").write_text("import os\nos.environ.setdefault('KMP_PROBE_AT_IMPORT', 'by-import')\n")
     env = {**os.environ, "PYTHONPATH": str(lib)}
     env.pop(warmstart.SOCKET_ENV, None)
-    env.pop("SET_AT_IMPORT", None)
+    env.pop("KMP_PROBE_AT_IMPORT", None)
     log = open(tmp_path / "server.log", "w")
     proc, path = warmstart.start_server(preload=("json", "sets_env"), env=env, stderr=log)
     deadline = time.monotonic() + 60
@@ -133,6 +133,9 @@ def test_runs_cold_without_a_server_or_when_an_import_time_variable_differs(serv
     assert _client(folder, env, "exit", "0", sock=str(tmp_path / "none")).wait(timeout=60) == 99
     threads = {**env, "OMP_NUM_THREADS": str(int(env.get("OMP_NUM_THREADS", "1")) + 1)}
     assert _client(folder, threads, "exit", "0", sock=sock).wait(timeout=60) == 99
+    # a variable the preloaded imports set (as scikit-learn sets KMP_DUPLICATE_LIB_OK) may be there already, the same
+    assert _client(folder, {**env, "KMP_PROBE_AT_IMPORT": "by-import"}, "exit", "0", sock=sock).wait(60) == 0
+    assert _client(folder, {**env, "KMP_PROBE_AT_IMPORT": "other"}, "exit", "0", sock=sock).wait(60) == 99
     # the server says why, on its own stderr
     assert _client(folder, {**env, "MKL_NUM_THREADS": "3"}, "exit", "0", sock=sock).wait(timeout=60) == 99
     log = (tmp_path / "server.log").read_text()
