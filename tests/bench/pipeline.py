@@ -24,7 +24,7 @@ used on the machine meanwhile (machine-wide busy CPU minus this run's, ``cpu_s.o
 two cores may be shared, and contention slows the train stage (XGBoost, n_jobs=2) several-fold.
 Run from the repository root: ``.venv/bin/python tests/bench/pipeline.py`` (3-5 minutes;
 ``--keep`` keeps the temporary copy, ``--cold`` see above). Results go to ``tests/bench/results/pipeline.json`` and a
-table to ``tests/bench/results/pipeline.md``.
+table to ``tests/bench/results/pipeline.md`` (with ``--cold``: ``pipeline_cold.json`` and ``.md``).
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.bench.benchlib import busy_cpu_s, loadavg, versions  # noqa: E402
 
-RESULTS = ROOT / "tests" / "bench" / "results" / "pipeline.json"
-TABLE = ROOT / "tests" / "bench" / "results" / "pipeline.md"
+COLD = "--cold" in sys.argv[1:]  # runs 1 and 3 as plain `dvc repro`, results in pipeline_cold.*
+RESULTS = ROOT / "tests" / "bench" / "results" / ("pipeline_cold.json" if COLD else "pipeline.json")
+TABLE = RESULTS.with_suffix(".md")
 VENV_BIN = ROOT / ".venv" / "bin"
 COPY = [
     "pipeline",
@@ -399,7 +400,7 @@ def write_table(doc: dict) -> None:
 
 def main() -> None:
     keep = "--keep" in sys.argv[1:]
-    warm = "--cold" not in sys.argv[1:]  # runs 1 and 3 as `make run` does; --cold: plain `dvc repro`
+    warm = not COLD  # runs 1 and 3 as `make run` does
     from pipeline.core.files import write_json
 
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
