@@ -285,17 +285,13 @@ def repro(project: Path, label: str, log_dir: Path, warm: bool = False) -> dict:
 
 
 def expected_stages(project: Path) -> list[str]:
-    """Every stage of the copy's dvc.yaml, foreach stages expanded over params.yaml's generators."""
+    """Every stage of the copy's dvc.yaml, `foreach` and `matrix` stages expanded as DVC names them."""
     import yaml
 
-    gens = list(yaml.safe_load((project / "params.yaml").read_text()).get("generators") or {})
-    out = []
-    for name, spec in yaml.safe_load((project / "dvc.yaml").read_text())["stages"].items():
-        if "foreach" in spec:
-            out += [f"{name}@{g}" for g in gens]
-        else:
-            out.append(name)
-    return out
+    from tests.dvc_coverage import stages
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    return list(stages(yaml.safe_load((project / "dvc.yaml").read_text()), params))
 
 
 def set_shares(project: Path, shares: list[float]) -> dict:
