@@ -178,6 +178,16 @@ def _decline_reason(
     return None
 
 
+def _die_with_parent(signum: int) -> None:
+    """Linux: this process gets `signum` when its parent exits (prctl PR_SET_PDEATHSIG); elsewhere nothing."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signum, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _run_child(request: dict, fds: list[int], set_by_imports: dict[str, str]) -> None:
     """In the fork: become the client's `python -m module argv` process, then exit with its status."""
     import atexit
@@ -187,6 +197,7 @@ def _run_child(request: dict, fds: list[int], set_by_imports: dict[str, str]) ->
     import traceback
 
     os.setpgid(0, 0)  # its own process group: when the client dies, the server kills the fork and its children
+    _die_with_parent(signal.SIGKILL)  # and when the server dies, its forks die: their clients see it and fail
     for name in ("SIGCHLD", *_SIGNALS):
         signal.signal(getattr(signal, name), signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -263,9 +274,14 @@ def serve(path: str, preload: tuple[str, ...] = PRELOAD) -> None:
     signal.signal(signal.SIGTERM, stop)
     tmp = f"{path}.{os.getpid()}"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(tmp)
-    listener.listen(16)
-    os.replace(tmp, path)  # clients connect only once everything is imported
+    try:
+        listener.bind(tmp)
+        listener.listen(16)
+        os.replace(tmp, path)  # clients connect only once everything is imported
+    except OSError as e:  # e.g. a socket path too long for the system: every stage runs cold
+        print(f"warm start: cannot listen on {path}: {e}; stages run cold", file=sys.stderr)
+        listener.close()
+        return
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ)
     children: dict[int, socket.socket] = {}
@@ -421,7 +437,15 @@ def main(argv: list[str]) -> int:
     import signal
     import subprocess
 
-    proc, path = start_server()
+    try:
+        proc, path = start_server()
+    except OSError as e:  # no temporary folder, no process to spare: the command runs, its stages cold
+        print(f"warm start: not started ({e}); stages run cold", file=sys.stderr)
+        try:
+            return subprocess.call(argv)
+        except FileNotFoundError:
+            print(f"error: command not found: {argv[0]}", file=sys.stderr)
+            return 127
     try:
         # Ctrl-C reaches the command (the terminal signals its whole process group): let it stop in its own way,
         # as a shell does (a Python handler, unlike SIG_IGN, is not inherited by the command)

@@ -166,6 +166,39 @@ def test_a_killed_client_takes_its_fork_with_it(server, tmp_path):
     assert not (folder / "finished").exists()
 
 
+def test_a_dead_server_takes_its_forks_and_their_clients_fail(server, tmp_path):
+    proc, sock, env = server
+    folder = _folder(tmp_path, "f")
+    client = _client(folder, env, "sleep", "3", sock=sock)
+    fork = _wait_started(client)
+    proc.kill()
+    _, err = client.communicate(timeout=30)
+    assert client.returncode == 1 and "the warm-start server stopped while running probe sleep 3" in err
+    deadline = time.monotonic() + 10
+    while _alive(fork):
+        assert time.monotonic() < deadline, "the fork outlived its server"
+        time.sleep(0.05)
+    time.sleep(3.5)
+    assert not (folder / "finished").exists()
+
+
+def test_a_socket_path_it_cannot_listen_on_leaves_every_stage_cold(tmp_path):
+    env = {**os.environ, "PYTHONPATH": ""}
+    path = str(tmp_path / ("x" * 120))  # longer than a Unix socket path may be
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.core.warmstart", "--serve", path, "--preload", "json"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and "warm start: cannot listen on" in done.stderr and "stages run cold" in done.stderr
+    assert "Traceback" not in done.stderr
+    folder = _folder(tmp_path, "f")
+    assert _client(folder, env, "exit", "0", sock=path).wait(timeout=60) == 99
+
+
 def test_ctrl_c_reaches_the_fork_and_the_client_dies_of_it(server, tmp_path):
     _, sock, env = server
     folder = _folder(tmp_path, "f")
