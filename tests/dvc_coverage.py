@@ -15,6 +15,7 @@ A stage whose code or params are not all declared can be served stale by `dvc re
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,19 @@ def _module_file(root: Path, dotted: str) -> Path | None:
     return None
 
 
+@functools.cache
+def _imported_names(path: Path, mtime_ns: int, size: int) -> tuple[str, ...]:
+    """Every module name a file imports (parsed once per version of the file: the stat is part of the key)."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+            names += [f"{node.module}.{a.name}" for a in node.names]
+    return tuple(names)
+
+
 def imported_modules(root: Path, entry: str) -> set[str]:
     """Files under pipeline/ that `entry` imports, transitively (relative paths)."""
     seen: set[Path] = set()
@@ -82,15 +96,8 @@ def imported_modules(root: Path, entry: str) -> set[str]:
         if f in seen:
             continue
         seen.add(f)
-        tree = ast.parse(f.read_text())
-        names: list[str] = []
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names += [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names.append(node.module)
-                names += [f"{node.module}.{a.name}" for a in node.names]
-        for name in names:
+        st = f.stat()
+        for name in _imported_names(f, st.st_mtime_ns, st.st_size):
             if name != "pipeline" and not name.startswith("pipeline."):
                 continue
             parts = name.split(".")
