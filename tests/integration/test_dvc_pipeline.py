@@ -121,7 +121,8 @@ def test_detector_change_retrains_without_refitting(repo):
 
 
 def test_rerun_gives_identical_comparison(repo):
-    """The template ran its stages warm (forks of the warm-start server); rerun them all cold: same results."""
+    """The template ran its stages warm (forks of the warm-start server; those that started before the server had
+    finished importing ran cold); rerun every stage cold: same results."""
     tables = sorted((repo / "reports").rglob("*.csv"))
     first = {t: t.read_bytes() for t in tables}
     pools = {p: pd.read_parquet(p) for p in (repo / "data/synthetic").rglob("pool.parquet")}
