@@ -166,11 +166,11 @@ def run_via_server(module: str, argv: list[str]) -> int | None:
 def _decline_reason(
     request: dict, interpreter: dict, import_env: dict[str, str], set_by_imports: dict[str, str]
 ) -> str | None:
+    """Why a client must run cold, or None. `import_env`: the server's import-time variables after its imports."""
     for key, value in interpreter.items():
         if request.get(key) != value:
             return f"the interpreter's {key} differ from the server's"
     # a variable the preloaded imports set (setdefault) is the same whether the client had it already or not
-    import_env = _import_env({**import_env, **set_by_imports})
     theirs = _import_env({**set_by_imports, **request["env"]})
     if theirs != import_env:
         names = sorted(k for k in {*theirs, *import_env} if theirs.get(k) != import_env.get(k))
@@ -265,6 +265,7 @@ def serve(path: str, preload: tuple[str, ...] = PRELOAD) -> None:
     # what the imports put in the environment (scikit-learn: KMP_DUPLICATE_LIB_OK, KMP_INIT_AT_FORK): a fork gets it
     # on top of the client's environment, as a cold process importing them would
     set_by_imports = {k: v for k, v in os.environ.items() if started_with.get(k) != v}
+    import_env = _import_env({**import_env, **set_by_imports})
     stopping = False
 
     def stop(_signum, _frame):
@@ -437,30 +438,29 @@ def main(argv: list[str]) -> int:
     import signal
     import subprocess
 
+    server = None
+    env = dict(os.environ)
     try:
-        proc, path = start_server()
+        server = start_server()
+        env[SOCKET_ENV] = server[1]
     except OSError as e:  # no temporary folder, no process to spare: the command runs, its stages cold
         print(f"warm start: not started ({e}); stages run cold", file=sys.stderr)
-        try:
-            return subprocess.call(argv)
-        except FileNotFoundError:
-            print(f"error: command not found: {argv[0]}", file=sys.stderr)
-            return 127
     try:
-        # Ctrl-C reaches the command (the terminal signals its whole process group): let it stop in its own way,
-        # as a shell does (a Python handler, unlike SIG_IGN, is not inherited by the command)
-        # (SIGTERM and SIGHUP, sent to this process alone, are passed on)
         try:
-            cmd = subprocess.Popen(argv, env={**os.environ, SOCKET_ENV: path})
+            cmd = subprocess.Popen(argv, env=env)
         except FileNotFoundError:
             print(f"error: command not found: {argv[0]}", file=sys.stderr)
             return 127
+        # Ctrl-C reaches the command (the terminal signals its whole process group): let it stop in its own way,
+        # as a shell does (a Python handler, unlike SIG_IGN, is not inherited by the command); SIGTERM and SIGHUP,
+        # sent to this process alone, are passed on
         signal.signal(signal.SIGINT, lambda *_: None)
         for name in ("SIGTERM", "SIGHUP"):
             signal.signal(getattr(signal, name), lambda signum, _: cmd.send_signal(signum))
         return cmd.wait()
     finally:
-        stop_server(proc, path)
+        if server is not None:
+            stop_server(*server)
 
 
 if __name__ == "__main__":
