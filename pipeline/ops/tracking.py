@@ -156,15 +156,42 @@ def metric_key(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in str(name))
 
 
-def _log_rows(rows: pd.DataFrame, key_of: Callable[[pd.Series], str], names: tuple[str, ...]) -> None:
+class _Batch:
+    """A run's metrics and tags gathered, then sent in one `log_batch` (MLflow splits it into requests of the sizes
+    it allows): one request per child run instead of one per value, which against a tracking server is one HTTP
+    round trip each (a child run of the built-in data carries a few hundred values)."""
+
+    def __init__(self) -> None:
+        self.metrics: list[Any] = []
+        self.tags: dict[str, str] = {}
+        self._now = int(time.time() * 1000)
+
+    def metric(self, key: str, value: float, step: int = 0) -> None:
+        from mlflow.entities import Metric
+
+        self.metrics.append(Metric(key, value, self._now, step))
+
+    def tag(self, key: str, value: str) -> None:
+        self.tags[key] = value
+
+    def send(self, run_id: str, client: MlflowClient | None = None) -> None:
+        """To the store of `client` (default: this process's tracking URI, as the fluent API's runs)."""
+        from mlflow.entities import RunTag
+
+        (client or MlflowClient()).log_batch(run_id, metrics=self.metrics, tags=[RunTag(k, v) for k, v in self.tags.items()])
+
+
+def _log_rows(
+    batch: _Batch, rows: pd.DataFrame, key_of: Callable[[pd.Series], str], names: tuple[str, ...]
+) -> None:
     """Each row's finite `names` as metrics `<key>.<name>` and its verdict as the tag `<key>.verdict`."""
     for _, r in rows.iterrows():
         key = key_of(r)
         for m in names:
             fv = finite_or_none(r.get(m))
             if fv is not None:
-                mlflow.log_metric(f"{key}.{m}", fv)
-        mlflow.set_tag(f"{key}.verdict", str(r["verdict"]))
+                batch.metric(f"{key}.{m}", fv)
+        batch.tag(f"{key}.verdict", str(r["verdict"]))
 
 
 def _find_existing(client: MlflowClient, experiment_id: str, content_hash: str) -> Any | None:
@@ -334,6 +361,7 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
         "config": cfg,
     }
     with mlflow.start_run(experiment_id=exp_id, run_name=row["title"], nested=True, tags=tags) as child:
+        batch = _Batch()
         gen = row["generator"] if isinstance(row["generator"], str) else None
         params = {
             "kind": row["kind"],
@@ -350,7 +378,7 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
             params["generator.type"] = fit.get("type", gen)
             for k, v in (fit.get("parameters") or {}).items():
                 params[f"generator.{k}"] = str(v)[:500]
-            mlflow.log_metric("generator.fit_seconds", float(fit.get("fit_seconds") or 0.0))
+            batch.metric("generator.fit_seconds", float(fit.get("fit_seconds") or 0.0))
         mlflow.log_params(params)
         numeric: dict[str, float] = {}
         columns = {str(col): v for col, v in row.items()}
@@ -360,7 +388,8 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
             val = finite_or_none(v) if not isinstance(v, (str, bool)) else None
             if val is not None:
                 numeric[col] = val
-        mlflow.log_metrics(numeric)
+        for key, val in numeric.items():
+            batch.metric(key, val)
         # per-detector values as metric history (step = detector seed; `fit<F>.seed.*` per generator fit when the
         # generator has several fit seeds)
         fits = str(row.get("fit_seeds", "") if isinstance(row.get("fit_seeds"), str) else "").split()
@@ -372,12 +401,13 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
                 for prefix, seed, text in zip(prefixes, seeds, v.split()):
                     fv = finite_or_none(text)
                     if fv is not None:
-                        mlflow.log_metric(prefix + name, fv, step=int(seed))
+                        batch.metric(prefix + name, fv, step=int(seed))
         # the report tables' rows of this configuration: per segment, per held-out variant (real-only: the
         # baseline's run), per red-team tactic (not "none": unattacked)
         seg, unseen, redteam = (bundle.get(k) for k in ("segments", "unseen", "redteam"))
         if seg is not None and not seg.empty:
             _log_rows(
+                batch,
                 seg[seg["config"] == cfg],
                 lambda r: "segment." + metric_key(r["segment_name"]),
                 ("recall", "diff", "diff_lo", "diff_hi", "lift", "lift_lo", "lift_hi", "n_frauds"),
@@ -385,6 +415,7 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
         if unseen is not None and not unseen.empty:
             name = "real-only" if row["kind"] == "baseline" else cfg
             _log_rows(
+                batch,
                 unseen[unseen["config"] == name],
                 lambda r: "unseen." + metric_key(f"{r['variant_column']}={r['variant']}"),
                 (
@@ -398,6 +429,7 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
             )
         if redteam is not None and not redteam.empty:
             _log_rows(
+                batch,
                 redteam[(redteam["config"] == cfg) & (redteam["tactic"] != "none")],
                 lambda r: "redteam." + metric_key(r["tactic"]),
                 ("recall", "drop", "diff", "diff_lo", "diff_hi"),
@@ -415,8 +447,9 @@ def _log_child(row: pd.Series, exp_id: str, parent_id: str, bundle: dict) -> str
             ):
                 fv = finite_or_none(q.get(k))
                 if fv is not None:
-                    mlflow.log_metric(f"quality.{k}", fv)
-            mlflow.set_tag("quality_passed", str(q.get("passed")))
+                    batch.metric(f"quality.{k}", fv)
+            batch.tag("quality_passed", str(q.get("passed")))
+        batch.send(child.info.run_id)
         return child.info.run_id
 
 
@@ -534,15 +567,15 @@ def log_retrain(root: Path, experiment: str, record: dict[str, Any], parent_run_
         "retrain.time": str(record.get("time")),
         "retrain.failed_checks": ", ".join(record.get("failed_checks") or []) or "none",
     }
+    batch = _Batch()
+    for k, v in metrics.items():
+        batch.metric(k, v)
     if parent_run_id:
-        for k, v in metrics.items():
-            client.log_metric(parent_run_id, k, v)
-        for tag, text in tags.items():
-            client.set_tag(parent_run_id, tag, text)
+        batch.tags.update(tags)
+        batch.send(parent_run_id, client)
         client.log_dict(parent_run_id, record, "retrain.json")
     else:
         run = client.create_run(exp_id, run_name=f"retrain {record.get('time')}: {record.get('decision')}", tags=tags)
-        for k, v in metrics.items():
-            client.log_metric(run.info.run_id, k, v)
+        batch.send(run.info.run_id, client)
         client.log_dict(run.info.run_id, record, "retrain.json")
         client.set_terminated(run.info.run_id)
