@@ -178,12 +178,12 @@ class _Batch:
         """To the store of `client` (default: this process's tracking URI, as the fluent API's runs)."""
         from mlflow.entities import RunTag
 
-        (client or MlflowClient()).log_batch(run_id, metrics=self.metrics, tags=[RunTag(k, v) for k, v in self.tags.items()])
+        (client or MlflowClient()).log_batch(
+            run_id, metrics=self.metrics, tags=[RunTag(k, v) for k, v in self.tags.items()]
+        )
 
 
-def _log_rows(
-    batch: _Batch, rows: pd.DataFrame, key_of: Callable[[pd.Series], str], names: tuple[str, ...]
-) -> None:
+def _log_rows(batch: _Batch, rows: pd.DataFrame, key_of: Callable[[pd.Series], str], names: tuple[str, ...]) -> None:
     """Each row's finite `names` as metrics `<key>.<name>` and its verdict as the tag `<key>.verdict`."""
     for _, r in rows.iterrows():
         key = key_of(r)
