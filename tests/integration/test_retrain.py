@@ -38,6 +38,7 @@ def template(tmp_path_factory):
     sh(root, "dvc", "repro")
     r = _retrain(root)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "removed DVC's stage lock" not in r.stdout  # no run was killed: no stale lock to remove
     return root
 
 
@@ -85,32 +86,6 @@ def test_first_retrain_after_make_run_crowns_the_champion_with_drift(template):
         assert k in last
 
 
-def test_second_retrain_compares_on_same_rows_keeps_champion_within_margin(proj):
-    p = yaml.safe_load((proj / "params.yaml").read_text())
-    p["retrain"]["margin"] = 1.0  # no challenger can beat the champion by more than 1.0 recall
-    (proj / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
-    r = _retrain(proj)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert "removed DVC's stage lock" not in r.stdout  # no run was killed: no stale lock to remove
-    last = _audit(proj)[-1]
-    assert last["status"] == "ok" and last["decision"].startswith("kept champion") and "margin" in last["failed_checks"]
-    g = last["guardrails"]
-    assert set(g) == {"pool", "margin", "segments", "redteam"} and g["pool"]["passed"] is True
-    # red team: both registered models scored on the attacked new test frauds under every shipped tactic
-    assert set(last["redteam"]) == set(g["redteam"]["drops"]) and g["redteam"]["worst_tactic"] in last["redteam"]
-    assert g["redteam"]["passed"] == all(d <= g["redteam"]["max_drop"] for d in g["redteam"]["drops"].values())
-    # segments: all test frauds (which loses exactly what the challenger loses overall) and each fraud_scenario
-    # value with enough test frauds; the worst one decides the check
-    assert g["segments"]["worst_drop"] >= -last["gain"] - 1e-6
-    assert g["segments"]["passed"] == (g["segments"]["worst_drop"] <= 0.05)
-    assert (last["champion_version"], last["challenger_version"]) == ("2", "3")
-    assert last["gain"] == pytest.approx(last["challenger_score"] - last["champion_score"], abs=1e-6)
-    assert _alias(proj, "champion") == "2" and _alias(proj, "challenger") == "3"
-    assert last["drift"]["available"] and last["drift"]["reference"] == "champion"
-    assert set(last["drift"]["psi"]) and "fraud_rate_change" in last["drift"]
-    assert len(_client(proj).search_model_versions("name = 'fraud-detector'")) == 3  # old versions kept
-
-
 def test_concurrent_retrain_exits_at_once(proj):
     lock = proj / "reports/retrain/retrain.lock"
     records, params = len(_audit(proj)), (proj / "params.yaml").read_text()
@@ -143,7 +118,7 @@ def test_pipeline_failure_keeps_champion_and_releases_lock(proj):
     with audit.exclusive_lock(proj / "reports/retrain/retrain.lock"):
         pass  # released
     # a retry targets the same window, not the next one: it fails the same way here, in prepare, in seconds (a retry
-    # that completes after a failed run is test_killed_mid_run_then_rerun_completes)
+    # that completes after a failed run is test_killed_mid_run_then_rerun_completes_and_keeps_the_champion_within_margin)
     r = _retrain(proj)
     assert r.returncode == 2 and "split.min_frauds" in r.stderr
     retry = _audit(proj)[-1]
@@ -164,9 +139,15 @@ def _wait_for_stage(proc, timeout: float = 120) -> list:
     raise AssertionError("retrain never started dvc and a stage")
 
 
-def test_killed_mid_run_then_rerun_completes(proj):
+def test_killed_mid_run_then_rerun_completes_and_keeps_the_champion_within_margin(proj):
+    """A retrain killed inside `dvc repro`, then a second retrain that completes: it records the killed one as failed,
+    compares champion and challenger on the same new test rows and keeps the champion (margin 1.0: no challenger
+    can beat it by more than 1.0 recall)."""
     champ = _alias(proj, "champion")
     n = len(_audit(proj))
+    p = yaml.safe_load((proj / "params.yaml").read_text())
+    p["retrain"]["margin"] = 1.0
+    (proj / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipeline", "retrain"],
         cwd=proj,
@@ -183,7 +164,24 @@ def test_killed_mid_run_then_rerun_completes(proj):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     recs = _audit(proj)[n:]
     assert any(x["status"] == "failed" and "without finishing" in x.get("error", "") for x in recs)
-    assert recs[-1]["status"] == "ok"
+    last = recs[-1]
+    assert last["status"] == "ok" and last["decision"].startswith("kept champion") and "margin" in last["failed_checks"]
+    g = last["guardrails"]
+    assert set(g) == {"pool", "margin", "segments", "redteam"} and g["pool"]["passed"] is True
+    # red team: both registered models scored on the attacked new test frauds under every shipped tactic
+    assert set(last["redteam"]) == set(g["redteam"]["drops"]) and g["redteam"]["worst_tactic"] in last["redteam"]
+    assert g["redteam"]["passed"] == all(d <= g["redteam"]["max_drop"] for d in g["redteam"]["drops"].values())
+    # segments: all test frauds (which loses exactly what the challenger loses overall) and each fraud_scenario
+    # value with enough test frauds; the worst one decides the check
+    assert g["segments"]["worst_drop"] >= -last["gain"] - 1e-6
+    assert g["segments"]["passed"] == (g["segments"]["worst_drop"] <= 0.05)
+    # the killed run registered nothing: the completed one's challenger is version 3
+    assert (last["champion_version"], last["challenger_version"]) == ("2", "3")
+    assert last["gain"] == pytest.approx(last["challenger_score"] - last["champion_score"], abs=1e-6)
+    assert _alias(proj, "champion") == "2" and _alias(proj, "challenger") == "3"
+    assert last["drift"]["available"] and last["drift"]["reference"] == "champion"
+    assert set(last["drift"]["psi"]) and "fraud_rate_change" in last["drift"]
+    assert len(_client(proj).search_model_versions("name = 'fraud-detector'")) == 3  # old versions kept
 
 
 def test_sigterm_stops_dvc_and_its_stage_and_records_failure(proj):
