@@ -109,6 +109,12 @@ class Paths:
     def review_queue(self) -> Path:
         return self.root / "reports/review_queue.csv"
 
+    # the quality gate's pool-independent reference (real held-out frauds against the seed set), cached by what it
+    # depends on: computed once for all the pools gated on the same rows
+    @property
+    def gate_cache(self) -> Path:
+        return self.root / "data/cache/gate"
+
     # the scarcity sweep: its cells (cached by what they depend on) and its report
     @property
     def scarcity_cache(self) -> Path:

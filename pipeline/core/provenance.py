@@ -11,7 +11,10 @@ import json
 import subprocess
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PACKAGES = (
     "sdv",
@@ -57,6 +60,15 @@ def file_fingerprint(files: list[Path]) -> str:
             with open(part, "rb") as fh:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
                     h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def frame_fingerprint(df: pd.DataFrame) -> str:
+    """A short hash of a DataFrame's column names, dtypes and values (row order counts, the index does not)."""
+    import pandas
+
+    h = hashlib.sha256(json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]).encode())
+    h.update(pandas.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
     return h.hexdigest()[:16]
 
 

@@ -6,22 +6,18 @@ Each detector is summarised by which real test frauds it alerts at the headline 
 validation legitimate rows, so the paired bootstrap (`pipeline.experiment.metrics.paired_bootstrap`) can compare any two
 detectors on any subset of test frauds afterwards. Hits travel and are stored as strings of 0/1 (`bits`).
 
-`CellCache` keeps finished results on disk under a key that hashes everything they depend on (the prepared
-splits' bytes, the cell's settings, the pipeline's code), so a stage that owns many cells reruns only the cells
-whose inputs changed: widening a list of params reuses the others.
+`pipeline.core.cache.ResultCache` keeps finished cells on disk under a key that hashes everything they depend on (the
+prepared splits' bytes, the cell's settings, the pipeline's code), so a stage that owns many cells reruns only the
+cells whose inputs changed: widening a list of params reuses the others.
 """
 
 from __future__ import annotations
 
-import pickle
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipeline.core.files import atomic_path, read_json, write_json
-from pipeline.core.provenance import code_fingerprint, json_hash
 from pipeline.core.schema import Schema
 from pipeline.experiment.blend import blend
 from pipeline.experiment.detector import predict_scores, train_detector
@@ -74,52 +70,3 @@ def cell_hits(
     )
     t = threshold_at_fpr(predict_scores(model, X_valid)[y_valid == 0], budget)
     return bits(predict_scores(model, X_test_fraud) >= t)
-
-
-class CellCache:
-    """Results on disk by the hash of what they depend on (see the module doc). `key(**parts)` -> a key that also
-    covers the pipeline's code; `get_json`/`put_json` hold JSON results, `get_object`/`put_object` pickles
-    (fitted generators). Writes are atomic; an unreadable entry counts as missing."""
-
-    def __init__(self, folder: Path, data_fingerprint: str):
-        self.folder = Path(folder)
-        self.base = {"data": data_fingerprint, "code": code_fingerprint()}
-        self.hits = self.misses = 0
-
-    def key(self, **parts: Any) -> str:
-        return json_hash({**self.base, **parts})
-
-    def _path(self, key: str, suffix: str) -> Path:
-        return self.folder / f"{key}{suffix}"
-
-    def get_json(self, key: str) -> dict[str, Any] | None:
-        path = self._path(key, ".json")
-        try:
-            out = read_json(path) if path.exists() else None
-        except Exception:  # a truncated entry (killed mid-write elsewhere) is recomputed
-            out = None
-        self._count(out is not None)
-        return out
-
-    def put_json(self, key: str, value: dict[str, Any]) -> None:
-        write_json(self._path(key, ".json"), value)
-
-    def get_object(self, key: str) -> Any | None:
-        path = self._path(key, ".pkl")
-        try:
-            with open(path, "rb") as fh:
-                out = pickle.load(fh)
-        except Exception:  # missing or unreadable: recomputed
-            out = None
-        self._count(out is not None)
-        return out
-
-    def put_object(self, key: str, value: Any) -> None:
-        with atomic_path(self._path(key, ".pkl")) as tmp:
-            tmp.write_bytes(pickle.dumps(value))
-
-    def _count(self, hit: bool) -> None:
-        if hit:
-            self.hits += 1
-        else:
-            self.misses += 1

@@ -13,7 +13,7 @@ a recall difference, lift, CI and verdict.
 Only the training split's frauds are cut: validation and test rows, and the time order of the split, are
 those of the main run, so every n is judged on the same later rows.
 
-The sweep is one stage (`run_cells`): each cell's result is kept in a `cells.CellCache` under a hash of
+The sweep is one stage (`run_cells`): each cell's result is kept in a `pipeline.core.cache.ResultCache` under a hash of
 the prepared splits, the pipeline's code and the cell's settings (n, draw, generator type and hyperparameters,
 shares, detector seeds and settings, budget, sample seed), so widening `scarcity.n_frauds`, `repeats` or
 `generators` runs only the new cells - in one process, where a DVC stage per cell paid a process start and the
@@ -30,12 +30,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.core.cache import ResultCache
 from pipeline.core.compute import SEQUENTIAL, Backend
 from pipeline.core.errors import PipelineError
 from pipeline.core.formats import pct, signed
 from pipeline.core.schema import Schema
 from pipeline.experiment.blend import n_synthetic, pool_seed
-from pipeline.experiment.cells import CellCache, cell_hits, fit_generator, unbits
+from pipeline.experiment.cells import cell_hits, fit_generator, unbits
 from pipeline.experiment.metrics import (
     NOT_SIGNIFICANT,
     PAIRED_COLUMNS,
@@ -185,7 +186,7 @@ def run_cells(
     seeds: list[int],
     budget: float,
     sample_seed: int,
-    cache: CellCache,
+    cache: ResultCache,
     backend: Backend | None = None,
     log=print,
 ) -> dict[str, Any]:

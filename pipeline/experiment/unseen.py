@@ -22,7 +22,7 @@ verdict. `too few to judge` only where nothing could be excluded: so few test fr
 way would not be significant (n <= 5 at a 95% CI), never a fixed minimum count. A Bonferroni column repeats the
 verdicts at the CI corrected for the number of comparisons.
 
-Cells are cached apart (`cells.CellCache`): the real-only detectors per variant, each fitted generator per
+Cells are cached apart (`pipeline.core.cache.ResultCache`): the real-only detectors per variant, each fitted generator per
 (variant, generator, fit seed) and each augmented configuration per share, so adding a variant, generator, share or
 fit seed runs only the new cells.
 """
@@ -37,13 +37,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.core.cache import ResultCache
 from pipeline.core.compute import SEQUENTIAL, Backend
 from pipeline.core.errors import DataError, PipelineError
 from pipeline.core.formats import signed
 from pipeline.core.schema import Schema
 from pipeline.data.segments import check_column, label_order, value_labels
 from pipeline.experiment.blend import n_synthetic, pool_seed
-from pipeline.experiment.cells import CellCache, cell_hits, fit_generator, unbits
+from pipeline.experiment.cells import cell_hits, fit_generator, unbits
 from pipeline.experiment.metrics import (
     PAIRED_COLUMNS,
     VERDICT_EQUIVALENT,
@@ -139,7 +140,7 @@ def run_cells(
     test: pd.DataFrame,
     schema: Schema,
     setup: Setup,
-    cache: CellCache,
+    cache: ResultCache,
     backend: Backend | None = None,
     log=print,
 ) -> dict[str, Any]:
@@ -236,7 +237,7 @@ def _augmented_cell(
     head: dict[str, Any],
     setup: Setup,
     spec: dict[str, Any],
-    cache: CellCache,
+    cache: ResultCache,
     backend: Backend,
     log,
     column: str,

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -89,6 +90,8 @@ _TABLE = "fraud"
 #: OpenMP threads on a busy 2-core machine one fit took 8.8 s instead of 0.05 s (thread
 #: synchronisation stalls), so a single thread is used.
 DETECTION_N_JOBS = 1
+#: pool rows (and seed/held-out rows a side) the gate's metrics look at, a seeded subsample above it
+MAX_ROWS = 2000
 
 
 def threshold_keys() -> list[str]:
@@ -103,11 +106,15 @@ def assess_pool(
     schema: Schema,
     thresholds: dict[str, float | None],
     seed: int = 0,
-    max_rows: int = 2000,
+    max_rows: int = MAX_ROWS,
+    reference: dict | None | Callable[[], dict | None] = None,
 ) -> dict:
     """Quality and privacy metrics of a synthetic `pool` against the `seed_set`, plus the gate verdict.
 
-    `thresholds` holds every key of `threshold_keys()` (validated `quality` params; None disables a check)."""
+    `thresholds` holds every key of `threshold_keys()` (validated `quality` params; None disables a check).
+    `reference`: what `real_reference(seed_set, holdout, schema, seed, max_rows)` returns for these arguments, or a
+    function that gives it (a stage that gates several pools on the same seed set and held-out frauds computes it
+    once: `pipeline.stages.sample`); None computes it here."""
     limits = {key: thresholds[key] for key in threshold_keys()}
     seed_df = schema.conform(seed_set).reset_index(drop=True)
     pool_df = schema.conform(pool).reset_index(drop=True)
@@ -133,11 +140,14 @@ def assess_pool(
     # the same measures for REAL held-out frauds against the seed set: how far apart real frauds of two periods
     # already are (drift). A pool judged against these is judged against what real new frauds look like.
     has_ref = len(hold_df) >= MIN_REFERENCE_ROWS
-    ref_det = detection(seed_df, hold_df, schema, seed, max_rows=max_rows) if has_ref else None
+    if callable(reference):
+        reference = reference()
+    ref = reference if reference is not None else real_reference(seed_set, holdout, schema, seed, max_rows)
+    ref_det = ref["detection"] if ref else None
+    if ref_det is not None:
+        ref_det = {**ref_det, "replicates": np.asarray(ref_det["replicates"], dtype="float64")}
     result["detection_auc_real_reference"] = ref_det["auc"] if ref_det else None
-    result["quality_score_real_reference"] = (
-        _quality_report(seed_df, hold_df, schema)["quality_score"] if has_ref else None
-    )
+    result["quality_score_real_reference"] = ref["quality_score"] if ref else None
     result["sdmetrics_privacy"] = _sdmetrics_privacy(seed_df, pool_sub, hold_df, schema, seed) if has_ref else None
     for key, det in (("detection_auc", pool_det), ("detection_auc_real_reference", ref_det)):
         result[key + "_interval"] = [det["auc_lo"], det["auc_hi"]] if det else None
@@ -167,6 +177,22 @@ def assess_pool(
         )
     result["thresholds"] = limits
     return result
+
+
+def real_reference(
+    seed_set: pd.DataFrame, holdout: pd.DataFrame | None, schema: Schema, seed: int = 0, max_rows: int = MAX_ROWS
+) -> dict[str, Any] | None:
+    """The gate's pool-independent half: real held-out frauds against the seed set, `{"detection": detection(...)
+    (its replicates as a list: JSON-able), "quality_score": ...}`; None with fewer than MIN_REFERENCE_ROWS held-out
+    frauds. The same for every pool gated on these rows (JSON round trips keep every float)."""
+    seed_df = schema.conform(seed_set).reset_index(drop=True)
+    hold_df = schema.conform(holdout if holdout is not None else seed_set.iloc[:0]).reset_index(drop=True)
+    if len(hold_df) < MIN_REFERENCE_ROWS:
+        return None
+    det = detection(seed_df, hold_df, schema, seed, max_rows=max_rows)
+    if det is not None:
+        det = {**det, "replicates": [float(x) for x in det["replicates"]]}
+    return {"detection": det, "quality_score": _quality_report(seed_df, hold_df, schema)["quality_score"]}
 
 
 def detection_excess(

@@ -8,16 +8,18 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.core.cache import ResultCache
 from pipeline.core.errors import GeneratorError
 from pipeline.core.files import write_json, write_parquet
 from pipeline.core.formats import num
 from pipeline.core.paths import Paths
+from pipeline.core.provenance import file_fingerprint, frame_fingerprint, version
 from pipeline.core.schema import Schema
 from pipeline.data.samples import read_frauds
 from pipeline.experiment.blend import n_synthetic, pool_seed
 from pipeline.generators.base import Generator
 from pipeline.generators.targeting import allocate
-from pipeline.quality.gate import assess_pool, threshold_keys
+from pipeline.quality.gate import MAX_ROWS, assess_pool, real_reference, threshold_keys
 from pipeline.quality.reports import failed_checks, gate_status
 
 
@@ -41,6 +43,29 @@ def _line(report: dict[str, Any]) -> str:
     )
 
 
+def reference(paths: Paths, seed_set: pd.DataFrame, holdout: pd.DataFrame, schema: Schema, seed: int) -> dict | None:
+    """The gate's reference (`pipeline.quality.gate.real_reference`) from the cache in `paths.gate_cache`, computed
+    and stored when missing: every pool gated on the same seed set and held-out frauds (each generator, fit seed and
+    targeted pool) shares it. The key covers those rows, the schema, the seed, the gate's code and the packages
+    that compute it."""
+    versions = {p: version(p) for p in ("sdmetrics", "xgboost-cpu", "xgboost", "scikit-learn", "numpy", "pandas")}
+    cache = ResultCache(paths.gate_cache, file_fingerprint([paths.schema]))
+    key = cache.key(
+        what="gate reference",
+        seed_set=frame_fingerprint(seed_set),
+        holdout=frame_fingerprint(holdout),
+        seed=seed,
+        max_rows=MAX_ROWS,
+        versions=versions,
+    )
+    hit = cache.get_json(key)
+    if hit is not None:
+        return hit["reference"]
+    ref = real_reference(seed_set, holdout, schema, seed, MAX_ROWS)
+    cache.put_json(key, {"reference": ref})
+    return ref
+
+
 def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[str, Any]:
     schema = Schema.load(paths.schema)
     train = read_frauds(paths.split("train"), schema.label)  # the seed set only: no split is read whole
@@ -60,6 +85,8 @@ def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[
     holdout = schema.seed_set(valid)  # real frauds the generator never saw
     thresholds = {k: params["quality"][k] for k in threshold_keys()}
 
+    gate_seed = params["augment"]["sample_seed"]
+
     def gate(rows: pd.DataFrame) -> dict[str, Any]:
         return assess_pool(
             seed_set,
@@ -67,7 +94,8 @@ def run(params: dict[str, Any], paths: Paths, name: str, fit_seed: int) -> dict[
             holdout,
             schema,
             thresholds=thresholds,
-            seed=params["augment"]["sample_seed"],
+            seed=gate_seed,
+            reference=lambda: reference(paths, seed_set, holdout, schema, gate_seed),
         )
 
     report = {

@@ -10,13 +10,13 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.core.cache import ResultCache
 from pipeline.core.compute import open_backend
 from pipeline.core.errors import ConfigError
 from pipeline.core.files import write_csv, write_json, write_text
 from pipeline.core.paths import Paths
 from pipeline.core.provenance import file_fingerprint
 from pipeline.core.schema import Schema
-from pipeline.experiment.cells import CellCache
 from pipeline.experiment.compare import headline_name
 from pipeline.experiment.metrics import verdict_counts
 from pipeline.experiment.scarcity import (
@@ -46,7 +46,7 @@ def sweep_cells(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
     splits = [paths.split(s) for s in ("train", "valid", "test")]
     schema = Schema.load(paths.schema)
     train, valid, test = (pd.read_parquet(f) for f in splits)
-    cache = CellCache(paths.scarcity_cache, file_fingerprint([*splits, paths.schema]))
+    cache = ResultCache(paths.scarcity_cache, file_fingerprint([*splits, paths.schema]))
     with open_backend(params) as backend:
         return run_cells(
             train,

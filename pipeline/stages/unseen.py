@@ -7,12 +7,12 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.core.cache import ResultCache
 from pipeline.core.compute import open_backend
 from pipeline.core.files import write_csv, write_json, write_text
 from pipeline.core.paths import Paths
 from pipeline.core.provenance import file_fingerprint
 from pipeline.core.schema import Schema
-from pipeline.experiment.cells import CellCache
 from pipeline.experiment.compare import headline_name
 from pipeline.experiment.unseen import COLUMNS, Setup, headline, metrics, run_cells, unseen_markdown, unseen_table
 from pipeline.generators.registry import split_type
@@ -38,7 +38,7 @@ def run(params: dict[str, Any], paths: Paths) -> dict[str, Any]:
             budget=ev["fpr_budgets"][0],
             sample_seed=params["augment"]["sample_seed"],
         )
-        cache = CellCache(paths.unseen_cache, file_fingerprint([*splits, paths.schema]))
+        cache = ResultCache(paths.unseen_cache, file_fingerprint([*splits, paths.schema]))
         with open_backend(params) as backend:
             result = run_cells(train, valid, test, schema, setup, cache, backend)
         table = unseen_table(result, ev)

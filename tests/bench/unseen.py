@@ -26,11 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config.params import load_params  # noqa: E402
+from pipeline.core.cache import ResultCache  # noqa: E402
 from pipeline.core.paths import Paths  # noqa: E402
 from pipeline.core.schema import Schema  # noqa: E402
 from pipeline.data.segments import value_labels  # noqa: E402
 from pipeline.experiment.blend import pool_seed  # noqa: E402
-from pipeline.experiment.cells import CellCache, fit_generator  # noqa: E402
+from pipeline.experiment.cells import fit_generator  # noqa: E402
 from pipeline.experiment.unseen import FAILED, REAL_ONLY, TOO_FEW, Setup, run_cells, unseen_table, without_variant  # noqa: E402
 from pipeline.generators.registry import split_type  # noqa: E402
 from pipeline.quality.gate import _dcr, _encode_for_distance  # noqa: E402
@@ -85,7 +86,7 @@ def settings(gens: dict, ctgan: bool) -> list[tuple[str, str, dict, list[float]]
     return out
 
 
-def spread(cache: CellCache, setup: Setup, gen_type: str, hp: dict, variant: str, train, valid, schema) -> dict:
+def spread(cache: ResultCache, setup: Setup, gen_type: str, hp: dict, variant: str, train, valid, schema) -> dict:
     """DCR ratio, reach and (feature column) pool_has_value of the cell's generator fitted without `variant`."""
     label, entry = schema.label, setup.entry
     sub, _ = without_variant(train, entry, label, variant)
@@ -120,7 +121,7 @@ def run_dataset(name: str, overrides: dict, ctgan: bool, tmp: Path) -> dict:
     profile = prepare.run(params, paths)
     schema = Schema.load(paths.schema)
     train, valid, test = (pd.read_parquet(paths.split(s)) for s in ("train", "valid", "test"))
-    cache = CellCache(root / "cache", "bench")  # one table, one cache: the data never changes within a run
+    cache = ResultCache(root / "cache", "bench")  # one table, one cache: the data never changes within a run
     out = {
         "dataset": name,
         "column": params["unseen"]["column"],

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.core.cache import ResultCache
 from pipeline.core.errors import GeneratorError
 from pipeline.data.contract import infer_schema
-from pipeline.experiment.cells import CellCache
 from pipeline.experiment.cells import bits as _bits
 from pipeline.experiment.scarcity import (
     ALL,
@@ -71,7 +71,7 @@ def test_a_real_cell(splits):
 
 def test_the_sweep_reuses_cached_cells_and_runs_only_new_ones(splits, tmp_path):
     train, valid, test, schema = splits
-    cache = CellCache(tmp_path, "data-v1")
+    cache = ResultCache(tmp_path, "data-v1")
     gens = {"smote": ("smote", {"k_neighbors": 3})}
     args = ([0.5], DET, [0], 0.01, 0, cache)
     first = run_cells(train, valid, test, schema, gens, [20], [0], *args, log=lambda _: None)
@@ -103,7 +103,7 @@ def test_the_sweep_reuses_cached_cells_and_runs_only_new_ones(splits, tmp_path):
         [0],
         0.01,
         0,
-        CellCache(tmp_path, "data-v2"),
+        ResultCache(tmp_path, "data-v2"),
         log=lambda _: None,
     )
     assert moved["computed"] == 1

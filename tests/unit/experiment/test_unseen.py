@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 
 import pipeline.experiment.cells as cells
+from pipeline.core.cache import ResultCache
 from pipeline.core.errors import DataError
 from pipeline.core.files import read_json
 from pipeline.data.contract import infer_schema
-from pipeline.experiment.cells import CellCache, bits
+from pipeline.experiment.cells import bits
 from pipeline.experiment.metrics import VERDICT_HELPS, VERDICT_NONE
 from pipeline.experiment.unseen import (
     FAILED,
@@ -131,7 +132,7 @@ def test_a_held_out_variant_reaches_no_generator_no_early_stopping_and_no_thresh
     monkeypatch.setattr(Generator, "fit", spy_fit)
     monkeypatch.setattr(cells, "train_detector", spy_train)
     monkeypatch.setattr(cells, "predict_scores", spy_predict)
-    result = run_cells(train, valid, test, schema, setup(), CellCache(tmp_path, "data"), log=log)
+    result = run_cells(train, valid, test, schema, setup(), ResultCache(tmp_path, "data"), log=log)
     assert result["variants"] == ["A", "B", "C"]
     in_a = [(what, df) for v, what, df in seen if v == "A"]
     assert {w for w, _ in in_a} == {
@@ -159,7 +160,7 @@ def test_seed_rows_copied_unchanged_give_no_gain_beyond_noise(splits, tmp_path):
         test,
         schema,
         setup({"random_oversample": {}}, shares=(0.5, 0.75), seeds=(0, 1)),
-        CellCache(tmp_path, "data"),
+        ResultCache(tmp_path, "data"),
         log=lambda _: None,
     )
     table = unseen_table(result, EV)
@@ -169,7 +170,7 @@ def test_seed_rows_copied_unchanged_give_no_gain_beyond_noise(splits, tmp_path):
 
 def test_the_cache_reuses_cells_and_runs_only_new_ones(splits, tmp_path, monkeypatch):
     train, valid, test, schema = splits
-    first = run_cells(train, valid, test, schema, setup(), CellCache(tmp_path, "data"), log=lambda _: None)
+    first = run_cells(train, valid, test, schema, setup(), ResultCache(tmp_path, "data"), log=lambda _: None)
     assert (first["computed"], first["reused"]) == (10, 0)  # seen reference + 3 x (real-only + 2 generators)
     calls = {"fit": 0, "train": 0}
     real_fit, real_train = Generator.fit, cells.train_detector
@@ -184,11 +185,11 @@ def test_the_cache_reuses_cells_and_runs_only_new_ones(splits, tmp_path, monkeyp
 
     monkeypatch.setattr(Generator, "fit", count_fit)
     monkeypatch.setattr(cells, "train_detector", count_train)
-    again = run_cells(train, valid, test, schema, setup(), CellCache(tmp_path, "data"), log=lambda _: None)
+    again = run_cells(train, valid, test, schema, setup(), ResultCache(tmp_path, "data"), log=lambda _: None)
     assert (again["computed"], again["reused"], calls) == (0, 10, {"fit": 0, "train": 0})
     assert unseen_table(again, EV).equals(unseen_table(first, EV))
     wider = run_cells(
-        train, valid, test, schema, setup(shares=(0.5, 0.25)), CellCache(tmp_path, "data"), log=lambda _: None
+        train, valid, test, schema, setup(shares=(0.5, 0.25)), ResultCache(tmp_path, "data"), log=lambda _: None
     )
     # only the new share's 6 cells ran; their generators came from the cache, one detector each
     assert (wider["computed"], wider["reused"], calls) == (6, 10, {"fit": 0, "train": 6})
@@ -199,12 +200,12 @@ def test_the_cache_reuses_cells_and_runs_only_new_ones(splits, tmp_path, monkeyp
         test,
         schema,
         setup({"copula": {"type": "gaussian_copula", "default_distribution": "norm"}}),
-        CellCache(tmp_path, "data"),
+        ResultCache(tmp_path, "data"),
         log=lambda _: None,
     )
     assert renamed["computed"] == 0 and {c["config"] for c in renamed["cells"]} == {REAL_ONLY, "copula@0.5"}
     # other data is another key: nothing reused
-    other = run_cells(train, valid, test, schema, setup(), CellCache(tmp_path, "other data"), log=lambda _: None)
+    other = run_cells(train, valid, test, schema, setup(), ResultCache(tmp_path, "other data"), log=lambda _: None)
     assert other["reused"] == 0
 
 
@@ -284,7 +285,7 @@ def test_a_variant_that_leaves_no_training_frauds_is_a_failed_cell_not_a_crash(s
     train, valid, test, schema = splits
     only_a = [df[(df[LABEL] == 0) | (df["kind"] == "A")].reset_index(drop=True) for df in (train, valid, test)]
     result = run_cells(
-        *only_a, schema, setup({"smote": {"k_neighbors": 4}}), CellCache(tmp_path, "d"), log=lambda _: None
+        *only_a, schema, setup({"smote": {"k_neighbors": 4}}), ResultCache(tmp_path, "d"), log=lambda _: None
     )
     table = unseen_table(result, EV)
     assert set(table["verdict"]) == {FAILED} and "no training frauds are left without kind=A" in table["reason"].iloc[0]

@@ -72,3 +72,32 @@ def test_the_stages_chained_in_one_process_share_one_plan(project, capsys):
     ]
     table = pd.read_csv(paths.comparison)
     assert table["config"].tolist() == [a.id for a in plan.arms]
+
+
+@pytest.mark.slow
+def test_pools_gated_on_the_same_rows_share_one_cached_gate_reference(project, monkeypatch):
+    """The gate's reference (real held-out frauds against the seed set) does not depend on the pool: the first sample
+    stage computes it into data/cache/gate, the next generator's reads it; the quality report is byte-identical to
+    one computed without the cache."""
+    from pipeline.stages import sample
+
+    params = base_params()
+    params["generators"] = {"smote": {"k_neighbors": 5}, "random_oversample": {}}
+    root = project(params)
+    argv = ["--root", str(root)]
+    calls = []
+    real = sample.real_reference
+    monkeypatch.setattr(sample, "real_reference", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    paths = Paths.at(root)
+    assert main([*argv, "prepare"]) == 0
+    for name in params["generators"]:
+        assert main([*argv, "fit", name, "0"]) == 0
+        assert main([*argv, "sample", name, "0"]) == 0
+    assert len(calls) == 1 and len(list(paths.gate_cache.glob("*.json"))) == 1
+    report = paths.quality_report("random_oversample", 0)
+    cached = report.read_bytes()
+    assert json.loads(cached)["quality_score_real_reference"] is not None  # a reference was computed, not skipped
+    for f in paths.gate_cache.glob("*.json"):
+        f.unlink()
+    assert main([*argv, "sample", "random_oversample", "0"]) == 0
+    assert len(calls) == 2 and report.read_bytes() == cached
