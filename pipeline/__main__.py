@@ -5,7 +5,7 @@ from pipeline.cli import main
 if __name__ == "__main__":  # Dask worker processes may import this module
     from pipeline.core.warmstart import run_via_server
 
-    # a stage runs in a fork of the warm-start server when there is one (None: there is none, or it declined);
-    # `retrain` starts and supervises its own `dvc repro`, whose stages then use the server
-    warm = None if "retrain" in sys.argv[1:] else run_via_server("pipeline", sys.argv[1:])
+    # a command (a stage, or `retrain`, whose `dvc repro` then runs its stages the same way) runs in a fork of the
+    # warm-start server when there is one (None: there is none, or it declined)
+    warm = run_via_server("pipeline", sys.argv[1:])
     sys.exit(main() if warm is None else warm)

@@ -18,7 +18,10 @@ def run_dvc(paths: Paths, args: list[str]) -> None:
     """Run dvc; if the retrain is interrupted (SIGTERM, Ctrl-C, any error), dvc and the stage it runs are killed.
 
     dvc stays in the retrain's process group, so a signal to the whole group (Ctrl-C, systemd stop,
-    `kill -- -PGID`) reaches every process at once."""
+    `kill -- -PGID`) reaches every process at once. (A retrain run by the warm-start server,
+    `pipeline.core.warmstart`, is a fork in a group of its own: the `python -m pipeline retrain` command passes
+    SIGINT/SIGTERM/SIGHUP on to it, and when the command dies the server kills that group, dvc and its stage
+    included.)"""
     venv_dvc = Path(sys.executable).parent / "dvc"
     exe = str(venv_dvc) if venv_dvc.exists() else (shutil.which("dvc") or "dvc")
     env = dict(os.environ)

@@ -126,15 +126,24 @@ def test_pipeline_failure_keeps_champion_and_releases_lock(proj):
     assert _alias(proj, "champion") == champ
 
 
-def _wait_for_stage(proc, timeout: float = 120) -> list:
-    """Wait until the retrain runs dvc and dvc runs a stage; return those processes."""
+def _wait_for_stage(proj, timeout: float = 120) -> list:
+    """Wait until the retrain runs dvc and dvc runs a stage; return the processes working in `proj` but the retrain
+    command itself: dvc, the stage, and the forks of the warm-start server that run the retrain and the stage."""
     import psutil
+
+    where = os.path.realpath(proj)
+
+    def in_project():
+        return [p for p in psutil.process_iter(["cwd", "cmdline"]) if p.info["cwd"] == where and p.pid != os.getpid()]
 
     deadline = time.time() + timeout
     while time.time() < deadline:
-        kids = psutil.Process(proc.pid).children(recursive=True)
-        if len(kids) >= 2:
-            return kids
+        procs = in_project()
+        lines = [" ".join(p.info["cmdline"] or []) for p in procs]
+        if any("dvc" in line and "repro" in line for line in lines) and any(
+            "-m pipeline " in line and "retrain" not in line for line in lines
+        ):
+            return [p for p, line in zip(procs, lines, strict=True) if not line.endswith("-m pipeline retrain")]
         time.sleep(0.1)
     raise AssertionError("retrain never started dvc and a stage")
 
@@ -156,7 +165,7 @@ def test_killed_mid_run_then_rerun_completes_and_keeps_the_champion_within_margi
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    _wait_for_stage(proc)  # dvc and the stage it runs are up: the kill lands inside dvc repro
+    _wait_for_stage(proj)  # dvc and the stage it runs are up: the kill lands inside dvc repro
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert _alias(proj, "champion") == champ
@@ -197,7 +206,7 @@ def test_sigterm_stops_dvc_and_its_stage_and_records_failure(proj):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    kids = _wait_for_stage(proc)
+    kids = _wait_for_stage(proj)
     os.kill(proc.pid, signal.SIGTERM)  # the retrain process only, not its group
     assert proc.wait(timeout=60) == 2
     gone, alive = psutil.wait_procs(kids, timeout=15)
