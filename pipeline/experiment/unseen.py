@@ -22,9 +22,9 @@ verdict. `too few to judge` only where nothing could be excluded: so few test fr
 way would not be significant (n <= 5 at a 95% CI), never a fixed minimum count. A Bonferroni column repeats the
 verdicts at the CI corrected for the number of comparisons.
 
-Cells are cached apart (`pipeline.core.cache.ResultCache`): the real-only detectors per variant, each fitted generator per
-(variant, generator, fit seed) and each augmented configuration per share, so adding a variant, generator, share or
-fit seed runs only the new cells.
+Cells are cached apart (`pipeline.core.cache.ResultCache`): the real-only detectors per variant, each fitted
+generator per (variant, generator, fit seed) and each augmented configuration per share, so adding a variant,
+generator, share or fit seed runs only the new cells.
 """
 
 from __future__ import annotations

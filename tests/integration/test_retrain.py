@@ -117,8 +117,8 @@ def test_pipeline_failure_keeps_champion_and_releases_lock(proj):
     assert _alias(proj, "champion") == champ
     with audit.exclusive_lock(proj / "reports/retrain/retrain.lock"):
         pass  # released
-    # a retry targets the same window, not the next one: it fails the same way here, in prepare, in seconds (a retry
-    # that completes after a failed run is test_killed_mid_run_then_rerun_completes_and_keeps_the_champion_within_margin)
+    # a retry targets the same window, not the next one: it fails the same way here, in prepare, in seconds (a
+    # retry that completes after a failed run: test_killed_mid_run_then_rerun_completes_and_keeps_the_champion_...)
     r = _retrain(proj)
     assert r.returncode == 2 and "split.min_frauds" in r.stderr
     retry = _audit(proj)[-1]
