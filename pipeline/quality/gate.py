@@ -107,14 +107,14 @@ def assess_pool(
     thresholds: dict[str, float | None],
     seed: int = 0,
     max_rows: int = MAX_ROWS,
-    reference: dict | None | Callable[[], dict | None] = None,
+    reference: Callable[[], dict | None] | None = None,
 ) -> dict:
     """Quality and privacy metrics of a synthetic `pool` against the `seed_set`, plus the gate verdict.
 
     `thresholds` holds every key of `threshold_keys()` (validated `quality` params; None disables a check).
-    `reference`: what `real_reference(seed_set, holdout, schema, seed, max_rows)` returns for these arguments, or a
-    function that gives it (a stage that gates several pools on the same seed set and held-out frauds computes it
-    once: `pipeline.stages.sample`); None computes it here."""
+    `reference`: a function giving what `real_reference(seed_set, holdout, schema, seed, max_rows)` returns for
+    these arguments (a stage that gates several pools on the same seed set and held-out frauds computes it once:
+    `pipeline.stages.sample`); None computes it here."""
     limits = {key: thresholds[key] for key in threshold_keys()}
     seed_df = schema.conform(seed_set).reset_index(drop=True)
     pool_df = schema.conform(pool).reset_index(drop=True)
@@ -140,9 +140,7 @@ def assess_pool(
     # the same measures for REAL held-out frauds against the seed set: how far apart real frauds of two periods
     # already are (drift). A pool judged against these is judged against what real new frauds look like.
     has_ref = len(hold_df) >= MIN_REFERENCE_ROWS
-    if callable(reference):
-        reference = reference()
-    ref = reference if reference is not None else real_reference(seed_set, holdout, schema, seed, max_rows)
+    ref = reference() if reference is not None else real_reference(seed_set, holdout, schema, seed, max_rows)
     ref_det = ref["detection"] if ref else None
     if ref_det is not None:
         ref_det = {**ref_det, "replicates": np.asarray(ref_det["replicates"], dtype="float64")}
