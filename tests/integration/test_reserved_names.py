@@ -1,11 +1,12 @@
 """No name the pipeline uses can meet a user column; missing values at serving; the registered model on prepared rows.
 
-A first small real `dvc repro` (plain column names) shows which column names the pipeline itself writes: the header
-of every CSV table it leaves under `reports/` (comparison, segments, review queue, plot data, scarcity, unseen,
-red-team), besides the serving model's answer (`pipeline.ops.serving.OUTPUT_COLUMNS`) and the tables' own column
-constants. A second run takes a table whose FEATURES carry every one of those names (`score`, `decision`,
-`verdict`, `recall`, `config`, ...) through the whole pipeline, then the registered model answers on its prepared
-test rows in-process, with a null in each feature in turn.
+The column names the pipeline itself writes under these params - the header of every CSV table it leaves under
+`reports/` (comparison, segments, review queue, plot data, scarcity, unseen, red-team) - are `WRITTEN` (found by a
+real run on plain column names), besides the serving model's answer (`pipeline.ops.serving.OUTPUT_COLUMNS`) and the
+tables' own column constants. One real `dvc repro` takes a table whose FEATURES carry every one of those names
+(`score`, `decision`, `verdict`, `recall`, `config`, ...) through the whole pipeline, and checks that it wrote no
+name outside them (a new one fails the test, naming it); then the registered model answers on its prepared test
+rows in-process, with a null in each feature in turn.
 """
 
 from __future__ import annotations
@@ -28,6 +29,114 @@ from tests.integration.project import make_project, sh
 pytestmark = pytest.mark.slow
 NAME = "fraud-detector"
 PLAIN = {"amount": "amount", "v1": "v1", "count": "count", "channel": "channel"}  # tabular_frame's features
+#: every column name a run of `_params` writes into its report tables besides the user's columns and the reserved
+#: namespace, as `pipeline_names` found it on `tabular_frame`'s plain names (2026-12-02); the clashing run checks that
+#: it wrote no other
+WRITTEN = (
+    "admissible",
+    "admission",
+    "baseline_recall",
+    "cell",
+    "censored",
+    "challenger",
+    "clean_recall",
+    "config",
+    "dcr_ratio",
+    "decision",
+    "detectable",
+    "detection_auc",
+    "diff",
+    "diff_hi",
+    "diff_lo",
+    "drop",
+    "eq_hi",
+    "eq_lo",
+    "exact_copy_share",
+    "family",
+    "fit_seeds",
+    "frauds_needed",
+    "gain_per_doubling",
+    "generator",
+    "headline_metric",
+    "kind",
+    "known_baseline_recall",
+    "known_diff",
+    "known_diff_hi",
+    "known_diff_lo",
+    "known_n_frauds",
+    "known_recall",
+    "known_verdict",
+    "lift",
+    "lift_hi",
+    "lift_lo",
+    "lift_vs_reweight",
+    "lift_vs_reweight_hi",
+    "lift_vs_reweight_lo",
+    "model",
+    "n_draws",
+    "n_equivalent",
+    "n_fits",
+    "n_frauds",
+    "n_real_fraud",
+    "n_requested",
+    "n_seed_frauds",
+    "n_seeds",
+    "n_synthetic",
+    "n_test_frauds",
+    "n_train_removed",
+    "n_valid_removed",
+    "pr_auc_mean",
+    "pr_auc_per_seed",
+    "pr_auc_std",
+    "precision",
+    "quality_failed_checks",
+    "quality_passed",
+    "quality_score",
+    "reason",
+    "reasons",
+    "recall",
+    "recall_at_fpr_0.5pct_mean",
+    "recall_at_fpr_0.5pct_per_seed",
+    "recall_at_fpr_0.5pct_std",
+    "recall_hi",
+    "recall_lo",
+    "ref_drop",
+    "ref_recall",
+    "roc_auc_mean",
+    "roc_auc_per_seed",
+    "roc_auc_std",
+    "score",
+    "seeds",
+    "seen_recall",
+    "segment",
+    "segment_column",
+    "segment_name",
+    "share",
+    "sign_p",
+    "tactic",
+    "test_fpr_at_fpr_0.5pct_mean",
+    "test_fpr_at_fpr_0.5pct_per_seed",
+    "test_fpr_at_fpr_0.5pct_std",
+    "threshold",
+    "threshold_at_fpr_0.5pct_mean",
+    "threshold_at_fpr_0.5pct_per_seed",
+    "threshold_at_fpr_0.5pct_std",
+    "title",
+    "valid_diff",
+    "valid_diff_hi",
+    "valid_diff_lo",
+    "valid_pr_auc_mean",
+    "valid_recall_mean",
+    "valid_verdict_adjusted",
+    "variant",
+    "variant_column",
+    "verdict",
+    "verdict_adjusted",
+    "verdict_vs_reweight",
+    "worth",
+    "worth_hi",
+    "worth_lo",
+)
 
 
 def _params(names: dict[str, str]) -> dict:
@@ -60,12 +169,13 @@ def _run(dest: Path, table: pd.DataFrame, names: dict[str, str]) -> Path:
     return root
 
 
-def pipeline_names(root: Path, user_columns: set[str]) -> list[str]:
-    """Every column name the pipeline wrote into a table of a finished run, its serving answer and its tables'
-    column constants; the reserved `pipeline.` namespace aside (no user column may take it: tests/unit)."""
+def pipeline_names(root: Path | None, user_columns: set[str]) -> list[str]:
+    """Every column name the pipeline wrote into a table of a finished run at `root` (none: no run), its serving
+    answer and its tables' column constants, that is not a user column; the reserved `pipeline.` namespace aside (no
+    user column may take it: tests/unit)."""
     names = set(OUTPUT_COLUMNS) | set(unseen.COLUMNS) | set(redteam.COLUMNS) | set(scarcity.COLUMNS)
     names |= set(scarcity.EXCHANGE_COLUMNS)
-    for csv in (root / "reports").rglob("*.csv"):
+    for csv in (root / "reports").rglob("*.csv") if root is not None else ():
         try:
             names |= set(pd.read_csv(csv, nrows=0).columns)
         except pd.errors.EmptyDataError:
@@ -78,8 +188,7 @@ def clashing(tmp_path_factory):
     base = tmp_path_factory.mktemp("names")
     plain = tabular_frame(1000, fraud_rate=0.1, seed=5)
     plain["channel"] = plain["channel"].map({"web": "web", "atm": "web", "pos": "pos", "phone": "pos"})  # 2 variants
-    first = _run(base / "plain", plain, PLAIN)
-    names = pipeline_names(first, set(plain.columns))
+    names = sorted(set(WRITTEN) | set(pipeline_names(None, set(plain.columns))))
     assert {"score", "decision", "reasons", "verdict", "config", "recall"} <= set(names)
     # the table's four features take the first pipeline names; every other name is a noise feature
     renamed = dict(zip(PLAIN, names[:4]))
@@ -90,7 +199,7 @@ def clashing(tmp_path_factory):
     }
     table = pd.concat([plain.rename(columns=renamed), pd.DataFrame(noise)], axis=1)
     root = _run(base / "clashing", table, renamed)
-    return root, names, renamed
+    return root, names, renamed, set(table.columns)
 
 
 def _load(root: Path):
@@ -113,10 +222,12 @@ def _load(root: Path):
 
 
 def test_features_named_like_every_pipeline_column_run_end_to_end(clashing):
-    root, names, _ = clashing
+    root, names, _, user_columns = clashing
     paths = Paths.at(root)
     schema = Schema.load(paths.schema)
     assert set(names) <= set(schema.feature_names)
+    new = pipeline_names(root, user_columns)
+    assert new == [], f"the pipeline now writes column(s) {new}: add them to WRITTEN, so a feature carries each"
     queue = pd.read_csv(paths.review_queue)
     assert queue.columns.is_unique and set(QUEUE_COLUMNS.values()) <= set(queue.columns)
     assert set(schema.feature_names) <= set(queue.columns)
@@ -138,7 +249,7 @@ def test_features_named_like_every_pipeline_column_run_end_to_end(clashing):
 
 
 def test_the_registered_model_answers_on_the_prepared_test_rows(clashing):
-    root, names, renamed = clashing
+    root, names, renamed, _ = clashing
     paths = Paths.at(root)
     schema = Schema.load(paths.schema)
     test = pd.read_parquet(paths.split("test"))
