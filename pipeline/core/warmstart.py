@@ -49,6 +49,11 @@ PRELOAD = (
     "dask.dataframe",
     "distributed",
 )
+#: caches of those libraries filled once in the server, which every fork then inherits: (module, function) called
+#: with no argument after the imports, when the module's package is preloaded. MLflow's map of installed distributions to modules (importlib's
+#: `packages_distributions` over every installed package: 2 s here), which it builds the first time a process logs a
+#: model, to check the model's pinned requirements against the environment: each publish and retrain paid it
+WARM_CACHES = (("mlflow.utils.requirements_utils", "_init_modules_to_packages_map"),)
 #: environment variables read at import or interpreter start: a client whose values differ is declined
 IMPORT_ENV_PREFIXES = (
     "PYTHON",
@@ -249,7 +254,7 @@ def _run_child(request: dict, fds: list[int], set_by_imports: dict[str, str]) ->
 
 
 def serve(path: str, preload: tuple[str, ...] = PRELOAD) -> None:
-    """Import `preload`, then listen on `path` until SIGTERM or until the process that started this one is gone."""
+    """Import `preload` and fill `WARM_CACHES`, then listen on `path` until SIGTERM or until the process that started this one is gone."""
     import importlib
     import selectors
     import signal
@@ -262,6 +267,14 @@ def serve(path: str, preload: tuple[str, ...] = PRELOAD) -> None:
             importlib.import_module(name)
         except Exception as e:  # a stage that needs it fails the same way cold
             print(f"warm start: not preloaded: {name}: {e}", file=sys.stderr)
+    preloaded = {name.split(".")[0] for name in preload}
+    for module, function in WARM_CACHES:
+        if module.split(".")[0] not in preloaded:
+            continue
+        try:
+            getattr(importlib.import_module(module), function)()
+        except Exception as e:  # a private helper that moved: the fork fills the cache itself, as a cold start does
+            print(f"warm start: cache not filled: {module}.{function}: {e}", file=sys.stderr)
     # what the imports put in the environment (scikit-learn: KMP_DUPLICATE_LIB_OK, KMP_INIT_AT_FORK): a fork gets it
     # on top of the client's environment, as a cold process importing them would
     set_by_imports = {k: v for k, v in os.environ.items() if started_with.get(k) != v}

@@ -238,3 +238,14 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_the_caches_the_server_fills_exist_in_the_installed_libraries():
+    """`WARM_CACHES` names private helpers of the preloaded libraries: an upgrade that moves one only costs speed (the
+    server prints it and the fork fills the cache itself), so this test is what notices."""
+    import importlib
+
+    preloaded = {name.split(".")[0] for name in warmstart.PRELOAD}
+    for module, function in warmstart.WARM_CACHES:
+        assert module.split(".")[0] in preloaded, module
+        assert callable(getattr(importlib.import_module(module), function)), f"{module}.{function}"
