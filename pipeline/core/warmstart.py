@@ -50,9 +50,10 @@ PRELOAD = (
     "distributed",
 )
 #: caches of those libraries filled once in the server, which every fork then inherits: (module, function) called
-#: with no argument after the imports, when the module's package is preloaded. MLflow's map of installed distributions to modules (importlib's
-#: `packages_distributions` over every installed package: 2 s here), which it builds the first time a process logs a
-#: model, to check the model's pinned requirements against the environment: each publish and retrain paid it
+#: with no argument after the imports, when the module's package is preloaded. MLflow's map of installed
+#: distributions to modules (importlib's `packages_distributions` over every installed package: 2 s here), which it
+#: builds the first time a process logs a model, to check the model's pinned requirements against the environment:
+#: each publish and retrain paid it
 WARM_CACHES = (("mlflow.utils.requirements_utils", "_init_modules_to_packages_map"),)
 #: environment variables read at import or interpreter start: a client whose values differ is declined
 IMPORT_ENV_PREFIXES = (
@@ -254,7 +255,8 @@ def _run_child(request: dict, fds: list[int], set_by_imports: dict[str, str]) ->
 
 
 def serve(path: str, preload: tuple[str, ...] = PRELOAD) -> None:
-    """Import `preload` and fill `WARM_CACHES`, then listen on `path` until SIGTERM or until the process that started this one is gone."""
+    """Import `preload` and fill `WARM_CACHES`, then listen on `path` until SIGTERM or until the process that started
+    this one is gone."""
     import importlib
     import selectors
     import signal
