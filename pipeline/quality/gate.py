@@ -140,7 +140,7 @@ def assess_pool(
     # the same measures for REAL held-out frauds against the seed set: how far apart real frauds of two periods
     # already are (drift). A pool judged against these is judged against what real new frauds look like.
     has_ref = len(hold_df) >= MIN_REFERENCE_ROWS
-    ref = reference() if reference is not None else real_reference(seed_set, holdout, schema, seed, max_rows)
+    ref = reference() if reference is not None else _reference(seed_df, hold_df, schema, seed, max_rows)
     ref_det = ref["detection"] if ref else None
     if ref_det is not None:
         ref_det = {**ref_det, "replicates": np.asarray(ref_det["replicates"], dtype="float64")}
@@ -185,6 +185,13 @@ def real_reference(
     frauds. The same for every pool gated on these rows (JSON round trips keep every float)."""
     seed_df = schema.conform(seed_set).reset_index(drop=True)
     hold_df = schema.conform(holdout if holdout is not None else seed_set.iloc[:0]).reset_index(drop=True)
+    return _reference(seed_df, hold_df, schema, seed, max_rows)
+
+
+def _reference(
+    seed_df: pd.DataFrame, hold_df: pd.DataFrame, schema: Schema, seed: int, max_rows: int
+) -> dict[str, Any] | None:
+    """`real_reference` on rows already conformed to the schema (as `assess_pool` holds them)."""
     if len(hold_df) < MIN_REFERENCE_ROWS:
         return None
     det = detection(seed_df, hold_df, schema, seed, max_rows=max_rows)
